@@ -1,0 +1,69 @@
+import { Command, CommanderError } from 'commander';
+import { datasetsCommand } from './commands/datasets.js';
+import { etlCommand } from './commands/etl.js';
+import { processIO } from './commands/io.js';
+import type { CliIO } from './commands/io.js';
+import { runsCommand } from './commands/runs.js';
+import { RainopsError } from './core/errors.js';
+import { failActiveRuns } from './core/tracking.js';
+
+export const VERSION = '0.1.0';
+
+export function createProgram(io: CliIO): Command {
+  const program = new Command('rainops')
+    .description('MLOps in a binary: ETL, hyperparameter search, a model registry and a prediction API for weatherAUS')
+    .version(VERSION)
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      '\nState lives in RAINOPS_HOME (default ./.rainops): registry.db and, by default, store/.\n' +
+        'Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage.\n\n' +
+        'Start with:\n  rainops etl --source weatherAUS.csv\n  rainops runs list\n  rainops datasets list',
+    );
+  for (const make of [etlCommand, runsCommand, datasetsCommand]) program.addCommand(make(io));
+  // Every command and subcommand reports through io and lets run() choose the exit code.
+  const configure = (cmd: Command) => {
+    cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    cmd.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+/** Runs the CLI in-process and returns the exit code (0 ok, 1 failure, 2 bad usage). */
+export async function run(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const program = createProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and --version end through here with code 0; parse errors were already printed.
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+    }
+    const verbose = argv.includes('--verbose');
+    if (err instanceof RainopsError) {
+      io.stderr.write(`rainops: ${err.message}\n`);
+      if (verbose && err.stack) io.stderr.write(`${err.stack}\n`);
+      return err.exitCode;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`rainops: unexpected error: ${message}${verbose ? '' : ' (run again with --verbose for the stack trace)'}\n`);
+    if (verbose && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+/** The binary's entry: the only place that exits the process. */
+export async function main(): Promise<void> {
+  const onSignal = (signal: NodeJS.Signals) => {
+    const n = failActiveRuns(`interrupted by ${signal}`);
+    process.stderr.write(`rainops: interrupted by ${signal}${n ? `; marked ${n} run(s) FAILED` : ''}\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const code = await run(process.argv.slice(2));
+  // Let stdout drain (a pipe may be slower than us) before exiting.
+  process.stdout.write('', () => process.exit(code));
+}

@@ -1,0 +1,96 @@
+import { Command } from 'commander';
+import { z } from 'zod';
+import type { RunStatus } from '../registry/index.js';
+import type { CliIO } from './io.js';
+import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import type { CommonOptions } from './shared.js';
+import { formatBytes, formatDuration, table } from './table.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const ListFlags = z.object({
+  experiment: z.string().optional(),
+  status: z.enum(['RUNNING', 'FINISHED', 'FAILED'], { error: 'expected RUNNING, FINISHED or FAILED' }).optional(),
+  sort: z.string().optional(),
+  filter: z.array(z.string()).optional(),
+  limit: z.coerce.number({ error: 'expected a whole number' }).int().positive().optional(),
+  parent: z.string().optional(),
+  all: z.boolean().optional(),
+});
+
+export function runsCommand(io: CliIO): Command {
+  const cmd = new Command('runs').description('list, inspect and compare tracked runs');
+  withCommon(
+    cmd
+      .command('list')
+      .description('runs, newest first (trials of a search are hidden unless --all or --parent)')
+      .option('--experiment <name>', 'only runs of this experiment')
+      .option('--status <status>', 'RUNNING, FINISHED or FAILED')
+      .option('--sort <field>', 'e.g. metrics.test_f1, -start_time, params.max_depth ("-" for descending)')
+      .option('--filter <expr>', 'e.g. "params.max_depth=6" or "metrics.test_f1>0.6" (repeatable; all must hold)', collect)
+      .option('--limit <n>', 'at most this many runs')
+      .option('--parent <run>', 'only the trials of this run')
+      .option('--all', 'include trial runs'),
+  ).action((raw: Record<string, unknown> & CommonOptions) => {
+    const f = parseOptions(ListFlags, raw, 'runs list');
+    const deps = openDeps(io, raw, 'runs');
+    try {
+      const runs = deps.registry.listRuns({
+        experiment: f.experiment,
+        status: f.status as RunStatus | undefined,
+        sort: f.sort,
+        filters: f.filter,
+        limit: f.limit,
+        ...(f.parent ? { parentRunId: f.parent } : f.all ? {} : { topLevelOnly: true }),
+      });
+      if (raw.json) return printJson(io, runs);
+      if (runs.length === 0) return void io.stderr.write('no runs match\n');
+      const metricKeys = pickKeys(runs.map((r) => r.metrics), ['test_f1', 'test_roc_auc', 'cv_f1', 'rows_train', 'rows_test']);
+      io.stdout.write(
+        table(
+          ['run', 'name', 'status', 'started', 'duration', ...metricKeys],
+          runs.map((r) => [r.id.slice(0, 12), r.name, r.status, r.startTime.slice(0, 19).replace('T', ' '), formatDuration(r.durationMs), ...metricKeys.map((k) => r.metrics[k])]),
+        ),
+      );
+    } finally {
+      deps.close();
+    }
+  });
+  withCommon(cmd.command('show').argument('<run>', 'run id or a unique prefix').description('one run: status, resources, params, metrics, tags, artifacts, data sets')).action(
+    (id: string, opts: CommonOptions) => {
+      const deps = openDeps(io, opts, 'runs');
+      try {
+        const r = deps.registry.getRun(id);
+        if (opts.json) return printJson(io, r);
+        const lines = [
+          `run ${r.id}  ${r.name}  (${r.experiment})`,
+          `  status    ${r.status}${r.error ? `: ${r.error}` : ''}`,
+          `  started   ${r.startTime}${r.endTime ? `, ended ${r.endTime}` : ''}`,
+          `  duration  ${formatDuration(r.durationMs)}, CPU ${formatDuration(r.cpuTimeMs)}, peak memory ${formatBytes(r.peakRssBytes)}`,
+          `  process   ${r.pid} on ${r.hostname}${r.parentRunId ? `\n  parent    ${r.parentRunId}` : ''}${r.childrenCount ? `\n  trials    ${r.childrenCount}` : ''}`,
+        ];
+        const section = (title: string, rec: Record<string, unknown>) =>
+          Object.keys(rec).length ? `\n${table([title, 'value'], Object.entries(rec).map(([k, v]) => [k, typeof v === 'number' ? v : String(v)]))}` : '';
+        io.stdout.write(
+          lines.join('\n') +
+            '\n' +
+            section('param', r.params) +
+            section('metric', r.metrics) +
+            section('tag', r.tags) +
+            (r.datasets.length ? `\n${table(['data set', 'role'], r.datasets.map((d) => [d.id, d.role]))}` : '') +
+            (r.artifacts.length ? `\n${table(['artifact', 'bytes', 'sha256'], r.artifacts.map((a) => [a.path, a.size, a.sha256.slice(0, 16)]))}` : ''),
+        );
+      } finally {
+        deps.close();
+      }
+    },
+  );
+  return cmd;
+}
+
+/** The preferred metric columns that some run has, else the first few keys seen. */
+function pickKeys(records: Array<Record<string, number>>, preferred: string[]): string[] {
+  const seen = new Set(records.flatMap((r) => Object.keys(r)));
+  const keys = preferred.filter((k) => seen.has(k));
+  return keys.length ? keys : [...seen].slice(0, 3);
+}

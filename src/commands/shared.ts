@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import type { CoreDeps, Logger } from '../core/context.js';
+import { loadConfig } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { openStore } from '../core/store/index.js';
+import { openRegistry } from '../registry/index.js';
+import type { CliIO } from './io.js';
+
+export interface CommonOptions {
+  json?: boolean;
+  verbose?: boolean;
+  home?: string;
+  store?: string;
+}
+
+/** The flags every command takes. */
+export function withCommon(cmd: Command): Command {
+  return cmd
+    .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
+    .option('--verbose', 'show debug lines and stack traces')
+    .option('--home <dir>', 'where the registry and caches live (env RAINOPS_HOME, default ./.rainops)')
+    .option('--store <url>', 'artifact store: file://PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)');
+}
+
+/** Progress lines on stderr: plain on a terminal, timestamped otherwise (cron, pipes). */
+export function stderrLogger(io: CliIO, scope: string, verbose = false): Logger {
+  const line = (level: string, msg: string) => {
+    const stamp = io.stderr.isTTY ? '' : `${new Date().toISOString()} `;
+    io.stderr.write(`${stamp}${scope}: ${level}${msg}\n`);
+  };
+  return {
+    info: (m) => line('', m),
+    warn: (m) => line('warning: ', m),
+    debug: (m) => (verbose ? line('debug: ', m) : undefined),
+  };
+}
+
+/** Opens the registry and store the options and environment name. Close the registry when done. */
+export function openDeps(io: CliIO, opts: CommonOptions, scope: string): CoreDeps & { close(): void } {
+  const config = loadConfig(io.env, io.cwd, opts);
+  const registry = openRegistry(`${config.home}/registry.db`);
+  const store = openStore(config.store, io.cwd);
+  return { registry, store, home: config.home, logger: stderrLogger(io, scope, opts.verbose), close: () => registry.close() };
+}
+
+/** Parses option values with a zod schema; a failure is a usage error naming the flag. */
+export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string): z.infer<S> {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const flag = issue.path.map((p) => `--${String(p).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(' ');
+  throw new UsageError(`${command}: ${flag ? `${flag}: ` : ''}${issue.message}`);
+}
+
+export function printJson(io: CliIO, value: unknown): void {
+  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}

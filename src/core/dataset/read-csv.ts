@@ -1,0 +1,103 @@
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { parse } from 'csv-parse';
+import { DataError } from '../errors.js';
+import { RAW_COLUMNS, WeatherRowSchema } from './schema.js';
+import type { WeatherRow } from './schema.js';
+
+export interface ReadOptions {
+  /** Keep rows dated on or before this day (YYYY-MM-DD). */
+  until?: string | undefined;
+  /** Any row that fails the schema is an error naming its line. */
+  strict?: boolean | undefined;
+  /** Columns that may be absent (prediction inputs have no RainTomorrow). */
+  optionalColumns?: readonly string[];
+}
+
+export interface ReadResult {
+  rows: WeatherRow[];
+  /** 1-based line of each kept row in the source, for messages. */
+  lines: number[];
+  /** Data rows in the file. */
+  total: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  afterUntil: number;
+}
+
+const NUMERIC = new Set<string>(RAW_COLUMNS.slice(2).filter((c) => !['WindGustDir', 'WindDir9am', 'WindDir3pm', 'RainToday', 'RainTomorrow'].includes(c)));
+
+/** A CSV cell as the schema sees it: NA and empty are null, numeric columns become numbers (NaN if garbage). */
+function cell(column: string, text: string | undefined): string | number | null {
+  if (text === undefined) return null;
+  const t = text.trim();
+  if (t === '' || t === 'NA') return null;
+  // Number() turns garbage into NaN, which the schema rejects as "expected a number".
+  return NUMERIC.has(column) ? Number(t) : t;
+}
+
+/** Streams a weatherAUS-shaped CSV, validating each row with the shared row schema. */
+export async function readWeatherCsv(path: string, opts: ReadOptions = {}): Promise<ReadResult> {
+  const name = basename(path);
+  const parser = createReadStream(path, { highWaterMark: 1 << 20 }).pipe(
+    parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: false }),
+  );
+  const result: ReadResult = { rows: [], lines: [], total: 0, rejected: 0, rejectedByReason: {}, afterUntil: 0 };
+  let index: number[] | null = null;
+  let line = 1;
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      if (index === null) {
+        index = headerIndex(record, name, opts.optionalColumns ?? []);
+        continue;
+      }
+      line++;
+      result.total++;
+      const obj: Record<string, unknown> = {};
+      for (let j = 0; j < RAW_COLUMNS.length; j++) {
+        const col = RAW_COLUMNS[j]!;
+        const at = index[j]!;
+        obj[col] = at < 0 ? null : cell(col, record[at]);
+      }
+      const parsed = WeatherRowSchema.safeParse(obj);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const reason = `${issue.path.join('.')}: ${issue.message}`;
+        if (opts.strict) {
+          throw new DataError(`etl: ${name} line ${line}: ${reason}; fix the row or run without --strict to skip rejected rows`);
+        }
+        result.rejected++;
+        result.rejectedByReason[reason] = (result.rejectedByReason[reason] ?? 0) + 1;
+        continue;
+      }
+      if (opts.until !== undefined && parsed.data.Date > opts.until) {
+        result.afterUntil++;
+        continue;
+      }
+      result.rows.push(parsed.data);
+      result.lines.push(line);
+    }
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new DataError(`etl: source ${path} does not exist; pass --source with a path to weatherAUS.csv`);
+    if (code === 'EISDIR') throw new DataError(`etl: source ${path} is a folder; pass --source with a CSV file`);
+    if (typeof code === 'string' && code.startsWith('CSV_')) {
+      throw new DataError(`etl: ${name} is not a readable CSV (${(err as Error).message}); expected the weatherAUS header and comma-separated rows`);
+    }
+    throw err;
+  }
+  if (index === null) throw new DataError(`etl: ${name} is empty; expected the weatherAUS header and rows`);
+  return result;
+}
+
+/** Maps each expected column to its position in the file's header; -1 for an allowed absence. */
+function headerIndex(header: string[], name: string, optional: readonly string[]): number[] {
+  const names = header.map((h) => h.trim());
+  const missing = RAW_COLUMNS.filter((c) => !names.includes(c) && !optional.includes(c));
+  if (missing.length > 0) {
+    const list = missing.length === 1 ? `column ${missing[0]} is` : `columns ${missing.join(', ')} are`;
+    throw new DataError(`etl: ${list} missing from ${name} (line 1); expected the weatherAUS header`);
+  }
+  return RAW_COLUMNS.map((c) => names.indexOf(c));
+}

@@ -1,0 +1,171 @@
+import { join } from 'node:path';
+import type { CoreDeps } from './context.js';
+import { EXPERIMENT } from './context.js';
+import { labelCsv, matrixCsv, rawFeaturesCsv, rawLabelCsv } from './dataset/csv-out.js';
+import { readWeatherCsv } from './dataset/read-csv.js';
+import type { WeatherRow } from './dataset/schema.js';
+import { localSource } from './dataset/source.js';
+import { stratifiedSplit, timeSplit } from './dataset/split.js';
+import type { Split } from './dataset/split.js';
+import { DataError } from './errors.js';
+import { sha256, sha256File } from './hash.js';
+import { FEATURE_NAMES, fitPipeline, N_FEATURES, transformRows } from './features/pipeline.js';
+import type { PutResult } from './store/types.js';
+import { tracked } from './tracking.js';
+
+/** Bumped when the files an ETL writes change, so old and new outputs never share an id. */
+const DATASET_FORMAT = 1;
+
+export interface EtlOptions {
+  source: string;
+  until?: string | undefined;
+  testSize: number;
+  seed: number;
+  split: 'stratified' | 'time';
+  strict: boolean;
+}
+
+export interface ClassBalance {
+  rows: number;
+  positive: number;
+  positiveRate: number;
+}
+
+export interface EtlResult {
+  runId: string;
+  datasetId: string;
+  reused: boolean;
+  uri: string;
+  source: string;
+  sourceSha256: string;
+  rows: { total: number; rejected: number; afterUntil: number; dropped: number; kept: number; train: number; test: number };
+  rejectedByReason: Record<string, number>;
+  classBalance: { train: ClassBalance; test: ClassBalance };
+}
+
+export function datasetId(sourceSha256: string, opts: EtlOptions): string {
+  const key = JSON.stringify({ f: DATASET_FORMAT, s: sourceSha256, u: opts.until ?? null, t: opts.testSize, seed: opts.seed, split: opts.split });
+  return sha256(key).slice(0, 16);
+}
+
+const balance = (labels: Uint8Array): ClassBalance => {
+  const positive = labels.reduce((a, b) => a + b, 0);
+  return { rows: labels.length, positive, positiveRate: labels.length ? positive / labels.length : 0 };
+};
+
+/** Extracts, validates, splits and transforms the source into a new immutable data set version. */
+export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> {
+  const { registry, store, logger } = deps;
+  return tracked(registry, { experiment: EXPERIMENT, name: 'etl' }, async (run) => {
+    registry.logParams(run.id, { source: opts.source, until: opts.until ?? null, test_size: opts.testSize, seed: opts.seed, split: opts.split, strict: opts.strict });
+    const path = await localSource(opts.source, join(deps.home, 'cache'));
+    const { sha256: sourceSha256 } = await sha256File(path).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(`etl: source ${opts.source} does not exist; pass --source with a path or URL of weatherAUS.csv`);
+      throw err;
+    });
+    const id = datasetId(sourceSha256, opts);
+    const existing = registry.listDatasets().find((d) => d.id === id);
+    if (existing) {
+      logger.info(`data set ${id} already holds this source with these split parameters; reusing it`);
+      registry.linkRunDataset(run.id, id, 'output');
+      registry.setTags(run.id, { reused: 'true', dataset_id: id });
+      const manifest = JSON.parse((await store.get(`datasets/${id}/manifest.json`)).toString('utf8')) as Manifest;
+      return { runId: run.id, datasetId: id, reused: true, uri: existing.uri, ...manifest.summary };
+    }
+
+    logger.info(`reading ${opts.source}`);
+    const read = await readWeatherCsv(path, { until: opts.until, strict: opts.strict });
+    if (read.rejected > 0) {
+      const reasons = Object.entries(read.rejectedByReason).sort((a, b) => b[1] - a[1]);
+      logger.warn(`rejected ${read.rejected} of ${read.total} rows: ${reasons.slice(0, 5).map(([r, n]) => `${n} x ${r}`).join('; ')}`);
+    }
+    const labelled = read.rows.filter((r) => r.RainTomorrow !== null);
+    if (labelled.length < 2) {
+      throw new DataError(`etl: ${opts.source} has ${labelled.length} usable rows with RainTomorrow${opts.until ? ` on or before ${opts.until}` : ''}; at least 2 are needed to split`);
+    }
+    const labels = Uint8Array.from(labelled, (r) => (r.RainTomorrow === 'Yes' ? 1 : 0));
+    const split: Split = opts.split === 'time' ? timeSplit(labelled.map((r) => r.Date), opts.testSize) : stratifiedSplit(labels, opts.testSize, opts.seed);
+    if (split.train.length === 0 || split.test.length === 0) {
+      throw new DataError(`etl: --test-size ${opts.testSize} leaves ${split.train.length} train and ${split.test.length} test rows; choose a size that leaves both sides non-empty`);
+    }
+    const pick = (idx: Uint32Array): WeatherRow[] => Array.from(idx, (i) => labelled[i]!);
+    const trainRows = pick(split.train);
+    const testRows = pick(split.test);
+    logger.info(`split ${labelled.length} rows: ${trainRows.length} train, ${testRows.length} test (${opts.split}, seed ${opts.seed})`);
+    const pipeline = fitPipeline(trainRows);
+    const yTrain = Uint8Array.from(split.train, (i) => labels[i]!);
+    const yTest = Uint8Array.from(split.test, (i) => labels[i]!);
+
+    const summary: Manifest['summary'] = {
+      source: opts.source,
+      sourceSha256,
+      rows: { total: read.total, rejected: read.rejected, afterUntil: read.afterUntil, dropped: read.rows.length - labelled.length, kept: labelled.length, train: trainRows.length, test: testRows.length },
+      rejectedByReason: read.rejectedByReason,
+      classBalance: { train: balance(yTrain), test: balance(yTest) },
+    };
+    const prefix = `datasets/${id}`;
+    const files: Record<string, PutResult> = {};
+    try {
+      const put = async (name: string, body: string | (() => Buffer)) => {
+        files[name] = await store.put(`${prefix}/${name}`, typeof body === 'function' ? body() : body);
+      };
+      files['raw.csv'] = await store.putFile(`${prefix}/raw.csv`, path);
+      await put('preprocessed/X_train.csv', () => rawFeaturesCsv(labelled, split.train));
+      await put('preprocessed/X_test.csv', () => rawFeaturesCsv(labelled, split.test));
+      await put('preprocessed/y_train.csv', () => rawLabelCsv(labelled, split.train));
+      await put('preprocessed/y_test.csv', () => rawLabelCsv(labelled, split.test));
+      await put('final/X_train.csv', () => matrixCsv(FEATURE_NAMES, transformRows(pipeline, trainRows), N_FEATURES));
+      await put('final/X_test.csv', () => matrixCsv(FEATURE_NAMES, transformRows(pipeline, testRows), N_FEATURES));
+      await put('final/y_train.csv', () => labelCsv('RainTomorrow', yTrain));
+      await put('final/y_test.csv', () => labelCsv('RainTomorrow', yTest));
+      await put('pipes/inputs_pipeline.json', JSON.stringify(pipeline, null, 1) + '\n');
+      const manifest: Manifest = {
+        id,
+        format: DATASET_FORMAT,
+        createdAt: (deps.now?.() ?? new Date()).toISOString(),
+        split: { method: opts.split, testSize: opts.testSize, seed: opts.seed, until: opts.until ?? null },
+        features: [...FEATURE_NAMES],
+        files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, { size: v.size, sha256: v.sha256 }])),
+        summary,
+      };
+      const m = await store.put(`${prefix}/manifest.json`, JSON.stringify(manifest, null, 1) + '\n');
+      registry.registerDataset({
+        id,
+        source: opts.source,
+        sourceSha256,
+        rows: { raw: read.total, rejected: read.rejected, dropped: summary.rows.dropped, train: trainRows.length, test: testRows.length },
+        split: manifest.split,
+        manifestSha256: m.sha256,
+        uri: `${store.url}/${prefix}`,
+      });
+    } catch (err) {
+      // Nothing half-written: a data set is visible only once every file and its registry row exist.
+      await store.removePrefix(prefix).catch(() => undefined);
+      throw err;
+    }
+    registry.linkRunDataset(run.id, id, 'output');
+    registry.setTags(run.id, { dataset_id: id });
+    registry.logMetrics(run.id, {
+      rows_total: read.total,
+      rows_rejected: read.rejected,
+      rows_dropped: summary.rows.dropped,
+      rows_train: trainRows.length,
+      rows_test: testRows.length,
+      train_positive_rate: summary.classBalance.train.positiveRate,
+      test_positive_rate: summary.classBalance.test.positiveRate,
+    });
+    for (const [name, f] of Object.entries(files)) registry.logArtifact(run.id, { path: name, size: f.size, sha256: f.sha256, uri: `${store.url}/${prefix}/${name}` });
+    logger.info(`wrote data set ${id} to ${store.url}/${prefix}`);
+    return { runId: run.id, datasetId: id, reused: false, uri: `${store.url}/${prefix}`, ...summary };
+  });
+}
+
+export interface Manifest {
+  id: string;
+  format: number;
+  createdAt: string;
+  split: { method: string; testSize: number; seed: number; until: string | null };
+  features: string[];
+  files: Record<string, { size: number; sha256: string }>;
+  summary: Omit<EtlResult, 'runId' | 'datasetId' | 'reused' | 'uri'>;
+}

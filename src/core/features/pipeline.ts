@@ -1,0 +1,130 @@
+import { CONTINUOUS_COLUMNS, WIND_COLUMNS } from '../dataset/schema.js';
+import type { ContinuousColumn, FeatureInput, WindColumn } from '../dataset/schema.js';
+import { dayAngle } from './dates.js';
+import { LOCATIONS } from './locations.js';
+import type { Coordinates } from './locations.js';
+import { clipBounds, mean, mode, populationStd } from './stats.js';
+import type { ClipBounds } from './stats.js';
+import { windVector } from './wind.js';
+import type { WindDirection } from './wind.js';
+
+/** The 27 model features, in the order the model sees them. */
+export const FEATURE_NAMES = [
+  'RainToday', ...CONTINUOUS_COLUMNS, 'DayCos', 'DaySin', 'Lat', 'Lon',
+  'WindGustDirCos', 'WindGustDirSin', 'WindDir9amCos', 'WindDir9amSin', 'WindDir3pmCos', 'WindDir3pmSin',
+] as const;
+export const N_FEATURES = FEATURE_NAMES.length;
+
+export const CLIPPED_COLUMNS = ['Rainfall', 'Evaporation', 'WindGustSpeed', 'WindSpeed9am'] as const;
+type ClippedColumn = (typeof CLIPPED_COLUMNS)[number];
+
+/** Every value fitted on the training rows; serving applies exactly this. */
+export interface InputsPipeline {
+  kind: 'rainops-inputs-pipeline';
+  version: 1;
+  features: string[];
+  clip: Record<ClippedColumn, ClipBounds>;
+  impute: {
+    Location: string;
+    WindGustDir: WindDirection;
+    WindDir9am: WindDirection;
+    WindDir3pm: WindDirection;
+    RainToday: number;
+    continuous: Record<ContinuousColumn, number>;
+  };
+  locations: Record<string, Coordinates>;
+  scale: { mean: number[]; std: number[] };
+}
+
+const yesNo = (v: 'Yes' | 'No' | null): number => (v === null ? NaN : v === 'Yes' ? 1 : 0);
+const num = (v: number | null): number => (v === null ? NaN : v);
+
+function clipped(p: Pick<InputsPipeline, 'clip'>, col: ContinuousColumn, v: number): number {
+  const b = (p.clip as Partial<Record<ContinuousColumn, ClipBounds>>)[col];
+  if (!b || Number.isNaN(v)) return v;
+  return v < b.lo ? b.lo : v > b.hi ? b.hi : v;
+}
+
+/** Steps 3-8 of the pipeline: the 27 features before standardization. */
+function writeUnscaled(p: Omit<InputsPipeline, 'scale'>, row: FeatureInput, out: Float64Array, at: number): void {
+  const rainToday = yesNo(row.RainToday);
+  out[at] = Number.isNaN(rainToday) ? p.impute.RainToday : rainToday;
+  for (let j = 0; j < CONTINUOUS_COLUMNS.length; j++) {
+    const col = CONTINUOUS_COLUMNS[j]!;
+    const v = clipped(p, col, num(row[col]));
+    out[at + 1 + j] = Number.isNaN(v) ? p.impute.continuous[col] : v;
+  }
+  const day = dayAngle(row.Date);
+  out[at + 17] = day.cos;
+  out[at + 18] = day.sin;
+  const where = p.locations[row.Location ?? p.impute.Location] ?? p.locations[p.impute.Location]!;
+  out[at + 19] = where.lat;
+  out[at + 20] = where.lon;
+  for (let k = 0; k < WIND_COLUMNS.length; k++) {
+    const col: WindColumn = WIND_COLUMNS[k]!;
+    const w = windVector(row[col] ?? p.impute[col]);
+    out[at + 21 + 2 * k] = w.cos;
+    out[at + 22 + 2 * k] = w.sin;
+  }
+}
+
+function column(rows: readonly FeatureInput[], pick: (r: FeatureInput) => number): Float64Array {
+  const out = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = pick(rows[i]!);
+  return out;
+}
+
+/** Fits the pipeline of SPEC section 4 on training rows only. */
+export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
+  if (rows.length === 0) throw new RangeError('cannot fit the feature pipeline on zero rows');
+  const clip = {} as Record<ClippedColumn, ClipBounds>;
+  for (const col of CLIPPED_COLUMNS) clip[col] = clipBounds(column(rows, (r) => num(r[col])));
+  const continuous = {} as Record<ContinuousColumn, number>;
+  for (const col of CONTINUOUS_COLUMNS) continuous[col] = mean(column(rows, (r) => clipped({ clip }, col, num(r[col]))));
+  const mustMode = <T extends string | number>(name: string, values: Iterable<T | null>): T => {
+    const m = mode(values);
+    if (m === null) throw new RangeError(`column ${name} has no values in the training rows`);
+    return m;
+  };
+  const impute: InputsPipeline['impute'] = {
+    Location: mustMode('Location', rows.map((r) => r.Location)),
+    WindGustDir: mustMode('WindGustDir', rows.map((r) => r.WindGustDir)),
+    WindDir9am: mustMode('WindDir9am', rows.map((r) => r.WindDir9am)),
+    WindDir3pm: mustMode('WindDir3pm', rows.map((r) => r.WindDir3pm)),
+    RainToday: mustMode('RainToday', rows.map((r) => (r.RainToday === null ? null : yesNo(r.RainToday)))),
+    continuous,
+  };
+  const partial = { kind: 'rainops-inputs-pipeline' as const, version: 1 as const, features: [...FEATURE_NAMES], clip, impute, locations: { ...LOCATIONS } };
+  const unscaled = new Float64Array(rows.length * N_FEATURES);
+  for (let i = 0; i < rows.length; i++) writeUnscaled(partial, rows[i]!, unscaled, i * N_FEATURES);
+  const scaleMean: number[] = [];
+  const scaleStd: number[] = [];
+  for (let j = 0; j < N_FEATURES; j++) {
+    const col = new Float64Array(rows.length);
+    for (let i = 0; i < rows.length; i++) col[i] = unscaled[i * N_FEATURES + j]!;
+    const mu = mean(col);
+    scaleMean.push(mu);
+    scaleStd.push(populationStd(col, mu));
+  }
+  return { ...partial, scale: { mean: scaleMean, std: scaleStd } };
+}
+
+/** Applies a fitted pipeline to rows: a row-major matrix of rows x 27 standardized features. */
+export function transformRows(p: InputsPipeline, rows: readonly FeatureInput[]): Float64Array {
+  const out = new Float64Array(rows.length * N_FEATURES);
+  for (let i = 0; i < rows.length; i++) transformInto(p, rows[i]!, out, i * N_FEATURES);
+  return out;
+}
+
+export function transformRow(p: InputsPipeline, row: FeatureInput): Float64Array {
+  return transformRows(p, [row]);
+}
+
+function transformInto(p: InputsPipeline, row: FeatureInput, out: Float64Array, at: number): void {
+  writeUnscaled(p, row, out, at);
+  for (let j = 0; j < N_FEATURES; j++) {
+    // A constant feature has std 0: centre it only, as scikit-learn's StandardScaler does.
+    const sd = p.scale.std[j]! || 1;
+    out[at + j] = (out[at + j]! - p.scale.mean[j]!) / sd;
+  }
+}
