@@ -25,15 +25,36 @@ export interface ReadResult {
   afterUntil: number;
 }
 
-const NUMERIC = new Set<string>(RAW_COLUMNS.slice(2).filter((c) => !['WindGustDir', 'WindDir9am', 'WindDir3pm', 'RainToday', 'RainTomorrow'].includes(c)));
+/** A numeric cell: NA and empty are null; garbage becomes NaN, which the schema rejects as "expected a number". */
+function num(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const t = text.trim();
+  return t === '' || t === 'NA' ? null : Number(t);
+}
 
-/** A CSV cell as the schema sees it: NA and empty are null, numeric columns become numbers (NaN if garbage). */
-function cell(column: string, text: string | undefined): string | number | null {
+// Categorical cells repeat a few thousand values; sharing one string per value keeps memory and GC low.
+const interned = new Map<string, string>();
+function str(text: string | undefined): string | null {
   if (text === undefined) return null;
   const t = text.trim();
   if (t === '' || t === 'NA') return null;
-  // Number() turns garbage into NaN, which the schema rejects as "expected a number".
-  return NUMERIC.has(column) ? Number(t) : t;
+  const known = interned.get(t);
+  if (known !== undefined) return known;
+  if (interned.size < 50_000) interned.set(t, t);
+  return t;
+}
+
+/** One record as the row schema sees it, built as one literal so V8 keeps its shape and placement. */
+function candidate(record: string[], index: number[]): Record<(typeof RAW_COLUMNS)[number], string | number | null> {
+  const at = (j: number) => (index[j]! < 0 ? undefined : record[index[j]!]);
+  return {
+    Date: str(at(0)), Location: str(at(1)), MinTemp: num(at(2)), MaxTemp: num(at(3)), Rainfall: num(at(4)),
+    Evaporation: num(at(5)), Sunshine: num(at(6)), WindGustDir: str(at(7)), WindGustSpeed: num(at(8)),
+    WindDir9am: str(at(9)), WindDir3pm: str(at(10)), WindSpeed9am: num(at(11)), WindSpeed3pm: num(at(12)),
+    Humidity9am: num(at(13)), Humidity3pm: num(at(14)), Pressure9am: num(at(15)), Pressure3pm: num(at(16)),
+    Cloud9am: num(at(17)), Cloud3pm: num(at(18)), Temp9am: num(at(19)), Temp3pm: num(at(20)),
+    RainToday: str(at(21)), RainTomorrow: str(at(22)),
+  };
 }
 
 /** Streams a weatherAUS-shaped CSV, validating each row with the shared row schema. */
@@ -53,13 +74,8 @@ export async function readWeatherCsv(path: string, opts: ReadOptions = {}): Prom
       }
       line++;
       result.total++;
-      const obj: Record<string, unknown> = {};
-      for (let j = 0; j < RAW_COLUMNS.length; j++) {
-        const col = RAW_COLUMNS[j]!;
-        const at = index[j]!;
-        obj[col] = at < 0 ? null : cell(col, record[at]);
-      }
-      const parsed = WeatherRowSchema.safeParse(obj);
+      const row = candidate(record, index);
+      const parsed = WeatherRowSchema.safeParse(row);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         const reason = `${issue.path.join('.')}: ${issue.message}`;
@@ -74,7 +90,8 @@ export async function readWeatherCsv(path: string, opts: ReadOptions = {}): Prom
         result.afterUntil++;
         continue;
       }
-      result.rows.push(parsed.data);
+      // The schema only checks (no transforms), so the candidate is the validated row; zod's copy dies young.
+      result.rows.push(row as WeatherRow);
       result.lines.push(line);
     }
   } catch (err) {
