@@ -1,3 +1,4 @@
+import { DataError } from '../../src/core/errors.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONTINUOUS_COLUMNS } from '../../src/core/dataset/schema.js';
@@ -141,9 +142,10 @@ describe('fitPipeline', () => {
     expect(p.locations).toEqual(table);
   });
 
-  it('refuses zero rows and a category with no values', () => {
-    expect(() => fitPipeline([])).toThrow(RangeError);
-    expect(() => fitPipeline(ROWS.map((r) => ({ ...r, WindDir3pm: null })))).toThrow(/WindDir3pm/);
+  it('refuses zero rows, and a category or a continuous column with no values, as data errors', () => {
+    expect(() => fitPipeline([])).toThrow(DataError);
+    expect(() => fitPipeline(ROWS.map((r) => ({ ...r, WindDir3pm: null })))).toThrow(/WindDir3pm has no values/);
+    expect(() => fitPipeline(ROWS.map((r) => ({ ...r, Evaporation: null })))).toThrow(/Evaporation has no values/);
   });
 
   it('does not depend on row order', () => {

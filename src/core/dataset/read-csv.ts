@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { DataError } from '../errors.js';
 import { RAW_COLUMNS, WeatherRowSchema } from './schema.js';
@@ -25,11 +26,14 @@ export interface ReadResult {
   afterUntil: number;
 }
 
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
 /** A numeric cell: NA and empty are null; garbage becomes NaN, which the schema rejects as "expected a number". */
 function num(text: string | undefined): number | null {
   if (text === undefined) return null;
   const t = text.trim();
-  return t === '' || t === 'NA' ? null : Number(t);
+  if (t === '' || t === 'NA') return null;
+  return DECIMAL.test(t) ? Number(t) : NaN;
 }
 
 // Categorical cells repeat a few thousand values; sharing one string per value keeps memory and GC low.
@@ -57,22 +61,26 @@ function candidate(record: string[], index: number[]): Record<(typeof RAW_COLUMN
   };
 }
 
-/** Streams a weatherAUS-shaped CSV, validating each row with the shared row schema. */
-export async function readWeatherCsv(path: string, opts: ReadOptions = {}): Promise<ReadResult> {
+/** Streams a weatherAUS-shaped CSV (a path, or a stream named for messages), validating each row with the shared row schema. */
+export async function readWeatherCsv(input: string | { stream: Readable; name: string }, opts: ReadOptions = {}): Promise<ReadResult> {
+  const path = typeof input === 'string' ? input : input.name;
   const name = basename(path);
-  const parser = createReadStream(path, { highWaterMark: 1 << 20 }).pipe(
-    parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: false }),
+  const source = typeof input === 'string' ? createReadStream(input, { highWaterMark: 1 << 20 }) : input.stream;
+  const parser = source.pipe(
+    parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: false, info: true }),
   );
+  // pipe() does not forward a read error (a missing file, a folder) to the parser: do it here.
+  source.on('error', (err) => parser.destroy(err));
   const result: ReadResult = { rows: [], lines: [], total: 0, rejected: 0, rejectedByReason: {}, afterUntil: 0 };
   let index: number[] | null = null;
   let line = 1;
   try {
-    for await (const record of parser as AsyncIterable<string[]>) {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       if (index === null) {
         index = headerIndex(record, name, opts.optionalColumns ?? []);
         continue;
       }
-      line++;
+      line = info.lines;
       result.total++;
       const row = candidate(record, index);
       const parsed = WeatherRowSchema.safeParse(row);

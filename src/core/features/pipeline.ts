@@ -1,5 +1,6 @@
 import { CONTINUOUS_COLUMNS, WIND_COLUMNS } from '../dataset/schema.js';
 import type { ContinuousColumn, FeatureInput, WindColumn } from '../dataset/schema.js';
+import { DataError } from '../errors.js';
 import { dayAngle } from './dates.js';
 import { LOCATIONS } from './locations.js';
 import type { Coordinates } from './locations.js';
@@ -76,14 +77,17 @@ function column(rows: readonly FeatureInput[], pick: (r: FeatureInput) => number
 
 /** Fits the pipeline of SPEC section 4 on training rows only. */
 export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
-  if (rows.length === 0) throw new RangeError('cannot fit the feature pipeline on zero rows');
+  if (rows.length === 0) throw new DataError('cannot fit the feature pipeline on zero rows');
   const clip = {} as Record<ClippedColumn, ClipBounds>;
   for (const col of CLIPPED_COLUMNS) clip[col] = clipBounds(column(rows, (r) => num(r[col])));
   const continuous = {} as Record<ContinuousColumn, number>;
-  for (const col of CONTINUOUS_COLUMNS) continuous[col] = mean(column(rows, (r) => clipped({ clip }, col, num(r[col]))));
+  for (const col of CONTINUOUS_COLUMNS) {
+    continuous[col] = mean(column(rows, (r) => clipped({ clip }, col, num(r[col]))));
+    if (Number.isNaN(continuous[col])) throw new DataError(`column ${col} has no values in the ${rows.length} training rows; the pipeline cannot impute it`);
+  }
   const mustMode = <T extends string | number>(name: string, values: Iterable<T | null>): T => {
     const m = mode(values);
-    if (m === null) throw new RangeError(`column ${name} has no values in the training rows`);
+    if (m === null) throw new DataError(`column ${name} has no values in the ${rows.length} training rows; the pipeline cannot impute it`);
     return m;
   };
   const impute: InputsPipeline['impute'] = {
@@ -103,8 +107,10 @@ export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
     const col = new Float64Array(rows.length);
     for (let i = 0; i < rows.length; i++) col[i] = unscaled[i * N_FEATURES + j]!;
     const mu = mean(col);
+    const sd = populationStd(col, mu);
     scaleMean.push(mu);
-    scaleStd.push(populationStd(col, mu));
+    // A constant column's std is round-off (~1e-14), not signal: record 0 so it is centred only.
+    scaleStd.push(sd <= 1e-10 * Math.max(1, Math.abs(mu)) ? 0 : sd);
   }
   return { ...partial, scale: { mean: scaleMean, std: scaleStd } };
 }
