@@ -1,0 +1,132 @@
+import { ConflictError, NotFoundError, UsageError } from '../core/errors.js';
+import { isoNow } from './context.js';
+import type { RegistryContext } from './context.js';
+import { requireModel, requireVersion } from './models.js';
+import type { AliasChange, AliasHistoryEntry, DeleteAliasInput, SetAliasInput } from './types.js';
+import { checkName, checkNonEmpty, checkVersion } from './validate.js';
+
+function label(version: number | null): string {
+  return version === null ? 'unset' : `v${version}`;
+}
+
+export function getAlias(ctx: RegistryContext, model: string, alias: string): number | null {
+  const row = ctx
+    .stmt<{ version: number }>('SELECT version FROM aliases WHERE model = ? AND alias = ?')
+    .get(model, alias);
+  return row ? row.version : null;
+}
+
+function checkExpected(
+  model: string,
+  alias: string,
+  expected: number | null | undefined,
+  current: number | null,
+  outcome: string,
+): void {
+  if (expected === undefined || expected === current) return;
+  let what: string;
+  if (expected === null) what = `was set to ${label(current)}`;
+  else if (current === null) what = `was removed (it pointed at v${expected})`;
+  else what = `moved from v${expected} to v${current}`;
+  throw new ConflictError(`alias ${alias} of ${model} ${what} while this ran; ${outcome}`);
+}
+
+function checkMove(input: { model: string; alias: string; expected?: number | null | undefined; actor: string }): void {
+  checkName('alias', input.alias);
+  checkNonEmpty('actor of an alias move', input.actor);
+  if (input.expected !== undefined && input.expected !== null) checkVersion(input.expected);
+}
+
+function record(
+  ctx: RegistryContext,
+  input: { model: string; alias: string; actor: string; reason: string },
+  from: number | null,
+  to: number | null,
+): void {
+  ctx
+    .stmt(
+      `INSERT INTO alias_history (model, alias, from_version, to_version, actor, reason, time)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(input.model, input.alias, from, to, input.actor, input.reason, isoNow(ctx));
+}
+
+/** Compare-and-set: with `expected` given, the move happens only if the alias still points where the caller saw it. */
+export function setAlias(ctx: RegistryContext, input: SetAliasInput): AliasChange {
+  checkMove(input);
+  checkVersion(input.version);
+  return ctx.write(() => {
+    requireVersion(ctx, input.model, input.version);
+    const current = getAlias(ctx, input.model, input.alias);
+    checkExpected(input.model, input.alias, input.expected, current, 'nothing was promoted');
+    const base = { model: input.model, alias: input.alias, fromVersion: current, toVersion: input.version };
+    if (current === input.version) return { ...base, changed: false };
+    ctx
+      .stmt(
+        `INSERT INTO aliases (model, alias, version) VALUES (?, ?, ?)
+         ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version`,
+      )
+      .run(input.model, input.alias, input.version);
+    record(ctx, input, current, input.version);
+    return { ...base, changed: true };
+  });
+}
+
+export function deleteAlias(ctx: RegistryContext, input: DeleteAliasInput): AliasChange {
+  checkMove(input);
+  return ctx.write(() => {
+    requireModel(ctx, input.model);
+    const current = getAlias(ctx, input.model, input.alias);
+    checkExpected(input.model, input.alias, input.expected, current, 'nothing was removed');
+    if (current === null) {
+      throw new NotFoundError(
+        `model ${input.model} has no alias ${input.alias}; see its aliases with 'rainops models show ${input.model}'`,
+      );
+    }
+    ctx.stmt('DELETE FROM aliases WHERE model = ? AND alias = ?').run(input.model, input.alias);
+    record(ctx, input, current, null);
+    return { model: input.model, alias: input.alias, fromVersion: current, toVersion: null, changed: true };
+  });
+}
+
+interface HistoryRow {
+  id: number;
+  model: string;
+  alias: string;
+  from_version: number | null;
+  to_version: number | null;
+  actor: string;
+  reason: string;
+  time: string;
+}
+
+const HISTORY_SELECT = 'SELECT id, model, alias, from_version, to_version, actor, reason, time FROM alias_history';
+
+/** Every move of one alias (or of all the model's aliases), oldest first. */
+export function aliasHistory(ctx: RegistryContext, model: string, alias?: string): AliasHistoryEntry[] {
+  const rows =
+    alias === undefined
+      ? ctx.stmt<HistoryRow>(`${HISTORY_SELECT} WHERE model = ? ORDER BY id`).all(model)
+      : ctx.stmt<HistoryRow>(`${HISTORY_SELECT} WHERE model = ? AND alias = ? ORDER BY id`).all(model, alias);
+  return rows.map((r) => ({
+    id: r.id,
+    model: r.model,
+    alias: r.alias,
+    fromVersion: r.from_version,
+    toVersion: r.to_version,
+    actor: r.actor,
+    reason: r.reason,
+    time: r.time,
+  }));
+}
+
+/** Where the alias pointed before its latest move (what a rollback returns to); null when there is none. */
+export function previousAliasTarget(ctx: RegistryContext, model: string, alias: string): number | null {
+  if (alias.trim() === '') throw new UsageError('give the alias to look up, e.g. prod_best');
+  const row = ctx
+    .stmt<{ from_version: number | null }>(
+      'SELECT from_version FROM alias_history WHERE model = ? AND alias = ? ORDER BY id DESC LIMIT 1',
+    )
+    .get(model, alias);
+  return row ? row.from_version : null;
+}

@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+/** SQL function for numeric comparisons of text values (params, tags): the number, or NULL when not numeric. */
+export const NUMERIC_FN = 'rainops_num';
+
+function toNumberOrNull(value: unknown): number | null {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** Opens (creating if needed) a SQLite file set up for several processes at once. */
+export function openDatabase(file: string): Db {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const db = new Database(file);
+  try {
+    // busy_timeout first, so that switching to WAL waits for other openers instead of failing
+    db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
+    db.function(NUMERIC_FN, { deterministic: true }, toNumberOrNull);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}

@@ -1,0 +1,50 @@
+import { NotFoundError, UsageError } from '../core/errors.js';
+import type { RegistryContext } from './context.js';
+import { shortList } from './validate.js';
+
+interface LookupSpec {
+  table: 'runs' | 'datasets';
+  noun: string;
+  listHint: string;
+}
+
+export const RUN_LOOKUP: LookupSpec = {
+  table: 'runs',
+  noun: 'run',
+  listHint: "list runs with 'rainops runs list'",
+};
+
+export const DATASET_LOOKUP: LookupSpec = {
+  table: 'datasets',
+  noun: 'data set',
+  listHint: "list data sets with 'rainops datasets list'",
+};
+
+/** The full id for an exact id or a unique prefix of one. */
+export function resolveId(ctx: RegistryContext, spec: LookupSpec, idOrPrefix: string): string {
+  const wanted = spec.table === 'runs' ? idOrPrefix.trim().toLowerCase() : idOrPrefix.trim();
+  if (wanted === '') throw new UsageError(`give a ${spec.noun} id or the first characters of one`);
+  const exact = ctx
+    .stmt<{ id: string }>(`SELECT id FROM ${spec.table} WHERE id = ?`)
+    .get(wanted);
+  if (exact) return exact.id;
+  const matches = ctx
+    .stmt<{ id: string }>(`SELECT id FROM ${spec.table} WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6`)
+    .all(wanted.length, wanted)
+    .map((r) => r.id);
+  const [only] = matches;
+  if (only !== undefined && matches.length === 1) return only;
+  if (matches.length > 1) {
+    throw new UsageError(
+      `${spec.noun} id prefix '${idOrPrefix}' matches ${matches.length > 5 ? 'more than 5' : matches.length} ${spec.noun}s (${shortList(matches)}); give more characters`,
+    );
+  }
+  throw new NotFoundError(`${spec.noun} ${idOrPrefix} not found; ${spec.listHint}`);
+}
+
+/** The id itself when it exists exactly (writes never guess from a prefix). */
+export function requireExactId(ctx: RegistryContext, spec: LookupSpec, id: string): string {
+  const row = ctx.stmt<{ id: string }>(`SELECT id FROM ${spec.table} WHERE id = ?`).get(id);
+  if (!row) throw new NotFoundError(`${spec.noun} ${id} not found; ${spec.listHint}`);
+  return row.id;
+}

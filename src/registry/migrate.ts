@@ -1,0 +1,42 @@
+import { RainopsError } from '../core/errors.js';
+import type { Db } from './db.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations/index.js';
+import type { Migration } from './migrations/index.js';
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function checkKnown(db: Db, version: number): void {
+  if (version > LATEST_SCHEMA_VERSION) {
+    throw new RainopsError(
+      `registry ${db.name} has schema version ${version} but this rainops only knows up to ${LATEST_SCHEMA_VERSION}; upgrade rainops to use it`,
+    );
+  }
+}
+
+/** Brings the database to the latest schema; returns the migrations it applied. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): Migration[] {
+  checkKnown(db, schemaVersion(db));
+  const applied: Migration[] = [];
+  for (const migration of migrations) {
+    // the version is read again under the write lock: another process may have just migrated
+    const ran = db
+      .transaction(() => {
+        const current = schemaVersion(db);
+        checkKnown(db, current);
+        if (current >= migration.version) return false;
+        if (current !== migration.version - 1) {
+          throw new RainopsError(
+            `registry ${db.name} is at schema version ${current} and migration ${migration.version} cannot follow it; restore the file from a backup`,
+          );
+        }
+        db.exec(migration.sql);
+        db.pragma(`user_version = ${migration.version}`);
+        return true;
+      })
+      .immediate();
+    if (ran) applied.push(migration);
+  }
+  return applied;
+}

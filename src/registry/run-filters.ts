@@ -1,0 +1,129 @@
+import { UsageError } from '../core/errors.js';
+import { NUMERIC_FN } from './db.js';
+
+export type FilterOp = '=' | '!=' | '>' | '>=' | '<' | '<=';
+type Field = 'params' | 'metrics' | 'tags';
+
+export interface RunFilter {
+  field: Field;
+  key: string;
+  op: FilterOp;
+  /** A number when the operand reads as one (metrics always), otherwise the text without quotes. */
+  value: number | string;
+}
+
+export interface RunSort {
+  field: Field | 'column';
+  key: string;
+  descending: boolean;
+}
+
+const FILTER = /^\s*(params|metrics|tags)\.([A-Za-z0-9_][A-Za-z0-9_.\-/]*)\s*(==|!=|>=|<=|=|>|<)\s*(.*?)\s*$/;
+const FILTER_HELP =
+  "write filters as FIELD.KEY OP VALUE, FIELD one of params, metrics, tags and OP one of = != > >= < <= (e.g. 'params.max_depth=6' or 'metrics.f1>0.6')";
+
+/** Run columns a list can be sorted by, as users write them. */
+export const SORT_COLUMNS = ['start_time', 'end_time', 'duration_ms', 'name', 'status', 'peak_rss_bytes', 'cpu_time_ms'] as const;
+
+function unquote(text: string): string {
+  const first = text[0];
+  if (text.length >= 2 && (first === '"' || first === "'") && text.endsWith(first)) return text.slice(1, -1);
+  return text;
+}
+
+function asNumber(text: string): number | null {
+  if (text.trim() === '') return null;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : null;
+}
+
+export function parseFilter(text: string): RunFilter {
+  const m = FILTER.exec(text);
+  const [, field, key, rawOp, rawValue] = m ?? [];
+  if (!field || !key || !rawOp || rawValue === undefined || rawValue === '') {
+    throw new UsageError(`cannot read the filter '${text}'; ${FILTER_HELP}`);
+  }
+  const op = (rawOp === '==' ? '=' : rawOp) as FilterOp;
+  const quoted = unquote(rawValue);
+  const isQuoted = quoted !== rawValue;
+  const num = isQuoted ? null : asNumber(quoted);
+  if (field === 'metrics') {
+    if (num === null) throw new UsageError(`the filter '${text}' compares a metric with '${rawValue}', which is not a number; ${FILTER_HELP}`);
+    return { field, key, op, value: num };
+  }
+  return { field: field as Field, key, op, value: num ?? quoted };
+}
+
+export function parseSort(text: string): RunSort {
+  const trimmed = text.trim();
+  const descending = trimmed.startsWith('-');
+  const body = descending ? trimmed.slice(1) : trimmed;
+  const dot = body.indexOf('.');
+  const field = dot > 0 ? body.slice(0, dot) : '';
+  const key = dot > 0 ? body.slice(dot + 1) : body;
+  if ((field === 'params' || field === 'metrics' || field === 'tags') && /^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$/.test(key)) {
+    return { field, key, descending };
+  }
+  if (dot < 0 && (SORT_COLUMNS as readonly string[]).includes(body)) return { field: 'column', key: body, descending };
+  throw new UsageError(
+    `cannot sort runs by '${text}'; sort by ${SORT_COLUMNS.join(', ')}, params.KEY, metrics.KEY or tags.KEY, with '-' in front for descending (e.g. '-metrics.f1')`,
+  );
+}
+
+/** SQL pieces for one query: LEFT JOINs that expose each referenced value, plus their bound parameters. */
+export class RunQueryBuilder {
+  readonly joins: string[] = [];
+  readonly joinParams: unknown[] = [];
+  readonly where: string[] = [];
+  readonly whereParams: unknown[] = [];
+  private readonly aliases = new Map<string, string>();
+
+  /** The SQL expression for a param/tag value or a metric's latest value of the run `r`. */
+  valueOf(field: Field, key: string): string {
+    const id = `${field}.${key}`;
+    const known = this.aliases.get(id);
+    if (known) return known;
+    const alias = `v${this.aliases.size}`;
+    if (field === 'metrics') {
+      this.joins.push(
+        `LEFT JOIN metrics ${alias} ON ${alias}.id = (SELECT m.id FROM metrics m WHERE m.run_id = r.id AND m.key = ? ORDER BY m.step DESC, m.id DESC LIMIT 1)`,
+      );
+    } else {
+      this.joins.push(`LEFT JOIN ${field} ${alias} ON ${alias}.run_id = r.id AND ${alias}.key = ?`);
+    }
+    this.joinParams.push(key);
+    const expr = `${alias}.value`;
+    this.aliases.set(id, expr);
+    return expr;
+  }
+
+  addFilter(filter: RunFilter): void {
+    const expr = this.valueOf(filter.field, filter.key);
+    if (filter.field === 'metrics' || typeof filter.value === 'string') {
+      // a run without the value never matches, as in MLflow's search
+      this.where.push(`${expr} ${filter.op} ?`);
+      this.whereParams.push(filter.value);
+      return;
+    }
+    // text values that read as numbers compare as numbers ('6' = 6.0); others only as text, for = and !=
+    if (filter.op === '=' || filter.op === '!=') {
+      this.where.push(
+        `(CASE WHEN ${NUMERIC_FN}(${expr}) IS NOT NULL THEN ${NUMERIC_FN}(${expr}) ${filter.op} ? ELSE ${expr} ${filter.op} ? END)`,
+      );
+      this.whereParams.push(filter.value, String(filter.value));
+    } else {
+      this.where.push(`${NUMERIC_FN}(${expr}) ${filter.op} ?`);
+      this.whereParams.push(filter.value);
+    }
+  }
+
+  orderBy(sort: RunSort): string {
+    const dir = sort.descending ? 'DESC' : 'ASC';
+    if (sort.field === 'column') return `r.${sort.key} IS NULL, r.${sort.key} ${dir}, r.id`;
+    const expr = this.valueOf(sort.field, sort.key);
+    const tail = 'r.start_time DESC, r.id';
+    // runs without the value go last whichever the direction
+    if (sort.field === 'metrics') return `${expr} IS NULL, ${expr} ${dir}, ${tail}`;
+    return `${expr} IS NULL, ${NUMERIC_FN}(${expr}) ${dir} NULLS LAST, ${expr} ${dir}, ${tail}`;
+  }
+}

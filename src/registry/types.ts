@@ -1,0 +1,208 @@
+/** Timestamps are ISO 8601 strings in UTC (`Date.prototype.toISOString`). */
+export type Timestamp = string;
+
+export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED';
+export type ParamValue = string | number | boolean | null;
+export type DatasetRole = 'input' | 'output';
+export type ModelVersionStatus = 'PENDING' | 'READY' | 'FAILED';
+
+export interface Experiment {
+  id: number;
+  name: string;
+  createdAt: Timestamp;
+}
+
+export interface ExperimentSummary extends Experiment {
+  runCount: number;
+}
+
+export interface Run {
+  id: string;
+  experimentId: number;
+  experiment: string;
+  name: string;
+  parentRunId: string | null;
+  status: RunStatus;
+  startTime: Timestamp;
+  endTime: Timestamp | null;
+  durationMs: number | null;
+  peakRssBytes: number | null;
+  cpuTimeMs: number | null;
+  pid: number;
+  hostname: string;
+  error: string | null;
+}
+
+export interface StartRunInput {
+  experiment: string;
+  name: string;
+  parentRunId?: string | null;
+  tags?: Record<string, string>;
+}
+
+export interface FinishRunInput {
+  status: 'FINISHED' | 'FAILED';
+  error?: string | null;
+  peakRssBytes?: number | null;
+  cpuTimeMs?: number | null;
+}
+
+export interface MetricPoint {
+  value: number;
+  step: number;
+  timestamp: Timestamp;
+}
+
+export interface ArtifactInput {
+  path: string;
+  size: number;
+  sha256: string;
+  uri: string;
+}
+
+export interface Artifact extends ArtifactInput {
+  createdAt: Timestamp;
+}
+
+/** A run with its params, tags and the latest value of each metric (highest step, then last logged). */
+export interface RunSummary extends Run {
+  params: Record<string, string>;
+  metrics: Record<string, number>;
+  tags: Record<string, string>;
+}
+
+export interface RunDetail extends RunSummary {
+  /** Every logged point per metric key, by step then logging order. */
+  metricHistory: Record<string, MetricPoint[]>;
+  artifacts: Artifact[];
+  datasets: Array<Dataset & { role: DatasetRole }>;
+  childrenCount: number;
+}
+
+export interface ListRunsOptions {
+  experiment?: string;
+  /** Only the children of this run (id or unique prefix). */
+  parentRunId?: string;
+  /** Only runs without a parent; cannot be combined with `parentRunId`. */
+  topLevelOnly?: boolean;
+  status?: RunStatus;
+  /** `params.KEY OP VALUE`, `metrics.KEY OP NUMBER` or `tags.KEY OP VALUE`, OP one of = != > >= < <=; all must hold. */
+  filters?: readonly string[];
+  /** A field (`start_time`, `metrics.f1`, `params.max_depth`, ...), `-` in front for descending; default `-start_time`. */
+  sort?: string;
+  limit?: number;
+}
+
+export interface DatasetRows {
+  raw: number;
+  rejected: number;
+  dropped: number;
+  train: number;
+  test: number;
+}
+
+export interface DatasetInput {
+  id: string;
+  source: string;
+  sourceSha256: string;
+  rows: DatasetRows;
+  split: Record<string, unknown>;
+  manifestSha256: string;
+  uri: string;
+}
+
+export interface Dataset extends DatasetInput {
+  createdAt: Timestamp;
+}
+
+export interface CreateModelVersionInput {
+  model: string;
+  runId: string;
+  datasetId: string;
+  bundleUri: string;
+  bundleSha256: string;
+  engine: string;
+  params: Record<string, unknown>;
+  metrics: Record<string, number>;
+  status?: ModelVersionStatus;
+}
+
+export interface ModelVersion {
+  model: string;
+  version: number;
+  runId: string;
+  datasetId: string;
+  bundleUri: string;
+  bundleSha256: string;
+  engine: string;
+  params: Record<string, unknown>;
+  metrics: Record<string, number>;
+  createdAt: Timestamp;
+  status: ModelVersionStatus;
+  /** Aliases that point at this version, sorted. */
+  aliases: string[];
+}
+
+export interface ModelSummary {
+  name: string;
+  description: string;
+  createdAt: Timestamp;
+  latestVersion: number | null;
+  aliases: Record<string, number>;
+}
+
+export interface SetAliasInput {
+  model: string;
+  alias: string;
+  version: number;
+  /** The version the caller last saw (null: unset); undefined skips the compare-and-set check. */
+  expected?: number | null | undefined;
+  actor: string;
+  reason: string;
+}
+
+export interface DeleteAliasInput {
+  model: string;
+  alias: string;
+  expected?: number | null | undefined;
+  actor: string;
+  reason: string;
+}
+
+export interface AliasChange {
+  model: string;
+  alias: string;
+  fromVersion: number | null;
+  toVersion: number | null;
+  /** False when the alias already had the requested target: nothing was written. */
+  changed: boolean;
+}
+
+export interface AliasHistoryEntry {
+  id: number;
+  model: string;
+  alias: string;
+  fromVersion: number | null;
+  toVersion: number | null;
+  actor: string;
+  reason: string;
+  time: Timestamp;
+}
+
+export interface AcquireLockOptions {
+  runId?: string | null;
+  /** How long to keep trying while another process holds the lock; 0 tries once. */
+  waitMs?: number;
+  pollMs?: number;
+}
+
+export interface LockInfo {
+  name: string;
+  ownerPid: number;
+  hostname: string;
+  runId: string | null;
+  acquiredAt: Timestamp;
+}
+
+/** Frees the lock; calling it again, or after another process reclaimed the lock, does nothing. */
+export type ReleaseLock = () => void;

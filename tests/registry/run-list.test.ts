@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { NotFoundError, UsageError } from '../../src/core/errors.js';
+import type { Registry } from '../../src/registry/index.js';
+import { fakeClock, open, tempDbPath } from './helpers.js';
+
+/** Five trials under one parent, one second apart, plus a run in another experiment. */
+function seed(): { registry: Registry; parent: string; ids: Record<string, string> } {
+  const clock = fakeClock();
+  const registry = open(tempDbPath(), { now: clock.now });
+  const parent = registry.startRun({ experiment: 'Rain Dataset', name: 'search' }).id;
+  const ids: Record<string, string> = {};
+  const trials: Array<[string, Record<string, string | number>, Record<string, number>]> = [
+    ['t1', { max_depth: 3, booster: 'gbtree' }, { f1: 0.61 }],
+    ['t2', { max_depth: 6, booster: 'gbtree' }, { f1: 0.69 }],
+    ['t3', { max_depth: 9, booster: 'dart' }, { f1: 0.65 }],
+    ['t4', { max_depth: 10, booster: 'gbtree' }, {}],
+    ['t5', { max_depth: 'auto', booster: 'gbtree' }, { f1: 0.5 }],
+  ];
+  for (const [name, params, metrics] of trials) {
+    clock.advance(1000);
+    const id = registry.startRun({ experiment: 'Rain Dataset', name, parentRunId: parent, tags: { kind: 'trial' } }).id;
+    registry.logParams(id, params);
+    registry.logMetrics(id, metrics);
+    ids[name] = id;
+  }
+  // t4's f1 was high at step 0 but its latest value (step 1) is low
+  registry.logMetric(ids['t4'] as string, 'f1', 0.9, 0);
+  registry.logMetric(ids['t4'] as string, 'f1', 0.3, 1);
+  registry.finishRun(ids['t1'] as string, { status: 'FINISHED' });
+  registry.finishRun(ids['t2'] as string, { status: 'FINISHED' });
+  registry.finishRun(ids['t3'] as string, { status: 'FAILED', error: 'boom' });
+  clock.advance(1000);
+  ids['other'] = registry.startRun({ experiment: 'Other', name: 'other' }).id;
+  return { registry, parent, ids };
+}
+
+function names(runs: Array<{ name: string }>): string[] {
+  return runs.map((r) => r.name);
+}
+
+describe('listRuns', () => {
+  it('lists newest first by default, with params, latest metrics and tags', () => {
+    const { registry, ids } = seed();
+    const runs = registry.listRuns();
+    expect(names(runs)).toEqual(['other', 't5', 't4', 't3', 't2', 't1', 'search']);
+    const t2 = runs.find((r) => r.id === ids['t2']);
+    expect(t2).toMatchObject({ params: { max_depth: '6', booster: 'gbtree' }, metrics: { f1: 0.69 }, tags: { kind: 'trial' } });
+    expect(runs.find((r) => r.id === ids['t4'])?.metrics).toEqual({ f1: 0.3 });
+  });
+
+  it('narrows by experiment, parent, top level, status and limit', () => {
+    const { registry, parent } = seed();
+    expect(names(registry.listRuns({ experiment: 'Other' }))).toEqual(['other']);
+    expect(names(registry.listRuns({ parentRunId: parent.slice(0, 10) }))).toEqual(['t5', 't4', 't3', 't2', 't1']);
+    expect(names(registry.listRuns({ topLevelOnly: true }))).toEqual(['other', 'search']);
+    expect(names(registry.listRuns({ status: 'FAILED' }))).toEqual(['t3']);
+    expect(names(registry.listRuns({ experiment: 'Rain Dataset', limit: 2 }))).toEqual(['t5', 't4']);
+    expect(() => registry.listRuns({ experiment: 'Nope' })).toThrow(NotFoundError);
+    expect(() => registry.listRuns({ experiment: 'Nope' })).toThrow(/experiment 'Nope' not found; known experiments: 'Other', 'Rain Dataset'/);
+    expect(() => registry.listRuns({ parentRunId: parent, topLevelOnly: true })).toThrow(UsageError);
+    expect(() => registry.listRuns({ limit: 0 })).toThrow(UsageError);
+  });
+
+  it('filters on params numerically when both sides are numbers, else as text', () => {
+    const { registry } = seed();
+    expect(names(registry.listRuns({ filters: ['params.max_depth=6'] }))).toEqual(['t2']);
+    expect(names(registry.listRuns({ filters: ['params.max_depth = 6.0'] }))).toEqual(['t2']);
+    expect(names(registry.listRuns({ filters: ['params.max_depth>=9'] }))).toEqual(['t4', 't3']);
+    expect(names(registry.listRuns({ filters: ['params.max_depth<6'] }))).toEqual(['t1']);
+    expect(names(registry.listRuns({ filters: ['params.max_depth!=6'] }))).toEqual(['t5', 't4', 't3', 't1']);
+    expect(names(registry.listRuns({ filters: ['params.max_depth=auto'] }))).toEqual(['t5']);
+    expect(names(registry.listRuns({ filters: ['params.booster="dart"'] }))).toEqual(['t3']);
+    expect(names(registry.listRuns({ filters: ["params.booster!='dart'"] }))).toEqual(['t5', 't4', 't2', 't1']);
+    expect(names(registry.listRuns({ filters: ['tags.kind==trial', 'params.booster=dart'] }))).toEqual(['t3']);
+  });
+
+  it('filters on the latest value of a metric, and every filter must hold', () => {
+    const { registry } = seed();
+    expect(names(registry.listRuns({ filters: ['metrics.f1>0.6'] }))).toEqual(['t3', 't2', 't1']);
+    expect(names(registry.listRuns({ filters: ['metrics.f1>=0.65', 'params.booster=gbtree'] }))).toEqual(['t2']);
+    expect(names(registry.listRuns({ filters: ['metrics.f1<0.4'] }))).toEqual(['t4']);
+    expect(names(registry.listRuns({ filters: ['metrics.f1!=0.69'] }))).toEqual(['t5', 't4', 't3', 't1']);
+  });
+
+  it('sorts by a metric either way, runs without it last', () => {
+    const { registry, parent } = seed();
+    expect(names(registry.listRuns({ parentRunId: parent, sort: '-metrics.f1' }))).toEqual(['t2', 't3', 't1', 't5', 't4']);
+    expect(names(registry.listRuns({ parentRunId: parent, sort: 'metrics.f1' }))).toEqual(['t4', 't5', 't1', 't3', 't2']);
+    expect(names(registry.listRuns({ sort: '-metrics.f1', limit: 1 }))).toEqual(['t2']);
+    // runs without the metric come after every run that has it
+    expect(names(registry.listRuns({ sort: 'metrics.f1' })).slice(-2).sort()).toEqual(['other', 'search']);
+  });
+
+  it('sorts params as numbers when they are numbers, and by start time', () => {
+    const { registry, parent } = seed();
+    expect(names(registry.listRuns({ parentRunId: parent, sort: 'params.max_depth' }))).toEqual(['t1', 't2', 't3', 't4', 't5']);
+    expect(names(registry.listRuns({ parentRunId: parent, sort: '-params.max_depth' }))).toEqual(['t4', 't3', 't2', 't1', 't5']);
+    expect(names(registry.listRuns({ sort: 'start_time' }))).toEqual(['search', 't1', 't2', 't3', 't4', 't5', 'other']);
+    expect(names(registry.listRuns({ sort: '-start_time', limit: 1 }))).toEqual(['other']);
+  });
+
+  it('explains the syntax when a filter or sort cannot be read', () => {
+    const { registry } = seed();
+    for (const bad of ['max_depth=6', 'params.max_depth~6', 'params.max_depth=', 'metrics.f1>high', 'params.=3', '']) {
+      expect(() => registry.listRuns({ filters: [bad] }), bad).toThrow(UsageError);
+    }
+    expect(() => registry.listRuns({ filters: ['max_depth=6'] })).toThrow(
+      /cannot read the filter 'max_depth=6'; write filters as FIELD\.KEY OP VALUE.*'params\.max_depth=6'/,
+    );
+    expect(() => registry.listRuns({ filters: ['metrics.f1>high'] })).toThrow(/'high', which is not a number/);
+    for (const bad of ['f1', 'metrics.', '--start_time', 'params.max depth']) {
+      expect(() => registry.listRuns({ sort: bad }), bad).toThrow(UsageError);
+    }
+    expect(() => registry.listRuns({ sort: 'f1' })).toThrow(/cannot sort runs by 'f1'; sort by start_time/);
+  });
+});
