@@ -70,7 +70,7 @@ export async function readWeatherCsv(input: string | { stream: Readable; name: s
     parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: false, info: true }),
   );
   // pipe() does not forward a read error (a missing file, a folder) to the parser: do it here.
-  source.on('error', (err) => parser.destroy(err));
+  source.on('error', (err: Error) => parser.destroy(err));
   const result: ReadResult = { rows: [], lines: [], total: 0, rejected: 0, rejectedByReason: {}, afterUntil: 0 };
   let index: number[] | null = null;
   let line = 1;
