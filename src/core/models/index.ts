@@ -1,0 +1,15 @@
+export type { Matrix } from './matrix.js';
+export { createMatrix, matrixFromRows, matrixRow, selectRows, checkTrainingData } from './matrix.js';
+export type { XgbParams, XgbParamsInput } from './params.js';
+export { parseXgbParams, xgbParamsSchema } from './params.js';
+export type { EngineChoice, EngineName, RoundInfo, TrainedModel, TrainOptions, XgbEngine } from './engine.js';
+export { loadEngine } from './engine.js';
+export type { EvalMetric } from './early-stopping.js';
+export { aucFromScores, loglossFromMargins } from './early-stopping.js';
+export type { CompiledEnsemble, TreeArrays, TreeEnsemble } from './trees.js';
+export { compileEnsemble, sigmoid, truncateEnsemble, validateEnsemble } from './trees.js';
+export { parseXgbBinary, truncateXgbBinary, xgbBinaryToEnsemble } from './xgb-binary.js';
+export type { FeatureImportance } from './importance.js';
+export { featureImportance } from './importance.js';
+export type { CartOptions, CartResult } from './cart.js';
+export { trainCart } from './cart.js';
