@@ -1,0 +1,87 @@
+import { Command } from 'commander';
+import { z } from 'zod';
+import { MODEL_NAME } from '../core/context.js';
+import { optimize } from '../core/optimize.js';
+import type { OptimizeResult } from '../core/optimize.js';
+import type { CliIO } from './io.js';
+import { searchProgress } from './progress.js';
+import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import type { CommonOptions } from './shared.js';
+import { table } from './table.js';
+
+const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
+
+const Flags = z.object({
+  model: z.string().min(1),
+  dataset: z.string().optional(),
+  grid: z.string().min(1),
+  search: z.enum(['grid', 'random'], { error: 'expected grid or random' }),
+  trials: int(1),
+  timeout: int(1).optional(),
+  cv: int(2).max(20, { error: 'expected at most 20 folds' }),
+  metric: z.enum(['f1', 'accuracy', 'roc_auc'], { error: 'expected f1, accuracy or roc_auc' }),
+  jobs: int(1).optional(),
+  engine: z.enum(['auto', 'wasm', 'native'], { error: 'expected auto, wasm or native' }),
+  kind: z.enum(['xgboost', 'cart'], { error: 'expected xgboost or cart' }),
+  promote: z.enum(['if-better', 'always', 'never'], { error: 'expected if-better, always or never' }),
+  seed: int(0),
+  earlyStopping: int(1),
+  wait: int(0),
+  resume: z.string().optional(),
+});
+
+export function optimizeCommand(io: CliIO): Command {
+  const cmd = new Command('optimize')
+    .description('search XGBoost hyperparameters with stratified k-fold CV, refit the best, evaluate, register it and maybe promote it')
+    .option('--dataset <id>', 'data set version (default: the newest)')
+    .option('--grid <name|file>', 'seed (the original 18-candidate grid), small (4 fast candidates) or a JSON file', 'small')
+    .option('--search <kind>', 'grid (every candidate) or random (--trials draws)', 'grid')
+    .option('--trials <n>', 'candidates drawn by a random search', '10')
+    .option('--timeout <seconds>', 'start no new trial after this long')
+    .option('--cv <k>', 'cross-validation folds', '5')
+    .option('--metric <name>', 'f1 (at the out-of-fold threshold), accuracy or roc_auc', 'f1')
+    .option('--jobs <n>', 'folds trained in parallel (default: every core for wasm, 1 for native, which uses every core itself)')
+    .option('--engine <name>', 'auto (native when libxgboost loads), wasm or native', 'auto')
+    .option('--model <kind>', 'xgboost, or cart (an ml-cart baseline on a 5,000-row sample)', 'xgboost')
+    .option('--promote <when>', 'if-better (beats the champion on the same test rows), always or never', 'if-better')
+    .option('--seed <n>', 'seed of the folds and of random search', '42')
+    .option('--early-stopping <rounds>', 'stop a fold after this many rounds without improvement', '50')
+    .option('--wait <seconds>', 'wait this long for another optimize or retrain of the model to finish', '0')
+    .option('--resume <run>', 'continue an interrupted search, reusing its finished trials')
+    .option('--name <model>', 'registered model name', MODEL_NAME)
+    .addHelpText('after', '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json');
+  withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
+    const f = parseOptions(Flags, { ...raw, kind: raw.model, model: raw.name }, 'optimize');
+    const deps = openDeps(io, raw, 'optimize');
+    const progress = searchProgress(io, 'optimize');
+    try {
+      const result = await optimize(
+        {
+          model: f.model, dataset: f.dataset, kind: f.kind, grid: f.grid, search: f.search, trials: f.trials, timeoutSec: f.timeout, cv: f.cv, metric: f.metric,
+          jobs: f.jobs, engine: f.engine, promote: f.promote, seed: f.seed, earlyStoppingRounds: f.earlyStopping, waitSec: f.wait, resume: f.resume,
+        },
+        { ...deps, onProgress: (p) => progress.update(p) },
+      );
+      progress.end();
+      if (raw.json) printJson(io, result);
+      else io.stderr.write(describeOptimize(result));
+    } finally {
+      progress.end();
+      deps.close();
+    }
+  });
+  return cmd;
+}
+
+export function describeOptimize(r: OptimizeResult): string {
+  const t = r.test;
+  const [[tn, fp], [fn, tp]] = t.confusion_matrix;
+  return (
+    `${r.model} v${r.version} from run ${r.run_id} (${r.engine}, data set ${r.dataset_id})\n` +
+    (r.cv ? `cross-validation: ${r.cv.trials} trials x ${r.cv.folds} folds, best ${r.cv.metric} ${r.cv.score.toFixed(4)}\n` : '') +
+    `best params: ${Object.entries(r.best_params).map(([k, v]) => `${k}=${String(v)}`).join(' ')}\n` +
+    table(['test metric', 'value'], [['f1', t.f1], ['roc_auc', t.roc_auc], ['accuracy', t.accuracy], ['precision', t.precision], ['recall', t.recall], ['log_loss', t.log_loss], ['threshold', t.threshold]]) +
+    `confusion matrix: tn ${tn}  fp ${fp}  fn ${fn}  tp ${tp}\n` +
+    (r.alias ? `alias ${r.alias} -> v${r.version}: ${r.promotion}\n` : `no alias moved: ${r.promotion}\n`)
+  );
+}

@@ -1,0 +1,130 @@
+import type { Registry } from '../registry/index.js';
+import { bundlePrefix, readBundle, writeBundle } from './bundle/bundle.js';
+import type { Bundle, BundleMetadata } from './bundle/bundle.js';
+import { createPredictor } from './bundle/predictor.js';
+import type { Predictor } from './bundle/predictor.js';
+import { CHAMPION_ALIAS } from './context.js';
+import { loadRawTest } from './dataset/load.js';
+import { ConflictError, NotFoundError, RainopsError } from './errors.js';
+import { classificationMetrics } from './evaluation/metrics.js';
+import type { InputsPipeline } from './features/pipeline.js';
+import type { TreeEnsemble } from './models/trees.js';
+import type { ArtifactStore } from './store/types.js';
+
+export type PromotePolicy = 'if-better' | 'always' | 'never';
+
+export interface NewVersion {
+  model: string;
+  runId: string;
+  datasetId: string;
+  kind: BundleMetadata['kind'];
+  trees: TreeEnsemble;
+  pipeline: InputsPipeline;
+  engineModel: { file: string; bytes: Uint8Array } | null;
+  threshold: number;
+  params: Record<string, unknown>;
+  metrics: Record<string, number>;
+  engine: string;
+  libraries: Record<string, string>;
+}
+
+/**
+ * Uploads the bundle, then records the version: the registry row appears only once every file is
+ * stored. The caller holds the model's lock, so the next version number is ours to use.
+ */
+export async function registerVersion(registry: Registry, store: ArtifactStore, v: NewVersion): Promise<{ version: number; uri: string }> {
+  const exists = registry.listModels().some((m) => m.name === v.model);
+  const latest = exists ? (registry.listModelVersions(v.model)[0]?.version ?? 0) : 0;
+  const version = latest + 1;
+  const prefix = bundlePrefix(v.model, version);
+  await store.removePrefix(prefix);
+  const { sha256, uri } = await writeBundle(store, prefix, {
+    trees: v.trees,
+    pipeline: v.pipeline,
+    engineModel: v.engineModel,
+    metadata: {
+      model: v.model,
+      version,
+      kind: v.kind,
+      featureNames: v.trees.featureNames,
+      threshold: v.threshold,
+      params: v.params,
+      datasetId: v.datasetId,
+      runId: v.runId,
+      metrics: v.metrics,
+      engine: v.engine,
+      libraries: v.libraries,
+      createdAt: new Date().toISOString(),
+    },
+  });
+  await readBundle(store, prefix, sha256, `${v.model} v${version}`);
+  const created = registry.createModelVersion({
+    model: v.model,
+    runId: v.runId,
+    datasetId: v.datasetId,
+    bundleUri: uri,
+    bundleSha256: sha256,
+    engine: v.engine,
+    params: { ...v.params, threshold: v.threshold },
+    metrics: v.metrics,
+  });
+  if (created.version !== version) {
+    throw new RainopsError(`registry: ${v.model} v${version} was registered as v${created.version}; another process registered a version without holding the model lock`);
+  }
+  return { version, uri };
+}
+
+/** Loads and verifies a registered version's bundle. */
+export async function loadVersion(registry: Registry, store: ArtifactStore, model: string, version: number): Promise<Bundle> {
+  const mv = registry.getModelVersion(model, version);
+  const prefix = bundlePrefix(model, version);
+  return readBundle(store, prefix, mv.bundleSha256, `${model} v${version}`);
+}
+
+export async function loadPredictor(registry: Registry, store: ArtifactStore, model: string, aliasOrVersion: string | number): Promise<Predictor> {
+  const version = typeof aliasOrVersion === 'number' ? aliasOrVersion : registry.getAlias(model, aliasOrVersion);
+  if (version === null) {
+    throw new NotFoundError(`model ${model} has no alias ${String(aliasOrVersion)}; train one with 'rainops optimize' or point the alias with 'rainops promote ${model} VERSION'`);
+  }
+  return createPredictor(await loadVersion(registry, store, model, version));
+}
+
+/** F1 of a predictor on a data set's raw test rows, through the predictor's own pipeline. */
+export async function testF1On(predictor: Predictor, store: ArtifactStore, datasetId: string): Promise<number> {
+  const { rows, y } = await loadRawTest(store, datasetId);
+  return classificationMetrics(y, predictor.probabilities(rows), predictor.threshold).f1;
+}
+
+export interface PromotionDecision {
+  alias: string | null;
+  previous: number | null;
+  reason: string;
+  championF1: number | null;
+}
+
+/** Applies the promotion policy; the alias moves compare-and-set against what was seen before training. */
+export async function promote(
+  registry: Registry,
+  store: ArtifactStore,
+  args: { model: string; version: number; datasetId: string; f1: number; policy: PromotePolicy; expected: number | null; actor: string },
+): Promise<PromotionDecision> {
+  const { model, version, policy, expected } = args;
+  if (policy === 'never') return { alias: null, previous: expected, reason: '--promote never', championF1: null };
+  let championF1: number | null = null;
+  let reason = expected === null ? 'first version of the model' : '--promote always';
+  if (policy === 'if-better' && expected !== null) {
+    const champion = await loadPredictor(registry, store, model, expected);
+    championF1 = await testF1On(champion, store, args.datasetId);
+    if (!(args.f1 > championF1)) {
+      return { alias: null, previous: expected, reason: `test F1 ${args.f1.toFixed(4)} does not beat the champion v${expected}'s ${championF1.toFixed(4)} on the same test rows`, championF1 };
+    }
+    reason = `test F1 ${args.f1.toFixed(4)} beats the champion v${expected}'s ${championF1.toFixed(4)} on the same test rows`;
+  }
+  try {
+    registry.setAlias({ model, alias: CHAMPION_ALIAS, version, expected, actor: args.actor, reason });
+  } catch (err) {
+    if (err instanceof ConflictError) return { alias: null, previous: expected, reason: err.message, championF1 };
+    throw err;
+  }
+  return { alias: CHAMPION_ALIAS, previous: expected, reason, championF1 };
+}

@@ -1,0 +1,105 @@
+import type { Registry } from '../../registry/index.js';
+import { EXPERIMENT } from '../context.js';
+import { bestF1Threshold, classificationMetrics, rocAuc, scoreMetric } from '../evaluation/metrics.js';
+import type { MetricName } from '../evaluation/metrics.js';
+import type { XgbParamsInput } from '../models/params.js';
+import { tracked } from '../tracking.js';
+import { foldIndices } from './folds.js';
+import type { FoldPool } from './pool.js';
+
+export interface TrialResult {
+  index: number;
+  runId: string;
+  params: XgbParamsInput;
+  /** The search metric on out-of-fold predictions (F1 at the out-of-fold threshold for f1). */
+  score: number;
+  cv: { f1: number; threshold: number; roc_auc: number; accuracy: number; log_loss: number };
+  /** Out-of-fold probabilities for every training row. */
+  oof: Float32Array;
+  /** Trees each fold kept (best iteration + 1). */
+  foldTrees: number[];
+}
+
+export interface SearchProgress {
+  done: number;
+  total: number;
+  best: number | null;
+  etaMs: number | null;
+  last?: { index: number; score: number; ms: number };
+}
+
+export interface SearchInput {
+  registry: Registry;
+  parentRunId: string;
+  candidates: XgbParamsInput[];
+  y: Float32Array;
+  fold: Uint8Array;
+  k: number;
+  metric: MetricName;
+  earlyStoppingRounds: number;
+  pool: FoldPool;
+  /** Trials already finished (a resumed search): reused, not trained again. */
+  finished?: Map<number, TrialResult>;
+  deadline?: number;
+  /** Keeps a trial's out-of-fold predictions so a resumed search can reuse the trial. */
+  saveOof?: (trialRunId: string, oof: Float32Array) => Promise<void>;
+  onProgress?: (p: SearchProgress) => void;
+}
+
+/** Cross-validates every candidate as a child run of the search; trials share the pool's workers. */
+export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
+  const { registry, candidates, y, fold, k, pool } = input;
+  const folds = Array.from({ length: k }, (_, f) => foldIndices(fold, f));
+  const started = Date.now();
+  const results: TrialResult[] = [...(input.finished?.values() ?? [])];
+  let best: number | null = results.length ? Math.max(...results.map((r) => r.score)) : null;
+  let trained = 0;
+  const pending = candidates.map((params, index) => ({ params, index })).filter(({ index }) => !input.finished?.has(index));
+  const report = (last?: SearchProgress['last']) => {
+    const done = results.length;
+    const left = candidates.length - done;
+    const perTrial = trained > 0 ? ((Date.now() - started) / trained) : null;
+    input.onProgress?.({ done, total: candidates.length, best, etaMs: perTrial === null ? null : (perTrial * left), ...(last ? { last } : {}) });
+  };
+  report();
+
+  const trial = async ({ params, index }: { params: XgbParamsInput; index: number }) => {
+    if (input.deadline !== undefined && Date.now() > input.deadline) return;
+    const t0 = Date.now();
+    const result = await tracked(registry, { experiment: EXPERIMENT, name: `trial-${index}`, parentRunId: input.parentRunId, tags: { trial: String(index) } }, async (run) => {
+      registry.logParams(run.id, { ...(params as Record<string, number>), trial: index });
+      const oof = new Float32Array(y.length);
+      const fits = await Promise.all(
+        folds.map(async ({ train, valid }, f) => {
+          const r = await pool.run({ params, train, valid, earlyStoppingRounds: input.earlyStoppingRounds });
+          const yv = Float32Array.from(valid, (i) => y[i]!);
+          valid.forEach((row, j) => (oof[row] = r.predictions[j]!));
+          registry.logMetrics(run.id, { fold_roc_auc: rocAuc(yv, r.predictions), fold_trees: r.bestIteration + 1, fold_seconds: r.ms / 1000 }, f);
+          return r;
+        }),
+      );
+      const tuned = bestF1Threshold(y, oof);
+      const at = classificationMetrics(y, oof, tuned.threshold);
+      const cv = { f1: tuned.f1, threshold: tuned.threshold, roc_auc: at.roc_auc, accuracy: classificationMetrics(y, oof, 0.5).accuracy, log_loss: at.log_loss };
+      const score = input.metric === 'f1' ? cv.f1 : scoreMetric(input.metric, y, oof, 0.5);
+      const foldTrees = fits.map((r) => r.bestIteration + 1);
+      await input.saveOof?.(run.id, oof);
+      registry.logMetrics(run.id, { cv_f1: cv.f1, cv_threshold: cv.threshold, cv_roc_auc: cv.roc_auc, cv_accuracy: cv.accuracy, cv_log_loss: cv.log_loss, cv_score: score, cv_trees_mean: foldTrees.reduce((a, b) => a + b, 0) / k });
+      return { index, runId: run.id, params, score, cv, oof, foldTrees };
+    });
+    trained++;
+    results.push(result);
+    if (best === null || result.score > best) best = result.score;
+    report({ index, score: result.score, ms: Date.now() - t0 });
+  };
+
+  // Enough trials in flight to keep every worker busy; each trial queues its k folds.
+  const inFlight = Math.max(1, Math.ceil(pool.jobs / k) + 1);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(inFlight, pending.length) }, async () => {
+      while (next < pending.length) await trial(pending[next++]!);
+    }),
+  );
+  return results.sort((a, b) => a.index - b.index);
+}
