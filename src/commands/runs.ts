@@ -4,7 +4,9 @@ import type { RunStatus } from '../registry/index.js';
 import type { CliIO } from './io.js';
 import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
-import { formatBytes, formatDuration, table } from './table.js';
+import { formatBytes, formatDuration, formatNumber, table } from './table.js';
+import { compareRuns } from '../core/compare.js';
+import { UsageError } from '../core/errors.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -45,7 +47,7 @@ export function runsCommand(io: CliIO): Command {
       });
       if (raw.json) return printJson(io, runs);
       if (runs.length === 0) return void io.stderr.write('no runs match\n');
-      const metricKeys = pickKeys(runs.map((r) => r.metrics), ['test_f1', 'test_roc_auc', 'cv_f1', 'rows_train', 'rows_test']);
+      const metricKeys = pickKeys(runs.map((r) => r.metrics), ['test_f1', 'test_roc_auc', 'cv_score', 'rows_train', 'rows_test']);
       io.stdout.write(
         table(
           ['run', 'name', 'status', 'started', 'duration', ...metricKeys],
@@ -85,8 +87,41 @@ export function runsCommand(io: CliIO): Command {
       }
     },
   );
+  withCommon(
+    cmd
+      .command('compare')
+      .argument('<runs...>', 'two or more run ids (or unique prefixes)')
+      .description('parameters and metrics side by side, with deltas against the first run')
+      .option('--only-changed', 'hide rows that are the same in every run')
+      .option('--md', 'a Markdown table')
+      .option('--csv', 'CSV'),
+  ).action((ids: string[], opts: CommonOptions & { onlyChanged?: boolean; md?: boolean; csv?: boolean }) => {
+    if (ids.length < 2) throw new UsageError('runs compare: name at least two runs, e.g. rainops runs compare 3fa9 b71c');
+    const deps = openDeps(io, opts, 'runs');
+    try {
+      const cmp = compareRuns(ids.map((id) => deps.registry.getRun(id)), opts.onlyChanged);
+      if (opts.json) return printJson(io, cmp);
+      const headers = ['', 'key', ...cmp.runs.map((r, i) => (i === 0 ? r.id.slice(0, 12) : `${r.id.slice(0, 12)} (delta)`))];
+      const cells = cmp.rows.map((row) => [
+        row.kind,
+        row.key,
+        ...row.values.map((v, i) => {
+          const text = v === null ? '-' : typeof v === 'number' ? formatNumber(v) : v;
+          const d = row.deltas[i];
+          return i === 0 || d === null || d === undefined || !row.changed ? text : `${text} (${d >= 0 ? '+' : ''}${formatNumber(d)})`;
+        }),
+      ]);
+      if (opts.csv) io.stdout.write([headers, ...cells].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
+      else if (opts.md) io.stdout.write([headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`).join('\n') + '\n');
+      else io.stdout.write(table(headers, cells));
+    } finally {
+      deps.close();
+    }
+  });
   return cmd;
 }
+
+const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 /** The preferred metric columns that some run has, else the first few keys seen. */
 function pickKeys(records: Array<Record<string, number>>, preferred: string[]): string[] {
