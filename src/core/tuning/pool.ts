@@ -40,7 +40,7 @@ export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngi
   };
   await Promise.all(
     Array.from({ length: jobs }, () => {
-      const w = new Worker(script.url, { workerData, execArgv: script.execArgv });
+      const w = new Worker(script.code, { eval: script.eval, workerData });
       workers.push(w);
       return new Promise<void>((ready, fail) => {
         w.on('message', (msg: { ready?: boolean; result?: FoldResult; error?: { message: string } }) => {
@@ -80,8 +80,10 @@ export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngi
 }
 
 /** The built worker next to this file; under the test runner (TypeScript sources) it loads through tsx. */
-function workerScript(): { url: URL; execArgv: string[] } {
+function workerScript(): { code: string | URL; eval: boolean } {
   const js = new URL('./fold-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { url: js, execArgv: [] };
-  return { url: new URL('./fold-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+  if (existsSync(fileURLToPath(js))) return { code: js, eval: false };
+  const ts = new URL('./fold-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return { code: `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
 }
