@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { MODEL_NAME } from '../core/context.js';
 import { optimize } from '../core/optimize.js';
-import type { OptimizeResult } from '../core/optimize.js';
+import type { OptimizeOptions, OptimizeResult } from '../core/optimize.js';
 import type { CliIO } from './io.js';
 import { searchProgress } from './progress.js';
 import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
@@ -11,7 +11,7 @@ import { table } from './table.js';
 
 const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
 
-const Flags = z.object({
+export const OptimizeFlags = z.object({
   model: z.string().min(1),
   dataset: z.string().optional(),
   grid: z.string().min(1),
@@ -51,17 +51,11 @@ export function optimizeCommand(io: CliIO): Command {
     .option('--name <model>', 'registered model name', MODEL_NAME)
     .addHelpText('after', '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json');
   withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
-    const f = parseOptions(Flags, { ...raw, kind: raw.model, model: raw.name }, 'optimize');
+    const f = parseOptions(OptimizeFlags, { ...raw, kind: raw.model, model: raw.name }, 'optimize');
     const deps = openDeps(io, raw, 'optimize');
     const progress = searchProgress(io, 'optimize');
     try {
-      const result = await optimize(
-        {
-          model: f.model, dataset: f.dataset, kind: f.kind, grid: f.grid, search: f.search, trials: f.trials, timeoutSec: f.timeout, cv: f.cv, metric: f.metric,
-          jobs: f.jobs, engine: f.engine, promote: f.promote, seed: f.seed, earlyStoppingRounds: f.earlyStopping, waitSec: f.wait, resume: f.resume,
-        },
-        { ...deps, onProgress: (p) => progress.update(p) },
-      );
+      const result = await optimize(toOptimizeOptions(f), { ...deps, onProgress: (p) => progress.update(p) });
       progress.end();
       if (raw.json) printJson(io, result);
       else io.stderr.write(describeOptimize(result));
@@ -71,6 +65,13 @@ export function optimizeCommand(io: CliIO): Command {
     }
   });
   return cmd;
+}
+
+export function toOptimizeOptions(f: z.infer<typeof OptimizeFlags>): OptimizeOptions {
+  return {
+    model: f.model, dataset: f.dataset, kind: f.kind, grid: f.grid, search: f.search, trials: f.trials, timeoutSec: f.timeout, cv: f.cv, metric: f.metric,
+    jobs: f.jobs, engine: f.engine, promote: f.promote, seed: f.seed, earlyStoppingRounds: f.earlyStopping, waitSec: f.wait, resume: f.resume,
+  };
 }
 
 export function describeOptimize(r: OptimizeResult): string {

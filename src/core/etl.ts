@@ -14,7 +14,7 @@ import type { PutResult } from './store/types.js';
 import { tracked } from './tracking.js';
 
 /** Bumped when the files an ETL writes change, so old and new outputs never share an id. */
-const DATASET_FORMAT = 1;
+const DATASET_FORMAT = 2;
 
 export interface EtlOptions {
   source: string;
@@ -84,7 +84,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       throw new DataError(`etl: ${opts.source} has ${labelled.length} usable rows with RainTomorrow${opts.until ? ` on or before ${opts.until}` : ''}; at least 2 are needed to split`);
     }
     const labels = Uint8Array.from(labelled, (r) => (r.RainTomorrow === 'Yes' ? 1 : 0));
-    const split: Split = opts.split === 'time' ? timeSplit(labelled.map((r) => r.Date), opts.testSize) : stratifiedSplit(labels, opts.testSize, opts.seed);
+    const split: Split = opts.split === 'time' ? timeSplit(labelled.map((r) => r.Date), opts.testSize) : stratifiedSplit(labels, opts.testSize, opts.seed, labelled.map((r) => `${r.Date}|${r.Location}`));
     if (split.train.length === 0 || split.test.length === 0) {
       throw new DataError(`etl: --test-size ${opts.testSize} leaves ${split.train.length} train and ${split.test.length} test rows; choose a size that leaves both sides non-empty`);
     }

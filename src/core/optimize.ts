@@ -150,7 +150,7 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
         engine: engine?.name ?? 'ml-cart', libraries: fitted.libraries,
       });
       logger.info(`registered ${opts.model} v${version} (test F1 ${m.f1.toFixed(4)}, ROC AUC ${m.roc_auc.toFixed(4)}, threshold ${m.threshold.toFixed(3)})`);
-      const decision: PromotionDecision = await promote(registry, store, { model: opts.model, version, datasetId: dataset.id, f1: m.f1, policy: opts.promote, expected: champion, actor: `optimize run ${run.id}` });
+      const decision: PromotionDecision = await promote(registry, store, { model: opts.model, version, datasetId: dataset.id, policy: opts.promote, expected: champion, actor: `optimize run ${run.id}` });
       logger.info(decision.alias ? `${CHAMPION_ALIAS} -> v${version}: ${decision.reason}` : `${CHAMPION_ALIAS} not moved: ${decision.reason}`);
       registry.setTags(run.id, { model_version: String(version), promoted: String(decision.alias !== null) });
       return {

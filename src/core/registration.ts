@@ -4,7 +4,7 @@ import type { Bundle, BundleMetadata } from './bundle/bundle.js';
 import { createPredictor } from './bundle/predictor.js';
 import type { Predictor } from './bundle/predictor.js';
 import { CHAMPION_ALIAS } from './context.js';
-import { loadRawTest } from './dataset/load.js';
+import { loadRawTest, trainingKeys } from './dataset/load.js';
 import { ConflictError, NotFoundError, RainopsError } from './errors.js';
 import { classificationMetrics } from './evaluation/metrics.js';
 import type { InputsPipeline } from './features/pipeline.js';
@@ -89,10 +89,26 @@ export async function loadPredictor(registry: Registry, store: ArtifactStore, mo
   return createPredictor(await loadVersion(registry, store, model, version));
 }
 
-/** F1 of a predictor on a data set's raw test rows, through the predictor's own pipeline. */
-export async function testF1On(predictor: Predictor, store: ArtifactStore, datasetId: string): Promise<number> {
-  const { rows, y } = await loadRawTest(store, datasetId);
-  return classificationMetrics(y, predictor.probabilities(rows), predictor.threshold).f1;
+export interface HeadToHead {
+  championF1: number;
+  challengerF1: number;
+  rows: number;
+  excluded: number;
+}
+
+/**
+ * Scores champion and challenger on the same raw test rows of a data set, each through its own fitted
+ * pipeline, leaving out the rows the champion trained on (an earlier data set's training rows can be a
+ * later one's test rows).
+ */
+export async function headToHead(store: ArtifactStore, datasetId: string, champion: Predictor, challenger: Predictor): Promise<HeadToHead> {
+  const raw = await loadRawTest(store, datasetId);
+  const seen = champion.bundle.metadata.datasetId === datasetId ? new Set<string>() : await trainingKeys(store, champion.bundle.metadata.datasetId);
+  const keep = raw.rows.flatMap((r, i) => (seen.has(`${r.Date}|${r.Location}`) ? [] : [i]));
+  const rows = keep.map((i) => raw.rows[i]!);
+  const y = Float32Array.from(keep, (i) => raw.y[i]!);
+  const f1 = (p: Predictor) => classificationMetrics(y, p.probabilities(rows), p.threshold).f1;
+  return { championF1: f1(champion), challengerF1: f1(challenger), rows: rows.length, excluded: raw.rows.length - rows.length };
 }
 
 export interface PromotionDecision {
@@ -106,19 +122,20 @@ export interface PromotionDecision {
 export async function promote(
   registry: Registry,
   store: ArtifactStore,
-  args: { model: string; version: number; datasetId: string; f1: number; policy: PromotePolicy; expected: number | null; actor: string },
+  args: { model: string; version: number; datasetId: string; policy: PromotePolicy; expected: number | null; actor: string },
 ): Promise<PromotionDecision> {
   const { model, version, policy, expected } = args;
   if (policy === 'never') return { alias: null, previous: expected, reason: '--promote never', championF1: null };
   let championF1: number | null = null;
   let reason = expected === null ? 'first version of the model' : '--promote always';
   if (policy === 'if-better' && expected !== null) {
-    const champion = await loadPredictor(registry, store, model, expected);
-    championF1 = await testF1On(champion, store, args.datasetId);
-    if (!(args.f1 > championF1)) {
-      return { alias: null, previous: expected, reason: `test F1 ${args.f1.toFixed(4)} does not beat the champion v${expected}'s ${championF1.toFixed(4)} on the same test rows`, championF1 };
+    const h = await headToHead(store, args.datasetId, await loadPredictor(registry, store, model, expected), await loadPredictor(registry, store, model, version));
+    championF1 = h.championF1;
+    const rows = `on the same ${h.rows} test rows${h.excluded ? ` (${h.excluded} the champion trained on left out)` : ''}`;
+    if (!(h.challengerF1 > h.championF1)) {
+      return { alias: null, previous: expected, reason: `test F1 ${h.challengerF1.toFixed(4)} does not beat the champion v${expected}'s ${h.championF1.toFixed(4)} ${rows}`, championF1 };
     }
-    reason = `test F1 ${args.f1.toFixed(4)} beats the champion v${expected}'s ${championF1.toFixed(4)} on the same test rows`;
+    reason = `test F1 ${h.challengerF1.toFixed(4)} beats the champion v${expected}'s ${h.championF1.toFixed(4)} ${rows}`;
   }
   try {
     registry.setAlias({ model, alias: CHAMPION_ALIAS, version, expected, actor: args.actor, reason });

@@ -59,3 +59,16 @@ export async function loadRawTest(store: ArtifactStore, datasetId: string): Prom
   }
   return { rows: read.rows, y };
 }
+
+/** Date|Location of every training row of a data set: the rows a model trained on it has seen. */
+export async function trainingKeys(store: ArtifactStore, datasetId: string): Promise<Set<string>> {
+  const lines = (await text(store, `datasets/${datasetId}/preprocessed/X_train.csv`)).split('\n');
+  const keys = new Set<string>();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const first = line.indexOf(',');
+    const second = line.indexOf(',', first + 1);
+    if (second > 0) keys.add(`${line.slice(0, first)}|${line.slice(first + 1, second)}`);
+  }
+  return keys;
+}

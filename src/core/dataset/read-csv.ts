@@ -6,13 +6,11 @@ import { DataError } from '../errors.js';
 import { RAW_COLUMNS, WeatherRowSchema } from './schema.js';
 import type { WeatherRow } from './schema.js';
 
-export interface ReadOptions {
+export interface ReadOptions extends IterateOptions {
   /** Keep rows dated on or before this day (YYYY-MM-DD). */
   until?: string | undefined;
   /** Any row that fails the schema is an error naming its line. */
   strict?: boolean | undefined;
-  /** Columns that may be absent (prediction inputs have no RainTomorrow). */
-  optionalColumns?: readonly string[];
 }
 
 export interface ReadResult {
@@ -29,7 +27,7 @@ export interface ReadResult {
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 /** A numeric cell: NA and empty are null; garbage becomes NaN, which the schema rejects as "expected a number". */
-function num(text: string | undefined): number | null {
+export function numericCell(text: string | undefined): number | null {
   if (text === undefined) return null;
   const t = text.trim();
   if (t === '' || t === 'NA') return null;
@@ -38,7 +36,7 @@ function num(text: string | undefined): number | null {
 
 // Categorical cells repeat a few thousand values; sharing one string per value keeps memory and GC low.
 const interned = new Map<string, string>();
-function str(text: string | undefined): string | null {
+export function textCell(text: string | undefined): string | null {
   if (text === undefined) return null;
   const t = text.trim();
   if (t === '' || t === 'NA') return null;
@@ -52,17 +50,33 @@ function str(text: string | undefined): string | null {
 function candidate(record: string[], index: number[]): Record<(typeof RAW_COLUMNS)[number], string | number | null> {
   const at = (j: number) => (index[j]! < 0 ? undefined : record[index[j]!]);
   return {
-    Date: str(at(0)), Location: str(at(1)), MinTemp: num(at(2)), MaxTemp: num(at(3)), Rainfall: num(at(4)),
-    Evaporation: num(at(5)), Sunshine: num(at(6)), WindGustDir: str(at(7)), WindGustSpeed: num(at(8)),
-    WindDir9am: str(at(9)), WindDir3pm: str(at(10)), WindSpeed9am: num(at(11)), WindSpeed3pm: num(at(12)),
-    Humidity9am: num(at(13)), Humidity3pm: num(at(14)), Pressure9am: num(at(15)), Pressure3pm: num(at(16)),
-    Cloud9am: num(at(17)), Cloud3pm: num(at(18)), Temp9am: num(at(19)), Temp3pm: num(at(20)),
-    RainToday: str(at(21)), RainTomorrow: str(at(22)),
+    Date: textCell(at(0)), Location: textCell(at(1)), MinTemp: numericCell(at(2)), MaxTemp: numericCell(at(3)), Rainfall: numericCell(at(4)),
+    Evaporation: numericCell(at(5)), Sunshine: numericCell(at(6)), WindGustDir: textCell(at(7)), WindGustSpeed: numericCell(at(8)),
+    WindDir9am: textCell(at(9)), WindDir3pm: textCell(at(10)), WindSpeed9am: numericCell(at(11)), WindSpeed3pm: numericCell(at(12)),
+    Humidity9am: numericCell(at(13)), Humidity3pm: numericCell(at(14)), Pressure9am: numericCell(at(15)), Pressure3pm: numericCell(at(16)),
+    Cloud9am: numericCell(at(17)), Cloud3pm: numericCell(at(18)), Temp9am: numericCell(at(19)), Temp3pm: numericCell(at(20)),
+    RainToday: textCell(at(21)), RainTomorrow: textCell(at(22)),
   };
 }
 
-/** Streams a weatherAUS-shaped CSV (a path, or a stream named for messages), validating each row with the shared row schema. */
-export async function readWeatherCsv(input: string | { stream: Readable; name: string }, opts: ReadOptions = {}): Promise<ReadResult> {
+/** One data row of the CSV: the validated row, or why the row schema rejected it. */
+export type CsvRowResult = { line: number; row: WeatherRow; reason?: undefined } | { line: number; row?: undefined; reason: string };
+
+export interface IterateOptions {
+  /** Columns that may be absent (prediction inputs have no RainTomorrow). */
+  optionalColumns?: readonly string[] | undefined;
+  /** Columns read as absent even when present (a prediction ignores RainTomorrow). */
+  ignoreColumns?: readonly string[] | undefined;
+  /** The command named in error messages. */
+  scope?: string | undefined;
+}
+
+/**
+ * Streams a weatherAUS-shaped CSV (a path, or a stream named for messages) row by row, each
+ * validated with the shared row schema and tagged with its 1-based line in the source.
+ */
+export async function* iterateWeatherCsv(input: string | { stream: Readable; name: string }, opts: IterateOptions = {}): AsyncGenerator<CsvRowResult> {
+  const scope = opts.scope ?? 'etl';
   const path = typeof input === 'string' ? input : input.name;
   const name = basename(path);
   const source = typeof input === 'string' ? createReadStream(input, { highWaterMark: 1 << 20 }) : input.stream;
@@ -71,58 +85,70 @@ export async function readWeatherCsv(input: string | { stream: Readable; name: s
   );
   // pipe() does not forward a read error (a missing file, a folder) to the parser: do it here.
   source.on('error', (err: Error) => parser.destroy(err));
-  const result: ReadResult = { rows: [], lines: [], total: 0, rejected: 0, rejectedByReason: {}, afterUntil: 0 };
   let index: number[] | null = null;
-  let line = 1;
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       if (index === null) {
-        index = headerIndex(record, name, opts.optionalColumns ?? []);
+        index = headerIndex(record, name, opts.optionalColumns ?? [], opts.ignoreColumns ?? [], scope);
         continue;
       }
-      line = info.lines;
-      result.total++;
       const row = candidate(record, index);
       const parsed = WeatherRowSchema.safeParse(row);
-      if (!parsed.success) {
+      if (parsed.success) {
+        // The schema only checks (no transforms), so the candidate is the validated row; zod's copy dies young.
+        yield { line: info.lines, row: row as WeatherRow };
+      } else {
         const issue = parsed.error.issues[0]!;
-        const reason = `${issue.path.join('.')}: ${issue.message}`;
-        if (opts.strict) {
-          throw new DataError(`etl: ${name} line ${line}: ${reason}; fix the row or run without --strict to skip rejected rows`);
-        }
-        result.rejected++;
-        result.rejectedByReason[reason] = (result.rejectedByReason[reason] ?? 0) + 1;
-        continue;
+        yield { line: info.lines, reason: `${issue.path.join('.')}: ${issue.message}` };
       }
-      if (opts.until !== undefined && parsed.data.Date > opts.until) {
-        result.afterUntil++;
-        continue;
-      }
-      // The schema only checks (no transforms), so the candidate is the validated row; zod's copy dies young.
-      result.rows.push(row as WeatherRow);
-      result.lines.push(line);
     }
   } catch (err) {
     if (err instanceof DataError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new DataError(`etl: source ${path} does not exist; pass --source with a path to weatherAUS.csv`);
-    if (code === 'EISDIR') throw new DataError(`etl: source ${path} is a folder; pass --source with a CSV file`);
+    if (code === 'ENOENT') throw new DataError(`${scope}: source ${path} does not exist; pass --source with a path to weatherAUS.csv`);
+    if (code === 'EISDIR') throw new DataError(`${scope}: source ${path} is a folder; pass --source with a CSV file`);
     if (typeof code === 'string' && code.startsWith('CSV_')) {
-      throw new DataError(`etl: ${name} is not a readable CSV (${(err as Error).message}); expected the weatherAUS header and comma-separated rows`);
+      throw new DataError(`${scope}: ${name} is not a readable CSV (${(err as Error).message}); expected the weatherAUS header and comma-separated rows`);
     }
     throw err;
+  } finally {
+    // A consumer that stops early (--strict) must not leave the file open.
+    if (!source.readableEnded) source.destroy();
   }
-  if (index === null) throw new DataError(`etl: ${name} is empty; expected the weatherAUS header and rows`);
+  if (index === null) throw new DataError(`${scope}: ${name} is empty; expected the weatherAUS header and rows`);
+}
+
+/** Reads a whole weatherAUS-shaped CSV, counting rejected rows by reason (or failing on the first with strict). */
+export async function readWeatherCsv(input: string | { stream: Readable; name: string }, opts: ReadOptions = {}): Promise<ReadResult> {
+  const name = basename(typeof input === 'string' ? input : input.name);
+  const result: ReadResult = { rows: [], lines: [], total: 0, rejected: 0, rejectedByReason: {}, afterUntil: 0 };
+  for await (const { line, row, reason } of iterateWeatherCsv(input, opts)) {
+    result.total++;
+    if (row === undefined) {
+      if (opts.strict) {
+        throw new DataError(`${opts.scope ?? 'etl'}: ${name} line ${line}: ${reason}; fix the row or run without --strict to skip rejected rows`);
+      }
+      result.rejected++;
+      result.rejectedByReason[reason] = (result.rejectedByReason[reason] ?? 0) + 1;
+      continue;
+    }
+    if (opts.until !== undefined && row.Date > opts.until) {
+      result.afterUntil++;
+      continue;
+    }
+    result.rows.push(row);
+    result.lines.push(line);
+  }
   return result;
 }
 
 /** Maps each expected column to its position in the file's header; -1 for an allowed absence. */
-function headerIndex(header: string[], name: string, optional: readonly string[]): number[] {
+function headerIndex(header: string[], name: string, optional: readonly string[], ignored: readonly string[], scope: string): number[] {
   const names = header.map((h) => h.trim());
-  const missing = RAW_COLUMNS.filter((c) => !names.includes(c) && !optional.includes(c));
+  const missing = RAW_COLUMNS.filter((c) => !names.includes(c) && !optional.includes(c) && !ignored.includes(c));
   if (missing.length > 0) {
     const list = missing.length === 1 ? `column ${missing[0]} is` : `columns ${missing.join(', ')} are`;
-    throw new DataError(`etl: ${list} missing from ${name} (line 1); expected the weatherAUS header`);
+    throw new DataError(`${scope}: ${list} missing from ${name} (line 1); expected the weatherAUS header`);
   }
-  return RAW_COLUMNS.map((c) => names.indexOf(c));
+  return RAW_COLUMNS.map((c) => (ignored.includes(c) ? -1 : names.indexOf(c)));
 }

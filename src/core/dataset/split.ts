@@ -1,4 +1,3 @@
-import { seededRandom, shuffleInPlace } from './random.js';
 
 /** Row indices of each side of a split, ascending: rows keep their source order. */
 export interface Split {
@@ -27,8 +26,26 @@ export function allocate(total: number, classCounts: number[]): number[] {
   return out;
 }
 
-/** A seeded split stratified on a class label (0..k-1 per row). */
-export function stratifiedSplit(labels: ArrayLike<number>, testSize: number, seed: number): Split {
+/** FNV-1a over the seed and a row key: a stable pseudo-random rank for the row. */
+function rowHash(seed: number, key: string): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // A final avalanche so that keys differing in their last characters spread over the whole range.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/**
+ * A seeded split stratified on a class label (0..k-1 per row). Rows are ranked by a hash of their key
+ * (e.g. Date and Location), so a row keeps its side across data set versions that contain it: a
+ * model trained on an earlier version has (nearly) never seen a later version's test rows.
+ */
+export function stratifiedSplit(labels: ArrayLike<number>, testSize: number, seed: number, keys?: readonly string[]): Split {
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i]!;
@@ -38,11 +55,12 @@ export function stratifiedSplit(labels: ArrayLike<number>, testSize: number, see
   }
   const classes = [...byClass.keys()].sort((a, b) => a - b);
   const quotas = allocate(testCount(labels.length, testSize), classes.map((c) => byClass.get(c)!.length));
-  const random = seededRandom(seed);
+  const rank = new Uint32Array(labels.length);
+  for (let i = 0; i < labels.length; i++) rank[i] = rowHash(seed, keys?.[i] ?? String(i));
   const isTest = new Uint8Array(labels.length);
   classes.forEach((c, k) => {
     const members = byClass.get(c)!;
-    shuffleInPlace(members, random);
+    members.sort((a, b) => rank[a]! - rank[b]! || a - b);
     for (let i = 0; i < quotas[k]!; i++) isTest[members[i]!] = 1;
   });
   return fromMask(isTest);

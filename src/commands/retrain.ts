@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import { z } from 'zod';
+import { MODEL_NAME } from '../core/context.js';
+import { retrain } from '../core/retrain.js';
+import type { RetrainResult } from '../core/retrain.js';
+import type { CliIO } from './io.js';
+import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import type { CommonOptions } from './shared.js';
+
+const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
+
+export const RetrainFlags = z.object({
+  name: z.string().min(1),
+  dataset: z.string().optional(),
+  force: z.boolean(),
+  minDelta: z.coerce.number({ error: 'expected a number' }).min(0, { error: 'expected 0 or more' }),
+  cv: int(2).max(20, { error: 'expected at most 20 folds' }),
+  seed: int(0),
+  jobs: int(1).optional(),
+  wait: int(0),
+});
+
+export function retrainCommand(io: CliIO): Command {
+  const cmd = new Command('retrain')
+    .description("champion/challenger: retrain the prod_best champion's recipe on the newest data set; promote the challenger only if its test F1 is strictly higher")
+    .option('--dataset <id>', 'data set version (default: the newest)')
+    .option('--force', "retrain even when the champion was trained on this data set", false)
+    .option('--min-delta <f1>', 'the challenger must beat the champion by at least this much F1', '0')
+    .option('--cv <k>', 'folds for the out-of-fold threshold', '5')
+    .option('--seed <n>', 'seed of the folds', '42')
+    .option('--jobs <n>', 'folds trained in parallel')
+    .option('--wait <seconds>', 'wait this long for another optimize or retrain of the model to finish', '0')
+    .option('--name <model>', 'registered model name', MODEL_NAME)
+    .addHelpText('after', '\nExit code 0 also when there is nothing to retrain (no newer data set than the champion\'s).');
+  withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
+    const f = parseOptions(RetrainFlags, raw, 'retrain');
+    const deps = openDeps(io, raw, 'retrain');
+    try {
+      const result = await retrain({ model: f.name, dataset: f.dataset, force: f.force, minDelta: f.minDelta, cv: f.cv, seed: f.seed, jobs: f.jobs, waitSec: f.wait }, deps);
+      if (raw.json) printJson(io, result);
+      else io.stderr.write(describeRetrain(result));
+    } finally {
+      deps.close();
+    }
+  });
+  return cmd;
+}
+
+export function describeRetrain(r: RetrainResult): string {
+  if (!r.trained) return `${r.message}\n`;
+  return (
+    `test_f1_champion   ${r.test_f1_champion?.toFixed(4)}  (v${r.champion.version}, trained on ${r.champion.dataset_id})\n` +
+    `test_f1_challenger ${r.test_f1_challenger?.toFixed(4)}  (v${r.challenger?.version}, trained on ${r.dataset_id})\n` +
+    `winner             ${r.winner}${r.promoted ? ' (promoted)' : ''}\n${r.message}\n`
+  );
+}
