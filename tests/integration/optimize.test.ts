@@ -65,7 +65,7 @@ describe('rainops optimize on the real data set (small budget)', () => {
       const trees = join(home, '.rainops/store/models', MODEL, '1/trees.json');
       const original = readFileSync(trees);
       const tampered = Buffer.from(original);
-      tampered[tampered.length - 3] ^= 1;
+      tampered.writeUInt8(tampered.readUInt8(tampered.length - 3) ^ 1, tampered.length - 3);
       writeFileSync(trees, tampered);
       await expect(loadPredictor(registry, store, MODEL, 'prod_best')).rejects.toThrow(IntegrityError);
       await expect(loadPredictor(registry, store, MODEL, 'prod_best')).rejects.toThrow(/trees\.json does not match its recorded sha256/);
