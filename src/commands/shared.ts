@@ -40,8 +40,10 @@ export function stderrLogger(io: CliIO, scope: string, verbose = false): Logger 
 export function openDeps(io: CliIO, opts: CommonOptions, scope: string): CoreDeps & { close(): void } {
   const config = loadConfig(io.env, io.cwd, opts);
   const registry = openRegistry(`${config.home}/registry.db`);
-  const store = openStore(config.store, io.cwd);
-  return { registry, store, home: config.home, logger: stderrLogger(io, scope, opts.verbose), close: () => registry.close() };
+  const logger = stderrLogger(io, scope, opts.verbose);
+  const onRetry = (r: { action: string; delayMs: number; reason: string }) => logger.warn(`s3: ${r.action} failed (${r.reason}); retrying in ${r.delayMs} ms`);
+  const store = openStore(config.store, { cwd: io.cwd, env: io.env, s3: { onRetry } });
+  return { registry, store, home: config.home, logger, close: () => registry.close() };
 }
 
 /** Parses option values with a zod schema; a failure is a usage error naming the flag. */

@@ -23,8 +23,8 @@ describe('file store', () => {
 
   it('is opened from file:// URLs, relative ones against cwd', () => {
     const cwd = tempRoot();
-    expect(openStore('file://store', cwd).url).toBe(`file://${join(cwd, 'store')}`);
-    expect(openStore(`file://${cwd}/abs`, '/').url).toBe(`file://${cwd}/abs`);
-    expect(() => openStore('ftp://x', cwd)).toThrow(UsageError);
+    expect(openStore('file://store', { cwd, env: {} }).url).toBe(`file://${join(cwd, 'store')}`);
+    expect(openStore(`file://${cwd}/abs`, { cwd: '/', env: {} }).url).toBe(`file://${cwd}/abs`);
+    expect(() => openStore('ftp://x', { cwd, env: {} })).toThrow(UsageError);
   });
 });

@@ -1,19 +1,28 @@
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { createFileStore } from './file-store.js';
+import { s3SettingsFromEnv } from './s3-settings.js';
+import { createS3Store, type S3StoreOptions } from './s3-store.js';
 import type { ArtifactStore } from './types.js';
 
 export type { ArtifactStore, PutResult } from './types.js';
 
-/** Opens the store named by a `file://PATH` or `s3://BUCKET[/PREFIX]` URL; relative paths resolve against cwd. */
-export function openStore(url: string, cwd: string): ArtifactStore {
+export interface OpenStoreContext {
+  /** Relative `file://` paths resolve against it. */
+  cwd: string;
+  /** Where RAINOPS_S3_* settings come from. */
+  env: Record<string, string | undefined>;
+  /** Overrides for the s3 store (tests shorten its retries). */
+  s3?: S3StoreOptions;
+}
+
+/** Opens the store named by a `file://PATH` or `s3://BUCKET[/PREFIX]` URL. No I/O happens until first use. */
+export function openStore(url: string, ctx: OpenStoreContext): ArtifactStore {
   if (url.startsWith('file://')) {
     const path = decodeURIComponent(url.slice('file://'.length));
     if (path === '') throw new UsageError(`store: ${url} names no folder; use file:///absolute/path or file://relative/path`);
-    return createFileStore(isAbsolute(path) ? path : resolve(cwd, path));
+    return createFileStore(isAbsolute(path) ? path : resolve(ctx.cwd, path));
   }
-  if (url.startsWith('s3://')) {
-    throw new UsageError(`store: s3:// stores are not supported by this version of rainops yet; use a file:// store`);
-  }
+  if (url.startsWith('s3://')) return createS3Store(s3SettingsFromEnv(url, ctx.env), ctx.s3);
   throw new UsageError(`store: "${url}" is not a store URL; use file://PATH or s3://BUCKET[/PREFIX]`);
 }
