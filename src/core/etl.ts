@@ -93,6 +93,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
     const testRows = pick(split.test);
     logger.info(`split ${labelled.length} rows: ${trainRows.length} train, ${testRows.length} test (${opts.split}, seed ${opts.seed})`);
     const pipeline = fitPipeline(trainRows);
+    if (pipeline.emptyColumns.length) logger.warn(`no training row has ${pipeline.emptyColumns.join(', ')}; imputed as 0 (a constant feature)`);
     const yTrain = Uint8Array.from(split.train, (i) => labels[i]!);
     const yTest = Uint8Array.from(split.test, (i) => labels[i]!);
 

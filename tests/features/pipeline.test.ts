@@ -89,13 +89,13 @@ describe('fitPipeline', () => {
 
   it('clips the four columns at [max(Q1 - 3 IQR, min), min(Q3 + 3 IQR, max)]', () => {
     // Rainfall [0,0,0,.2,.4,1,60]: Q1 0, Q3 .7, IQR .7 -> lo max(-2.1, 0) = 0, hi min(2.8, 60) = 2.8
-    expect(p.clip.Rainfall.lo).toBe(0);
-    expect(p.clip.Rainfall.hi).toBeCloseTo(2.8, 12);
+    expect(p.clip.Rainfall!.lo).toBe(0);
+    expect(p.clip.Rainfall!.hi).toBeCloseTo(2.8, 12);
     // Evaporation [2,4,4,4,5,5,7,9]: [-0.5, 10] -> data range wins on both sides
     expect(p.clip.Evaporation).toEqual({ lo: 2, hi: 9 });
     // WindGustSpeed [2,30,35,37,39,40,41,120]: Q1 33.75, Q3 40.25, IQR 6.5 -> [14.25, 59.75]
-    expect(p.clip.WindGustSpeed.lo).toBeCloseTo(14.25, 12);
-    expect(p.clip.WindGustSpeed.hi).toBeCloseTo(59.75, 12);
+    expect(p.clip.WindGustSpeed!.lo).toBeCloseTo(14.25, 12);
+    expect(p.clip.WindGustSpeed!.hi).toBeCloseTo(59.75, 12);
     // WindSpeed9am [9..14] (nulls ignored): Q1 10.25, Q3 12.75 -> [2.75, 20.25] -> [9, 14]
     expect(p.clip.WindSpeed9am).toEqual({ lo: 9, hi: 14 });
     expect(Object.keys(p.clip).sort()).toEqual([...CLIPPED_COLUMNS].sort());
@@ -142,10 +142,14 @@ describe('fitPipeline', () => {
     expect(p.locations).toEqual(table);
   });
 
-  it('refuses zero rows, and a category or a continuous column with no values, as data errors', () => {
+  it('refuses zero rows and a category with no values; a continuous column with no values becomes constant 0', () => {
     expect(() => fitPipeline([])).toThrow(DataError);
     expect(() => fitPipeline(ROWS.map((r) => ({ ...r, WindDir3pm: null })))).toThrow(/WindDir3pm has no values/);
-    expect(() => fitPipeline(ROWS.map((r) => ({ ...r, Evaporation: null })))).toThrow(/Evaporation has no values/);
+    const noEvaporation = fitPipeline(ROWS.map((r) => ({ ...r, Evaporation: null })));
+    expect(noEvaporation.emptyColumns).toEqual(['Evaporation']);
+    expect(noEvaporation.clip.Evaporation).toBeNull();
+    const z = transformRows(noEvaporation, ROWS);
+    for (let i = 0; i < ROWS.length; i++) expect(z[i * 27 + at('Evaporation')]).toBe(0);
   });
 
   it('does not depend on row order', () => {

@@ -24,7 +24,10 @@ export interface InputsPipeline {
   kind: 'rainops-inputs-pipeline';
   version: 1;
   features: string[];
-  clip: Record<ClippedColumn, ClipBounds>;
+  /** Null when the column had no training values (nothing to clip against). */
+  clip: Record<ClippedColumn, ClipBounds | null>;
+  /** Continuous columns without a single training value: imputed as 0, so the feature is constant. */
+  emptyColumns: string[];
   impute: {
     Location: string;
     WindGustDir: WindDirection;
@@ -41,7 +44,7 @@ const yesNo = (v: 'Yes' | 'No' | null): number => (v === null ? NaN : v === 'Yes
 const num = (v: number | null): number => (v === null ? NaN : v);
 
 function clipped(p: Pick<InputsPipeline, 'clip'>, col: ContinuousColumn, v: number): number {
-  const b = (p.clip as Partial<Record<ContinuousColumn, ClipBounds>>)[col];
+  const b = (p.clip as Partial<Record<ContinuousColumn, ClipBounds | null>>)[col];
   if (!b || Number.isNaN(v)) return v;
   return v < b.lo ? b.lo : v > b.hi ? b.hi : v;
 }
@@ -52,7 +55,8 @@ function writeUnscaled(p: Omit<InputsPipeline, 'scale'>, row: FeatureInput, out:
   out[at] = Number.isNaN(rainToday) ? p.impute.RainToday : rainToday;
   for (let j = 0; j < CONTINUOUS_COLUMNS.length; j++) {
     const col = CONTINUOUS_COLUMNS[j]!;
-    const v = clipped(p, col, num(row[col]));
+    // A column without training values stays constant whatever a new row says: the model never saw it vary.
+    const v = p.emptyColumns.length > 0 && p.emptyColumns.includes(col) ? NaN : clipped(p, col, num(row[col]));
     out[at + 1 + j] = Number.isNaN(v) ? p.impute.continuous[col] : v;
   }
   const day = dayAngle(row.Date);
@@ -78,13 +82,12 @@ function column(rows: readonly FeatureInput[], pick: (r: FeatureInput) => number
 /** Fits the pipeline of SPEC section 4 on training rows only. */
 export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
   if (rows.length === 0) throw new DataError('cannot fit the feature pipeline on zero rows');
-  const clip = {} as Record<ClippedColumn, ClipBounds>;
-  for (const col of CLIPPED_COLUMNS) clip[col] = clipBounds(column(rows, (r) => num(r[col])));
+  const emptyColumns = CONTINUOUS_COLUMNS.filter((col) => rows.every((r) => r[col] === null));
+  const clip = {} as Record<ClippedColumn, ClipBounds | null>;
+  for (const col of CLIPPED_COLUMNS) clip[col] = emptyColumns.includes(col) ? null : clipBounds(column(rows, (r) => num(r[col])));
   const continuous = {} as Record<ContinuousColumn, number>;
-  for (const col of CONTINUOUS_COLUMNS) {
-    continuous[col] = mean(column(rows, (r) => clipped({ clip }, col, num(r[col]))));
-    if (Number.isNaN(continuous[col])) throw new DataError(`column ${col} has no values in the ${rows.length} training rows; the pipeline cannot impute it`);
-  }
+  // A station that never measures a column (Albury has no Evaporation) still gets a usable, constant feature.
+  for (const col of CONTINUOUS_COLUMNS) continuous[col] = emptyColumns.includes(col) ? 0 : mean(column(rows, (r) => clipped({ clip }, col, num(r[col]))));
   const mustMode = <T extends string | number>(name: string, values: Iterable<T | null>): T => {
     const m = mode(values);
     if (m === null) throw new DataError(`column ${name} has no values in the ${rows.length} training rows; the pipeline cannot impute it`);
@@ -98,7 +101,7 @@ export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
     RainToday: mustMode('RainToday', rows.map((r) => (r.RainToday === null ? null : yesNo(r.RainToday)))),
     continuous,
   };
-  const partial = { kind: 'rainops-inputs-pipeline' as const, version: 1 as const, features: [...FEATURE_NAMES], clip, impute, locations: { ...LOCATIONS } };
+  const partial = { kind: 'rainops-inputs-pipeline' as const, version: 1 as const, features: [...FEATURE_NAMES], clip, emptyColumns, impute, locations: { ...LOCATIONS } };
   const unscaled = new Float64Array(rows.length * N_FEATURES);
   for (let i = 0; i < rows.length; i++) writeUnscaled(partial, rows[i]!, unscaled, i * N_FEATURES);
   const scaleMean: number[] = [];
