@@ -1,0 +1,257 @@
+/**
+ * npm run bench [-- --json] [-- --quick] [-- --skip-python]: SPEC section 7 side by side in one run.
+ * rainops is measured as a user runs it (the built binary); peers are the Python original's stack
+ * (Debian's python3-pandas/sklearn/xgboost/fastapi/uvicorn) and a bare Node HTTP server.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { loadDatasetMatrices } from '../src/core/dataset/load.js';
+import { loadEngine } from '../src/core/models/engine.js';
+import { createFileStore } from '../src/core/store/file-store.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin/rainops.js');
+const CSV = resolve(ROOT, '../shared/data/weatherAUS.csv');
+const PY = '/usr/bin/python3';
+const argv = new Set(process.argv.slice(2));
+const quick = argv.has('--quick');
+const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
+
+interface Proc {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function run(cmd: string, args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<Proc> {
+  const t0 = performance.now();
+  return new Promise((res) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => res({ code, stdout, stderr, ms: performance.now() - t0 }));
+  });
+}
+
+const rainops = (home: string, args: string[]) => run(process.execPath, [BIN, ...args], { RAINOPS_HOME: join(home, '.rainops') }, home);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fresh = () => mkdtempSync(join(tmpdir(), 'rainops-bench-'));
+const pythonHas = async (mods: string) => !argv.has('--skip-python') && existsSync(PY) && (await run(PY, ['-c', `import ${mods}`])).code === 0;
+const must = (p: Proc, what: string) => {
+  if (p.code !== 0) throw new Error(`${what} failed (exit ${p.code}): ${p.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return p;
+};
+
+/** Starts a server process and resolves once it prints its URL. */
+function startServer(cmd: string, args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      const m = pattern.exec(seen);
+      if (m) res({ url: m[1]!, pid: child.pid!, stop: () => new Promise((done) => (child.once('close', () => done()), child.kill('SIGTERM'))) });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('close', (code) => rej(new Error(`${cmd} exited with ${code} before listening: ${seen.slice(-500)}`)));
+  });
+}
+
+async function waitForHttp(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(url).then(() => true, () => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} never answered`);
+}
+
+async function load(url: string, body: string, connections: number, seconds: number) {
+  const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds });
+  return { rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, requests: r.requests.total };
+}
+
+const peakRss = (pid: number) => {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : null;
+};
+
+const EXAMPLE = {
+  Date: '2024-08-26', Location: 'Adelaide', MinTemp: 9.8, MaxTemp: 18.2, Rainfall: 0.2, Evaporation: 1.4, Sunshine: 0, WindGustDir: 'ESE', WindGustSpeed: 39,
+  WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: 17, WindSpeed3pm: 11, Humidity9am: 91, Humidity3pm: 95, Pressure9am: 1020.3, Pressure3pm: 1016.4,
+  Cloud9am: 7, Cloud3pm: 8, Temp9am: 12.7, Temp3pm: 14.6, RainToday: 0,
+};
+
+async function main() {
+  const out: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version }, quick };
+  const runs = quick ? 1 : 3;
+
+  log('etl: rainops, whole process, fresh home each time');
+  const etlMs: number[] = [];
+  let home = '';
+  let datasetId = '';
+  for (let i = 0; i < runs; i++) {
+    home = fresh();
+    const r = must(await rainops(home, ['etl', '--source', CSV, '--json']), 'rainops etl');
+    etlMs.push(r.ms);
+    datasetId = JSON.parse(r.stdout).datasetId;
+  }
+  const etlRun = JSON.parse((await rainops(home, ['runs', 'list', '--json', '--limit', '1'])).stdout)[0];
+  const etl: Record<string, unknown> = { rainops_s: median(etlMs) / 1000, rainops_runs_s: etlMs.map((m) => m / 1000), rainops_peak_rss_bytes: etlRun.peakRssBytes };
+  const datasetDir = join(home, '.rainops/store/datasets', datasetId);
+  if (await pythonHas('pandas, sklearn')) {
+    log('etl: Python peer');
+    const py: number[] = [];
+    let inner = 0;
+    for (let i = 0; i < Math.min(runs, 2); i++) {
+      const r = must(await run(PY, [join(ROOT, 'bench/peers/etl.py'), CSV, fresh(), join(ROOT, 'data/locations.json')]), 'python etl');
+      py.push(r.ms);
+      inner = JSON.parse(r.stdout).before_write_s;
+    }
+    Object.assign(etl, { python_s: median(py) / 1000, python_before_write_s: inner, ratio: median(etlMs) / median(py), goal: '<= 0.5' });
+  }
+  out.etl = etl;
+
+  log('fit: one XGBoost fit, depth 6, 100 trees, all training rows');
+  const data = await loadDatasetMatrices(createFileStore(join(home, '.rainops/store')), datasetId);
+  const fit: Record<string, unknown> = { rows: data.Xtrain.rows, cols: data.Xtrain.cols };
+  for (const name of ['native', 'wasm'] as const) {
+    const engine = await loadEngine(name).catch((e: Error) => (log(`fit: ${name} engine unavailable: ${e.message}`), null));
+    if (!engine) continue;
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const m = await engine.train(data.Xtrain, data.yTrain, { maxDepth: 6, nEstimators: 100, learningRate: 0.3 });
+      times.push(performance.now() - t0);
+      m.free();
+    }
+    fit[`${name}_s`] = median(times) / 1000;
+  }
+  if (await pythonHas('xgboost, pandas')) {
+    const r = must(await run(PY, [join(ROOT, 'bench/peers/fit.py'), 'fit', datasetDir]), 'python fit');
+    const py = JSON.parse(r.stdout);
+    Object.assign(fit, { python_s: py.fit_s, python_xgboost: py.xgboost });
+    if (typeof fit.native_s === 'number') fit.native_ratio = fit.native_s / py.fit_s;
+    if (typeof fit.wasm_s === 'number') fit.wasm_ratio = fit.wasm_s / py.fit_s;
+    fit.goal = 'native <= 1.2, wasm <= 5';
+  }
+  out.fit = fit;
+
+  log('grid: 8 candidates x 5 folds, fixed rounds (no early stopping), refit of the best included on both sides');
+  const gridFile = join(home, 'bench-grid.json');
+  writeFileSync(gridFile, JSON.stringify({ learningRate: [0.1, 0.3], maxDepth: [3, 6], nEstimators: [100, 200] }));
+  const grid: Record<string, unknown> = { candidates: 8, folds: 5 };
+  for (const name of quick ? ['native'] : ['native', 'wasm']) {
+    const r = await rainops(home, ['optimize', '--grid', gridFile, '--engine', name, '--early-stopping', '100000', '--promote', 'never', '--json']);
+    if (r.code === 0) grid[`${name}_s`] = r.ms / 1000;
+    else log(`grid: ${name} failed: ${r.stderr.trim().split('\n').at(-1)}`);
+  }
+  if (await pythonHas('xgboost, sklearn, pandas')) {
+    const r = must(await run(PY, [join(ROOT, 'bench/peers/fit.py'), 'grid', datasetDir, JSON.stringify({ learning_rate: [0.1, 0.3], max_depth: [3, 6], n_estimators: [100, 200] })]), 'python grid');
+    const py = JSON.parse(r.stdout);
+    // Whole processes on both sides: reading the data, the search and the refit of the best.
+    const pythonS = r.ms / 1000;
+    Object.assign(grid, { python_s: pythonS, python_search_s: py.grid_s });
+    if (typeof grid.native_s === 'number') grid.native_ratio = grid.native_s / pythonS;
+    if (typeof grid.wasm_s === 'number') grid.wasm_ratio = grid.wasm_s / pythonS;
+    grid.goal = 'native <= 1, wasm <= 3';
+  }
+  out.grid = grid;
+
+  log('model: plain `rainops optimize` (default grid, auto engine), test F1 / ROC AUC of the registered version');
+  const opt = must(await rainops(home, ['optimize', '--json']), 'rainops optimize');
+  const best = JSON.parse(opt.stdout);
+  const optRun = JSON.parse((await rainops(home, ['runs', 'show', best.run_id, '--json'])).stdout);
+  out.model = {
+    engine: best.engine, optimize_s: opt.ms / 1000, test_f1: best.test.f1, test_roc_auc: best.test.roc_auc, threshold: best.test.threshold,
+    best_params: best.best_params, peak_rss_bytes: optRun.peakRssBytes, python_reference: { f1: 0.658, f1_tuned: 0.693, roc_auc: 0.907 }, goal: 'f1 >= 0.69, roc_auc >= 0.905',
+  };
+  if (!best.alias) must(await rainops(home, ['promote', best.model, String(best.version)]), 'promote');
+
+  log('serve: single-row POST /predict/ at 50 connections');
+  const seconds = quick ? 3 : 10;
+  const body = JSON.stringify({ features: EXAMPLE });
+  const serve: Record<string, unknown> = { connections: 50, seconds };
+  const server = await startServer(process.execPath, [BIN, 'serve', '--port', '0'], { RAINOPS_HOME: join(home, '.rainops') }, /listening on (http:\/\/[^\s]+)/);
+  try {
+    await waitForHttp(`${server.url}/health`);
+    await load(`${server.url}/predict/`, body, 50, 1);
+    serve.rainops = await load(`${server.url}/predict/`, body, 50, seconds);
+    const rows = 1000;
+    const batch = await load(`${server.url}/predict/batch`, JSON.stringify(Array.from({ length: rows }, () => EXAMPLE)), 4, seconds);
+    serve.batch_rows_per_s = batch.rps * rows;
+    serve.batch = batch;
+    serve.rainops_peak_rss_bytes = peakRss(server.pid);
+  } finally {
+    await server.stop();
+  }
+  const bare = await startServer(process.execPath, [join(ROOT, 'bench/peers/bare-server.mjs'), '0'], {}, /listening on (http:\/\/[^\s]+)/);
+  try {
+    await load(`${bare.url}/`, body, 50, 1);
+    serve.bare_node = await load(`${bare.url}/`, body, 50, seconds);
+  } finally {
+    await bare.stop();
+  }
+  const rps = (x: unknown) => (x as { rps: number }).rps;
+  serve.ratio_to_bare = rps(serve.rainops) / rps(serve.bare_node);
+  serve.goal = '>= 0.5 of bare Node, p99 <= 10 ms';
+  if (await pythonHas('fastapi, uvicorn, xgboost, numpy')) {
+    const version = JSON.parse((await rainops(home, ['models', 'list', '--json'])).stdout)[0].aliases.prod_best;
+    const bundle = join(home, '.rainops/store/models/Rain_dataset_model_prod', String(version));
+    const port = 18000 + Math.floor(Math.random() * 1000);
+    const py = await startServer(PY, [join(ROOT, 'bench/peers/fastapi_app.py'), bundle, String(port)], {}, /()/).then(async (s) => {
+      await waitForHttp(`http://127.0.0.1:${port}/docs`);
+      return { ...s, url: `http://127.0.0.1:${port}` };
+    });
+    try {
+      serve.python_fastapi = await load(`${py.url}/predict/`, body, 50, seconds);
+    } finally {
+      await py.stop();
+    }
+  }
+  out.serve = serve;
+
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(out, null, 2) + '\n');
+  const md = markdown(out);
+  writeFileSync(join(ROOT, 'bench/results/latest.md'), md);
+  if (argv.has('--json')) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  else process.stdout.write(md);
+}
+
+function markdown(o: Record<string, unknown>): string {
+  const n = (x: unknown, d = 2) => (typeof x === 'number' ? x.toFixed(d) : '-');
+  const mb = (x: unknown) => (typeof x === 'number' ? `${(x / 1024 / 1024).toFixed(0)} MiB` : '-');
+  const e = o.etl as Record<string, unknown>;
+  const f = o.fit as Record<string, unknown>;
+  const g = o.grid as Record<string, unknown>;
+  const m = o.model as Record<string, unknown>;
+  const s = o.serve as Record<string, Record<string, number> | number | string>;
+  const r = s.rainops as Record<string, number>;
+  const b = s.bare_node as Record<string, number>;
+  const p = s.python_fastapi as Record<string, number> | undefined;
+  const rows = [
+    ['ETL, whole process (s)', n(e.rainops_s), n(e.python_s), n(e.ratio), '<= 0.5x'],
+    ['one fit, native (s)', n(f.native_s), n(f.python_s), n(f.native_ratio), '<= 1.2x'],
+    ['one fit, wasm (s)', n(f.wasm_s), n(f.python_s), n(f.wasm_ratio), '<= 5x'],
+    ['grid 8 x 5 folds, native (s)', n(g.native_s, 1), n(g.python_s, 1), n(g.native_ratio), '<= 1x'],
+    ['grid 8 x 5 folds, wasm (s)', n(g.wasm_s, 1), n(g.python_s, 1), n(g.wasm_ratio), '<= 3x'],
+    [`test F1 / ROC AUC (${String(m.engine)}, ${n(m.optimize_s, 0)} s)`, `${n(m.test_f1, 3)} / ${n(m.test_roc_auc, 3)}`, '0.658 (0.693 tuned) / 0.907', '-', '>= 0.69 / >= 0.905'],
+    ['single-row predictions/s, 50 conns', n(r.rps, 0), p ? n(p.rps, 0) : '-', `${n(s.ratio_to_bare as number)} of bare Node (${n(b.rps, 0)}/s)`, '>= 0.5 of bare'],
+    ['p50 / p99 latency (ms)', `${n(r.p50_ms, 1)} / ${n(r.p99_ms, 1)}`, p ? `${n(p.p50_ms, 0)} / ${n(p.p99_ms, 0)}` : '-', '-', 'p99 <= 10'],
+    ['batch rows/s (1,000-row requests)', n(s.batch_rows_per_s as number, 0), '-', '-', '-'],
+    ['peak memory: etl / optimize / serve', `${mb(e.rainops_peak_rss_bytes)} / ${mb(m.peak_rss_bytes)} / ${mb(s.rainops_peak_rss_bytes)}`, '-', '-', '-'],
+  ];
+  return ['| what | rainops | Python original | ratio | goal |', '|---|---|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n') + '\n';
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
