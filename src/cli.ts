@@ -3,6 +3,7 @@ import { datasetsCommand } from './commands/datasets.js';
 import { etlCommand } from './commands/etl.js';
 import { modelsCommand } from './commands/models.js';
 import { optimizeCommand } from './commands/optimize.js';
+import { predictCommand } from './commands/predict.js';
 import { pipelineCommand } from './commands/pipeline.js';
 import { promoteCommand, rollbackCommand } from './commands/promote.js';
 import { retrainCommand } from './commands/retrain.js';
@@ -20,13 +21,15 @@ export function createProgram(io: CliIO): Command {
     .description('MLOps in a binary: ETL, hyperparameter search, a model registry and a prediction API for weatherAUS')
     .version(VERSION)
     .showSuggestionAfterError()
+    // Root options only before the subcommand, so that `predict --version N` picks a model version.
+    .enablePositionalOptions()
     .addHelpText(
       'after',
       '\nState lives in RAINOPS_HOME (default ./.rainops): registry.db and, by default, store/.\n' +
         'Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage.\n\n' +
         'Start with:\n  rainops etl --source weatherAUS.csv\n  rainops runs list\n  rainops datasets list',
     );
-  for (const make of [etlCommand, optimizeCommand, retrainCommand, promoteCommand, rollbackCommand, pipelineCommand, runsCommand, modelsCommand, datasetsCommand, serveCommand]) program.addCommand(make(io));
+  for (const make of [etlCommand, optimizeCommand, retrainCommand, promoteCommand, rollbackCommand, pipelineCommand, runsCommand, modelsCommand, datasetsCommand, predictCommand, serveCommand]) program.addCommand(make(io));
   // Every command and subcommand reports through io and lets run() choose the exit code.
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });

@@ -24,7 +24,8 @@ export type ContinuousColumn = (typeof CONTINUOUS_COLUMNS)[number];
 export const WIND_COLUMNS = ['WindGustDir', 'WindDir9am', 'WindDir3pm'] as const;
 export type WindColumn = (typeof WIND_COLUMNS)[number];
 
-const number = () => z.number({ error: 'expected a number' });
+// The message is for a wrong type only: a value out of bounds keeps zod's own message, which names the bound.
+const number = () => z.number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected a number' : undefined) });
 
 /** Bounds per continuous column: the Python original's API bounds, plus physical limits. */
 export const CONTINUOUS_BOUNDS: Record<ContinuousColumn, z.ZodNumber> = {

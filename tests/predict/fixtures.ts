@@ -1,0 +1,15 @@
+import type { PredictFeatures } from '../../src/core/dataset/schema.js';
+import { RAW_COLUMNS } from '../../src/core/dataset/schema.js';
+
+/** The original's example day, as the API takes it. */
+export const EXAMPLE_FEATURES: PredictFeatures = {
+  Date: '2024-08-26', Location: 'Adelaide', MinTemp: 9.8, MaxTemp: 18.2, Rainfall: 0.2, Evaporation: 1.4, Sunshine: 0,
+  WindGustDir: 'ESE', WindGustSpeed: 39, WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: 17, WindSpeed3pm: 11,
+  Humidity9am: 91, Humidity3pm: 95, Pressure9am: 1020.3, Pressure3pm: 1016.4, Cloud9am: 7, Cloud3pm: 8, Temp9am: 12.7,
+  Temp3pm: 14.6, RainToday: 0,
+};
+
+export const HEADER = RAW_COLUMNS.join(',');
+/** weatherAUS rows: with missing values, and with a label. */
+export const ROW1 = '2008-12-01,Albury,13.4,22.9,0.6,NA,NA,W,44,W,WNW,20,24,71,22,1007.7,1007.1,8,NA,16.9,21.8,No,No';
+export const ROW2 = '2017-06-25,Sydney,8.1,17.4,0,2.4,7.8,W,41,W,WNW,17,24,63,41,1021.4,1019.2,1,2,11.2,16.9,No,Yes';

@@ -1,0 +1,207 @@
+import { EventEmitter } from 'node:events';
+import { render } from 'ink-testing-library';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup } from 'ink-testing-library';
+import { ANSWER_DRY, ANSWER_RAIN } from '../../src/core/bundle/predictor.js';
+import type { PredictFeatures } from '../../src/core/dataset/schema.js';
+import type { PredictResult } from '../../src/core/predict/scorer.js';
+import { PredictForm } from '../../src/core/tui/predict-form.js';
+import { runPredictForm } from '../../src/core/tui/run-form.js';
+
+const KEY = { tab: '\t', shiftTab: '\x1b[Z', up: '\x1b[A', down: '\x1b[B', right: '\x1b[C', left: '\x1b[D', enter: '\r', backspace: '\x7f', ctrlS: '\x13', ctrlC: '\x03', esc: '\x1b' };
+
+const EXAMPLE: PredictFeatures = {
+  Date: '2024-08-26', Location: 'Adelaide', MinTemp: 9.8, MaxTemp: 18.2, Rainfall: 0.2, Evaporation: 1.4, Sunshine: 0,
+  WindGustDir: 'ESE', WindGustSpeed: 39, WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: 17, WindSpeed3pm: 11,
+  Humidity9am: 91, Humidity3pm: 95, Pressure9am: 1020.3, Pressure3pm: 1016.4, Cloud9am: 7, Cloud3pm: 8, Temp9am: 12.7,
+  Temp3pm: 14.6, RainToday: 'No',
+};
+
+const tick = (ms = 15) => new Promise((r) => setTimeout(r, ms));
+
+function answerFor(features: PredictFeatures): PredictResult {
+  const rain = features.Humidity3pm > 50;
+  return { prediction_bool: rain ? 1 : 0, prediction_str: rain ? ANSWER_RAIN : ANSWER_DRY, probability: rain ? 0.734 : 0.12, model: { name: 'Rain_dataset_model_prod', version: 7 } };
+}
+
+function setup(predict = vi.fn(async (f: PredictFeatures) => answerFor(f))) {
+  const app = render(<PredictForm predict={predict} source="Rain_dataset_model_prod v7" />);
+  // Each key is written once the previous one has been drawn (or 200 ms passed, for keys that change nothing).
+  const press = async (...keys: string[]) => {
+    for (const k of keys) {
+      const before = app.frames.length;
+      app.stdin.write(k);
+      for (let waited = 0; app.frames.length === before && waited < 200; waited += 5) await tick(5);
+      await tick(5);
+    }
+  };
+  const frame = () => app.lastFrame() ?? '';
+  /** The rendered line of a field, found by its label. */
+  const row = (label: string) => frame().split('\n').find((l) => l.includes(label)) ?? '';
+  return { app, press, frame, row, predict };
+}
+
+afterEach(() => cleanup());
+
+describe('PredictForm', () => {
+  it('opens prefilled with the example day, units and bounds in the labels', async () => {
+    const { frame, row } = setup();
+    await tick();
+    expect(row('Date (YYYY-MM-DD)')).toContain('2024-08-26');
+    expect(row('Date (YYYY-MM-DD)')).toContain('›');
+    expect(row('Location')).toContain('Adelaide');
+    for (const [label, value] of [
+      ['MinTemp (°C, -10 to 50)', '9.8'], ['MaxTemp (°C, -20 to 70)', '18.2'], ['Rainfall (mm, ≥ 0)', '0.2'], ['Evaporation (mm, ≥ 0)', '1.4'],
+      ['Sunshine (h, 0 to 24)', '0'], ['WindGustDir', 'ESE'], ['WindGustSpeed (km/h, ≥ 0)', '39'], ['WindDir9am', 'NW'], ['WindDir3pm', 'W'],
+      ['WindSpeed9am (km/h, ≥ 0)', '17'], ['WindSpeed3pm (km/h, ≥ 0)', '11'], ['Humidity9am (%, 0 to 100)', '91'], ['Humidity3pm (%, 0 to 100)', '95'],
+      ['Pressure9am (hPa)', '1020.3'], ['Pressure3pm (hPa)', '1016.4'], ['Cloud9am (oktas, 0 to 9)', '7'], ['Cloud3pm (oktas, 0 to 9)', '8'],
+      ['Temp9am (°C)', '12.7'], ['Temp3pm (°C)', '14.6'], ['RainToday (yes/no)', 'No'],
+    ] as const) {
+      expect(row(label), label).toMatch(new RegExp(`\\s${value.replace('.', '\\.')}\\b`));
+    }
+    expect(frame()).toContain('[ Predict ]');
+    expect(frame()).not.toContain('✖');
+  });
+
+  it('moves with Tab, Shift+Tab and the arrows, wrapping around', async () => {
+    const { press, row } = setup();
+    await press(KEY.tab);
+    expect(row('Location')).toContain('›');
+    expect(row('Date (YYYY-MM-DD)')).not.toContain('›');
+    await press(KEY.down, KEY.down);
+    expect(row('MaxTemp')).toContain('›');
+    await press(KEY.shiftTab);
+    expect(row('MinTemp')).toContain('›');
+    await press(KEY.up, KEY.up, KEY.up);
+    expect(row('[ Predict ]')).toContain('›');
+    await press(KEY.up);
+    expect(row('RainToday')).toContain('›');
+  });
+
+  it('filters a select as the user types and steps through the matches with the arrows', async () => {
+    const { press, row } = setup();
+    await press(KEY.tab, 's', 'y', 'd');
+    expect(row('Location')).toContain('‹ Sydney ›');
+    expect(row('Location')).toContain('filter "syd": Sydney SydneyAirport');
+    await press(KEY.right);
+    expect(row('Location')).toContain('‹ SydneyAirport ›');
+    await press(KEY.right);
+    expect(row('Location')).toContain('‹ Sydney ›');
+    await press('q');
+    expect(row('Location')).toContain('✖ nothing matches "sydq"');
+    await press(KEY.backspace);
+    expect(row('Location')).not.toContain('✖');
+    await press(KEY.tab);
+    expect(row('Location')).toMatch(/Location\s+Sydney/);
+    // Wind directions: the exact name wins over longer ones that start with it.
+    await press(KEY.tab, KEY.tab, KEY.tab, KEY.tab, KEY.tab, 'n');
+    expect(row('WindGustDir')).toContain('‹ N ›');
+  });
+
+  it('types into a number field and shows a wrong value\'s message beside it', async () => {
+    const { press, row, predict, frame } = setup();
+    await press(KEY.down, KEY.down, KEY.backspace, KEY.backspace, KEY.backspace);
+    expect(row('MinTemp')).toContain('✖ required');
+    await press('6', '0');
+    expect(row('MinTemp')).toMatch(/60.*✖ Too big: expected number to be <=50/);
+    await press('\x7f\x7f-3.5');
+    expect(row('MinTemp')).toContain('-3.5');
+    expect(row('MinTemp')).not.toContain('✖');
+    await press('x');
+    expect(row('MinTemp')).toContain('✖ expected a number');
+    await press(KEY.tab, KEY.tab, KEY.ctrlS);
+    expect(predict).not.toHaveBeenCalled();
+    expect(row('MinTemp')).toContain('›');
+    expect(frame()).toContain('1 field needs a valid value');
+  });
+
+  it('validates the date', async () => {
+    const { press, row } = setup();
+    await press(KEY.backspace, KEY.backspace, '3', '1');
+    expect(row('Date')).toContain('2024-08-31');
+    await press(KEY.backspace, KEY.backspace, KEY.backspace, KEY.backspace, KEY.backspace, '2', '-', '3', '0');
+    expect(row('Date')).toContain('✖ expected a real calendar day as YYYY-MM-DD');
+  });
+
+  it('submits with Ctrl+S and shows the answer, the probability as a bar and the version', async () => {
+    const { press, frame, predict } = setup();
+    await press(KEY.ctrlS);
+    await tick();
+    expect(predict).toHaveBeenCalledTimes(1);
+    expect(predict).toHaveBeenCalledWith(EXAMPLE);
+    expect(frame()).toContain(ANSWER_RAIN);
+    expect(frame()).toMatch(/█{22}░{8} 73\.4%/);
+    expect(frame()).toContain('model Rain_dataset_model_prod v7');
+  });
+
+  it('lets the user edit and submit again, from the Predict button with Enter', async () => {
+    const { press, frame, predict, row } = setup();
+    await press(KEY.ctrlS);
+    // Humidity3pm is the 15th field.
+    for (let i = 0; i < 14; i++) await press(KEY.tab);
+    await press(KEY.backspace, KEY.backspace, '2', '0');
+    expect(row('Humidity3pm')).toContain('20');
+    expect(frame()).toContain('values changed since');
+    await press(KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.right);
+    expect(row('RainToday')).toContain('‹ Yes ›');
+    await press(KEY.down, KEY.enter);
+    await tick();
+    expect(predict).toHaveBeenCalledTimes(2);
+    expect(predict.mock.calls[1]![0]).toEqual({ ...EXAMPLE, Humidity3pm: 20, RainToday: 'Yes' });
+    expect(frame()).toContain(ANSWER_DRY);
+    expect(frame()).toContain('12.0%');
+    expect(frame()).not.toContain('values changed since');
+  });
+
+  it('shows a failed prediction and keeps the form', async () => {
+    const predict = vi.fn(async (): Promise<PredictResult> => {
+      throw new Error('predict: cannot reach rainops serve at http://127.0.0.1:9 (ECONNREFUSED)');
+    });
+    const { press, frame } = setup(predict);
+    await press(KEY.ctrlS);
+    await tick();
+    expect(frame()).toContain('✖ predict: cannot reach rainops serve');
+    expect(frame()).toContain('2024-08-26');
+  });
+});
+
+/** A terminal's streams as ink uses them, for runPredictForm. */
+function fakeTerminal() {
+  let data: string | null = null;
+  const stdin = Object.assign(new EventEmitter(), {
+    isTTY: true, setEncoding() {}, setRawMode() {}, resume() {}, pause() {}, ref() {}, unref() {},
+    read: () => {
+      const d = data;
+      data = null;
+      return d;
+    },
+    write(d: string) {
+      data = d;
+      stdin.emit('readable');
+    },
+  });
+  let out = '';
+  const stdout = Object.assign(new EventEmitter(), { isTTY: true, columns: 120, rows: 50, write: (s: string) => ((out += s), true) });
+  return { stdin, stdout, output: () => out };
+}
+
+describe('runPredictForm', () => {
+  for (const [name, key] of [['Esc', KEY.esc], ['Ctrl+C', KEY.ctrlC]] as const) {
+    it(`ends on ${name}`, async () => {
+      const t = fakeTerminal();
+      const predict = vi.fn(async (f: PredictFeatures) => answerFor(f));
+      // Streams typed as ink expects them; the fakes implement what it calls.
+      const streams = { stdin: t.stdin as unknown as NodeJS.ReadStream, stdout: t.stdout as unknown as NodeJS.WriteStream, stderr: t.stdout as unknown as NodeJS.WriteStream };
+      let ended = false;
+      const done = runPredictForm({ ...streams, predict, source: 'test' }).then(() => (ended = true));
+      await tick(50);
+      t.stdin.write(KEY.ctrlS);
+      await tick(100);
+      expect(t.output()).toContain(ANSWER_RAIN);
+      expect(ended).toBe(false);
+      t.stdin.write(key);
+      await done;
+      expect(ended).toBe(true);
+    });
+  }
+});
