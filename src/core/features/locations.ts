@@ -15,7 +15,8 @@ export const LOCATION_NAMES: readonly string[] = Object.keys(table).sort();
 
 /** Names closest to a misspelt one, for error messages (edit distance, case-insensitive). */
 export function closestLocations(name: string, count = 3): string[] {
-  const target = name.toLowerCase();
+  // Station names are short: comparing a whole megabyte of input would take seconds (a server takes such input).
+  const target = name.slice(0, 64).toLowerCase();
   return LOCATION_NAMES.map((n) => ({ n, d: editDistance(target, n.toLowerCase()) }))
     .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n))
     .slice(0, count)

@@ -1,0 +1,113 @@
+import cluster from 'node:cluster';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { Command } from 'commander';
+import { z } from 'zod';
+import { CHAMPION_ALIAS, MODEL_NAME } from '../core/context.js';
+import { startCluster, workerChannel } from '../core/server/cluster.js';
+import { createMetrics } from '../core/server/metrics.js';
+import { checkServable } from '../core/server/model-holder.js';
+import { startServer } from '../core/server/server.js';
+import type { CliIO } from './io.js';
+import { openDeps, parseOptions, printJson, stderrLogger, withCommon } from './shared.js';
+import type { CommonOptions } from './shared.js';
+
+// src/commands and dist/commands both sit two folders below package.json.
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+const num = (what: string) => z.coerce.number({ error: `expected ${what}` }).refine(Number.isFinite, { error: `expected ${what}` });
+const int = (min: number, max: number) => num('a whole number').pipe(z.number().int({ error: 'expected a whole number' }).min(min).max(max));
+
+const Flags = z.object({
+  port: int(0, 65_535),
+  host: z.string().min(1),
+  model: z.string().min(1),
+  alias: z.string().min(1),
+  poll: num('seconds').pipe(z.number().min(0, { error: 'expected 0 (do not follow the alias) or more seconds' })),
+  apiKey: z.string().min(1, { error: 'expected a non-empty key' }).optional(),
+  adminToken: z.string().min(1, { error: 'expected a non-empty token' }).optional(),
+  workers: int(0, 256),
+  requestTimeout: num('seconds').pipe(z.number().positive({ error: 'expected more than 0 seconds' })),
+});
+
+/**
+ * Resolves on the first SIGINT/SIGTERM (or `extra`). main() exits at once on those signals, which suits
+ * batch commands; a server drains first, so it holds them meanwhile and hands them back after the first
+ * one (a second Ctrl-C then exits at once), except in a cluster worker, which always drains.
+ */
+function shutdownSignal(isWorker: boolean): { promise: Promise<string>; trigger(reason: string): void; release(): void } {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const saved = new Map(signals.map((s) => [s, process.listeners(s)]));
+  for (const [s, fns] of saved) for (const fn of fns) process.removeListener(s, fn);
+  let resolve: (reason: string) => void = () => {};
+  const promise = new Promise<string>((r) => (resolve = r));
+  const release = () => {
+    for (const s of signals) process.removeListener(s, onSignal);
+    for (const [s, fns] of saved) for (const fn of fns) process.once(s, fn as NodeJS.SignalsListener);
+    saved.clear();
+  };
+  function onSignal(signal: NodeJS.Signals) {
+    if (!isWorker) release();
+    resolve(signal);
+  }
+  for (const s of signals) process.on(s, onSignal);
+  return { promise, trigger: (reason) => resolve(reason), release };
+}
+
+export function serveCommand(io: CliIO): Command {
+  const cmd = new Command('serve')
+    .description('serve the model an alias points at over HTTP (POST /predict), following the alias as it moves')
+    .option('--port <n>', 'port to listen on (0 picks a free one)', '8800')
+    .option('--host <addr>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
+    .option('--model <name>', 'registered model', MODEL_NAME)
+    .option('--alias <name>', 'alias to serve and follow', CHAMPION_ALIAS)
+    .option('--poll <seconds>', 'how often to look at the alias (0: never)', '2')
+    .option('--api-key <key>', 'require Authorization: Bearer <key> on the prediction routes (env RAINOPS_API_KEY)')
+    .option('--admin-token <token>', 'enable POST /admin/reload with this bearer token (env RAINOPS_ADMIN_TOKEN)')
+    .option('--workers <n>', 'processes serving the port (0: one per core)', '1')
+    .option('--request-timeout <seconds>', 'time a client has to send a whole request', '10')
+    .addHelpText('after', '\nExamples:\n  rainops serve\n  rainops serve --port 0 --workers 0 --api-key "$KEY"\n  curl -s localhost:8800/predict -H "Content-Type: application/json" -d \'{"features": {...}}\'');
+  withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
+    const f = parseOptions(Flags, { ...raw, apiKey: raw.apiKey ?? io.env.RAINOPS_API_KEY, adminToken: raw.adminToken ?? io.env.RAINOPS_ADMIN_TOKEN }, 'serve');
+    const workers = f.workers === 0 ? availableParallelism() : f.workers;
+    const isWorker = cluster.isWorker && io.env.RAINOPS_SERVE_WORKER !== undefined;
+    const stop = shutdownSignal(isWorker);
+    const deps = openDeps(io, raw, isWorker ? `serve[${String(io.env.RAINOPS_SERVE_WORKER)}]` : 'serve');
+    try {
+      let url: string;
+      let version: number;
+      let close: () => Promise<void>;
+      if (workers > 1 && !isWorker) {
+        // Fail here, once, rather than in every worker.
+        checkServable(deps.registry, f.model, f.alias);
+        deps.close();
+        const c = await startCluster({ workers, graceMs: f.requestTimeout * 1000 + 5000 }, { logger: stderrLogger(io, 'serve', raw.verbose) });
+        ({ url, version, close } = c);
+      } else {
+        const metrics = createMetrics();
+        const channel = isWorker ? workerChannel(metrics, () => stop.trigger('shutdown')) : null;
+        const s = await startServer(
+          { host: f.host, port: f.port, model: f.model, alias: f.alias, pollSec: f.poll, apiKey: f.apiKey, adminToken: f.adminToken, requestTimeoutSec: f.requestTimeout, version: VERSION },
+          { ...deps, metrics, collectMetrics: channel?.collectMetrics, accessLog: (text) => io.stderr.write(text) },
+        );
+        channel?.announce(s.url, s.version);
+        ({ url, version } = s);
+        close = async () => {
+          await s.close();
+          channel?.dispose();
+        };
+      }
+      if (!isWorker) {
+        io.stderr.write(`listening on ${url} (${f.model} v${version} via ${f.alias})${workers > 1 ? ` with ${workers} workers` : ''}\n`);
+        if (raw.json) printJson(io, { url, model: f.model, version, alias: f.alias, workers });
+      }
+      const why = await stop.promise;
+      if (!isWorker) io.stderr.write(`serve: ${why}: finishing requests in flight, then stopping\n`);
+      await close();
+    } finally {
+      stop.release();
+      deps.close();
+    }
+  });
+  return cmd;
+}

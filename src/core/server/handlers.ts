@@ -1,0 +1,177 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { answer } from '../bundle/predictor.js';
+import type { Logger } from '../context.js';
+import { featuresToInput, PredictFeaturesSchema } from '../dataset/schema.js';
+import type { FeatureInput } from '../dataset/schema.js';
+import { HttpError, issuesToDetail, validationError } from './errors.js';
+import type { ValidationIssue } from './errors.js';
+import type { ServerMetrics } from './metrics.js';
+import type { LoadedModel, ModelHolder } from './model-holder.js';
+import { MAX_BATCH_ROWS, PredictRequestSchema } from './schemas.js';
+
+export const MIB = 1024 * 1024;
+
+export interface AppOptions {
+  /** Bearer token the prediction routes require (none: open). */
+  apiKey?: string | undefined;
+  /** Bearer token of POST /admin/reload (none: the route does not exist). */
+  adminToken?: string | undefined;
+  /** Largest body of POST /predict (413 past it). */
+  bodyLimit?: number | undefined;
+  /** Largest body of POST /predict/batch: 10,000 rows need about 5 MB. */
+  batchBodyLimit?: number | undefined;
+  /** Shown in /openapi.json. */
+  version?: string | undefined;
+}
+
+export interface AppDeps {
+  holder: Pick<ModelHolder, 'current' | 'refresh' | 'model' | 'alias'>;
+  metrics: ServerMetrics;
+  logger: Logger;
+  /** Receives one JSON line per request (newline included). */
+  accessLog?: ((line: string) => void) | undefined;
+  options?: AppOptions | undefined;
+  /** The figures of every process of a cluster; defaults to this process's own. */
+  collectMetrics?: (() => Promise<string>) | undefined;
+  /** True once shutdown began: responses then ask clients to close their connection. */
+  isClosing?: (() => boolean) | undefined;
+}
+
+/** Every route, with the label its metrics carry (unknown paths share one label). */
+export const ROUTE_LABELS = new Map<string, string>([
+  ['/', '/'], ['/health', '/health'], ['/ready', '/ready'], ['/model', '/model'], ['/metrics', '/metrics'],
+  ['/openapi.json', '/openapi.json'], ['/docs', '/docs'], ['/docs/', '/docs'], ['/predict', '/predict'],
+  ['/predict/', '/predict'], ['/predict/batch', '/predict/batch'], ['/admin/reload', '/admin/reload'],
+]);
+const routeLabel = (path: string) => ROUTE_LABELS.get(path) ?? (path.startsWith('/docs/assets/') ? '/docs/assets' : 'unmatched');
+
+const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** A bearer check in constant time (both sides hashed to the same length first); null when it passes. */
+export function bearerCheck(token: string, realm: string): (header: string | undefined) => HttpError | null {
+  const want = digest(token);
+  const challenge = { 'WWW-Authenticate': `Bearer realm="${realm}"` };
+  return (header) => {
+    const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) return new HttpError(401, { detail: 'Not authenticated: send Authorization: Bearer <token>' }, challenge);
+    return timingSafeEqual(digest(m[1]!), want) ? null : new HttpError(401, { detail: 'Invalid token' }, challenge);
+  };
+}
+
+export const tooLarge = (limit: number) => new HttpError(413, { detail: `Request body too large: at most ${limit} bytes` });
+
+/**
+ * What the prediction routes do, apart from any HTTP framework: Hono's routes and the lean Node path for
+ * POST /predict both call these, so they cannot drift apart.
+ */
+export interface PredictCore {
+  readonly bodyLimit: number;
+  readonly batchBodyLimit: number;
+  /** Throws 401 unless the API key (if any) was sent. */
+  authorize(authorization: string | undefined): void;
+  /** The model to answer with, taken once per request; 503 before the first load. */
+  requireModel(): LoadedModel;
+  /** 415 for a body that is not JSON (no Content-Type at all is read as JSON, like FastAPI does); 413 past the limit. */
+  checkHeaders(contentType: string | undefined, contentLength: string | undefined, limit: number): void;
+  /** 400 for bad JSON, 422 for an empty body. */
+  parseJson(text: string): unknown;
+  predictOne(loaded: LoadedModel, body: unknown): object;
+  predictBatch(loaded: LoadedModel, body: unknown): object;
+  /** Metrics and the access-log line of one finished request. */
+  record(method: string, path: string, status: number, ms: number): void;
+}
+
+export function createPredictCore(deps: AppDeps): PredictCore {
+  const { holder, metrics } = deps;
+  const o = deps.options ?? {};
+  const checkApiKey = o.apiKey ? bearerCheck(o.apiKey, 'rainops') : null;
+  const accessLog = deps.accessLog;
+
+  return {
+    bodyLimit: o.bodyLimit ?? MIB,
+    batchBodyLimit: o.batchBodyLimit ?? 8 * MIB,
+    authorize(authorization) {
+      const denied = checkApiKey?.(authorization);
+      if (denied) throw denied;
+    },
+    requireModel() {
+      const loaded = holder.current();
+      if (!loaded) throw new HttpError(503, { detail: 'no model loaded yet; try again shortly' });
+      return loaded;
+    },
+    checkHeaders(contentType, contentLength, limit) {
+      if (contentType !== undefined && !JSON_TYPE.test(contentType)) {
+        throw new HttpError(415, { detail: `Unsupported Media Type: send the body as application/json, not ${contentType.slice(0, 100)}` });
+      }
+      // Node's parser holds the body to its Content-Length, so the header can be trusted.
+      if (contentLength !== undefined && Number(contentLength) > limit) throw tooLarge(limit);
+    },
+    parseJson(text) {
+      if (text.trim() === '') throw validationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
+      try {
+        return JSON.parse(text) as unknown;
+      } catch (err) {
+        // V8 names the offset ("... in JSON at position 8"); FastAPI puts it in loc.
+        const message = err instanceof Error ? err.message : String(err);
+        const pos = /position (\d+)/.exec(message);
+        throw new HttpError(400, { detail: [{ loc: pos ? ['body', Number(pos[1])] : ['body'], msg: `JSON decode error: ${message}`, type: 'json_invalid' }] });
+      }
+    },
+    predictOne(loaded, body) {
+      const parsed = PredictRequestSchema.safeParse(body);
+      if (!parsed.success) throw validationError(issuesToDetail(parsed.error.issues, ['body'], body));
+      const p = loaded.predictor.predict(featuresToInput(parsed.data.features));
+      metrics.predicted(p.prediction_bool, 1 - p.prediction_bool);
+      return { prediction_bool: p.prediction_bool, prediction_str: p.prediction_str, probability: p.probability, model: loaded.ref };
+    },
+    predictBatch(loaded, body) {
+      let rows: unknown[];
+      let prefix: Array<string | number>;
+      if (Array.isArray(body)) {
+        rows = body;
+        prefix = ['body'];
+      } else if (body !== null && typeof body === 'object') {
+        const features = (body as Record<string, unknown>).features;
+        if (features === undefined) throw validationError([{ loc: ['body', 'features'], msg: 'Field required', type: 'missing' }]);
+        if (!Array.isArray(features)) throw validationError([{ loc: ['body', 'features'], msg: 'Input should be a valid list', type: 'list_type' }]);
+        rows = features;
+        prefix = ['body', 'features'];
+      } else {
+        throw validationError([{ loc: ['body'], msg: 'Input should be {"features": [...]} or a list of feature objects', type: 'model_attributes_type' }]);
+      }
+      if (rows.length > MAX_BATCH_ROWS) {
+        throw validationError([{ loc: prefix, msg: `List should have at most ${MAX_BATCH_ROWS} items, not ${rows.length}`, type: 'too_long', ctx: { max_length: MAX_BATCH_ROWS } }]);
+      }
+      const inputs: FeatureInput[] = [];
+      const at: number[] = [];
+      const invalid = new Map<number, ValidationIssue[]>();
+      rows.forEach((row, i) => {
+        const r = PredictFeaturesSchema.safeParse(row);
+        if (r.success) {
+          inputs.push(featuresToInput(r.data));
+          at.push(i);
+        } else invalid.set(i, issuesToDetail(r.error.issues, [...prefix, i], row));
+      });
+      const probabilities = inputs.length ? loaded.predictor.probabilities(inputs) : new Float64Array(0);
+      const predictions: unknown[] = new Array(rows.length);
+      let rain = 0;
+      at.forEach((i, k) => {
+        const p = answer(probabilities[k]!, loaded.predictor.threshold);
+        rain += p.prediction_bool;
+        predictions[i] = { index: i, ...p };
+      });
+      for (const [i, detail] of invalid) predictions[i] = { index: i, detail };
+      metrics.predicted(rain, inputs.length - rain);
+      return { model: loaded.ref, count: rows.length, valid: inputs.length, invalid: invalid.size, predictions };
+    },
+    record(method, path, status, ms) {
+      metrics.request(method, routeLabel(path), status, ms / 1000);
+      if (accessLog) {
+        // Written by hand: the same JSON as JSON.stringify gives, at a fraction of its cost on every request.
+        const p = ROUTE_LABELS.has(path) ? `"${path}"` : JSON.stringify(path.slice(0, 200));
+        accessLog(`{"time":"${new Date().toISOString()}","method":${JSON.stringify(method)},"path":${p},"status":${status},"ms":${Math.round(ms * 1000) / 1000}}\n`);
+      }
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { DateSchema, LocationSchema, PredictFeaturesSchema } from '../dataset/schema.js';
+import { LOCATION_NAMES } from '../features/locations.js';
+import {
+  BatchRequestSchema,
+  BatchResponseSchema,
+  ErrorSchema,
+  HealthSchema,
+  HTTPValidationErrorSchema,
+  MAX_BATCH_ROWS,
+  ModelInfoSchema,
+  PredictRequestSchema,
+  PredictResponseSchema,
+  ReadySchema,
+  ReloadResultSchema,
+  ValidationIssueSchema,
+  WelcomeSchema,
+} from './schemas.js';
+
+/** The original client's example body (curl in its README). */
+export const EXAMPLE_FEATURES = {
+  Date: '2024-08-26', Location: 'Adelaide', MinTemp: 9.8, MaxTemp: 18.2, Rainfall: 0.2, Evaporation: 1.4, Sunshine: 0,
+  WindGustDir: 'ESE', WindGustSpeed: 39, WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: 17, WindSpeed3pm: 11,
+  Humidity9am: 91, Humidity3pm: 95, Pressure9am: 1020.3, Pressure3pm: 1016.4, Cloud9am: 7, Cloud3pm: 8, Temp9am: 12.7,
+  Temp3pm: 14.6, RainToday: 0,
+};
+
+export interface OpenApiOptions {
+  version: string;
+  /** Bodies larger than these are refused with 413. */
+  bodyLimit: number;
+  batchBodyLimit: number;
+  apiKey: boolean;
+  admin: boolean;
+}
+
+const COMPONENTS: Array<[string, z.ZodType]> = [
+  ['Features', PredictFeaturesSchema],
+  ['PredictRequest', PredictRequestSchema],
+  ['PredictResponse', PredictResponseSchema],
+  ['BatchRequest', BatchRequestSchema],
+  ['BatchResponse', BatchResponseSchema],
+  ['ValidationError', ValidationIssueSchema],
+  ['HTTPValidationError', HTTPValidationErrorSchema],
+  ['Error', ErrorSchema],
+  ['ModelInfo', ModelInfoSchema],
+  ['Welcome', WelcomeSchema],
+  ['Health', HealthSchema],
+  ['Ready', ReadySchema],
+  ['ReloadResult', ReloadResultSchema],
+];
+
+function componentSchemas(): Record<string, unknown> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of COMPONENTS) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, {
+    uri: (id) => `#/components/schemas/${id}`,
+    io: 'input',
+    // Refinements have no JSON Schema form: say what they check.
+    override: ({ zodSchema, jsonSchema }) => {
+      if (zodSchema === DateSchema) Object.assign(jsonSchema, { format: 'date', description: 'a real calendar day, YYYY-MM-DD' });
+      if (zodSchema === LocationSchema) Object.assign(jsonSchema, { enum: [...LOCATION_NAMES], description: 'one of the 49 weatherAUS stations' });
+    },
+  });
+  for (const s of Object.values(schemas)) {
+    delete (s as { $schema?: string }).$schema;
+    delete (s as { $id?: string }).$id;
+  }
+  (schemas.Features as Record<string, unknown>).example = EXAMPLE_FEATURES;
+  return schemas;
+}
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (description: string, id: string, example?: unknown) => ({
+  description,
+  content: { 'application/json': { schema: ref(id), ...(example === undefined ? {} : { example }) } },
+});
+
+/** The OpenAPI 3.1 document of the API, generated from the zod schemas the handlers validate with. */
+export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
+  const errors = (limit: number) => ({
+    '400': json('The body is not valid JSON.', 'HTTPValidationError'),
+    '413': json(`The body is larger than ${limit} bytes.`, 'Error'),
+    '415': json('The body is not application/json.', 'Error'),
+    '422': json('Validation error: one entry per invalid field.', 'HTTPValidationError'),
+    '503': json('No model loaded yet.', 'Error'),
+    ...(o.apiKey ? { '401': json('Missing or wrong API key.', 'Error') } : {}),
+  });
+  const security = o.apiKey ? { security: [{ apiKey: [] }] } : {};
+  const predict = {
+    tags: ['prediction'],
+    summary: 'Will it rain tomorrow?',
+    description: 'Scores one day of weather at one station with the model the alias points at. Unknown fields are ignored.',
+    ...security,
+    requestBody: { required: true, content: { 'application/json': { schema: ref('PredictRequest'), example: { features: EXAMPLE_FEATURES } } } },
+    responses: { '200': json('The prediction.', 'PredictResponse'), ...errors(o.bodyLimit) },
+  };
+  const get = (tag: string, summary: string, id: string, extra: Record<string, unknown> = {}) => ({
+    get: { tags: [tag], summary, responses: { '200': json('OK', id), ...extra } },
+  });
+  const paths: Record<string, unknown> = {
+    '/': get('service', 'Welcome', 'Welcome'),
+    '/health': get('service', 'Liveness: the process answers', 'Health'),
+    '/ready': get('service', 'Readiness: a model is loaded', 'Ready', { '503': json('No model loaded yet.', 'Ready') }),
+    '/model': get('service', 'The model version being served', 'ModelInfo', { '503': json('No model loaded yet.', 'Error') }),
+    '/metrics': {
+      get: { tags: ['service'], summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+    },
+    '/predict': { post: { ...predict, operationId: 'predict' } },
+    '/predict/': { post: { ...predict, operationId: 'predict_slash', description: `${predict.description} Same as POST /predict.` } },
+    '/predict/batch': {
+      post: {
+        tags: ['prediction'],
+        operationId: 'predict_batch',
+        summary: `Score up to ${MAX_BATCH_ROWS} rows`,
+        description:
+          'Body `{"features": [ {...}, ... ]}` (a bare JSON array of feature objects is accepted too). ' +
+          'Each invalid row gets its own `detail` with its index; the valid rows are scored all the same (200).',
+        ...security,
+        requestBody: { required: true, content: { 'application/json': { schema: ref('BatchRequest'), example: { features: [EXAMPLE_FEATURES] } } } },
+        responses: { '200': json('One entry per row, in order.', 'BatchResponse'), ...errors(o.batchBodyLimit) },
+      },
+    },
+  };
+  if (o.admin) {
+    paths['/admin/reload'] = {
+      post: {
+        tags: ['admin'],
+        operationId: 'admin_reload',
+        summary: 'Look at the alias now and load its version (retrying one that failed)',
+        security: [{ adminToken: [] }],
+        responses: { '200': json('What the reload did.', 'ReloadResult'), '401': json('Missing or wrong admin token.', 'Error') },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'rainops',
+      version: o.version,
+      description: 'Will it rain tomorrow at one of 49 Australian weather stations? A drop-in for the FastAPI service of the original stack.',
+    },
+    paths,
+    components: {
+      schemas: componentSchemas(),
+      securitySchemes: {
+        ...(o.apiKey ? { apiKey: { type: 'http', scheme: 'bearer', description: 'the --api-key (RAINOPS_API_KEY) of the server' } } : {}),
+        ...(o.admin ? { adminToken: { type: 'http', scheme: 'bearer', description: 'the --admin-token (RAINOPS_ADMIN_TOKEN) of the server' } } : {}),
+      },
+    },
+  };
+}

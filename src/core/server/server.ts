@@ -1,0 +1,157 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CoreDeps } from '../context.js';
+import { RainopsError } from '../errors.js';
+import { createMetrics } from './metrics.js';
+import type { ServerMetrics } from './metrics.js';
+import { createModelHolder } from './model-holder.js';
+import { createNodeListener } from './node-listener.js';
+import type { ModelHolder } from './model-holder.js';
+
+export interface ServeOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  model: string;
+  alias: string;
+  /** Seconds between looks at the alias; 0 follows nothing. */
+  pollSec: number;
+  apiKey?: string | undefined;
+  adminToken?: string | undefined;
+  /** Seconds a client has to send a whole request (408 past it). */
+  requestTimeoutSec: number;
+  bodyLimit?: number;
+  batchBodyLimit?: number;
+  version?: string;
+}
+
+export interface ServeDeps extends Pick<CoreDeps, 'registry' | 'store' | 'logger'> {
+  /** Where access-log lines go (batched: one write per turn of the event loop). */
+  accessLog?: (text: string) => void;
+  /** The figures of every process, when this one is a worker of a cluster. */
+  collectMetrics?: () => Promise<string>;
+  metrics?: ServerMetrics;
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  model: string;
+  alias: string;
+  version: number;
+  holder: ModelHolder;
+  metrics: ServerMetrics;
+  /** Stops accepting, lets requests in flight finish (at most the request timeout), stops following the alias. */
+  close(): Promise<void>;
+}
+
+/** Batches lines into one write per event-loop turn: the hot path never waits on stderr. */
+function lineBuffer(write: (text: string) => void): { push(line: string): void; flush(): void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    write(text);
+  };
+  return {
+    push(line) {
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const where = `${host}:${port}`;
+      if (err.code === 'EADDRINUSE') reject(new RainopsError(`serve: ${where} is already in use; stop the other server or pick another --port`));
+      else if (err.code === 'EACCES') reject(new RainopsError(`serve: not allowed to listen on ${where}; pick a --port above 1023`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new RainopsError(`serve: cannot listen on ${host}: no such address on this machine`));
+      else reject(err);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** Loads MODEL@ALIAS (failing loudly when there is none), then serves it and follows the alias. */
+export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<RunningServer> {
+  const metrics = deps.metrics ?? createMetrics();
+  const holder = createModelHolder(
+    { model: opts.model, alias: opts.alias, pollMs: opts.pollSec * 1000 },
+    { registry: deps.registry, store: deps.store, logger: deps.logger, metrics },
+  );
+  const first = await holder.init();
+  const log = deps.accessLog ? lineBuffer(deps.accessLog) : null;
+  let closing = false;
+  const listener = createNodeListener({
+    holder,
+    metrics,
+    logger: deps.logger,
+    accessLog: log ? (line) => log.push(line) : undefined,
+    collectMetrics: deps.collectMetrics,
+    isClosing: () => closing,
+    options: { apiKey: opts.apiKey, adminToken: opts.adminToken, bodyLimit: opts.bodyLimit, batchBodyLimit: opts.batchBodyLimit, version: opts.version },
+  });
+  const timeoutMs = Math.max(1, Math.round(opts.requestTimeoutSec * 1000));
+  const server = createServer(
+    {
+      requestTimeout: timeoutMs,
+      headersTimeout: Math.min(timeoutMs, 60_000),
+      // How often Node looks for requests past their timeout (30 s by default, too coarse for a short timeout).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.round(timeoutMs / 4))),
+      keepAliveTimeout: 5_000,
+    },
+    listener,
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed HTTP (and timeouts Node answers itself): answer 400 when the socket still can, never crash.
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  let address: AddressInfo;
+  try {
+    address = await listen(server, opts.port, opts.host);
+  } catch (err) {
+    await holder.stop();
+    throw err;
+  }
+  holder.start();
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${hostForUrl}:${address.port}`;
+
+  let closed: Promise<void> | null = null;
+  const close = () => {
+    closed ??= (async () => {
+      closing = true;
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      // close() drops idle keep-alive connections; busy ones close after their response (Connection: close).
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs + 1000);
+      await done;
+      clearTimeout(deadline);
+      await holder.stop();
+      log?.flush();
+    })();
+    return closed;
+  };
+
+  return { url, host: address.address, port: address.port, model: opts.model, alias: opts.alias, version: first.version, holder, metrics, close };
+}

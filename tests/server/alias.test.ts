@@ -1,0 +1,160 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IntegrityError, NotFoundError } from '../../src/core/errors.js';
+import { createMetrics } from '../../src/core/server/metrics.js';
+import { createModelHolder } from '../../src/core/server/model-holder.js';
+import { startServer } from '../../src/core/server/server.js';
+import type { RunningServer } from '../../src/core/server/server.js';
+import { EXAMPLE, memoryLogger, MODEL, modelHome, post, waitFor } from './helpers.js';
+import type { ModelHome } from './helpers.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+let home: ModelHome;
+
+beforeAll(async () => {
+  home = await modelHome(3);
+}, 180_000);
+afterAll(() => home?.close());
+
+const promote = (version: number) => home.registry.setAlias({ model: MODEL, alias: 'prod_best', version, actor: 'test', reason: 'serve test' });
+const version = async (url: string) => (((await (await post(`${url}/predict`, EXAMPLE)).json()) as Json).model as Json).version as number;
+const metric = async (url: string, series: string) => {
+  const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? NaN : Number(line.slice(series.length + 1));
+};
+
+describe('following the alias', () => {
+  let s: RunningServer;
+  const logger = memoryLogger();
+
+  afterAll(async () => s?.close());
+
+  it('swaps in the version the alias moves to, while a request in flight finishes on the old one', async () => {
+    promote(1);
+    s = await startServer(
+      { host: '127.0.0.1', port: 0, model: MODEL, alias: 'prod_best', pollSec: 0.1, requestTimeoutSec: 10, adminToken: 'adm' },
+      { registry: home.registry, store: home.store, logger },
+    );
+    expect(await version(s.url)).toBe(1);
+    expect(await metric(s.url, `rainops_model_version{model="${MODEL}",alias="prod_best"}`)).toBe(1);
+
+    // A request that arrived under v1 and sends its body only after the swap.
+    const body = JSON.stringify(EXAMPLE);
+    const socket = net.connect(s.port, '127.0.0.1');
+    let reply = '';
+    socket.on('data', (d) => (reply += d.toString()));
+    await new Promise((r) => socket.on('connect', r));
+    socket.write(`POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 20)}`);
+    await new Promise((r) => setTimeout(r, 50));
+
+    const t0 = Date.now();
+    promote(2);
+    await waitFor(async () => (await version(s.url)) === 2, 3000);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    socket.write(body.slice(20));
+    await new Promise((r) => socket.on('close', r));
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(reply).toContain('"model":{"name":"Rain_dataset_model_prod","version":1}');
+
+    const info = (await (await fetch(`${s.url}/model`)).json()) as Json;
+    expect(info).toMatchObject({ version: 2, alias: 'prod_best' });
+    expect(await metric(s.url, 'rainops_model_reloads_total')).toBe(1);
+    expect(await metric(s.url, `rainops_model_version{model="${MODEL}",alias="prod_best"}`)).toBe(2);
+    expect(logger.lines.join('\n')).toContain('moved from v1 to v2: now serving v2');
+  });
+
+  it('keeps serving the old version when the new bundle fails its checksum, counts it, and retries on demand', async () => {
+    const trees = join(home.rainopsHome, 'store/models', MODEL, '3/trees.json');
+    const original = readFileSync(trees);
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 3] = tampered[tampered.length - 3]! ^ 1;
+    writeFileSync(trees, tampered);
+    try {
+      promote(3);
+      await waitFor(async () => (await metric(s.url, 'rainops_model_reload_failures_total')) === 1, 3000);
+      expect(await version(s.url)).toBe(2);
+      expect(((await (await fetch(`${s.url}/ready`)).json()) as Json).status).toBe('ready');
+      expect(logger.lines.join('\n')).toMatch(/could not load Rain_dataset_model_prod v3 \(alias prod_best\): .*trees\.json does not match its recorded sha256.*still serving v2/);
+      // Not retried on every poll (that would log and count every 100 ms).
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await metric(s.url, 'rainops_model_reload_failures_total')).toBe(1);
+    } finally {
+      writeFileSync(trees, original);
+    }
+    const reload = await fetch(`${s.url}/admin/reload`, { method: 'POST', headers: { Authorization: 'Bearer adm' } });
+    expect(await reload.json()).toEqual({ status: 'loaded', version: 3, previous: 2 });
+    expect(await version(s.url)).toBe(3);
+    expect(await metric(s.url, 'rainops_model_reloads_total')).toBe(2);
+  });
+
+  it('keeps serving when the alias is removed, and says so once', async () => {
+    home.registry.deleteAlias({ model: MODEL, alias: 'prod_best', actor: 'test', reason: 'serve test' });
+    try {
+      await waitFor(() => logger.lines.some((l) => l.includes('alias prod_best of Rain_dataset_model_prod was removed; still serving v3')), 3000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(logger.lines.filter((l) => l.includes('was removed')).length).toBe(1);
+      expect(await version(s.url)).toBe(3);
+    } finally {
+      promote(3);
+    }
+  });
+});
+
+describe('the model holder', () => {
+  it('refuses to start without the model or the alias, or with a tampered bundle', async () => {
+    const deps = { registry: home.registry, store: home.store, logger: memoryLogger() };
+    await expect(createModelHolder({ model: 'Nope', alias: 'prod_best', pollMs: 0 }, deps).init()).rejects.toThrow(NotFoundError);
+    await expect(createModelHolder({ model: 'Nope', alias: 'prod_best', pollMs: 0 }, deps).init()).rejects.toThrow(/no model named Nope in the registry/);
+    await expect(createModelHolder({ model: MODEL, alias: 'staging', pollMs: 0 }, deps).init()).rejects.toThrow(/has no alias staging/);
+    promote(1);
+    const trees = join(home.rainopsHome, 'store/models', MODEL, '1/trees.json');
+    const original = readFileSync(trees);
+    writeFileSync(trees, Buffer.concat([original, Buffer.from(' ')]));
+    try {
+      await expect(createModelHolder({ model: MODEL, alias: 'prod_best', pollMs: 0 }, deps).init()).rejects.toThrow(IntegrityError);
+    } finally {
+      writeFileSync(trees, original);
+    }
+  });
+
+  it('loads one version at a time however many polls ask, and swaps atomically', async () => {
+    promote(1);
+    let loads = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const { loadPredictor } = await import('../../src/core/registration.js');
+    const metrics = createMetrics();
+    const holder = createModelHolder(
+      { model: MODEL, alias: 'prod_best', pollMs: 0 },
+      {
+        registry: home.registry,
+        store: home.store,
+        logger: memoryLogger(),
+        metrics,
+        load: async (v) => {
+          loads++;
+          if (v === 2) await gate;
+          return loadPredictor(home.registry, home.store, MODEL, v);
+        },
+      },
+    );
+    const first = await holder.init();
+    promote(2);
+    const a = holder.refresh();
+    const b = holder.refresh();
+    expect(holder.current()).toBe(first);
+    release();
+    expect(await a).toEqual({ status: 'loaded', version: 2, previous: 1 });
+    expect(await b).toEqual(await a);
+    expect(loads).toBe(2);
+    expect(holder.current()!.version).toBe(2);
+    // The object a request took before the swap still scores with v1.
+    expect(first.predictor.version).toBe(1);
+    expect(metrics.snapshot().reloads).toBe(1);
+    await holder.stop();
+    promote(1);
+  });
+});

@@ -1,0 +1,114 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { expect } from 'vitest';
+import { silentLogger } from '../../src/core/context.js';
+import type { Logger } from '../../src/core/context.js';
+import { createFileStore } from '../../src/core/store/file-store.js';
+import type { ArtifactStore } from '../../src/core/store/types.js';
+import { openRegistry } from '../../src/registry/index.js';
+import type { Registry } from '../../src/registry/index.js';
+import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+
+export const MODEL = 'Rain_dataset_model_prod';
+
+/** The Python original's curl example. */
+export const EXAMPLE = {
+  features: {
+    Date: '2024-08-26', Location: 'Adelaide', MinTemp: 9.8, MaxTemp: 18.2, Rainfall: 0.2, Evaporation: 1.4, Sunshine: 0,
+    WindGustDir: 'ESE', WindGustSpeed: 39, WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: 17, WindSpeed3pm: 11,
+    Humidity9am: 91, Humidity3pm: 95, Pressure9am: 1020.3, Pressure3pm: 1016.4, Cloud9am: 7, Cloud3pm: 8, Temp9am: 12.7,
+    Temp3pm: 14.6, RainToday: 0,
+  },
+};
+
+export interface ModelHome {
+  /** The working directory; RAINOPS_HOME is `${dir}/.rainops`. */
+  dir: string;
+  rainopsHome: string;
+  registry: Registry;
+  store: ArtifactStore;
+  close(): void;
+}
+
+/**
+ * A registry with trained versions of the model, fast: ETL on every 48th row of weatherAUS (about 3,000
+ * rows from every station), then `versions` one-candidate searches; v1 holds prod_best.
+ */
+export async function modelHome(versions = 1): Promise<ModelHome> {
+  const dir = tempDir('rainops-serve-');
+  const csv = join(dir, 'small.csv');
+  const lines = readFileSync(WEATHER_CSV, 'utf8').split('\n');
+  writeFileSync(csv, lines.filter((l, i) => i === 0 || (i % 48 === 0 && l !== '')).join('\n') + '\n');
+  expect((await cli(['etl', '--source', csv], {}, dir)).code).toBe(0);
+  for (let v = 1; v <= versions; v++) {
+    const grid = join(dir, `grid${v}.json`);
+    // Each version a little different, so that their answers differ.
+    writeFileSync(grid, JSON.stringify({ learningRate: [0.3], maxDepth: [2 + v], nEstimators: [10 + 5 * v] }));
+    const r = await cli(['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--jobs', '1', '--promote', v === 1 ? 'always' : 'never'], {}, dir);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.code).toBe(0);
+  }
+  const rainopsHome = join(dir, '.rainops');
+  const registry = openRegistry(join(rainopsHome, 'registry.db'));
+  const store = createFileStore(join(rainopsHome, 'store'));
+  return { dir, rainopsHome, registry, store, close: () => registry.close() };
+}
+
+/** A logger that keeps its lines, for asserting what the server said. */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return { ...silentLogger, lines, info: (m) => lines.push(m), warn: (m) => lines.push(`warning: ${m}`) };
+}
+
+export async function waitFor<T>(probe: () => Promise<T | null | undefined> | T | null | undefined, timeoutMs = 5000, stepMs = 25): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null && v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+export const ENTRY = resolve(__dirname, 'fixtures/entry.ts');
+// By URL: the server runs in a temp folder, where the bare name 'tsx' would not resolve.
+const TSX = pathToFileURL(resolve(__dirname, '../../node_modules/tsx/dist/loader.mjs')).href;
+
+export interface ServeProcess {
+  child: ChildProcess;
+  stderr(): string;
+  stdout(): string;
+  /** Resolves with the URL once the server says it listens (rejects if it exits first). */
+  listening: Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `rainops serve ...` in its own process, from source (through tsx). */
+export function spawnServe(args: string[], dir: string, env: Record<string, string> = {}): ServeProcess {
+  const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'serve', ...args], {
+    cwd: dir,
+    env: { ...process.env, RAINOPS_HOME: join(dir, '.rainops'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('close', (code, signal) => res({ code, signal })));
+  const listening = new Promise<string>((res, rej) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(err);
+      if (m) res(m[1]!);
+    });
+    void exited.then(({ code }) => rej(new Error(`serve exited with ${String(code)} before listening:\n${err}`)));
+  });
+  // A test that expects the process to fail awaits `exited` instead; awaiting `listening` still rejects.
+  listening.catch(() => undefined);
+  return { child, stderr: () => err, stdout: () => out, listening, exited };
+}
+
+export const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
