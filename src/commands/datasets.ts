@@ -1,14 +1,13 @@
 import { Command } from 'commander';
 import type { CliIO } from './io.js';
-import { openDeps, printJson, withCommon } from './shared.js';
+import { withDeps, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { table } from './table.js';
 
 export function datasetsCommand(io: CliIO): Command {
   const cmd = new Command('datasets').description('list and inspect data set versions written by etl');
-  withCommon(cmd.command('list').description('every data set version, newest first')).action((opts: CommonOptions) => {
-    const deps = openDeps(io, opts, 'datasets');
-    try {
+  withCommon(cmd.command('list').description('every data set version, newest first')).action(async (opts: CommonOptions) => {
+    await withDeps(io, opts, 'datasets', async (deps) => {
       const all = deps.registry.listDatasets();
       if (opts.json) return printJson(io, all);
       if (all.length === 0) return void io.stderr.write("no data sets yet; create one with 'rainops etl --source weatherAUS.csv'\n");
@@ -18,14 +17,11 @@ export function datasetsCommand(io: CliIO): Command {
           all.map((d) => [d.id, d.createdAt.slice(0, 19), d.rows.train, d.rows.test, d.rows.rejected, splitText(d.split), d.source]),
         ),
       );
-    } finally {
-      deps.close();
-    }
+    });
   });
   withCommon(cmd.command('show').argument('<id>', 'data set id or a unique prefix').description('one data set: rows, split, files and the runs that used it')).action(
     async (id: string, opts: CommonOptions) => {
-      const deps = openDeps(io, opts, 'datasets');
-      try {
+      await withDeps(io, opts, 'datasets', async (deps) => {
         const d = deps.registry.getDataset(id);
         const runs = deps.registry.runsForDataset(d.id);
         const manifest = JSON.parse((await deps.store.get(`datasets/${d.id}/manifest.json`)).toString('utf8')) as { files: Record<string, { size: number; sha256: string }> };
@@ -38,9 +34,7 @@ export function datasetsCommand(io: CliIO): Command {
             '\n' +
             table(['run', 'name', 'role', 'status', 'started'], runs.map((r) => [r.id.slice(0, 12), r.name, r.role, r.status, r.startTime.slice(0, 19)])),
         );
-      } finally {
-        deps.close();
-      }
+      });
     },
   );
   return cmd;

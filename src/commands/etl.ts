@@ -5,7 +5,7 @@ import { parseIsoDay } from '../core/features/dates.js';
 import { etl } from '../core/etl.js';
 import type { EtlResult } from '../core/etl.js';
 import type { CliIO } from './io.js';
-import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { table } from './table.js';
 
@@ -39,14 +39,11 @@ export function etlCommand(io: CliIO): Command {
     .addHelpText('after', '\nExamples:\n  rainops etl --source ./weatherAUS.csv\n  rainops etl --source ./weatherAUS.csv --until 2015-06-30 --json');
   withCommon(addEtlOptions(cmd)).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const opts = parseEtlFlags(raw, io);
-    const deps = openDeps(io, raw, 'etl');
-    try {
+    await withDeps(io, raw, 'etl', async (deps) => {
       const result = await etl(opts, deps);
       if (raw.json) printJson(io, result);
       else io.stderr.write(describeEtl(result));
-    } finally {
-      deps.close();
-    }
+    });
   });
   return cmd;
 }

@@ -1,14 +1,13 @@
 import { Command } from 'commander';
 import type { CliIO } from './io.js';
-import { openDeps, printJson, withCommon } from './shared.js';
+import { withDeps, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { table } from './table.js';
 
 export function modelsCommand(io: CliIO): Command {
   const cmd = new Command('models').description('registered models, their versions and aliases');
-  withCommon(cmd.command('list').description('every registered model with its latest version and aliases')).action((opts: CommonOptions) => {
-    const deps = openDeps(io, opts, 'models');
-    try {
+  withCommon(cmd.command('list').description('every registered model with its latest version and aliases')).action(async (opts: CommonOptions) => {
+    await withDeps(io, opts, 'models', async (deps) => {
       const models = deps.registry.listModels();
       if (opts.json) return printJson(io, models);
       if (models.length === 0) return void io.stderr.write("no models yet; train one with 'rainops optimize'\n");
@@ -18,14 +17,11 @@ export function modelsCommand(io: CliIO): Command {
           models.map((m) => [m.name, m.latestVersion, Object.entries(m.aliases).map(([a, v]) => `${a}=v${v}`).join(' ') || '-', m.createdAt.slice(0, 19)]),
         ),
       );
-    } finally {
-      deps.close();
-    }
+    });
   });
   withCommon(cmd.command('show').argument('<model>', 'registered model name').description('versions with their metrics, and the history of alias moves')).action(
-    (model: string, opts: CommonOptions) => {
-      const deps = openDeps(io, opts, 'models');
-      try {
+    async (model: string, opts: CommonOptions) => {
+      await withDeps(io, opts, 'models', async (deps) => {
         const versions = deps.registry.listModelVersions(model);
         const history = deps.registry.aliasHistory(model);
         if (opts.json) return printJson(io, { model, versions, aliasHistory: history });
@@ -44,9 +40,7 @@ export function modelsCommand(io: CliIO): Command {
                 table(['time', 'alias', 'from', 'to', 'by', 'why'], history.map((h) => [h.time.slice(0, 19), h.alias, h.fromVersion === null ? '-' : `v${h.fromVersion}`, h.toVersion === null ? '-' : `v${h.toVersion}`, h.actor, h.reason]))
               : ''),
         );
-      } finally {
-        deps.close();
-      }
+      });
     },
   );
   return cmd;

@@ -4,7 +4,7 @@ import { cliActor, promoteVersion, rollbackAlias } from '../core/aliases.js';
 import { CHAMPION_ALIAS } from '../core/context.js';
 import type { AliasChange } from '../registry/index.js';
 import type { CliIO } from './io.js';
-import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 const describe = (c: AliasChange) =>
@@ -17,16 +17,13 @@ export function promoteCommand(io: CliIO): Command {
     .argument('<version>', 'version number')
     .option('--alias <name>', 'alias to move', CHAMPION_ALIAS)
     .option('--reason <text>', 'why, kept in the alias history');
-  withCommon(cmd).action((model: string, version: string, raw: CommonOptions & { alias: string; reason?: string }) => {
+  withCommon(cmd).action(async (model: string, version: string, raw: CommonOptions & { alias: string; reason?: string }) => {
     const v = parseOptions(z.object({ version: z.coerce.number({ error: 'expected a version number' }).int({ error: 'expected a version number' }).positive({ error: 'expected a version number' }) }), { version }, 'promote');
-    const deps = openDeps(io, raw, 'promote');
-    try {
+    await withDeps(io, raw, 'promote', async (deps) => {
       const change = promoteVersion(deps.registry, { model, version: v.version, alias: raw.alias, reason: raw.reason, actor: cliActor() });
       if (raw.json) printJson(io, change);
       else io.stderr.write(describe(change));
-    } finally {
-      deps.close();
-    }
+    });
   });
   return cmd;
 }
@@ -37,15 +34,12 @@ export function rollbackCommand(io: CliIO): Command {
     .argument('<model>', 'registered model name')
     .option('--alias <name>', 'alias to move back', CHAMPION_ALIAS)
     .option('--reason <text>', 'why, kept in the alias history');
-  withCommon(cmd).action((model: string, raw: CommonOptions & { alias: string; reason?: string }) => {
-    const deps = openDeps(io, raw, 'rollback');
-    try {
+  withCommon(cmd).action(async (model: string, raw: CommonOptions & { alias: string; reason?: string }) => {
+    await withDeps(io, raw, 'rollback', async (deps) => {
       const change = rollbackAlias(deps.registry, { model, alias: raw.alias, reason: raw.reason, actor: cliActor() });
       if (raw.json) printJson(io, change);
       else io.stderr.write(describe(change));
-    } finally {
-      deps.close();
-    }
+    });
   });
   return cmd;
 }

@@ -4,7 +4,7 @@ import { MODEL_NAME } from '../core/context.js';
 import { retrain } from '../core/retrain.js';
 import type { RetrainResult } from '../core/retrain.js';
 import type { CliIO } from './io.js';
-import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
@@ -34,14 +34,11 @@ export function retrainCommand(io: CliIO): Command {
     .addHelpText('after', '\nExit code 0 also when there is nothing to retrain (no newer data set than the champion\'s).');
   withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(RetrainFlags, raw, 'retrain');
-    const deps = openDeps(io, raw, 'retrain');
-    try {
+    await withDeps(io, raw, 'retrain', async (deps) => {
       const result = await retrain({ model: f.name, dataset: f.dataset, force: f.force, minDelta: f.minDelta, cv: f.cv, seed: f.seed, jobs: f.jobs, waitSec: f.wait }, deps);
       if (raw.json) printJson(io, result);
       else io.stderr.write(describeRetrain(result));
-    } finally {
-      deps.close();
-    }
+    });
   });
   return cmd;
 }

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import type { RunStatus } from '../registry/index.js';
 import type { CliIO } from './io.js';
-import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { formatBytes, formatDuration, formatNumber, table } from './table.js';
 import { compareRuns } from '../core/compare.js';
@@ -33,10 +33,9 @@ export function runsCommand(io: CliIO): Command {
       .option('--limit <n>', 'at most this many runs')
       .option('--parent <run>', 'only the trials of this run')
       .option('--all', 'include trial runs'),
-  ).action((raw: Record<string, unknown> & CommonOptions) => {
+  ).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(ListFlags, raw, 'runs list');
-    const deps = openDeps(io, raw, 'runs');
-    try {
+    await withDeps(io, raw, 'runs', async (deps) => {
       const runs = deps.registry.listRuns({
         experiment: f.experiment,
         status: f.status as RunStatus | undefined,
@@ -54,14 +53,11 @@ export function runsCommand(io: CliIO): Command {
           runs.map((r) => [r.id.slice(0, 12), r.name, r.status, r.startTime.slice(0, 19).replace('T', ' '), formatDuration(r.durationMs), ...metricKeys.map((k) => r.metrics[k])]),
         ),
       );
-    } finally {
-      deps.close();
-    }
+    });
   });
   withCommon(cmd.command('show').argument('<run>', 'run id or a unique prefix').description('one run: status, resources, params, metrics, tags, artifacts, data sets')).action(
-    (id: string, opts: CommonOptions) => {
-      const deps = openDeps(io, opts, 'runs');
-      try {
+    async (id: string, opts: CommonOptions) => {
+      await withDeps(io, opts, 'runs', async (deps) => {
         const r = deps.registry.getRun(id);
         if (opts.json) return printJson(io, r);
         const lines = [
@@ -82,9 +78,7 @@ export function runsCommand(io: CliIO): Command {
             (r.datasets.length ? `\n${table(['data set', 'role'], r.datasets.map((d) => [d.id, d.role]))}` : '') +
             (r.artifacts.length ? `\n${table(['artifact', 'bytes', 'sha256'], r.artifacts.map((a) => [a.path, a.size, a.sha256.slice(0, 16)]))}` : ''),
         );
-      } finally {
-        deps.close();
-      }
+      });
     },
   );
   withCommon(
@@ -95,10 +89,9 @@ export function runsCommand(io: CliIO): Command {
       .option('--only-changed', 'hide rows that are the same in every run')
       .option('--md', 'a Markdown table')
       .option('--csv', 'CSV'),
-  ).action((ids: string[], opts: CommonOptions & { onlyChanged?: boolean; md?: boolean; csv?: boolean }) => {
+  ).action(async (ids: string[], opts: CommonOptions & { onlyChanged?: boolean; md?: boolean; csv?: boolean }) => {
     if (ids.length < 2) throw new UsageError('runs compare: name at least two runs, e.g. rainops runs compare 3fa9 b71c');
-    const deps = openDeps(io, opts, 'runs');
-    try {
+    await withDeps(io, opts, 'runs', async (deps) => {
       const cmp = compareRuns(ids.map((id) => deps.registry.getRun(id)), opts.onlyChanged);
       if (opts.json) return printJson(io, cmp);
       const headers = ['', 'key', ...cmp.runs.map((r, i) => (i === 0 ? r.id.slice(0, 12) : `${r.id.slice(0, 12)} (delta)`))];
@@ -114,9 +107,7 @@ export function runsCommand(io: CliIO): Command {
       if (opts.csv) io.stdout.write([headers, ...cells].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
       else if (opts.md) io.stdout.write([headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`).join('\n') + '\n');
       else io.stdout.write(table(headers, cells));
-    } finally {
-      deps.close();
-    }
+    });
   });
   return cmd;
 }

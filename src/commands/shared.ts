@@ -46,6 +46,16 @@ export function openDeps(io: CliIO, opts: CommonOptions, scope: string): CoreDep
   return { registry, store, home: config.home, logger, close: () => registry.close() };
 }
 
+/** Runs fn with the registry and store open, closing the registry whatever happens. */
+export async function withDeps<T>(io: CliIO, opts: CommonOptions, scope: string, fn: (deps: CoreDeps) => Promise<T>): Promise<T> {
+  const deps = openDeps(io, opts, scope);
+  try {
+    return await fn(deps);
+  } finally {
+    deps.close();
+  }
+}
+
 /** Parses option values with a zod schema; a failure is a usage error naming the flag. */
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string): z.infer<S> {
   const parsed = schema.safeParse(raw);

@@ -1,21 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openRegistry } from '../../src/registry/index.js';
 import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { integrity, waitFor } from '../helpers/registry.js';
 import { spawnCli } from '../helpers/spawn.js';
 
 const MODEL = 'Rain_dataset_model_prod';
 
-function integrity(home: string): string {
-  const db = new Database(join(home, '.rainops/registry.db'), { readonly: true });
-  try {
-    return (db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
-  } finally {
-    db.close();
-  }
-}
 
 const versions = (home: string) => {
   const r = openRegistry(join(home, '.rainops/registry.db'));
@@ -26,13 +18,6 @@ const versions = (home: string) => {
   }
 };
 
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('champion / challenger through the CLI', () => {
   const home = tempDir();

@@ -1,29 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openRegistry } from '../../src/registry/index.js';
 import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { integrity, waitFor } from '../helpers/registry.js';
 import { spawnCli } from '../helpers/spawn.js';
 
 const MODEL = 'Rain_dataset_model_prod';
 
-function integrity(home: string): string {
-  const db = new Database(join(home, '.rainops/registry.db'), { readonly: true });
-  try {
-    return (db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
-  } finally {
-    db.close();
-  }
-}
 
-async function until(check: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const runningRuns = (home: string, name: string) => {
   const r = openRegistry(join(home, '.rainops/registry.db'));
@@ -38,7 +23,7 @@ describe('kill -9 leaves a consistent registry and the next run succeeds', () =>
   it('during etl: no data set registered, the run FAILED, a second etl succeeds', async () => {
     const home = tempDir();
     const victim = spawnCli(['etl', '--source', WEATHER_CSV], home);
-    await until(() => runningRuns(home, 'etl') > 0, 30_000);
+    await waitFor(() => runningRuns(home, 'etl') > 0, 30_000);
     await new Promise((r) => setTimeout(r, 400));
     victim.child.kill('SIGKILL');
     await victim.done;
@@ -57,7 +42,7 @@ describe('kill -9 leaves a consistent registry and the next run succeeds', () =>
     writeFileSync(grid, JSON.stringify({ learningRate: [0.3], maxDepth: [2, 3, 4], nEstimators: [30] }));
     expect((await cli(['etl', '--source', WEATHER_CSV], {}, home)).code).toBe(0);
     const victim = spawnCli(['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--jobs', '1'], home);
-    await until(() => runningRuns(home, 'trial-') > 0, 60_000);
+    await waitFor(() => runningRuns(home, 'trial-') > 0, 60_000);
     victim.child.kill('SIGKILL');
     await victim.done;
     expect(integrity(home)).toBe('ok');

@@ -56,7 +56,8 @@ function writeUnscaled(p: Omit<InputsPipeline, 'scale'>, row: FeatureInput, out:
   for (let j = 0; j < CONTINUOUS_COLUMNS.length; j++) {
     const col = CONTINUOUS_COLUMNS[j]!;
     // A column without training values stays constant whatever a new row says: the model never saw it vary.
-    const v = p.emptyColumns.length > 0 && p.emptyColumns.includes(col) ? NaN : clipped(p, col, num(row[col]));
+    // Pipelines saved before emptyColumns existed have none.
+    const v = p.emptyColumns?.includes(col) ? NaN : clipped(p, col, num(row[col]));
     out[at + 1 + j] = Number.isNaN(v) ? p.impute.continuous[col] : v;
   }
   const day = dayAngle(row.Date);

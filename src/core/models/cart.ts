@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { seededRandom } from '../dataset/random.js';
 import { UsageError } from '../errors.js';
 import { checkTrainingData } from './matrix.js';
 import type { Matrix } from './matrix.js';
@@ -42,21 +43,10 @@ const require = createRequire(import.meta.url);
 /** Leaf probabilities are kept inside [EPS, 1 - EPS] so that their logit is finite. */
 const EPS = 1e-6;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A seeded sample keeping the class balance, indices ascending. */
 export function stratifiedSample(y: ArrayLike<number>, size: number, seed: number): Int32Array {
   if (size >= y.length) return Int32Array.from({ length: y.length }, (_, i) => i);
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const byClass: number[][] = [[], []];
   for (let i = 0; i < y.length; i++) (byClass[y[i] === 1 ? 1 : 0] as number[]).push(i);
   const picked: number[] = [];

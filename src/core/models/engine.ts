@@ -1,6 +1,9 @@
 import { RainopsError, UsageError } from '../errors.js';
 import type { EvalMetric } from './early-stopping.js';
 import type { Matrix } from './matrix.js';
+import { checkTrainingData } from './matrix.js';
+import { parseXgbParams } from './params.js';
+import type { XgbParams } from './params.js';
 import type { TreeEnsemble } from './trees.js';
 
 export type EngineName = 'wasm' | 'native';
@@ -52,6 +55,15 @@ export interface XgbEngine {
   train(X: Matrix, y: Float32Array, params: unknown, opts?: TrainOptions): Promise<TrainedModel>;
   /** Loads bytes saved by save() (native also reads the wasm engine's bytes). */
   load(bytes: Uint8Array): Promise<TrainedModel>;
+}
+
+/** Validates everything a train call gets, before any engine call (a bad call aborts the wasm module). */
+export function checkTrainInput(X: Matrix, y: Float32Array, params: unknown, opts: TrainOptions): { p: XgbParams; metric: EvalMetric } {
+  const p = parseXgbParams(params);
+  checkTrainingData(X, y);
+  checkTrainOptions(opts, X.cols);
+  if (opts.eval) checkTrainingData(opts.eval.X, opts.eval.y, 'eval');
+  return { p, metric: opts.metric ?? 'logloss' };
 }
 
 export function checkTrainOptions(opts: TrainOptions, cols: number): void {

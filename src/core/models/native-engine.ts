@@ -1,13 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { IntegrityError, RainopsError, UsageError } from '../errors.js';
 import { EarlyStopping, evalMetric } from './early-stopping.js';
-import { checkTrainOptions, freedError, Mutex } from './engine.js';
+import { checkTrainInput, freedError, Mutex } from './engine.js';
 import type { TrainedModel, TrainOptions, XgbEngine } from './engine.js';
-import { checkTrainingData } from './matrix.js';
 import type { Matrix } from './matrix.js';
 import { loadXgbLib } from './native-lib.js';
 import type { Handle, XgbLib } from './native-lib.js';
-import { parseXgbParams, xgbParamPairs } from './params.js';
+import { xgbParamPairs } from './params.js';
 import type { TreeEnsemble } from './trees.js';
 import { parseXgbBinary, xgbBinaryToEnsemble } from './xgb-binary.js';
 
@@ -122,11 +121,7 @@ export async function createNativeEngine(): Promise<XgbEngine> {
   };
 
   const train = async (X: Matrix, y: Float32Array, params: unknown, opts: TrainOptions = {}): Promise<TrainedModel> => {
-    const p = parseXgbParams(params);
-    checkTrainingData(X, y);
-    checkTrainOptions(opts, X.cols);
-    if (opts.eval) checkTrainingData(opts.eval.X, opts.eval.y, 'eval');
-    const metric = opts.metric ?? 'logloss';
+    const { p, metric } = checkTrainInput(X, y, params, opts);
     const threads = p.nthread ?? availableParallelism();
     return mutex.run(async () => {
       const dmats: Handle[] = [];

@@ -1,11 +1,10 @@
 import { createRequire } from 'node:module';
 import { IntegrityError, RainopsError, UsageError } from '../errors.js';
 import { EarlyStopping, evalMetric } from './early-stopping.js';
-import { checkTrainOptions, freedError, Mutex } from './engine.js';
+import { checkTrainInput, freedError, Mutex } from './engine.js';
 import type { TrainedModel, TrainOptions, XgbEngine } from './engine.js';
-import { checkTrainingData } from './matrix.js';
 import type { Matrix } from './matrix.js';
-import { parseXgbParams, xgbParamPairs } from './params.js';
+import { xgbParamPairs } from './params.js';
 import { compileEnsemble } from './trees.js';
 import { parseXgbBinary, truncateXgbBinary, xgbBinaryToEnsemble } from './xgb-binary.js';
 
@@ -197,11 +196,7 @@ export async function createWasmEngine(options: WasmEngineOptions = {}): Promise
   const pkg = require('ml-xgboost/package.json') as { version: string };
 
   const train = async (X: Matrix, y: Float32Array, params: unknown, opts: TrainOptions = {}): Promise<TrainedModel> => {
-    const p = parseXgbParams(params);
-    checkTrainingData(X, y);
-    checkTrainOptions(opts, X.cols);
-    if (opts.eval) checkTrainingData(opts.eval.X, opts.eval.y, 'eval');
-    const metric = opts.metric ?? 'logloss';
+    const { p, metric } = checkTrainInput(X, y, params, opts);
     return mutex.run(async () => {
       const px = malloc(M, X.data.length * 4);
       const py = malloc(M, y.length * 4);

@@ -1,0 +1,21 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** PRAGMA integrity_check of a test home's registry ('ok' when sound). */
+export function integrity(home: string): string {
+  const db = new Database(join(home, '.rainops/registry.db'), { readonly: true });
+  try {
+    return (db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
+  } finally {
+    db.close();
+  }
+}
+
+/** Polls until check() holds, or fails after ms. */
+export async function waitFor(check: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
