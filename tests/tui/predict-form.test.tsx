@@ -19,6 +19,15 @@ const EXAMPLE: PredictFeatures = {
 
 const tick = (ms = 15) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until cond holds: a loaded machine draws later than an idle one. */
+async function eventually(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('the terminal never showed what was expected');
+    await tick(20);
+  }
+}
+
 function answerFor(features: PredictFeatures): PredictResult {
   const rain = features.Humidity3pm > 50;
   return { prediction_bool: rain ? 1 : 0, prediction_str: rain ? ANSWER_RAIN : ANSWER_DRY, probability: rain ? 0.734 : 0.12, model: { name: 'Rain_dataset_model_prod', version: 7 } };
@@ -194,9 +203,9 @@ describe('runPredictForm', () => {
       const streams = { stdin: t.stdin as unknown as NodeJS.ReadStream, stdout: t.stdout as unknown as NodeJS.WriteStream, stderr: t.stdout as unknown as NodeJS.WriteStream };
       let ended = false;
       const done = runPredictForm({ ...streams, predict, source: 'test' }).then(() => (ended = true));
-      await tick(50);
+      await eventually(() => t.output().includes('Location'));
       t.stdin.write(KEY.ctrlS);
-      await tick(100);
+      await eventually(() => t.output().includes(ANSWER_RAIN));
       expect(t.output()).toContain(ANSWER_RAIN);
       expect(ended).toBe(false);
       t.stdin.write(key);
