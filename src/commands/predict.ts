@@ -5,7 +5,6 @@ import { CHAMPION_ALIAS, MODEL_NAME } from '../core/context.js';
 import { UsageError } from '../core/errors.js';
 import { openScorer, predictBatch, predictOne } from '../core/predict/index.js';
 import type { BatchProgress, BatchResult, PredictResult, ScorerSource } from '../core/predict/index.js';
-import { runPredictForm } from '../core/tui/run-form.js';
 import type { CliIO } from './io.js';
 import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
@@ -92,6 +91,8 @@ export function predictCommand(io: CliIO): Command {
       } else {
         // Ink needs the real terminal streams; in this branch stdin is a TTY, so they are the process's.
         const tty = { stdin: io.stdin as NodeJS.ReadStream, stdout: io.stdout as NodeJS.WriteStream, stderr: io.stderr as NodeJS.WriteStream };
+        // Ink and React take a quarter of a second to load: only the form pays for them.
+        const { runPredictForm } = await import('../core/tui/run-form.js');
         await runPredictForm({ ...tty, predict: (features) => scorer.predict(features), source: scorer.describe });
       }
     } finally {
