@@ -53,10 +53,15 @@ function startServer(cmd: string, args: string[], env: Record<string, string>, p
   return new Promise((res, rej) => {
     const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = '';
+    let found = false;
     const onData = (d: Buffer) => {
+      // Once listening, only drain: rescanning a growing access log would cost the load generator more than the server.
+      if (found) return;
       seen += d.toString();
       const m = pattern.exec(seen);
-      if (m) res({ url: m[1]!, pid: child.pid!, stop: () => new Promise((done) => (child.once('close', () => done()), child.kill('SIGTERM'))) });
+      if (!m) return;
+      found = true;
+      res({ url: m[1]!, pid: child.pid!, stop: () => new Promise((done) => (child.once('close', () => done()), child.kill('SIGTERM'))) });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -91,6 +96,11 @@ const EXAMPLE = {
 async function main() {
   const out: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version }, quick };
   const runs = quick ? 1 : 3;
+  // Partial results survive a later stage failing.
+  const save = () => {
+    mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(out, null, 2) + '\n');
+  };
 
   log('etl: rainops, whole process, fresh home each time');
   const etlMs: number[] = [];
@@ -117,6 +127,7 @@ async function main() {
     Object.assign(etl, { python_s: median(py) / 1000, python_before_write_s: inner, ratio: median(etlMs) / median(py), goal: '<= 0.5' });
   }
   out.etl = etl;
+  save();
 
   log('fit: one XGBoost fit, depth 6, 100 trees, all training rows');
   const data = await loadDatasetMatrices(createFileStore(join(home, '.rainops/store')), datasetId);
@@ -142,6 +153,7 @@ async function main() {
     fit.goal = 'native <= 1.2, wasm <= 5';
   }
   out.fit = fit;
+  save();
 
   log('grid: 8 candidates x 5 folds, fixed rounds (no early stopping), refit of the best included on both sides');
   const gridFile = join(home, 'bench-grid.json');
@@ -163,6 +175,7 @@ async function main() {
     grid.goal = 'native <= 1, wasm <= 3';
   }
   out.grid = grid;
+  save();
 
   log('model: plain `rainops optimize` (default grid, auto engine), test F1 / ROC AUC of the registered version');
   const opt = must(await rainops(home, ['optimize', '--json']), 'rainops optimize');
@@ -172,6 +185,7 @@ async function main() {
     engine: best.engine, optimize_s: opt.ms / 1000, test_f1: best.test.f1, test_roc_auc: best.test.roc_auc, threshold: best.test.threshold,
     best_params: best.best_params, peak_rss_bytes: optRun.peakRssBytes, python_reference: { f1: 0.658, f1_tuned: 0.693, roc_auc: 0.907 }, goal: 'f1 >= 0.69, roc_auc >= 0.905',
   };
+  save();
   if (!best.alias) must(await rainops(home, ['promote', best.model, String(best.version)]), 'promote');
 
   log('serve: single-row POST /predict/ at 50 connections');
@@ -202,23 +216,24 @@ async function main() {
   serve.ratio_to_bare = rps(serve.rainops) / rps(serve.bare_node);
   serve.goal = '>= 0.5 of bare Node, p99 <= 10 ms';
   if (await pythonHas('fastapi, uvicorn, xgboost, numpy')) {
-    const version = JSON.parse((await rainops(home, ['models', 'list', '--json'])).stdout)[0].aliases.prod_best;
-    const bundle = join(home, '.rainops/store/models/Rain_dataset_model_prod', String(version));
-    const port = 18000 + Math.floor(Math.random() * 1000);
-    const py = await startServer(PY, [join(ROOT, 'bench/peers/fastapi_app.py'), bundle, String(port)], {}, /()/).then(async (s) => {
-      await waitForHttp(`http://127.0.0.1:${port}/docs`);
-      return { ...s, url: `http://127.0.0.1:${port}` };
-    });
     try {
-      serve.python_fastapi = await load(`${py.url}/predict/`, body, 50, seconds);
-    } finally {
-      await py.stop();
+      const version = JSON.parse((await rainops(home, ['models', 'list', '--json'])).stdout)[0].aliases.prod_best;
+      const bundle = join(home, '.rainops/store/models/Rain_dataset_model_prod', String(version));
+      const port = 18000 + Math.floor(Math.random() * 1000);
+      const py = await startServer(PY, [join(ROOT, 'bench/peers/fastapi_app.py'), bundle, String(port)], {}, /starting on (http:\/\/[^\s]+)/);
+      await waitForHttp(`${py.url}/docs`);
+      try {
+        serve.python_fastapi = await load(`${py.url}/predict/`, body, 50, seconds);
+      } finally {
+        await py.stop();
+      }
+    } catch (err) {
+      serve.python_fastapi = { error: (err as Error).message };
     }
   }
   out.serve = serve;
 
-  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(out, null, 2) + '\n');
+  save();
   const md = markdown(out);
   writeFileSync(join(ROOT, 'bench/results/latest.md'), md);
   if (argv.has('--json')) process.stdout.write(JSON.stringify(out, null, 2) + '\n');

@@ -77,4 +77,5 @@ def predict(body: Body):
             "Más seco que el Sahara. Mañana posiblemente no llueva...", "probability": p}
 
 
+print(f"starting on http://127.0.0.1:{port}", flush=True)
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
