@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { write } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
@@ -8,6 +9,7 @@ import { startCluster, workerChannel } from '../core/server/cluster.js';
 import { createMetrics } from '../core/server/metrics.js';
 import { checkServable } from '../core/server/model-holder.js';
 import { startServer } from '../core/server/server.js';
+import type { LogSink } from '../core/server/server.js';
 import type { CliIO } from './io.js';
 import { openDeps, parseOptions, printJson, stderrLogger, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
@@ -54,6 +56,20 @@ function shutdownSignal(isWorker: boolean): { promise: Promise<string>; trigger(
   return { promise, trigger: (reason) => resolve(reason), release };
 }
 
+/**
+ * The access log's way to stderr. Node writes to a piped stderr synchronously, so a slow reader would stall
+ * every request; fs.write runs on the thread pool instead. Tests' io keeps its own stderr.
+ */
+function logSink(io: CliIO): LogSink {
+  if (io.stderr !== process.stderr) {
+    return (text, done) => {
+      io.stderr.write(text);
+      done();
+    };
+  }
+  return (text, done) => write(2, text, (err) => done(err));
+}
+
 export function serveCommand(io: CliIO): Command {
   const cmd = new Command('serve')
     .description('serve the model an alias points at over HTTP (POST /predict), following the alias as it moves')
@@ -88,7 +104,7 @@ export function serveCommand(io: CliIO): Command {
         const channel = isWorker ? workerChannel(metrics, () => stop.trigger('shutdown')) : null;
         const s = await startServer(
           { host: f.host, port: f.port, model: f.model, alias: f.alias, pollSec: f.poll, apiKey: f.apiKey, adminToken: f.adminToken, requestTimeoutSec: f.requestTimeout, version: VERSION },
-          { ...deps, metrics, collectMetrics: channel?.collectMetrics, accessLog: (text) => io.stderr.write(text) },
+          { ...deps, metrics, collectMetrics: channel?.collectMetrics, accessLog: logSink(io) },
         );
         channel?.announce(s.url, s.version);
         ({ url, version } = s);

@@ -258,6 +258,7 @@ describe('service routes', () => {
     const plain = (await (await open.request('/openapi.json')).json()) as Json;
     expect(plain.paths['/admin/reload']).toBeUndefined();
     expect(plain.paths['/predict'].post.security).toBeUndefined();
+    expect(plain.components.securitySchemes).toBeUndefined();
   });
 
   it('GET /docs loads Swagger UI from local assets only', async () => {

@@ -25,7 +25,10 @@ async function start(opts: Partial<ServeOptions> = {}) {
   let log = '';
   const s = await startServer(
     { host: '127.0.0.1', port: 0, model: MODEL, alias: 'prod_best', pollSec: 0, requestTimeoutSec: 10, ...opts },
-    { registry: home.registry, store: home.store, logger, accessLog: (t) => (log += t) },
+    { registry: home.registry, store: home.store, logger, accessLog: (t, done) => {
+        log += t;
+        done();
+      } },
   );
   servers.push(s);
   return { s, logger, log: () => log };
@@ -89,6 +92,36 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     const lines = log().trim().split('\n').map((l) => JSON.parse(l) as Json);
     expect(lines.filter((l) => l.path === '/predict')).toHaveLength(bodies.length);
     expect(lines.at(-1)).toMatchObject({ method: 'POST', path: '/predict/batch', status: 200 });
+  });
+
+  it('writes the access log one batch at a time: a slow stderr delays lines, never requests', async () => {
+    const writes: string[] = [];
+    let release: () => void = () => {};
+    const s = await startServer(
+      { host: '127.0.0.1', port: 0, model: MODEL, alias: 'prod_best', pollSec: 0, requestTimeoutSec: 10 },
+      {
+        registry: home.registry,
+        store: home.store,
+        logger: memoryLogger(),
+        // A sink that holds its first write until released, like a pipe nobody reads.
+        accessLog: (text, done) => {
+          writes.push(text);
+          if (writes.length === 1) release = () => done();
+          else done();
+        },
+      },
+    );
+    const t0 = Date.now();
+    const answers = await Promise.all(Array.from({ length: 30 }, () => post(`${s.url}/predict`, EXAMPLE)));
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(writes).toHaveLength(1);
+    const closed = s.close();
+    release();
+    await closed;
+    const lines = writes.join('').trim().split('\n');
+    expect(lines).toHaveLength(30);
+    expect(writes.length).toBeLessThan(30);
   });
 
   it('refuses a body past 1 MiB with 413, by Content-Length or while reading a chunked one', async () => {

@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { HttpError } from './errors.js';
 import { createPredictCore, tooLarge } from './handlers.js';
 import type { AppDeps } from './handlers.js';
+import type { LoadedModel } from './model-holder.js';
 
 /**
  * The HTTP listener: POST /predict goes straight from Node's request to the shared prediction code
@@ -40,15 +41,15 @@ export function createNodeListener(deps: AppDeps): (req: IncomingMessage, res: S
 
   const predict = (req: IncomingMessage, res: ServerResponse) => {
     const start = performance.now();
-    let loaded;
+    let loaded: LoadedModel;
     try {
       core.authorize(req.headers.authorization);
       // Taken once: a swap while this request runs does not change the model that answers it.
       loaded = core.requireModel();
       core.checkHeaders(req.headers['content-type'], req.headers['content-length'], core.bodyLimit);
     } catch (err) {
-      // The body was not read: close the connection rather than read what may be a megabyte of it.
-      fail(req, res, start, err, true);
+      // Node reads and drops a body nobody read, to keep the connection; past the limit, close it instead.
+      fail(req, res, start, err, err instanceof HttpError && err.status === 413);
       return;
     }
     const chunks: Buffer[] = [];

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ANSWER_RAIN } from '../bundle/predictor.js';
+import { MODEL_NAME } from '../context.js';
 import { DateSchema, LocationSchema, PredictFeaturesSchema } from '../dataset/schema.js';
 import { LOCATION_NAMES } from '../features/locations.js';
 import {
@@ -67,6 +69,9 @@ function componentSchemas(): Record<string, unknown> {
     delete (s as { $id?: string }).$id;
   }
   (schemas.Features as Record<string, unknown>).example = EXAMPLE_FEATURES;
+  (schemas.PredictResponse as Record<string, unknown>).example = {
+    prediction_bool: 1, prediction_str: ANSWER_RAIN, probability: 0.8314, model: { name: MODEL_NAME, version: 1 },
+  };
   return schemas;
 }
 
@@ -143,10 +148,15 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
     paths,
     components: {
       schemas: componentSchemas(),
-      securitySchemes: {
-        ...(o.apiKey ? { apiKey: { type: 'http', scheme: 'bearer', description: 'the --api-key (RAINOPS_API_KEY) of the server' } } : {}),
-        ...(o.admin ? { adminToken: { type: 'http', scheme: 'bearer', description: 'the --admin-token (RAINOPS_ADMIN_TOKEN) of the server' } } : {}),
-      },
+      // Only what this server checks: Swagger UI shows an Authorize button whenever schemes are listed.
+      ...(o.apiKey || o.admin
+        ? {
+            securitySchemes: {
+              ...(o.apiKey ? { apiKey: { type: 'http', scheme: 'bearer', description: 'the --api-key (RAINOPS_API_KEY) of the server' } } : {}),
+              ...(o.admin ? { adminToken: { type: 'http', scheme: 'bearer', description: 'the --admin-token (RAINOPS_ADMIN_TOKEN) of the server' } } : {}),
+            },
+          }
+        : {}),
     },
   };
 }

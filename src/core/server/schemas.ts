@@ -10,7 +10,7 @@ export const PredictRequestSchema = z.object({ features: PredictFeaturesSchema }
 /** The documented batch shape; a bare JSON array of feature objects is accepted too. */
 export const BatchRequestSchema = z.object({ features: z.array(PredictFeaturesSchema).max(MAX_BATCH_ROWS) });
 
-export const ModelRefSchema = z.object({ name: z.string(), version: z.number().int() });
+export const ModelRefSchema = z.object({ name: z.string(), version: z.number().int().positive() });
 
 const predictionShape = {
   prediction_bool: z.union([z.literal(0), z.literal(1)]),

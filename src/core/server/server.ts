@@ -27,8 +27,8 @@ export interface ServeOptions {
 }
 
 export interface ServeDeps extends Pick<CoreDeps, 'registry' | 'store' | 'logger'> {
-  /** Where access-log lines go (batched: one write per turn of the event loop). */
-  accessLog?: (text: string) => void;
+  /** Where access-log lines go (batched: one write at a time, at most one per turn of the event loop). */
+  accessLog?: LogSink;
   /** The figures of every process, when this one is a worker of a cluster. */
   collectMetrics?: () => Promise<string>;
   metrics?: ServerMetrics;
@@ -47,26 +47,66 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Batches lines into one write per event-loop turn: the hot path never waits on stderr. */
-function lineBuffer(write: (text: string) => void): { push(line: string): void; flush(): void } {
+/**
+ * Where access-log text goes. `done` is called once the text is written: the next batch waits for it, so a
+ * slow reader of stderr makes lines pile up here (and be dropped past a limit) instead of stalling requests.
+ */
+export type LogSink = (text: string, done: (err?: Error | null) => void) => void;
+
+const MAX_PENDING_LOG = 4 * 1024 * 1024;
+
+/** Batches lines into one write at a time, at most one per event-loop turn: the hot path never waits on stderr. */
+function lineBuffer(sink: LogSink, logger: ServeDeps['logger']): { push(line: string): void; drain(): Promise<void> } {
   let pending: string[] = [];
+  let size = 0;
   let scheduled = false;
-  const flush = () => {
+  let writing: Promise<void> | null = null;
+  let broken = false;
+  let dropping = false;
+  const schedule = () => {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  function flush() {
     scheduled = false;
-    if (pending.length === 0) return;
+    if (writing || pending.length === 0 || broken) return;
     const text = pending.join('');
     pending = [];
-    write(text);
-  };
+    size = 0;
+    let finish: () => void = () => {};
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    writing = done;
+    // The sink may call back at once (a test's) or later (fs.write): both end here.
+    sink(text, (err) => {
+      if (writing === done) writing = null;
+      // stderr is gone (EPIPE): nobody can read the log any more, so stop producing it.
+      if (err) broken = true;
+      finish();
+      if (pending.length > 0) schedule();
+    });
+  }
   return {
     push(line) {
+      if (broken) return;
+      if (size > MAX_PENDING_LOG) {
+        if (!dropping) logger.warn('access log: stderr is not keeping up; dropping lines until it does');
+        dropping = true;
+        return;
+      }
+      dropping = false;
       pending.push(line);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
+      size += line.length;
+      if (!writing) schedule();
+    },
+    async drain() {
+      for (;;) {
+        if (writing) await writing;
+        else if (pending.length === 0 || broken) return;
+        else flush();
       }
     },
-    flush,
   };
 }
 
@@ -95,7 +135,7 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
     { registry: deps.registry, store: deps.store, logger: deps.logger, metrics },
   );
   const first = await holder.init();
-  const log = deps.accessLog ? lineBuffer(deps.accessLog) : null;
+  const log = deps.accessLog ? lineBuffer(deps.accessLog, deps.logger) : null;
   let closing = false;
   const listener = createNodeListener({
     holder,
@@ -148,7 +188,12 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
       await done;
       clearTimeout(deadline);
       await holder.stop();
-      log?.flush();
+      if (log) {
+        // A reader of stderr that never reads must not keep the process alive: give the log 2 s.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([log.drain(), new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
+        clearTimeout(timer);
+      }
     })();
     return closed;
   };
