@@ -78,7 +78,7 @@ export function createApp(deps: AppDeps): Hono {
     core.authorize(header(c, 'authorization'));
     // Taken once: a swap while this request runs does not change the model that answers it.
     const loaded = core.requireModel();
-    return c.json(core.predictOne(loaded, await readJson(c, core, core.bodyLimit)));
+    return c.body(core.predictOne(loaded, await readJson(c, core, core.bodyLimit)), 200, { 'Content-Type': 'application/json' });
   };
   const predictBatch = async (c: Context) => {
     core.authorize(header(c, 'authorization'));

@@ -28,6 +28,8 @@ export interface LoadedModel {
   readonly version: number;
   /** `{name, version}` as every prediction response carries it. */
   readonly ref: { readonly name: string; readonly version: number };
+  /** `ref` as JSON text, written once. */
+  readonly refJson: string;
   readonly info: ModelInfo;
 }
 
@@ -102,10 +104,12 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
 
   const wrap = (predictor: Predictor): LoadedModel => {
     const m = predictor.bundle.metadata;
+    const ref = Object.freeze({ name: predictor.model, version: predictor.version });
     return {
       predictor,
       version: predictor.version,
-      ref: Object.freeze({ name: predictor.model, version: predictor.version }),
+      ref,
+      refJson: JSON.stringify(ref),
       info: {
         name: predictor.model,
         version: predictor.version,

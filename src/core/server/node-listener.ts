@@ -23,7 +23,7 @@ export function createNodeListener(deps: AppDeps): (req: IncomingMessage, res: S
   const isClosing = deps.isClosing ?? (() => false);
 
   const respond = (req: IncomingMessage, res: ServerResponse, start: number, status: number, body: unknown, extra?: Record<string, string>) => {
-    const text = JSON.stringify(body);
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...extra };
     if (isClosing()) headers.Connection = 'close';
     res.writeHead(status, headers);
