@@ -1,6 +1,7 @@
 import type { XgbEngine } from '../models/engine.js';
 import { selectRows } from '../models/matrix.js';
 import type { Matrix } from '../models/matrix.js';
+import { parseXgbParams } from '../models/params.js';
 import type { XgbParamsInput } from '../models/params.js';
 
 export interface FoldTask {
@@ -28,11 +29,14 @@ function pick(y: Float32Array, idx: Uint32Array): Float32Array {
 export async function fitFold(engine: XgbEngine, X: Matrix, y: Float32Array, task: FoldTask): Promise<FoldResult> {
   const started = performance.now();
   const validX = selectRows(X, task.valid);
-  const model = await engine.train(selectRows(X, task.train), pick(y, task.train), task.params, {
-    eval: { X: validX, y: pick(y, task.valid) },
-    earlyStoppingRounds: task.earlyStoppingRounds,
-    metric: 'logloss',
-  });
+  // Scoring the held-out rows after every round only pays off when it can stop the fit early.
+  const canStop = task.earlyStoppingRounds < parseXgbParams(task.params).nEstimators;
+  const model = await engine.train(
+    selectRows(X, task.train),
+    pick(y, task.train),
+    task.params,
+    canStop ? { eval: { X: validX, y: pick(y, task.valid) }, earlyStoppingRounds: task.earlyStoppingRounds, metric: 'logloss' } : {},
+  );
   try {
     return { predictions: model.predict(validX), bestIteration: model.bestIteration, roundsTrained: model.roundsTrained, ms: performance.now() - started };
   } finally {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RainopsError } from '../errors.js';
@@ -16,6 +17,9 @@ export interface FoldPool {
 
 export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngine, jobs: number): Promise<FoldPool> {
   if (jobs <= 1) return { jobs: 1, run: (task) => fitFold(engine, X, y, task), close: async () => undefined };
+  // Parallel fits share the cores rather than each spinning up a thread per core.
+  const nthread = Math.max(1, Math.floor(availableParallelism() / jobs));
+  const withThreads = (task: FoldTask): FoldTask => ({ ...task, params: { ...task.params, nthread } });
   const xShared = new SharedArrayBuffer(X.data.byteLength);
   new Float32Array(xShared).set(X.data);
   const yShared = new SharedArrayBuffer(y.byteLength);
@@ -70,7 +74,7 @@ export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngi
     run: (task) =>
       new Promise<FoldResult>((resolve, reject) => {
         if (failure) return reject(failure);
-        queue.push({ task, resolve, reject });
+        queue.push({ task: withThreads(task), resolve, reject });
         dispatch();
       }),
     close: async () => {
