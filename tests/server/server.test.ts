@@ -158,6 +158,35 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     expect(await (await fetch(`${s.url}/health`)).json()).toEqual({ status: 'ok' });
   });
 
+  it('never answers 5xx to a malformed body (random bodies on the lean path and through Hono)', async () => {
+    const { s, logger } = await start();
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+    const value = (depth: number): unknown => {
+      const r = rand();
+      if (depth > 3 || r < 0.3) return pick<unknown>([null, true, 0, -1, 1e308, -1e-308, 3.5, '', 'Yes', 'No', 'Adelaide', '2024-02-29', 'ESE', '\u0000', 'x'.repeat(300)]);
+      if (r < 0.5) return Array.from({ length: Math.floor(rand() * 4) }, () => value(depth + 1));
+      const keys = Object.keys(EXAMPLE.features).concat(['features', '__proto__', 'constructor', '']);
+      return Object.fromEntries(Array.from({ length: Math.floor(rand() * 6) }, () => [pick(keys), value(depth + 1)]));
+    };
+    const texts: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const f: Record<string, unknown> = { ...EXAMPLE.features };
+      for (let k = 0; k < 3; k++) f[pick(Object.keys(f))] = value(2);
+      texts.push(JSON.stringify(rand() < 0.7 ? { features: f } : value(0)));
+    }
+    texts.push('{"features": {"MinTemp": 1e999999}}', '[[[[[[[[[[', '{"a":"\\ud800"}', '\u00ff\u00fe', '{"features": NaN}', 'true', '"str"', '{}'.repeat(1000));
+    for (const text of texts) {
+      for (const path of ['/predict', '/predict/batch']) {
+        const res = await post(`${s.url}${path}`, path === '/predict/batch' && text.startsWith('{"features": {') ? `[${text}]` : text);
+        expect([200, 400, 422], `${path} ${text.slice(0, 80)}`).toContain(res.status);
+        await res.arrayBuffer();
+      }
+    }
+    expect(logger.lines.filter((l) => l.includes('unexpected error'))).toEqual([]);
+  });
+
   it('answers 408 to a client that does not send its whole request in time', async () => {
     const { s } = await start({ requestTimeoutSec: 0.5 });
     const t0 = Date.now();
