@@ -5,13 +5,10 @@ import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { CHAMPION_ALIAS, MODEL_NAME } from '../core/context.js';
-import { startCluster, workerChannel } from '../core/server/cluster.js';
-import { createMetrics } from '../core/server/metrics.js';
-import { checkServable } from '../core/server/model-holder.js';
-import { startServer } from '../core/server/server.js';
 import type { LogSink } from '../core/server/server.js';
+import { startService } from '../core/server/service.js';
 import type { CliIO } from './io.js';
-import { openDeps, parseOptions, printJson, stderrLogger, withCommon } from './shared.js';
+import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 // src/commands and dist/commands both sit two folders below package.json.
@@ -90,36 +87,20 @@ export function serveCommand(io: CliIO): Command {
     const stop = shutdownSignal(isWorker);
     const deps = openDeps(io, raw, isWorker ? `serve[${String(io.env.RAINOPS_SERVE_WORKER)}]` : 'serve');
     try {
-      let url: string;
-      let version: number;
-      let close: () => Promise<void>;
-      if (workers > 1 && !isWorker) {
-        // Fail here, once, rather than in every worker.
-        checkServable(deps.registry, f.model, f.alias);
-        deps.close();
-        const c = await startCluster({ workers, graceMs: f.requestTimeout * 1000 + 5000 }, { logger: stderrLogger(io, 'serve', raw.verbose) });
-        ({ url, version, close } = c);
-      } else {
-        const metrics = createMetrics();
-        const channel = isWorker ? workerChannel(metrics, () => stop.trigger('shutdown')) : null;
-        const s = await startServer(
-          { host: f.host, port: f.port, model: f.model, alias: f.alias, pollSec: f.poll, apiKey: f.apiKey, adminToken: f.adminToken, requestTimeoutSec: f.requestTimeout, version: VERSION },
-          { ...deps, metrics, collectMetrics: channel?.collectMetrics, accessLog: logSink(io) },
-        );
-        channel?.announce(s.url, s.version);
-        ({ url, version } = s);
-        close = async () => {
-          await s.close();
-          channel?.dispose();
-        };
-      }
+      const service = await startService(
+        {
+          host: f.host, port: f.port, model: f.model, alias: f.alias, pollSec: f.poll, apiKey: f.apiKey, adminToken: f.adminToken,
+          requestTimeoutSec: f.requestTimeout, version: VERSION, workers, isWorker,
+        },
+        { ...deps, accessLog: logSink(io), onShutdownRequest: () => stop.trigger('shutdown') },
+      );
       if (!isWorker) {
-        io.stderr.write(`listening on ${url} (${f.model} v${version} via ${f.alias})${workers > 1 ? ` with ${workers} workers` : ''}\n`);
-        if (raw.json) printJson(io, { url, model: f.model, version, alias: f.alias, workers });
+        io.stderr.write(`listening on ${service.url} (${f.model} v${service.version} via ${f.alias})${workers > 1 ? ` with ${workers} workers` : ''}\n`);
+        if (raw.json) printJson(io, { url: service.url, model: f.model, version: service.version, alias: f.alias, workers });
       }
       const why = await stop.promise;
       if (!isWorker) io.stderr.write(`serve: ${why}: finishing requests in flight, then stopping\n`);
-      await close();
+      await service.close();
     } finally {
       stop.release();
       deps.close();
