@@ -1,13 +1,9 @@
 import type { PredictFeatures } from '../../src/core/dataset/schema.js';
 import { RAW_COLUMNS } from '../../src/core/dataset/schema.js';
+import { EXAMPLE_FEATURES as EXAMPLE_DAY } from '../../src/core/dataset/example.js';
 
 /** The original's example day, as the API takes it. */
-export const EXAMPLE_FEATURES: PredictFeatures = {
-  Date: '2024-08-26', Location: 'Adelaide', MinTemp: 9.8, MaxTemp: 18.2, Rainfall: 0.2, Evaporation: 1.4, Sunshine: 0,
-  WindGustDir: 'ESE', WindGustSpeed: 39, WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: 17, WindSpeed3pm: 11,
-  Humidity9am: 91, Humidity3pm: 95, Pressure9am: 1020.3, Pressure3pm: 1016.4, Cloud9am: 7, Cloud3pm: 8, Temp9am: 12.7,
-  Temp3pm: 14.6, RainToday: 0,
-};
+export const EXAMPLE_FEATURES: PredictFeatures = { ...EXAMPLE_DAY };
 
 export const HEADER = RAW_COLUMNS.join(',');
 /** weatherAUS rows: with missing values, and with a label. */

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
 import { silentLogger } from '../../src/core/context.js';
+import { EXAMPLE_FEATURES } from '../../src/core/dataset/example.js';
 import type { Logger } from '../../src/core/context.js';
 import { createFileStore } from '../../src/core/store/file-store.js';
 import type { ArtifactStore } from '../../src/core/store/types.js';
@@ -15,14 +16,7 @@ import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
 export const MODEL = 'Rain_dataset_model_prod';
 
 /** The Python original's curl example. */
-export const EXAMPLE = {
-  features: {
-    Date: '2024-08-26', Location: 'Adelaide', MinTemp: 9.8, MaxTemp: 18.2, Rainfall: 0.2, Evaporation: 1.4, Sunshine: 0,
-    WindGustDir: 'ESE', WindGustSpeed: 39, WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: 17, WindSpeed3pm: 11,
-    Humidity9am: 91, Humidity3pm: 95, Pressure9am: 1020.3, Pressure3pm: 1016.4, Cloud9am: 7, Cloud3pm: 8, Temp9am: 12.7,
-    Temp3pm: 14.6, RainToday: 0,
-  },
-};
+export const EXAMPLE = { features: EXAMPLE_FEATURES };
 
 export interface ModelHome {
   /** The working directory; RAINOPS_HOME is `${dir}/.rainops`. */

@@ -1,3 +1,4 @@
+import { EXAMPLE_FEATURES } from '../dataset/example.js';
 import type { z } from 'zod';
 import { CONTINUOUS_BOUNDS, FEATURE_INPUT_COLUMNS, PredictFeaturesSchema } from '../dataset/schema.js';
 import type { ContinuousColumn } from '../dataset/schema.js';
@@ -36,9 +37,6 @@ export const FIELDS: readonly FieldSpec[] = FEATURE_INPUT_COLUMNS.map((name): Fi
 });
 
 /** The original's example day, which the form opens with. */
-export const EXAMPLE_DAY: Readonly<Record<FieldName, string>> = {
-  Date: '2024-08-26', Location: 'Adelaide', MinTemp: '9.8', MaxTemp: '18.2', Rainfall: '0.2', Evaporation: '1.4',
-  Sunshine: '0', WindGustDir: 'ESE', WindGustSpeed: '39', WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: '17',
-  WindSpeed3pm: '11', Humidity9am: '91', Humidity3pm: '95', Pressure9am: '1020.3', Pressure3pm: '1016.4',
-  Cloud9am: '7', Cloud3pm: '8', Temp9am: '12.7', Temp3pm: '14.6', RainToday: 'No',
-};
+export const EXAMPLE_DAY: Readonly<Record<FieldName, string>> = Object.fromEntries(
+  Object.entries(EXAMPLE_FEATURES).map(([k, v]) => [k, k === 'RainToday' ? (v ? 'Yes' : 'No') : String(v)]),
+) as Record<FieldName, string>;
