@@ -14,6 +14,24 @@ function toNumberOrNull(value: unknown): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Switches to WAL (a setting kept in the file). SQLite may answer SQLITE_BUSY to this switch without
+ * calling the busy handler when another process is creating the same new file, so it is retried.
+ */
+function enableWal(db: Db): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 200) throw err;
+      pause(25);
+    }
+  }
+}
+
 /** Opens (creating if needed) a SQLite file set up for several processes at once. */
 export function openDatabase(file: string): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -21,7 +39,7 @@ export function openDatabase(file: string): Db {
   try {
     // busy_timeout first, so that switching to WAL waits for other openers instead of failing
     db.pragma('busy_timeout = 10000');
-    db.pragma('journal_mode = WAL');
+    enableWal(db);
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
     db.function(NUMERIC_FN, { deterministic: true }, toNumberOrNull);

@@ -204,8 +204,11 @@ describe('runPredictForm', () => {
       let ended = false;
       const done = runPredictForm({ ...streams, predict, source: 'test' }).then(() => (ended = true));
       await eventually(() => t.output().includes('Location'));
-      t.stdin.write(KEY.ctrlS);
-      await eventually(() => t.output().includes(ANSWER_RAIN));
+      // Ink attaches its input listener after the first draw: repeat the key until the form has taken it.
+      await eventually(() => {
+        if (!t.output().includes(ANSWER_RAIN)) t.stdin.write(KEY.ctrlS);
+        return t.output().includes(ANSWER_RAIN);
+      });
       expect(t.output()).toContain(ANSWER_RAIN);
       expect(ended).toBe(false);
       t.stdin.write(key);
