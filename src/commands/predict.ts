@@ -92,6 +92,8 @@ export function predictCommand(io: CliIO): Command {
         // Ink needs the real terminal streams; in this branch stdin is a TTY, so they are the process's.
         const tty = { stdin: io.stdin as NodeJS.ReadStream, stdout: io.stdout as NodeJS.WriteStream, stderr: io.stderr as NodeJS.WriteStream };
         // Ink and React take a quarter of a second to load: only the form pays for them.
+        // Ink draws only the last frame when CI is set; a form on a terminal is interactive whatever the environment says.
+        process.env.CI = 'false';
         const { runPredictForm } = await import('../core/tui/run-form.js');
         await runPredictForm({ ...tty, predict: (features) => scorer.predict(features), source: scorer.describe });
       }

@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { vi } from 'vitest';
+
+// Ink decides at import time whether it runs in CI (then it draws only the last frame); these tests need every frame.
+vi.hoisted(() => {
+  process.env.CI = 'false';
+});
 import { render } from 'ink-testing-library';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup } from 'ink-testing-library';
 import { ANSWER_DRY, ANSWER_RAIN } from '../../src/core/bundle/predictor.js';
 import type { PredictFeatures } from '../../src/core/dataset/schema.js';
