@@ -13,18 +13,10 @@ import {
   thinPoints,
   type MetricName,
 } from '../../src/core/evaluation/metrics.js';
+import { seededRandom } from '../../src/core/dataset/random.js';
 
-/** mulberry32: a small seeded generator so random cases are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator so random cases are reproducible. */
+const rng = seededRandom;
 
 /** Labels with some signal and probabilities rounded to `decimals` (so there are ties). */
 function randomCase(seed: number, size: number, decimals = 2, prevalence = 0.3): { y: number[]; p: number[] } {
