@@ -44,7 +44,8 @@ export function retrainCommand(io: CliIO): Command {
 }
 
 export function describeRetrain(r: RetrainResult): string {
-  if (!r.trained) return `${r.message}\n`;
+  // The core already logged why nothing was trained.
+  if (!r.trained) return '';
   return (
     `test_f1_champion   ${r.test_f1_champion?.toFixed(4)}  (v${r.champion.version}, trained on ${r.champion.dataset_id})\n` +
     `test_f1_challenger ${r.test_f1_challenger?.toFixed(4)}  (v${r.challenger?.version}, trained on ${r.dataset_id})\n` +
