@@ -1,11 +1,10 @@
 import { Command } from 'commander';
 import { z } from 'zod';
-import { MODEL_NAME } from '../core/context.js';
 import { optimize } from '../core/optimize.js';
 import type { OptimizeOptions, OptimizeResult } from '../core/optimize.js';
 import type { CliIO } from './io.js';
 import { searchProgress } from './progress.js';
-import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { openDeps, parseOptions, printJson, withCommon, withTraining } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { table } from './table.js';
 
@@ -38,19 +37,15 @@ export function optimizeCommand(io: CliIO): Command {
     .option('--search <kind>', 'grid (every candidate) or random (--trials draws)', 'grid')
     .option('--trials <n>', 'candidates drawn by a random search', '10')
     .option('--timeout <seconds>', 'start no new trial after this long')
-    .option('--cv <k>', 'cross-validation folds', '5')
     .option('--metric <name>', 'f1 (at the out-of-fold threshold), accuracy or roc_auc', 'f1')
-    .option('--jobs <n>', 'folds trained in parallel (default: every core for wasm, 1 for native, which uses every core itself)')
     .option('--engine <name>', 'auto (native when libxgboost loads), wasm or native', 'auto')
     .option('--model <kind>', 'xgboost, or cart (an ml-cart baseline on a 5,000-row sample)', 'xgboost')
     .option('--promote <when>', 'if-better (beats the champion on the same test rows), always or never', 'if-better')
     .option('--seed <n>', 'seed of the folds and of random search', '42')
     .option('--early-stopping <rounds>', 'stop a fold after this many rounds without improvement', '50')
-    .option('--wait <seconds>', 'wait this long for another optimize or retrain of the model to finish', '0')
     .option('--resume <run>', 'continue an interrupted search, reusing its finished trials')
-    .option('--name <model>', 'registered model name', MODEL_NAME)
     .addHelpText('after', '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json');
-  withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
+  withCommon(withTraining(cmd, { wait: '0' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(OptimizeFlags, { ...raw, kind: raw.model, model: raw.name }, 'optimize');
     const deps = openDeps(io, raw, 'optimize');
     const progress = searchProgress(io, 'optimize');

@@ -1,12 +1,11 @@
 import { Command } from 'commander';
-import { MODEL_NAME } from '../core/context.js';
 import { runPipeline } from '../core/pipeline.js';
 import { addEtlOptions, describeEtl, parseEtlFlags } from './etl.js';
 import type { CliIO } from './io.js';
 import { describeOptimize, OptimizeFlags, toOptimizeOptions } from './optimize.js';
 import { searchProgress } from './progress.js';
 import { describeRetrain, RetrainFlags } from './retrain.js';
-import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { openDeps, parseOptions, printJson, withCommon, withTraining } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 export function pipelineCommand(io: CliIO): Command {
@@ -15,13 +14,9 @@ export function pipelineCommand(io: CliIO): Command {
   )
     .option('--grid <name|file>', 'grid for the first optimize', 'small')
     .option('--engine <name>', 'engine for the first optimize: auto, wasm or native', 'auto')
-    .option('--cv <k>', 'cross-validation folds', '5')
-    .option('--jobs <n>', 'folds trained in parallel')
     .option('--min-delta <f1>', 'retrain: the challenger must beat the champion by at least this much F1', '0')
-    .option('--wait <seconds>', 'wait this long for another optimize or retrain of the model to finish', '600')
-    .option('--name <model>', 'registered model name', MODEL_NAME)
     .addHelpText('after', '\nCrontab example (every day at 03:00):\n  0 3 * * *  cd /srv/rainops && npx rainops pipeline --source https://example.org/weatherAUS.csv >> pipeline.log 2>&1');
-  withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
+  withCommon(withTraining(cmd, { wait: '600' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const etlOpts = parseEtlFlags(raw, io);
     const common = { name: raw.name, cv: raw.cv, jobs: raw.jobs, wait: raw.wait, seed: raw.seed };
     const o = parseOptions(OptimizeFlags, { ...common, model: raw.name, kind: 'xgboost', grid: raw.grid, search: 'grid', trials: '10', metric: 'f1', engine: raw.engine, promote: 'if-better', earlyStopping: '50' }, 'pipeline');

@@ -1,10 +1,9 @@
 import { Command } from 'commander';
 import { z } from 'zod';
-import { MODEL_NAME } from '../core/context.js';
 import { retrain } from '../core/retrain.js';
 import type { RetrainResult } from '../core/retrain.js';
 import type { CliIO } from './io.js';
-import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { withDeps, parseOptions, printJson, withCommon, withTraining } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
@@ -26,13 +25,9 @@ export function retrainCommand(io: CliIO): Command {
     .option('--dataset <id>', 'data set version (default: the newest)')
     .option('--force', "retrain even when the champion was trained on this data set", false)
     .option('--min-delta <f1>', 'the challenger must beat the champion by at least this much F1', '0')
-    .option('--cv <k>', 'folds for the out-of-fold threshold', '5')
     .option('--seed <n>', 'seed of the folds', '42')
-    .option('--jobs <n>', 'folds trained in parallel')
-    .option('--wait <seconds>', 'wait this long for another optimize or retrain of the model to finish', '0')
-    .option('--name <model>', 'registered model name', MODEL_NAME)
     .addHelpText('after', '\nExit code 0 also when there is nothing to retrain (no newer data set than the champion\'s).');
-  withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
+  withCommon(withTraining(cmd, { wait: '0' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(RetrainFlags, raw, 'retrain');
     await withDeps(io, raw, 'retrain', async (deps) => {
       const result = await retrain({ model: f.name, dataset: f.dataset, force: f.force, minDelta: f.minDelta, cv: f.cv, seed: f.seed, jobs: f.jobs, waitSec: f.wait }, deps);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { CoreDeps, Logger } from '../core/context.js';
+import { MODEL_NAME } from '../core/context.js';
 import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { openStore } from '../core/store/index.js';
@@ -21,6 +22,15 @@ export function withCommon(cmd: Command): Command {
     .option('--verbose', 'show debug lines and stack traces')
     .option('--home <dir>', 'where the registry and caches live (env RAINOPS_HOME, default ./.rainops)')
     .option('--store <url>', 'artifact store: file://PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)');
+}
+
+/** The flags every training command (optimize, retrain, pipeline) shares; `wait` is the lock wait default. */
+export function withTraining(cmd: Command, defaults: { wait: string }): Command {
+  return cmd
+    .option('--cv <k>', 'cross-validation folds', '5')
+    .option('--jobs <n>', 'folds trained in parallel (default: every core for wasm, 1 for native, which uses every core itself)')
+    .option('--wait <seconds>', 'wait this long for another optimize or retrain of the model to finish', defaults.wait)
+    .option('--name <model>', 'registered model name', MODEL_NAME);
 }
 
 /** Progress lines on stderr: plain on a terminal, timestamped otherwise (cron, pipes). */

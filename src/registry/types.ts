@@ -127,16 +127,8 @@ export interface CreateModelVersionInput {
   status?: ModelVersionStatus;
 }
 
-export interface ModelVersion {
-  model: string;
+export interface ModelVersion extends Omit<CreateModelVersionInput, 'status'> {
   version: number;
-  runId: string;
-  datasetId: string;
-  bundleUri: string;
-  bundleSha256: string;
-  engine: string;
-  params: Record<string, unknown>;
-  metrics: Record<string, number>;
   createdAt: Timestamp;
   status: ModelVersionStatus;
   /** Aliases that point at this version, sorted. */
