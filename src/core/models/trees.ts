@@ -1,4 +1,5 @@
 import { IntegrityError, UsageError } from '../errors.js';
+import { compileForestKernel } from './forest-kernel.js';
 import type { Matrix } from './matrix.js';
 
 /**
@@ -173,15 +174,23 @@ export function compileEnsemble(te: TreeEnsemble): CompiledEnsemble {
     }
   };
 
+  const kernel = compileForestKernel(te);
+  /** The margin of the row at `at`: the branch-free kernel when it can, else the walk above. */
+  const marginAt = (row: ArrayLike<number>, at: number): number => {
+    const k = kernel === null ? NaN : kernel.margin(row, at);
+    if (k === k) return k;
+    // XGBoost compares float32 values: round once here instead of at every split
+    for (let j = 0; j < nFeatures; j++) x[j] = row[at + j] as number;
+    let m = base;
+    for (let t = 0; t < nTrees; t++) m = Math.fround(m + (value[leafOf(roots[t] as number, x, 0)] as number));
+    return m;
+  };
+
   const predictMargin = (row: ArrayLike<number>): number => {
     if (row.length !== nFeatures) {
       throw new UsageError(`The model expects ${nFeatures} features, the row has ${row.length}.`);
     }
-    // XGBoost compares float32 values: round once here instead of at every split
-    for (let j = 0; j < nFeatures; j++) x[j] = row[j] as number;
-    let m = base;
-    for (let t = 0; t < nTrees; t++) m = Math.fround(m + (value[leafOf(roots[t] as number, x, 0)] as number));
-    return m;
+    return marginAt(row, 0);
   };
 
   const checkCols = (X: Matrix): void => {
@@ -197,12 +206,7 @@ export function compileEnsemble(te: TreeEnsemble): CompiledEnsemble {
     predictMatrix(X) {
       checkCols(X);
       const out = new Float64Array(X.rows);
-      for (let i = 0; i < X.rows; i++) {
-        const at = i * nFeatures;
-        let m = base;
-        for (let t = 0; t < nTrees; t++) m = Math.fround(m + (value[leafOf(roots[t] as number, X.data, at)] as number));
-        out[i] = sigmoid(m);
-      }
+      for (let i = 0; i < X.rows; i++) out[i] = sigmoid(marginAt(X.data, i * nFeatures));
       return out;
     },
     accumulateMargins(X, margins, from, to, afterTree) {
