@@ -41,6 +41,22 @@ const withFeature = (patch: Record<string, unknown>, drop: string[] = []) => {
   return { features: f };
 };
 
+describe('the predictor', () => {
+  it('scores one row exactly as it scores the same row in a batch', () => {
+    const rows = [
+      EXAMPLE.features,
+      { ...EXAMPLE.features, Location: 'Darwin', Date: '2016-01-31', Humidity3pm: 20, RainToday: 1 },
+      { ...EXAMPLE.features, Sunshine: 12, Evaporation: 9, WindGustDir: 'N', Pressure3pm: 1002, Location: 'Perth' },
+      { ...EXAMPLE.features, Rainfall: 300, WindGustSpeed: 130, Date: '2024-02-29' },
+    ].map((f) => featuresToInput(PredictFeaturesSchema.parse(f)));
+    const batch = predictor.probabilities(rows);
+    const single = rows.map((r) => predictor.predict(r).probability);
+    expect(single).toEqual(Array.from(batch));
+    // Different inputs, different answers: the rows did not all collapse to one value
+    expect(new Set(single).size).toBe(rows.length);
+  });
+});
+
 describe('POST /predict', () => {
   it("answers the original's curl example with the predictor's probability and text", async () => {
     const { post } = makeApp();

@@ -1,5 +1,5 @@
 import type { FeatureInput } from '../dataset/schema.js';
-import { N_FEATURES, transformRows } from '../features/pipeline.js';
+import { N_FEATURES, transformRowInto, transformRows } from '../features/pipeline.js';
 import { compileEnsemble } from '../models/trees.js';
 import type { Bundle } from './bundle.js';
 
@@ -28,23 +28,32 @@ export function answer(probability: number, threshold: number): Prediction {
   return { prediction_bool: rain ? 1 : 0, prediction_str: rain ? ANSWER_RAIN : ANSWER_DRY, probability };
 }
 
+/** Models train on final/*.csv, whose values are rounded to 1e-7: score exactly what training saw. */
+function roundLikeTraining(x: Float64Array): void {
+  for (let i = 0; i < x.length; i++) x[i] = Math.round(x[i]! * 1e7) / 1e7;
+}
+
 export function createPredictor(bundle: Bundle): Predictor {
   const scorer = compileEnsemble(bundle.trees);
   const { threshold } = bundle.metadata;
-  const probabilities = (rows: readonly FeatureInput[]) => {
-    const x = transformRows(bundle.pipeline, rows);
-    // Models train on final/*.csv, whose values are rounded to 1e-7: score exactly what training saw.
-    for (let i = 0; i < x.length; i++) x[i] = Math.round(x[i]! * 1e7) / 1e7;
-    const out = new Float64Array(rows.length);
-    for (let i = 0; i < rows.length; i++) out[i] = scorer.predictProba(x.subarray(i * N_FEATURES, (i + 1) * N_FEATURES));
-    return out;
-  };
+  // The one-row path reuses its buffer: scoring is synchronous, so no two requests share it at once.
+  const one = new Float64Array(N_FEATURES);
   return {
     model: bundle.metadata.model,
     version: bundle.metadata.version,
     threshold,
     bundle,
-    probabilities,
-    predict: (row) => answer(probabilities([row])[0]!, threshold),
+    probabilities(rows) {
+      const x = transformRows(bundle.pipeline, rows);
+      roundLikeTraining(x);
+      const out = new Float64Array(rows.length);
+      for (let i = 0; i < rows.length; i++) out[i] = scorer.predictProba(x.subarray(i * N_FEATURES, (i + 1) * N_FEATURES));
+      return out;
+    },
+    predict(row) {
+      transformRowInto(bundle.pipeline, row, one);
+      roundLikeTraining(one);
+      return answer(scorer.predictProba(one), threshold);
+    },
   };
 }

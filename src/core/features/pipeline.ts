@@ -49,29 +49,47 @@ function clipped(p: Pick<InputsPipeline, 'clip'>, col: ContinuousColumn, v: numb
   return v < b.lo ? b.lo : v > b.hi ? b.hi : v;
 }
 
-/** Steps 3-8 of the pipeline: the 27 features before standardization. */
-function writeUnscaled(p: Omit<InputsPipeline, 'scale'>, row: FeatureInput, out: Float64Array, at: number): void {
-  const rainToday = yesNo(row.RainToday);
-  out[at] = Number.isNaN(rainToday) ? p.impute.RainToday : rainToday;
-  for (let j = 0; j < CONTINUOUS_COLUMNS.length; j++) {
-    const col = CONTINUOUS_COLUMNS[j]!;
-    // A column without training values stays constant whatever a new row says: the model never saw it vary.
-    // Pipelines saved before emptyColumns existed have none.
-    const v = p.emptyColumns?.includes(col) ? NaN : clipped(p, col, num(row[col]));
-    out[at + 1 + j] = Number.isNaN(v) ? p.impute.continuous[col] : v;
-  }
-  const day = dayAngle(row.Date);
-  out[at + 17] = day.cos;
-  out[at + 18] = day.sin;
-  const where = p.locations[row.Location ?? p.impute.Location] ?? p.locations[p.impute.Location]!;
-  out[at + 19] = where.lat;
-  out[at + 20] = where.lon;
-  for (let k = 0; k < WIND_COLUMNS.length; k++) {
-    const col: WindColumn = WIND_COLUMNS[k]!;
-    const w = windVector(row[col] ?? p.impute[col]);
-    out[at + 21 + 2 * k] = w.cos;
-    out[at + 22 + 2 * k] = w.sin;
-  }
+type RowWriter = (row: FeatureInput, out: Float64Array, at: number) => void;
+
+/**
+ * Steps 3-8 of the pipeline (the 27 features before standardization) with the fitted values laid out in
+ * arrays once: a served row then costs array reads, not lookups by column name in the pipeline's records.
+ */
+function unscaledWriter(p: Omit<InputsPipeline, 'scale'>): RowWriter {
+  const n = CONTINUOUS_COLUMNS.length;
+  // One reader per column, so that each property read keeps to one name and stays fast.
+  const read = CONTINUOUS_COLUMNS.map((col) => (row: FeatureInput) => row[col]);
+  // A column without training values stays constant whatever a new row says: the model never saw it vary.
+  // Pipelines saved before emptyColumns existed have none.
+  const empty = CONTINUOUS_COLUMNS.map((col) => p.emptyColumns?.includes(col) ?? false);
+  const bounds = CONTINUOUS_COLUMNS.map((col) => (p.clip as Partial<Record<ContinuousColumn, ClipBounds | null>>)[col] ?? null);
+  const lo = Float64Array.from(bounds, (b) => b?.lo ?? -Infinity);
+  const hi = Float64Array.from(bounds, (b) => b?.hi ?? Infinity);
+  const impute = Float64Array.from(CONTINUOUS_COLUMNS, (col) => p.impute.continuous[col]);
+  const places = new Map(Object.entries(p.locations));
+  const home = p.locations[p.impute.Location]!;
+  return (row, out, at) => {
+    const rainToday = yesNo(row.RainToday);
+    out[at] = Number.isNaN(rainToday) ? p.impute.RainToday : rainToday;
+    for (let j = 0; j < n; j++) {
+      const raw = empty[j] ? null : read[j]!(row);
+      // NaN (missing) passes both comparisons and is imputed below
+      const v = raw === null ? NaN : raw < lo[j]! ? lo[j]! : raw > hi[j]! ? hi[j]! : raw;
+      out[at + 1 + j] = Number.isNaN(v) ? impute[j]! : v;
+    }
+    const day = dayAngle(row.Date);
+    out[at + 17] = day.cos;
+    out[at + 18] = day.sin;
+    const where = places.get(row.Location ?? p.impute.Location) ?? home;
+    out[at + 19] = where.lat;
+    out[at + 20] = where.lon;
+    for (let k = 0; k < WIND_COLUMNS.length; k++) {
+      const col: WindColumn = WIND_COLUMNS[k]!;
+      const w = windVector(row[col] ?? p.impute[col]);
+      out[at + 21 + 2 * k] = w.cos;
+      out[at + 22 + 2 * k] = w.sin;
+    }
+  };
 }
 
 function column(rows: readonly FeatureInput[], pick: (r: FeatureInput) => number): Float64Array {
@@ -104,7 +122,8 @@ export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
   };
   const partial = { kind: 'rainops-inputs-pipeline' as const, version: 1 as const, features: [...FEATURE_NAMES], clip, emptyColumns, impute, locations: { ...LOCATIONS } };
   const unscaled = new Float64Array(rows.length * N_FEATURES);
-  for (let i = 0; i < rows.length; i++) writeUnscaled(partial, rows[i]!, unscaled, i * N_FEATURES);
+  const writeUnscaled = unscaledWriter(partial);
+  for (let i = 0; i < rows.length; i++) writeUnscaled(rows[i]!, unscaled, i * N_FEATURES);
   const scaleMean: number[] = [];
   const scaleStd: number[] = [];
   for (let j = 0; j < N_FEATURES; j++) {
@@ -119,22 +138,38 @@ export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
   return { ...partial, scale: { mean: scaleMean, std: scaleStd } };
 }
 
+const writers = new WeakMap<InputsPipeline, RowWriter>();
+
+/** Steps 3-9 for one fitted pipeline, built on first use and kept as long as the pipeline is. */
+function rowWriter(p: InputsPipeline): RowWriter {
+  let write = writers.get(p);
+  if (!write) {
+    const unscaled = unscaledWriter(p);
+    const mean = Float64Array.from(p.scale.mean);
+    // A constant feature has std 0: centre it only, as scikit-learn's StandardScaler does.
+    const sd = Float64Array.from(p.scale.std, (s) => s || 1);
+    write = (row, out, at) => {
+      unscaled(row, out, at);
+      for (let j = 0; j < N_FEATURES; j++) out[at + j] = (out[at + j]! - mean[j]!) / sd[j]!;
+    };
+    writers.set(p, write);
+  }
+  return write;
+}
+
 /** Applies a fitted pipeline to rows: a row-major matrix of rows x 27 standardized features. */
 export function transformRows(p: InputsPipeline, rows: readonly FeatureInput[]): Float64Array {
   const out = new Float64Array(rows.length * N_FEATURES);
-  for (let i = 0; i < rows.length; i++) transformInto(p, rows[i]!, out, i * N_FEATURES);
+  const write = rowWriter(p);
+  for (let i = 0; i < rows.length; i++) write(rows[i]!, out, i * N_FEATURES);
   return out;
+}
+
+/** One row's 27 features, written from `out[at]` on (a buffer the caller reuses). */
+export function transformRowInto(p: InputsPipeline, row: FeatureInput, out: Float64Array, at = 0): void {
+  rowWriter(p)(row, out, at);
 }
 
 export function transformRow(p: InputsPipeline, row: FeatureInput): Float64Array {
   return transformRows(p, [row]);
-}
-
-function transformInto(p: InputsPipeline, row: FeatureInput, out: Float64Array, at: number): void {
-  writeUnscaled(p, row, out, at);
-  for (let j = 0; j < N_FEATURES; j++) {
-    // A constant feature has std 0: centre it only, as scikit-learn's StandardScaler does.
-    const sd = p.scale.std[j]! || 1;
-    out[at + j] = (out[at + j]! - p.scale.mean[j]!) / sd;
-  }
 }

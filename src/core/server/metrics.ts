@@ -25,7 +25,9 @@ export interface ServerMetrics {
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export function createMetrics(now: () => number = Date.now): ServerMetrics {
-  const requests = new Map<string, { method: string; route: string; status: number; count: number }>();
+  type Counter = { method: string; route: string; status: number; count: number };
+  // route -> method -> status: lookups by values the caller already holds, no key string built per request
+  const requests = new Map<string, Map<string, Map<number, Counter>>>();
   const latency = new Map<string, { route: string; buckets: number[]; sum: number; count: number }>();
   const predictions = { rain: 0, dry: 0 };
   let model: MetricsSnapshot['models'][number] | null = null;
@@ -34,7 +36,7 @@ export function createMetrics(now: () => number = Date.now): ServerMetrics {
   const startedAt = now() / 1000;
 
   const snapshot = (): MetricsSnapshot => ({
-    requests: [...requests.values()].map((r) => ({ ...r })),
+    requests: [...requests.values()].flatMap((byMethod) => [...byMethod.values()].flatMap((byStatus) => [...byStatus.values()].map((r) => ({ ...r })))),
     latency: [...latency.values()].map((h) => ({ ...h, buckets: [...h.buckets] })),
     predictions: { ...predictions },
     models: model ? [{ ...model }] : [],
@@ -45,10 +47,13 @@ export function createMetrics(now: () => number = Date.now): ServerMetrics {
 
   return {
     request(method, route, status, seconds) {
-      const key = `${method} ${route} ${status}`;
-      const r = requests.get(key);
+      let byMethod = requests.get(route);
+      if (!byMethod) requests.set(route, (byMethod = new Map()));
+      let byStatus = byMethod.get(method);
+      if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+      const r = byStatus.get(status);
       if (r) r.count++;
-      else requests.set(key, { method, route, status, count: 1 });
+      else byStatus.set(status, { method, route, status, count: 1 });
       let h = latency.get(route);
       if (!h) latency.set(route, (h = { route, buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 }));
       // Buckets hold per-bucket counts here; render() makes them cumulative.

@@ -24,7 +24,8 @@ export function createNodeListener(deps: AppDeps): (req: IncomingMessage, res: S
 
   const respond = (req: IncomingMessage, res: ServerResponse, start: number, status: number, body: unknown, extra?: Record<string, string>) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...extra };
+    const length = Buffer.byteLength(text);
+    const headers: Record<string, string | number> = extra ? { 'Content-Type': 'application/json', 'Content-Length': length, ...extra } : { 'Content-Type': 'application/json', 'Content-Length': length };
     if (isClosing()) headers.Connection = 'close';
     res.writeHead(status, headers);
     res.end(text);
