@@ -1,5 +1,6 @@
 /**
- * npm run bench [-- --json] [-- --quick] [-- --skip-python]: SPEC section 7 side by side in one run.
+ * npm run bench [-- --json] [-- --quick] [-- --skip-python] [-- --only etl,fit,grid,model,serve]: SPEC section 7
+ * side by side in one run (--only runs some sections, plus the ETL and optimize they need, into partial.*).
  * rainops is measured as a user runs it (the built binary); peers are the Python original's stack
  * (Debian's python3-pandas/sklearn/xgboost/fastapi/uvicorn) and a bare Node HTTP server.
  */
@@ -16,8 +17,13 @@ const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/rainops.js');
 const CSV = resolve(ROOT, '../shared/data/weatherAUS.csv');
 const PY = '/usr/bin/python3';
-const argv = new Set(process.argv.slice(2));
+const args = process.argv.slice(2);
+const argv = new Set(args);
 const quick = argv.has('--quick');
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? '').split(',')) : null;
+const wants = (section: 'etl' | 'fit' | 'grid' | 'model' | 'serve') => only === null || only.has(section);
+const RESULTS = only ? 'partial' : 'latest';
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
 
 interface Proc {
@@ -95,11 +101,11 @@ const EXAMPLE = {
 
 async function main() {
   const out: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version }, quick };
-  const runs = quick ? 1 : 3;
+  const runs = quick || !wants('etl') ? 1 : 3;
   // Partial results survive a later stage failing.
   const save = () => {
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(out, null, 2) + '\n');
+    writeFileSync(join(ROOT, `bench/results/${RESULTS}.json`), JSON.stringify(out, null, 2) + '\n');
   };
 
   log('etl: rainops, whole process, fresh home each time');
@@ -114,8 +120,7 @@ async function main() {
   }
   const etlRun = JSON.parse((await rainops(home, ['runs', 'list', '--json', '--limit', '1'])).stdout)[0];
   const etl: Record<string, unknown> = { rainops_s: median(etlMs) / 1000, rainops_runs_s: etlMs.map((m) => m / 1000), rainops_peak_rss_bytes: etlRun.peakRssBytes };
-  const datasetDir = join(home, '.rainops/store/datasets', datasetId);
-  if (await pythonHas('pandas, sklearn')) {
+  if (wants('etl') && (await pythonHas('pandas, sklearn'))) {
     log('etl: Python peer');
     const py: number[] = [];
     let inner = 0;
@@ -126,9 +131,24 @@ async function main() {
     }
     Object.assign(etl, { python_s: median(py) / 1000, python_before_write_s: inner, ratio: median(etlMs) / median(py), goal: '<= 0.5' });
   }
-  out.etl = etl;
+  if (wants('etl')) out.etl = etl;
   save();
+  if (wants('fit')) await fitSection(out, home, datasetId, runs);
+  save();
+  if (wants('grid')) await gridSection(out, home, datasetId);
+  save();
+  if (wants('model') || wants('serve')) await modelSection(out, home);
+  save();
+  if (wants('serve')) await serveSection(out, home);
+  save();
+  const md = markdown(out);
+  writeFileSync(join(ROOT, `bench/results/${RESULTS}.md`), md);
+  if (argv.has('--json')) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  else process.stdout.write(md);
+}
 
+async function fitSection(out: Record<string, unknown>, home: string, datasetId: string, runs: number) {
+  const datasetDir = join(home, '.rainops/store/datasets', datasetId);
   log('fit: one XGBoost fit, depth 6, 100 trees, all training rows');
   const data = await loadDatasetMatrices(createFileStore(join(home, '.rainops/store')), datasetId);
   const fit: Record<string, unknown> = { rows: data.Xtrain.rows, cols: data.Xtrain.cols };
@@ -153,8 +173,10 @@ async function main() {
     fit.goal = 'native <= 1.2, wasm <= 5';
   }
   out.fit = fit;
-  save();
+}
 
+async function gridSection(out: Record<string, unknown>, home: string, datasetId: string) {
+  const datasetDir = join(home, '.rainops/store/datasets', datasetId);
   log('grid: 8 candidates x 5 folds, fixed rounds (no early stopping), refit of the best included on both sides');
   const gridFile = join(home, 'bench-grid.json');
   writeFileSync(gridFile, JSON.stringify({ learningRate: [0.1, 0.3], maxDepth: [3, 6], nEstimators: [100, 200] }));
@@ -175,8 +197,9 @@ async function main() {
     grid.goal = 'native <= 1, wasm <= 3';
   }
   out.grid = grid;
-  save();
+}
 
+async function modelSection(out: Record<string, unknown>, home: string) {
   log('model: plain `rainops optimize` (default grid, auto engine), test F1 / ROC AUC of the registered version');
   const opt = must(await rainops(home, ['optimize', '--json']), 'rainops optimize');
   const best = JSON.parse(opt.stdout);
@@ -185,9 +208,10 @@ async function main() {
     engine: best.engine, optimize_s: opt.ms / 1000, test_f1: best.test.f1, test_roc_auc: best.test.roc_auc, threshold: best.test.threshold,
     best_params: best.best_params, peak_rss_bytes: optRun.peakRssBytes, python_reference: { f1: 0.658, f1_tuned: 0.693, roc_auc: 0.907 }, goal: 'f1 >= 0.69, roc_auc >= 0.905',
   };
-  save();
   if (!best.alias) must(await rainops(home, ['promote', best.model, String(best.version)]), 'promote');
+}
 
+async function serveSection(out: Record<string, unknown>, home: string) {
   log('serve: single-row POST /predict/ at 50 connections');
   const seconds = quick ? 3 : 10;
   const body = JSON.stringify({ features: EXAMPLE });
@@ -232,24 +256,19 @@ async function main() {
     }
   }
   out.serve = serve;
-
-  save();
-  const md = markdown(out);
-  writeFileSync(join(ROOT, 'bench/results/latest.md'), md);
-  if (argv.has('--json')) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-  else process.stdout.write(md);
 }
 
 function markdown(o: Record<string, unknown>): string {
   const n = (x: unknown, d = 2) => (typeof x === 'number' ? x.toFixed(d) : '-');
   const mb = (x: unknown) => (typeof x === 'number' ? `${(x / 1024 / 1024).toFixed(0)} MiB` : '-');
-  const e = o.etl as Record<string, unknown>;
-  const f = o.fit as Record<string, unknown>;
-  const g = o.grid as Record<string, unknown>;
-  const m = o.model as Record<string, unknown>;
-  const s = o.serve as Record<string, Record<string, number> | number | string>;
-  const r = s.rainops as Record<string, number>;
-  const b = s.bare_node as Record<string, number>;
+  // A section --only left out is an empty record: its cells print as "-".
+  const e = (o.etl ?? {}) as Record<string, unknown>;
+  const f = (o.fit ?? {}) as Record<string, unknown>;
+  const g = (o.grid ?? {}) as Record<string, unknown>;
+  const m = (o.model ?? {}) as Record<string, unknown>;
+  const s = (o.serve ?? {}) as Record<string, Record<string, number> | number | string>;
+  const r = (s.rainops ?? {}) as Record<string, number>;
+  const b = (s.bare_node ?? {}) as Record<string, number>;
   const p = s.python_fastapi as Record<string, number> | undefined;
   const rows = [
     ['ETL, whole process (s)', n(e.rainops_s), n(e.python_s), n(e.ratio), '<= 0.5x'],
