@@ -38,6 +38,8 @@ export function createPredictor(bundle: Bundle): Predictor {
   const { threshold } = bundle.metadata;
   // The one-row path reuses its buffer: scoring is synchronous, so no two requests share it at once.
   const one = new Float64Array(N_FEATURES);
+  // Scoring once builds the scorer's fast path now, while the model loads, not on the first request.
+  scorer.predictMargin(one);
   return {
     model: bundle.metadata.model,
     version: bundle.metadata.version,

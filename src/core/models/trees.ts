@@ -1,5 +1,6 @@
 import { IntegrityError, UsageError } from '../errors.js';
 import { compileForestKernel } from './forest-kernel.js';
+import type { ForestKernel } from './forest-kernel.js';
 import type { Matrix } from './matrix.js';
 
 /**
@@ -174,9 +175,11 @@ export function compileEnsemble(te: TreeEnsemble): CompiledEnsemble {
     }
   };
 
-  const kernel = compileForestKernel(te);
+  // Built on the first row scored: ensembles compiled only to accumulate margins while training never need it.
+  let kernel: ForestKernel | null | undefined;
   /** The margin of the row at `at`: the branch-free kernel when it can, else the walk above. */
   const marginAt = (row: ArrayLike<number>, at: number): number => {
+    if (kernel === undefined) kernel = compileForestKernel(te);
     const k = kernel === null ? NaN : kernel.margin(row, at);
     if (k === k) return k;
     // XGBoost compares float32 values: round once here instead of at every split
