@@ -127,7 +127,13 @@ describe('champion / challenger through the CLI', () => {
   it('SIGTERM marks the run FAILED and leaves the aliases alone', async () => {
     const aliasBefore = JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases;
     const victim = spawnCli(['retrain', '--force', '--cv', '2'], home);
-    await new Promise((r) => setTimeout(r, 2500));
+    // Signalled while it trains (a fixed delay raced the whole retrain once scoring got faster).
+    const registry = openRegistry(join(home, '.rainops/registry.db'));
+    try {
+      await waitFor(() => registry.listRuns({ status: 'RUNNING' }).some((r) => r.name.startsWith('trial-')), 60_000);
+    } finally {
+      registry.close();
+    }
     victim.child.kill('SIGTERM');
     const r = await victim.done;
     expect(r.code).toBe(143);
