@@ -43,10 +43,18 @@ export interface InputsPipeline {
 const yesNo = (v: 'Yes' | 'No' | null): number => (v === null ? NaN : v === 'Yes' ? 1 : 0);
 const num = (v: number | null): number => (v === null ? NaN : v);
 
-function clipped(p: Pick<InputsPipeline, 'clip'>, col: ContinuousColumn, v: number): number {
+/** NaN (missing) fails both comparisons and stays NaN. */
+const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
+
+/** A column's clip range; unbounded when the column is not clipped or had no training values. */
+function clipRange(p: Pick<InputsPipeline, 'clip'>, col: ContinuousColumn): { lo: number; hi: number } {
   const b = (p.clip as Partial<Record<ContinuousColumn, ClipBounds | null>>)[col];
-  if (!b || Number.isNaN(v)) return v;
-  return v < b.lo ? b.lo : v > b.hi ? b.hi : v;
+  return b ?? { lo: -Infinity, hi: Infinity };
+}
+
+function clipped(p: Pick<InputsPipeline, 'clip'>, col: ContinuousColumn, v: number): number {
+  const { lo, hi } = clipRange(p, col);
+  return clamp(v, lo, hi);
 }
 
 type RowWriter = (row: FeatureInput, out: Float64Array, at: number) => void;
@@ -62,9 +70,9 @@ function unscaledWriter(p: Omit<InputsPipeline, 'scale'>): RowWriter {
   // A column without training values stays constant whatever a new row says: the model never saw it vary.
   // Pipelines saved before emptyColumns existed have none.
   const empty = CONTINUOUS_COLUMNS.map((col) => p.emptyColumns?.includes(col) ?? false);
-  const bounds = CONTINUOUS_COLUMNS.map((col) => (p.clip as Partial<Record<ContinuousColumn, ClipBounds | null>>)[col] ?? null);
-  const lo = Float64Array.from(bounds, (b) => b?.lo ?? -Infinity);
-  const hi = Float64Array.from(bounds, (b) => b?.hi ?? Infinity);
+  const ranges = CONTINUOUS_COLUMNS.map((col) => clipRange(p, col));
+  const lo = Float64Array.from(ranges, (r) => r.lo);
+  const hi = Float64Array.from(ranges, (r) => r.hi);
   const impute = Float64Array.from(CONTINUOUS_COLUMNS, (col) => p.impute.continuous[col]);
   const places = new Map(Object.entries(p.locations));
   const home = p.locations[p.impute.Location]!;
@@ -73,8 +81,7 @@ function unscaledWriter(p: Omit<InputsPipeline, 'scale'>): RowWriter {
     out[at] = Number.isNaN(rainToday) ? p.impute.RainToday : rainToday;
     for (let j = 0; j < n; j++) {
       const raw = empty[j] ? null : read[j]!(row);
-      // NaN (missing) passes both comparisons and is imputed below
-      const v = raw === null ? NaN : raw < lo[j]! ? lo[j]! : raw > hi[j]! ? hi[j]! : raw;
+      const v = raw === null ? NaN : clamp(raw, lo[j]!, hi[j]!);
       out[at + 1 + j] = Number.isNaN(v) ? impute[j]! : v;
     }
     const day = dayAngle(row.Date);
