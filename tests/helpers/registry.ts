@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { openRegistry } from '../../src/registry/index.js';
 
 /** PRAGMA integrity_check of a test home's registry ('ok' when sound). */
 export function integrity(home: string): string {
@@ -17,5 +18,15 @@ export async function waitFor(check: () => boolean, ms: number): Promise<void> {
   while (!check()) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** How many runs of a test home whose name starts with `prefix` are RUNNING now. */
+export function runningRuns(home: string, prefix: string): number {
+  const r = openRegistry(join(home, '.rainops/registry.db'));
+  try {
+    return r.listRuns({ status: 'RUNNING' }).filter((x) => x.name.startsWith(prefix)).length;
+  } finally {
+    r.close();
   }
 }

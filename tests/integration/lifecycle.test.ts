@@ -3,11 +3,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openRegistry } from '../../src/registry/index.js';
 import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
-import { integrity, waitFor } from '../helpers/registry.js';
+import { integrity, runningRuns, waitFor } from '../helpers/registry.js';
 import { spawnCli } from '../helpers/spawn.js';
 
 const MODEL = 'Rain_dataset_model_prod';
-
 
 const versions = (home: string) => {
   const r = openRegistry(join(home, '.rainops/registry.db'));
@@ -104,12 +103,7 @@ describe('champion / challenger through the CLI', () => {
     const before = versions(home);
     const aliasBefore = JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases;
     const victim = spawnCli(['retrain', '--force', '--cv', '2'], home);
-    const registry = openRegistry(join(home, '.rainops/registry.db'));
-    try {
-      await waitFor(() => registry.listRuns({ status: 'RUNNING' }).some((r) => r.name.startsWith('trial-')), 60_000);
-    } finally {
-      registry.close();
-    }
+    await waitFor(() => runningRuns(home, 'trial-') > 0, 60_000);
     victim.child.kill('SIGKILL');
     const killed = await victim.done;
     expect(killed.signal).toBe('SIGKILL');
@@ -128,12 +122,7 @@ describe('champion / challenger through the CLI', () => {
     const aliasBefore = JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases;
     const victim = spawnCli(['retrain', '--force', '--cv', '2'], home);
     // Signalled while it trains (a fixed delay raced the whole retrain once scoring got faster).
-    const registry = openRegistry(join(home, '.rainops/registry.db'));
-    try {
-      await waitFor(() => registry.listRuns({ status: 'RUNNING' }).some((r) => r.name.startsWith('trial-')), 60_000);
-    } finally {
-      registry.close();
-    }
+    await waitFor(() => runningRuns(home, 'trial-') > 0, 60_000);
     victim.child.kill('SIGTERM');
     const r = await victim.done;
     expect(r.code).toBe(143);

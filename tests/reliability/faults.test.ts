@@ -1,23 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openRegistry } from '../../src/registry/index.js';
 import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
-import { integrity, waitFor } from '../helpers/registry.js';
+import { integrity, runningRuns, waitFor } from '../helpers/registry.js';
 import { spawnCli } from '../helpers/spawn.js';
 
 const MODEL = 'Rain_dataset_model_prod';
-
-
-
-const runningRuns = (home: string, name: string) => {
-  const r = openRegistry(join(home, '.rainops/registry.db'));
-  try {
-    return r.listRuns({ status: 'RUNNING' }).filter((x) => x.name.startsWith(name)).length;
-  } finally {
-    r.close();
-  }
-};
 
 describe('kill -9 leaves a consistent registry and the next run succeeds', () => {
   it('during etl: no data set registered, the run FAILED, a second etl succeeds', async () => {
