@@ -65,8 +65,6 @@ type RowWriter = (row: FeatureInput, out: Float64Array, at: number) => void;
  */
 function unscaledWriter(p: Omit<InputsPipeline, 'scale'>): RowWriter {
   const n = CONTINUOUS_COLUMNS.length;
-  // One reader per column, so that each property read keeps to one name and stays fast.
-  const read = CONTINUOUS_COLUMNS.map((col) => (row: FeatureInput) => row[col]);
   // A column without training values stays constant whatever a new row says: the model never saw it vary.
   // Pipelines saved before emptyColumns existed have none.
   const empty = CONTINUOUS_COLUMNS.map((col) => p.emptyColumns?.includes(col) ?? false);
@@ -80,7 +78,7 @@ function unscaledWriter(p: Omit<InputsPipeline, 'scale'>): RowWriter {
     const rainToday = yesNo(row.RainToday);
     out[at] = Number.isNaN(rainToday) ? p.impute.RainToday : rainToday;
     for (let j = 0; j < n; j++) {
-      const raw = empty[j] ? null : read[j]!(row);
+      const raw = empty[j] ? null : row[CONTINUOUS_COLUMNS[j]!];
       const v = raw === null ? NaN : clamp(raw, lo[j]!, hi[j]!);
       out[at + 1 + j] = Number.isNaN(v) ? impute[j]! : v;
     }

@@ -88,7 +88,7 @@ export function compileForestKernel(te: TreeEnsemble): ForestKernel | null {
   const nTrees = Math.ceil(te.trees.length / LANES) * LANES;
   const nFeatures = te.featureNames.length;
   // At least one level, so that a walk always ends on the leaf level (a tree of one leaf is padded too).
-  const depth = Math.max(1, ...te.trees.map(depthOf));
+  const depth = te.trees.reduce((d, tree) => Math.max(d, depthOf(tree)), 1);
   if (depth > MAX_DEPTH) return null;
   const internal = 2 ** depth - 1;
   const leaves = 2 ** depth;
