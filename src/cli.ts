@@ -11,10 +11,9 @@ import { processIO } from './commands/io.js';
 import type { CliIO } from './commands/io.js';
 import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
+import { VERSION } from './commands/version.js';
 import { RainopsError } from './core/errors.js';
 import { failActiveRuns } from './core/tracking.js';
-
-export const VERSION = '0.1.0';
 
 export function createProgram(io: CliIO): Command {
   const program = new Command('rainops')
@@ -32,11 +31,26 @@ export function createProgram(io: CliIO): Command {
   for (const make of [etlCommand, optimizeCommand, retrainCommand, promoteCommand, rollbackCommand, pipelineCommand, runsCommand, modelsCommand, datasetsCommand, predictCommand, serveCommand]) program.addCommand(make(io));
   // Every command and subcommand reports through io and lets run() choose the exit code.
   const configure = (cmd: Command) => {
-    cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    cmd.exitOverride().configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(usageMessage(cmd, s)),
+    });
     cmd.commands.forEach(configure);
   };
   configure(program);
   return program;
+}
+
+/** Commander's parse errors in our voice: `rainops: etl: unknown option '--x' (did you mean --y?); see 'rainops etl --help'`. */
+export function usageMessage(cmd: Command, text: string): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  const path = names.join(' ');
+  const [first = '', ...rest] = text.trim().replace(/^error: /, '').split('\n');
+  const suggestion = rest.join(' ').trim().replace(/^\(Did you mean (.*)\)$/, '(did you mean $1)');
+  const what = `${first.replace(/\.$/, '')}${suggestion ? ` ${suggestion}` : ''}`;
+  return `rainops: ${path ? `${path}: ` : ''}${what}; see 'rainops ${path ? `${path} ` : ''}--help'\n`;
 }
 
 /** Runs the CLI in-process and returns the exit code (0 ok, 1 failure, 2 bad usage). */

@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import { write } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { z } from 'zod';
@@ -9,10 +8,9 @@ import type { LogSink } from '../core/server/server.js';
 import { startService } from '../core/server/service.js';
 import type { CliIO } from './io.js';
 import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { VERSION } from './version.js';
 import type { CommonOptions } from './shared.js';
 
-// src/commands and dist/commands both sit two folders below package.json.
-const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 const num = (what: string) => z.coerce.number({ error: `expected ${what}` }).refine(Number.isFinite, { error: `expected ${what}` });
 const int = (min: number, max: number) => num('a whole number').pipe(z.number().int({ error: 'expected a whole number' }).min(min).max(max));
