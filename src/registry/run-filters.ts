@@ -1,4 +1,5 @@
 import { UsageError } from '../core/errors.js';
+import { camelCase, snakeCase } from '../core/naming.js';
 import { NUMERIC_FN } from './db.js';
 
 export type FilterOp = '=' | '!=' | '>' | '>=' | '<' | '<=';
@@ -20,7 +21,7 @@ export interface RunSort {
 
 const FILTER = /^\s*(params|metrics|tags)\.([A-Za-z0-9_][A-Za-z0-9_.\-/]*)\s*(==|!=|>=|<=|=|>|<)\s*(.*?)\s*$/;
 const FILTER_HELP =
-  "write filters as FIELD.KEY OP VALUE, FIELD one of params, metrics, tags and OP one of = != > >= < <= (e.g. 'params.max_depth=6' or 'metrics.f1>0.6')";
+  "write filters as FIELD.KEY OP VALUE, FIELD one of params, metrics, tags and OP one of = != > >= < <= (e.g. 'params.max_depth=6' or 'metrics.test_f1>0.6')";
 
 /** Run columns a list can be sorted by, as users write them. */
 export const SORT_COLUMNS = ['start_time', 'end_time', 'duration_ms', 'name', 'status', 'peak_rss_bytes', 'cpu_time_ms'] as const;
@@ -66,7 +67,7 @@ export function parseSort(text: string): RunSort {
   }
   if (dot < 0 && (SORT_COLUMNS as readonly string[]).includes(body)) return { field: 'column', key: body, descending };
   throw new UsageError(
-    `cannot sort runs by '${text}'; sort by ${SORT_COLUMNS.join(', ')}, params.KEY, metrics.KEY or tags.KEY, with '-' in front for descending (e.g. '-metrics.f1')`,
+    `cannot sort runs by '${text}'; sort by ${SORT_COLUMNS.join(', ')}, params.KEY, metrics.KEY or tags.KEY, with '-' in front for descending (e.g. '-metrics.test_f1')`,
   );
 }
 
@@ -88,6 +89,13 @@ export class RunQueryBuilder {
       this.joins.push(
         `LEFT JOIN metrics ${alias} ON ${alias}.id = (SELECT m.id FROM metrics m WHERE m.run_id = r.id AND m.key = ? ORDER BY m.step DESC, m.id DESC LIMIT 1)`,
       );
+    } else if (field === 'params') {
+      // Hyperparameters are max_depth now and were maxDepth in earlier versions: either spelling finds both.
+      const spellings = [...new Set([key, snakeCase(key), camelCase(key)])];
+      this.joins.push(
+        `LEFT JOIN params ${alias} ON ${alias}.run_id = r.id AND ${alias}.key = (SELECT p.key FROM params p WHERE p.run_id = r.id AND p.key IN (${spellings.map(() => '?').join(', ')}) ORDER BY p.key = ? DESC LIMIT 1)`,
+      );
+      this.joinParams.push(...spellings);
     } else {
       this.joins.push(`LEFT JOIN ${field} ${alias} ON ${alias}.run_id = r.id AND ${alias}.key = ?`);
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { parseXgbParams, xgbParamPairs } from '../../src/core/models/params.js';
+import { parseXgbParams, xgbParamPairs, xgbParamRecord } from '../../src/core/models/params.js';
 
 describe('parseXgbParams', () => {
   it('fills XGBoost defaults', () => {
@@ -26,33 +26,42 @@ describe('parseXgbParams', () => {
   });
 
   it.each([
-    [{ maxDepth: 0 }, /maxDepth must be a whole number from 1 to 16 \(got 0\)/],
-    [{ maxDepth: 3.5 }, /maxDepth must be a whole number/],
-    [{ learningRate: 0 }, /learningRate must be greater than 0 and at most 1/],
-    [{ learningRate: 1.5 }, /learningRate must be greater than 0 and at most 1 \(got 1.5\)/],
+    [{ maxDepth: 0 }, /max_depth must be a whole number from 1 to 16 \(got 0\)/],
+    [{ maxDepth: 3.5 }, /max_depth must be a whole number/],
+    [{ learningRate: 0 }, /learning_rate must be greater than 0 and at most 1/],
+    [{ learningRate: 1.5 }, /learning_rate must be greater than 0 and at most 1 \(got 1.5\)/],
     [{ subsample: -0.1 }, /subsample must be greater than 0/],
-    [{ colsampleBytree: 2 }, /colsampleBytree/],
-    [{ nEstimators: 0 }, /nEstimators must be a whole number from 1/],
-    [{ minChildWeight: -1 }, /minChildWeight must be 0 or more/],
-    [{ scalePosWeight: 0 }, /scalePosWeight must be greater than 0/],
+    [{ colsampleBytree: 2 }, /colsample_bytree/],
+    [{ nEstimators: 0 }, /n_estimators must be a whole number from 1/],
+    [{ minChildWeight: -1 }, /min_child_weight must be 0 or more/],
+    [{ scalePosWeight: 0 }, /scale_pos_weight must be greater than 0/],
     [{ seed: -1 }, /seed must be a whole number/],
     [{ lambda: Number.NaN }, /lambda/],
     [{ alpha: Number.POSITIVE_INFINITY }, /alpha/],
-    [{ maxDepth: '6' }, /maxDepth must be a number/],
+    [{ maxDepth: '6' }, /max_depth must be a number/],
     [{ max_dept: 6 }, /unknown hyperparameter max_dept/],
-    [{ maxDepth: 3, max_depth: 4 }, /maxDepth is given twice/],
+    [{ maxDepth: 3, max_depth: 4 }, /max_depth is given twice/],
   ])('rejects %j', (input, message) => {
     expect(() => parseXgbParams(input)).toThrow(UsageError);
     expect(() => parseXgbParams(input)).toThrow(message);
   });
 
   it('reports every problem at once', () => {
-    expect(() => parseXgbParams({ maxDepth: 0, gamma: -1 })).toThrow(/maxDepth.*; gamma/);
+    expect(() => parseXgbParams({ maxDepth: 0, gamma: -1 })).toThrow(/max_depth.*; gamma/);
   });
 
   it('rejects non-objects', () => {
     expect(() => parseXgbParams(null)).toThrow(UsageError);
     expect(() => parseXgbParams([1])).toThrow(UsageError);
+  });
+
+  it('records hyperparameters under the snake_case names whichever spelling was given', () => {
+    expect(xgbParamRecord({ maxDepth: 4, eta: 0.1, reg_lambda: 2, nEstimators: 30, colsampleBytree: 0.5, nthread: undefined })).toEqual({
+      max_depth: 4, learning_rate: 0.1, lambda: 2, n_estimators: 30, colsample_bytree: 0.5,
+    });
+    const recorded = xgbParamRecord(parseXgbParams({ maxDepth: 3 }));
+    expect(Object.keys(recorded).every((k) => /^[a-z0-9_]+$/.test(k))).toBe(true);
+    expect(parseXgbParams(recorded)).toEqual(parseXgbParams({ maxDepth: 3 }));
   });
 
   it('maps to XGBoost parameter names, threads only when asked', () => {

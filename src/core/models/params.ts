@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { snakeCase } from '../naming.js';
 
 const int = (min: number, max: number) =>
   z
@@ -53,13 +54,13 @@ const ALIASES: Readonly<Record<string, keyof XgbParams>> = {
 /** Validates hyperparameters (camelCase or XGBoost/scikit-learn names), filling in defaults. */
 export function parseXgbParams(input: unknown = {}): XgbParams {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new UsageError('Hyperparameters must be an object such as {"maxDepth": 6, "learningRate": 0.3}.');
+    throw new UsageError('Hyperparameters must be an object such as {"max_depth": 6, "learning_rate": 0.3}.');
   }
   const normalized: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
     const name = ALIASES[key] ?? key;
     if (name in normalized) {
-      throw new UsageError(`Hyperparameter ${name} is given twice (as ${key} and under another name).`);
+      throw new UsageError(`Hyperparameter ${snakeCase(name)} is given twice (as ${key} and under another name).`);
     }
     normalized[name] = value;
   }
@@ -69,11 +70,16 @@ export function parseXgbParams(input: unknown = {}): XgbParams {
     if (issue.code === 'unrecognized_keys') {
       return `unknown hyperparameter${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
     }
-    const name = issue.path.join('.');
+    const name = issue.path.map((p) => snakeCase(String(p))).join('.');
     const got = issue.path.length > 0 ? normalized[String(issue.path[0])] : undefined;
     return `${name} ${issue.message} (got ${JSON.stringify(got)})`;
   });
   throw new UsageError(`Invalid hyperparameters: ${problems.join('; ')}.`);
+}
+
+/** Hyperparameters as recorded and shown: under XGBoost's snake_case names (max_depth), whichever spelling was given (eta -> learning_rate). */
+export function xgbParamRecord(input: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(input).flatMap(([k, v]) => (v === undefined ? [] : [[snakeCase(ALIASES[k] ?? k), v]])));
 }
 
 /** XGBoost's own parameter names and values, identical for both engines but for threads. */
