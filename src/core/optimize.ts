@@ -12,17 +12,18 @@ import { stratifiedSample, trainCart } from './models/cart.js';
 import { loadEngine } from './models/engine.js';
 import type { EngineChoice, XgbEngine } from './models/engine.js';
 import { selectRows } from './models/matrix.js';
-import { parseXgbParams } from './models/params.js';
+import { parseXgbParams, xgbParamRecord } from './models/params.js';
 import type { XgbParamsInput } from './models/params.js';
 import { compileEnsemble } from './models/trees.js';
 import type { TreeEnsemble } from './models/trees.js';
+import { snakeRecord } from './naming.js';
 import { promote, registerVersion } from './registration.js';
 import type { PromotePolicy, PromotionDecision } from './registration.js';
 import { writeEvaluationPlots } from './report.js';
 import { tracked } from './tracking.js';
 import { stratifiedFolds } from './tuning/folds.js';
 import { createFoldPool } from './tuning/pool.js';
-import { runSearch } from './tuning/search.js';
+import { runSearch, trialsInFlight } from './tuning/search.js';
 import type { SearchProgress, TrialResult } from './tuning/search.js';
 import { gridCandidates, randomCandidates } from './tuning/space.js';
 
@@ -68,7 +69,12 @@ export interface OptimizeResult {
   engine: string;
   best_params: Record<string, unknown>;
   cv: { metric: MetricName; score: number; f1: number; roc_auc: number; threshold: number; trials: number; folds: number } | null;
+  /** Scored on every test row of the data set. */
   test: TestMetrics;
+  /** Where the evaluation plots (SVG) are: one URI each in the artifact store. */
+  plots: string[];
+  /** The interrupted search this run continued (its full id), and how many of its trials were reused. */
+  resumed: { from_run_id: string; trials_reused: number; trials_total: number } | null;
 }
 
 export interface OptimizeDeps extends CoreDeps {
@@ -86,22 +92,41 @@ const testMetrics = (m: ClassificationMetrics): TestMetrics => ({
   f1: m.f1, accuracy: m.accuracy, precision: m.precision, recall: m.recall, roc_auc: m.roc_auc, log_loss: m.log_loss, threshold: m.threshold, confusion_matrix: m.confusion_matrix,
 });
 
-/** The search settings a run recorded, so --resume repeats exactly the same candidates and folds. */
-const SEARCH_KEYS = ['grid', 'search', 'trials', 'cv', 'metric', 'seed', 'early_stopping_rounds', 'model_kind', 'engine', 'dataset_id'] as const;
+/** The parameters that apply to this search: a grid search has no trial count, a random one no grid, ml-cart neither. */
+function searchParams(opts: OptimizeOptions, datasetId: string): Record<string, string | number> {
+  const common = { model: opts.model, model_kind: opts.kind, dataset_id: datasetId, seed: opts.seed, promote: opts.promote };
+  if (opts.kind === 'cart') return common;
+  return {
+    ...common, search: opts.search, ...(opts.search === 'grid' ? { grid: opts.grid } : { trials: opts.trials }), cv: opts.cv, metric: opts.metric,
+    early_stopping_rounds: opts.earlyStoppingRounds, engine: opts.engine, ...(opts.timeoutSec ? { timeout_seconds: opts.timeoutSec } : {}),
+  };
+}
 
-function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): { opts: OptimizeOptions; finishedRuns: Array<{ id: string; index: number }> } {
+/** The search settings a run recorded, so --resume repeats exactly the same candidates and folds. */
+const SEARCH_KEYS = ['search', 'cv', 'metric', 'seed', 'early_stopping_rounds', 'model_kind', 'engine', 'dataset_id'] as const;
+
+interface Resumed {
+  opts: OptimizeOptions;
+  from: string;
+  finishedRuns: Array<{ id: string; index: number }>;
+}
+
+function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
   const prior = deps.registry.getRun(opts.resume!);
   const p = prior.params;
-  const missing = SEARCH_KEYS.filter((k) => p[k] === undefined);
-  if (prior.name !== 'optimize' || missing.length) throw new NotFoundError(`run ${prior.id} is not an optimize run that can be resumed (missing ${missing.join(', ')})`);
+  const missing = [...SEARCH_KEYS, p.search === 'random' ? 'trials' : 'grid'].filter((k) => p[k] === undefined);
+  if (prior.name !== 'optimize' || p.model_kind === 'cart' || missing.length) {
+    throw new NotFoundError(`run ${prior.id} is not an XGBoost search that can be resumed${missing.length ? ` (it records no ${missing.join(', ')})` : ''}; name an optimize run, e.g. from 'rainops runs list'`);
+  }
   const children = deps.registry.listRuns({ parentRunId: prior.id, status: 'FINISHED' });
   return {
+    from: prior.id,
     opts: {
       ...opts,
       dataset: p.dataset_id!,
-      grid: p.grid!,
+      grid: p.grid ?? opts.grid,
       search: p.search as OptimizeOptions['search'],
-      trials: Number(p.trials),
+      trials: p.trials === undefined ? opts.trials : Number(p.trials),
       cv: Number(p.cv),
       metric: p.metric as MetricName,
       seed: Number(p.seed),
@@ -121,17 +146,14 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
   const dataset = resolveDataset(deps, opts.dataset);
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {
-    return await tracked(registry, { experiment: EXPERIMENT, name: 'optimize', tags: resumed ? { resumed_from: input.resume! } : {} }, async (run) => {
+    return await tracked(registry, { experiment: EXPERIMENT, name: 'optimize', tags: resumed ? { resumed_from: resumed.from } : {} }, async (run) => {
       registry.linkRunDataset(run.id, dataset.id, 'input');
       const champion = registry.getAlias(opts.model, CHAMPION_ALIAS);
       logger.info(`data set ${dataset.id}; loading ${dataset.rows.train} train and ${dataset.rows.test} test rows`);
       const data = await loadDatasetMatrices(store, dataset.id);
       const engine = opts.kind === 'xgboost' ? await loadEngine(opts.engine) : null;
       if (engine) logger.info(`engine: ${engine.name} (XGBoost ${engine.libraryVersion})${engine.note ? `; ${engine.note}` : ''}`);
-      registry.logParams(run.id, {
-        model: opts.model, model_kind: opts.kind, dataset_id: dataset.id, grid: opts.grid, search: opts.search, trials: opts.trials, cv: opts.cv,
-        metric: opts.metric, seed: opts.seed, early_stopping_rounds: opts.earlyStoppingRounds, engine: opts.engine, promote: opts.promote,
-      });
+      registry.logParams(run.id, searchParams(opts, dataset.id));
       registry.setTags(run.id, { engine: engine?.name ?? 'ml-cart' });
 
       const fitted = engine
@@ -141,7 +163,7 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
       const m = classificationMetrics(data.yTest, p, fitted.threshold);
       const test = testMetrics(m);
       registry.logMetrics(run.id, { test_f1: m.f1, test_accuracy: m.accuracy, test_precision: m.precision, test_recall: m.recall, test_roc_auc: m.roc_auc, test_log_loss: m.log_loss, threshold: m.threshold });
-      await writeEvaluationPlots(registry, store, run.id, { y: data.yTest, p, metrics: m, trees: fitted.trees });
+      const plots = await writeEvaluationPlots(registry, store, run.id, { y: data.yTest, p, metrics: m, trees: fitted.trees });
 
       const { version } = await registerVersion(registry, store, {
         model: opts.model, runId: run.id, datasetId: dataset.id, kind: opts.kind, trees: fitted.trees, pipeline: data.pipeline,
@@ -156,6 +178,8 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
       return {
         run_id: run.id, model: opts.model, version, alias: decision.alias, promotion: decision.reason, champion_test_f1: decision.championF1,
         dataset_id: dataset.id, engine: engine?.name ?? 'ml-cart', best_params: fitted.params, cv: fitted.cv, test,
+        plots: plots.map((path) => `${store.url}/runs/${run.id}/${path}`),
+        resumed: resumed ? { from_run_id: resumed.from, trials_reused: fitted.reused, trials_total: fitted.candidates } : null,
       };
     });
   } finally {
@@ -170,6 +194,9 @@ interface Fitted {
   engineModel: { file: string; bytes: Uint8Array } | null;
   libraries: Record<string, string>;
   cv: OptimizeResult['cv'];
+  /** Trials of the resumed search taken over without training them again, of this many candidates. */
+  reused: number;
+  candidates: number;
 }
 
 async function searchAndRefit(opts: OptimizeOptions, deps: OptimizeDeps, runId: string, data: DatasetMatrices, engine: XgbEngine, finishedRuns: Array<{ id: string; index: number }>): Promise<Fitted> {
@@ -188,10 +215,10 @@ async function searchAndRefit(opts: OptimizeOptions, deps: OptimizeDeps, runId: 
       foldTrees: (r.metricHistory.fold_trees ?? []).map((pt) => pt.value),
     });
   }
-  if (finished.size) logger.info(`resuming: ${finished.size} of ${candidates.length} trials already finished`);
+  if (opts.resume) logger.info(`resuming: ${finished.size} of ${candidates.length} trials already finished`);
   // The native engine uses every core per fit; the wasm engine is single-threaded, so it runs folds in parallel.
   const jobs = opts.jobs ?? (engine.name === 'native' ? 1 : Math.max(1, availableParallelism()));
-  logger.info(`${opts.search} search: ${candidates.length} candidates x ${opts.cv} folds, ${jobs} job(s), metric ${opts.metric}`);
+  logger.info(`${opts.search} search: ${candidates.length} candidates x ${opts.cv} folds, metric ${opts.metric}; ${describeParallelism(engine.name, jobs, opts.cv)}`);
   const pool = await createFoldPool(data.Xtrain, data.yTrain, engine, jobs);
   let trials: TrialResult[];
   try {
@@ -211,6 +238,7 @@ async function searchAndRefit(opts: OptimizeOptions, deps: OptimizeDeps, runId: 
   const nEstimators = Math.max(1, Math.round(best.foldTrees.reduce((a, b) => a + b, 0) / best.foldTrees.length));
   const params = { ...parseXgbParams(best.params), nEstimators };
   delete (params as { nthread?: number }).nthread;
+  const recorded = xgbParamRecord(params);
   logger.info(`best trial ${best.index}: ${opts.metric} ${best.score.toFixed(4)}; refitting on all ${data.Xtrain.rows} training rows with ${nEstimators} trees`);
   registry.logMetrics(runId, { cv_score: best.score, cv_f1: best.cv.f1, cv_roc_auc: best.cv.roc_auc, best_trial: best.index, trials_finished: trials.length });
   const model = await engine.train(data.Xtrain, data.yTrain, params);
@@ -218,10 +246,12 @@ async function searchAndRefit(opts: OptimizeOptions, deps: OptimizeDeps, runId: 
     return {
       trees: model.toTrees(FEATURE_NAMES),
       threshold: best.cv.threshold,
-      params,
+      params: recorded,
       engineModel: { file: model.format === 'xgboost-json' ? 'xgboost_model.json' : 'xgboost_model.bin', bytes: model.save() },
       libraries: { xgboost: engine.libraryVersion, engine: engine.name },
       cv: { metric: opts.metric, score: best.score, f1: best.cv.f1, roc_auc: best.cv.roc_auc, threshold: best.cv.threshold, trials: trials.length, folds: opts.cv },
+      reused: finished.size,
+      candidates: candidates.length,
     };
   } finally {
     model.free();
@@ -240,5 +270,12 @@ async function fitCart(opts: OptimizeOptions, data: DatasetMatrices): Promise<Fi
   const holdout = Array.from(pick, (k) => rest[k]!);
   const p = compileEnsemble(cart.ensemble).predictMatrix(selectRows(data.Xtrain, holdout));
   const { threshold } = bestF1Threshold(Float32Array.from(holdout, (i) => data.yTrain[i]!), p);
-  return { trees: cart.ensemble, threshold, params, engineModel: null, libraries: { 'ml-cart': '2' }, cv: null };
+  return { trees: cart.ensemble, threshold, params: snakeRecord(params), engineModel: null, libraries: { 'ml-cart': '2' }, cv: null, reused: 0, candidates: 1 };
+}
+
+/** What runs at once, as the progress lines should say it. */
+function describeParallelism(engine: string, jobs: number, k: number): string {
+  const fits = jobs <= 1 ? `one fold fit at a time${engine === 'native' ? ' (the native engine uses every core in each fit)' : ''}` : `${jobs} fold fits at a time on worker threads`;
+  const trials = trialsInFlight(jobs, k);
+  return trials > 1 ? `${fits}, up to ${trials} trials overlapping` : fits;
 }

@@ -7,7 +7,7 @@ import { classificationMetrics } from './evaluation/metrics.js';
 import { FEATURE_NAMES } from './features/pipeline.js';
 import { loadEngine } from './models/engine.js';
 import type { EngineName } from './models/engine.js';
-import { parseXgbParams } from './models/params.js';
+import { parseXgbParams, xgbParamRecord } from './models/params.js';
 import { compileEnsemble } from './models/trees.js';
 import { resolveDataset } from './optimize.js';
 import { headToHead, loadPredictor, registerVersion } from './registration.js';
@@ -39,8 +39,11 @@ export interface RetrainResult {
   test_f1_challenger: number | null;
   winner: 'champion' | 'challenger' | null;
   promoted: boolean;
-  /** Test rows both were scored on (the newest test rows the champion never trained on). */
+  /** Test rows of `dataset_id` both were scored on: its test rows minus those the champion trained on (`excluded_rows`). */
   comparison_rows?: number;
+  excluded_rows?: number;
+  /** The challenger's evaluation plots (SVG), one URI each in the artifact store. */
+  plots?: string[];
 }
 
 /** Champion/challenger: retrains the champion's recipe on the newest data and promotes it only if it is strictly better. */
@@ -52,8 +55,8 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
   const dataset = resolveDataset(deps, opts.dataset);
   const base = { dataset_id: dataset.id, champion: { version: championVersion, dataset_id: champion.datasetId, test_f1: null } };
   if (dataset.id === champion.datasetId && !opts.force) {
+    // The caller prints the message: it is the result, not progress.
     const message = `no newer data set than the champion's ${champion.datasetId}; nothing to retrain (use --force to retrain anyway)`;
-    logger.info(message);
     return { ...base, trained: false, message, run_id: null, challenger: null, test_f1_champion: null, test_f1_challenger: null, winner: null, promoted: false };
   }
 
@@ -94,11 +97,11 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
       }
       const p = compileEnsemble(trees).predictMatrix(data.Xtest);
       const m = classificationMetrics(data.yTest, p, threshold);
-      await writeEvaluationPlots(registry, store, run.id, { y: data.yTest, p, metrics: m, trees });
+      const plots = await writeEvaluationPlots(registry, store, run.id, { y: data.yTest, p, metrics: m, trees });
       const { version } = await registerVersion(registry, store, {
         model: opts.model, runId: run.id, datasetId: dataset.id, kind: 'xgboost', trees, pipeline: data.pipeline,
         engineModel: { file: format === 'xgboost-json' ? 'xgboost_model.json' : 'xgboost_model.bin', bytes }, threshold,
-        params: { ...params, nthread: undefined }, metrics: { test_f1: m.f1, test_roc_auc: m.roc_auc, test_accuracy: m.accuracy, test_log_loss: m.log_loss },
+        params: xgbParamRecord({ ...params, nthread: undefined }), metrics: { test_f1: m.f1, test_roc_auc: m.roc_auc, test_accuracy: m.accuracy, test_log_loss: m.log_loss },
         engine: engine.name, libraries: { xgboost: engine.libraryVersion, engine: engine.name },
       });
       // Both models are scored on the same raw test rows, each through its own fitted pipeline, leaving
@@ -131,7 +134,7 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
       return {
         ...base, champion: { ...base.champion, test_f1: championF1 }, trained: true, message, run_id: run.id,
         challenger: { version, test_f1: challengerF1, threshold }, test_f1_champion: championF1, test_f1_challenger: challengerF1, comparison_rows: h.rows,
-        winner: wins ? 'challenger' : 'champion', promoted,
+        excluded_rows: h.excluded, plots: plots.map((path) => `${store.url}/runs/${run.id}/${path}`), winner: wins ? 'challenger' : 'champion', promoted,
       };
     });
   } finally {

@@ -16,7 +16,16 @@ export interface FoldPool {
 }
 
 export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngine, jobs: number): Promise<FoldPool> {
-  if (jobs <= 1) return { jobs: 1, run: (task) => fitFold(engine, X, y, task), close: async () => undefined };
+  if (jobs <= 1) {
+    // One fit at a time: fits interleaved on one thread take as long in total and each would report the sum as its time.
+    let tail: Promise<unknown> = Promise.resolve();
+    const run = (task: FoldTask) => {
+      const fit = tail.then(() => fitFold(engine, X, y, task));
+      tail = fit.catch(() => undefined);
+      return fit;
+    };
+    return { jobs: 1, run, close: async () => undefined };
+  }
   // Parallel fits share the cores rather than each spinning up a thread per core.
   const nthread = Math.max(1, Math.floor(availableParallelism() / jobs));
   const withThreads = (task: FoldTask): FoldTask => ({ ...task, params: { ...task.params, nthread } });

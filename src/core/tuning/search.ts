@@ -2,6 +2,7 @@ import type { Registry } from '../../registry/index.js';
 import { EXPERIMENT } from '../context.js';
 import { bestF1Threshold, classificationMetrics, rocAuc, scoreMetric } from '../evaluation/metrics.js';
 import type { MetricName } from '../evaluation/metrics.js';
+import { xgbParamRecord } from '../models/params.js';
 import type { XgbParamsInput } from '../models/params.js';
 import { tracked } from '../tracking.js';
 import { foldIndices } from './folds.js';
@@ -25,7 +26,13 @@ export interface SearchProgress {
   total: number;
   best: number | null;
   etaMs: number | null;
+  /** The trial just finished; `ms` runs from its first fold's start to its end, so trials run one after another add up to the wall time. */
   last?: { index: number; score: number; ms: number };
+}
+
+/** Trials cross-validated at once: one when fits run one at a time, else enough to keep every worker busy at a trial's tail. */
+export function trialsInFlight(jobs: number, k: number): number {
+  return jobs <= 1 ? 1 : Math.ceil(jobs / k) + 1;
 }
 
 export interface SearchInput {
@@ -65,13 +72,15 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
 
   const trial = async ({ params, index }: { params: XgbParamsInput; index: number }) => {
     if (input.deadline !== undefined && Date.now() > input.deadline) return;
-    const t0 = Date.now();
+    // A trial's folds may wait behind another trial's; its time starts when its first fold does.
+    let firstStart = Infinity;
     const result = await tracked(registry, { experiment: EXPERIMENT, name: `trial-${index}`, parentRunId: input.parentRunId, tags: { trial: String(index) } }, async (run) => {
-      registry.logParams(run.id, { ...(params as Record<string, number>), trial: index });
+      registry.logParams(run.id, { ...(xgbParamRecord(params) as Record<string, number>), trial: index });
       const oof = new Float32Array(y.length);
       const fits = await Promise.all(
         folds.map(async ({ train, valid }, f) => {
           const r = await pool.run({ params, train, valid, earlyStoppingRounds: input.earlyStoppingRounds });
+          firstStart = Math.min(firstStart, performance.now() - r.ms);
           const yv = Float32Array.from(valid, (i) => y[i]!);
           valid.forEach((row, j) => (oof[row] = r.predictions[j]!));
           registry.logMetrics(run.id, { fold_roc_auc: rocAuc(yv, r.predictions), fold_trees: r.bestIteration + 1, fold_seconds: r.ms / 1000 }, f);
@@ -90,11 +99,10 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
     trained++;
     results.push(result);
     if (best === null || result.score > best) best = result.score;
-    report({ index, score: result.score, ms: Date.now() - t0 });
+    report({ index, score: result.score, ms: Math.round(performance.now() - firstStart) });
   };
 
-  // Enough trials in flight to keep every worker busy; each trial queues its k folds.
-  const inFlight = Math.max(1, Math.ceil(pool.jobs / k) + 1);
+  const inFlight = trialsInFlight(pool.jobs, k);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(inFlight, pending.length) }, async () => {
