@@ -116,10 +116,10 @@ async function main() {
     home = fresh();
     const r = must(await rainops(home, ['etl', '--source', CSV, '--json']), 'rainops etl');
     etlMs.push(r.ms);
-    datasetId = JSON.parse(r.stdout).datasetId;
+    datasetId = JSON.parse(r.stdout).dataset_id;
   }
   const etlRun = JSON.parse((await rainops(home, ['runs', 'list', '--json', '--limit', '1'])).stdout)[0];
-  const etl: Record<string, unknown> = { rainops_s: median(etlMs) / 1000, rainops_runs_s: etlMs.map((m) => m / 1000), rainops_peak_rss_bytes: etlRun.peakRssBytes };
+  const etl: Record<string, unknown> = { rainops_s: median(etlMs) / 1000, rainops_runs_s: etlMs.map((m) => m / 1000), rainops_peak_rss_bytes: etlRun.peak_rss_bytes };
   if (wants('etl') && (await pythonHas('pandas, sklearn'))) {
     log('etl: Python peer');
     const py: number[] = [];
@@ -206,7 +206,7 @@ async function modelSection(out: Record<string, unknown>, home: string) {
   const optRun = JSON.parse((await rainops(home, ['runs', 'show', best.run_id, '--json'])).stdout);
   out.model = {
     engine: best.engine, optimize_s: opt.ms / 1000, test_f1: best.test.f1, test_roc_auc: best.test.roc_auc, threshold: best.test.threshold,
-    best_params: best.best_params, peak_rss_bytes: optRun.peakRssBytes, python_reference: { f1: 0.658, f1_tuned: 0.693, roc_auc: 0.907 }, goal: 'f1 >= 0.69, roc_auc >= 0.905',
+    best_params: best.best_params, peak_rss_bytes: optRun.peak_rss_bytes, python_reference: { f1: 0.658, f1_tuned: 0.693, roc_auc: 0.907 }, goal: 'f1 >= 0.69, roc_auc >= 0.905',
   };
   if (!best.alias) must(await rainops(home, ['promote', best.model, String(best.version)]), 'promote');
 }

@@ -5,7 +5,7 @@ import { parseIsoDay } from '../core/features/dates.js';
 import { etl } from '../core/etl.js';
 import type { EtlResult } from '../core/etl.js';
 import type { CliIO } from './io.js';
-import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { withDeps, parseOptions, printResult, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { table } from './table.js';
 
@@ -41,14 +41,13 @@ export function etlCommand(io: CliIO): Command {
     const opts = parseEtlFlags(raw, io);
     await withDeps(io, raw, 'etl', async (deps) => {
       const result = await etl(opts, deps);
-      if (raw.json) printJson(io, result);
-      else io.stderr.write(describeEtl(result));
+      printResult(io, raw.json, result, () => describeEtl(result, opts.until));
     });
   });
   return cmd;
 }
 
-export function describeEtl(r: EtlResult): string {
+export function describeEtl(r: EtlResult, until: string | undefined): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   return (
     `data set ${r.datasetId}${r.reused ? ' (reused: same source and split)' : ''}  run ${r.runId}\n` +
@@ -57,7 +56,7 @@ export function describeEtl(r: EtlResult): string {
       [
         ['in source', r.rows.total],
         ['rejected by the row schema', r.rows.rejected],
-        ['after --until', r.rows.afterUntil],
+        ...(until === undefined ? [] : [[`dated after --until ${until} (left out)`, r.rows.excludedByUntil] as [string, number]]),
         ['without RainTomorrow (dropped)', r.rows.dropped],
         ['train', r.rows.train],
         ['test', r.rows.test],

@@ -35,6 +35,8 @@ export function modelsCommand(io: CliIO): Command {
                 typeof v.params.threshold === 'number' ? v.params.threshold : null, v.datasetId, v.runId.slice(0, 12), v.createdAt.slice(0, 19),
               ]),
             ) +
+            "test_f1 and test_roc_auc: on all test rows of each version's own data set ('rainops retrain' scores champion and\n" +
+            "challenger on the newest data set's test rows instead, without the rows the champion trained on)\n" +
             (history.length
               ? '\nalias history\n' +
                 table(['time', 'alias', 'from', 'to', 'by', 'why'], history.map((h) => [h.time.slice(0, 19), h.alias, h.fromVersion === null ? '-' : `v${h.fromVersion}`, h.toVersion === null ? '-' : `v${h.toVersion}`, h.actor, h.reason]))

@@ -4,9 +4,9 @@ import { optimize } from '../core/optimize.js';
 import type { OptimizeOptions, OptimizeResult } from '../core/optimize.js';
 import type { CliIO } from './io.js';
 import { searchProgress } from './progress.js';
-import { openDeps, parseOptions, printJson, withCommon, withTraining } from './shared.js';
+import { openDeps, parseOptions, printResult, withCommon, withTraining } from './shared.js';
 import type { CommonOptions } from './shared.js';
-import { table } from './table.js';
+import { displayUri, table } from './table.js';
 
 const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
 
@@ -43,8 +43,12 @@ export function optimizeCommand(io: CliIO): Command {
     .option('--promote <when>', 'if-better (beats the champion on the same test rows), always or never', 'if-better')
     .option('--seed <n>', 'seed of the folds and of random search', '42')
     .option('--early-stopping <rounds>', 'stop a fold after this many rounds without improvement', '50')
-    .option('--resume <run>', 'continue an interrupted search, reusing its finished trials')
-    .addHelpText('after', '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json');
+    .option('--resume <run>', 'continue an interrupted search (its id or a unique prefix), reusing its finished trials')
+    .addHelpText(
+      'after',
+      '\nA grid file names XGBoost hyperparameters: {"max_depth": [4, 6], "learning_rate": [0.05, 0.1]}.\n' +
+        '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json',
+    );
   withCommon(withTraining(cmd, { wait: '0' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(OptimizeFlags, { ...raw, kind: raw.model, model: raw.name }, 'optimize');
     const deps = openDeps(io, raw, 'optimize');
@@ -52,8 +56,7 @@ export function optimizeCommand(io: CliIO): Command {
     try {
       const result = await optimize(toOptimizeOptions(f), { ...deps, onProgress: (p) => progress.update(p) });
       progress.end();
-      if (raw.json) printJson(io, result);
-      else io.stderr.write(describeOptimize(result));
+      printResult(io, raw.json, result, () => describeOptimize(result));
     } finally {
       progress.end();
       deps.close();
@@ -73,11 +76,19 @@ export function describeOptimize(r: OptimizeResult): string {
   const t = r.test;
   const [[tn, fp], [fn, tp]] = t.confusion_matrix;
   return (
+    (r.resumed ? `resumed run ${r.resumed.from_run_id}: ${r.resumed.trials_reused} of ${r.resumed.trials_total} trials reused${r.resumed.trials_reused < r.resumed.trials_total ? `, ${r.resumed.trials_total - r.resumed.trials_reused} trained now` : ''}\n` : '') +
     `${r.model} v${r.version} from run ${r.run_id} (${r.engine}, data set ${r.dataset_id})\n` +
     (r.cv ? `cross-validation: ${r.cv.trials} trials x ${r.cv.folds} folds, best ${r.cv.metric} ${r.cv.score.toFixed(4)}\n` : '') +
     `best params: ${Object.entries(r.best_params).map(([k, v]) => `${k}=${String(v)}`).join(' ')}\n` +
+    `test metrics on all ${tn + fp + fn + tp} test rows of data set ${r.dataset_id}:\n` +
     table(['test metric', 'value'], [['f1', t.f1], ['roc_auc', t.roc_auc], ['accuracy', t.accuracy], ['precision', t.precision], ['recall', t.recall], ['log_loss', t.log_loss], ['threshold', t.threshold]]) +
     `confusion matrix: tn ${tn}  fp ${fp}  fn ${fn}  tp ${tp}\n` +
+    describePlots(r.plots) +
     (r.alias ? `alias ${r.alias} -> v${r.version}: ${r.promotion}\n` : `no alias moved: ${r.promotion}\n`)
   );
+}
+
+/** The plots' locations: local paths for the file store, URIs otherwise. */
+export function describePlots(uris: readonly string[]): string {
+  return uris.length ? `plots:\n${uris.map((u) => `  ${displayUri(u)}\n`).join('')}` : '';
 }

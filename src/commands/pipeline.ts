@@ -5,7 +5,7 @@ import type { CliIO } from './io.js';
 import { describeOptimize, OptimizeFlags, toOptimizeOptions } from './optimize.js';
 import { searchProgress } from './progress.js';
 import { describeRetrain, RetrainFlags } from './retrain.js';
-import { openDeps, parseOptions, printJson, withCommon, withTraining } from './shared.js';
+import { openDeps, parseOptions, printResult, withCommon, withTraining } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 export function pipelineCommand(io: CliIO): Command {
@@ -29,9 +29,7 @@ export function pipelineCommand(io: CliIO): Command {
         { ...deps, onProgress: (p) => progress.update(p) },
       );
       progress.end();
-      if (raw.json) return printJson(io, result);
-      io.stderr.write(describeEtl(result.etl));
-      io.stderr.write(result.action === 'optimize' ? describeOptimize(result.result) : describeRetrain(result.result));
+      printResult(io, raw.json, result, () => describeEtl(result.etl, etlOpts.until) + (result.action === 'optimize' ? describeOptimize(result.result) : describeRetrain(result.result)));
     } finally {
       progress.end();
       deps.close();

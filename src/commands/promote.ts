@@ -4,7 +4,7 @@ import { cliActor, promoteVersion, rollbackAlias } from '../core/aliases.js';
 import { CHAMPION_ALIAS } from '../core/context.js';
 import type { AliasChange } from '../registry/index.js';
 import type { CliIO } from './io.js';
-import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { withDeps, parseOptions, printResult, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 const describe = (c: AliasChange) =>
@@ -21,8 +21,7 @@ export function promoteCommand(io: CliIO): Command {
     const v = parseOptions(z.object({ version: z.coerce.number({ error: 'expected a version number' }).int({ error: 'expected a version number' }).positive({ error: 'expected a version number' }) }), { version }, 'promote');
     await withDeps(io, raw, 'promote', async (deps) => {
       const change = promoteVersion(deps.registry, { model, version: v.version, alias: raw.alias, reason: raw.reason, actor: cliActor() });
-      if (raw.json) printJson(io, change);
-      else io.stderr.write(describe(change));
+      printResult(io, raw.json, change, () => describe(change));
     });
   });
   return cmd;
@@ -37,8 +36,7 @@ export function rollbackCommand(io: CliIO): Command {
   withCommon(cmd).action(async (model: string, raw: CommonOptions & { alias: string; reason?: string }) => {
     await withDeps(io, raw, 'rollback', async (deps) => {
       const change = rollbackAlias(deps.registry, { model, alias: raw.alias, reason: raw.reason, actor: cliActor() });
-      if (raw.json) printJson(io, change);
-      else io.stderr.write(describe(change));
+      printResult(io, raw.json, change, () => describe(change));
     });
   });
   return cmd;

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { retrain } from '../core/retrain.js';
 import type { RetrainResult } from '../core/retrain.js';
 import type { CliIO } from './io.js';
-import { withDeps, parseOptions, printJson, withCommon, withTraining } from './shared.js';
+import { describePlots } from './optimize.js';
+import { withDeps, parseOptions, printResult, withCommon, withTraining } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
@@ -31,19 +32,22 @@ export function retrainCommand(io: CliIO): Command {
     const f = parseOptions(RetrainFlags, raw, 'retrain');
     await withDeps(io, raw, 'retrain', async (deps) => {
       const result = await retrain({ model: f.name, dataset: f.dataset, force: f.force, minDelta: f.minDelta, cv: f.cv, seed: f.seed, jobs: f.jobs, waitSec: f.wait }, deps);
-      if (raw.json) printJson(io, result);
-      else io.stderr.write(describeRetrain(result));
+      printResult(io, raw.json, result, () => describeRetrain(result));
     });
   });
   return cmd;
 }
 
 export function describeRetrain(r: RetrainResult): string {
-  // The core already logged why nothing was trained.
-  if (!r.trained) return '';
+  if (!r.trained) return `${r.message}\n`;
+  const left = r.excluded_rows ? `; ${r.excluded_rows} left out because the champion trained on them` : '';
   return (
     `test_f1_champion   ${r.test_f1_champion?.toFixed(4)}  (v${r.champion.version}, trained on ${r.champion.dataset_id})\n` +
     `test_f1_challenger ${r.test_f1_challenger?.toFixed(4)}  (v${r.challenger?.version}, trained on ${r.dataset_id})\n` +
-    `winner             ${r.winner}${r.promoted ? ' (promoted)' : ''}\n${r.message}\n`
+    `both scored on the same ${r.comparison_rows} test rows of data set ${r.dataset_id}${left}\n` +
+    `  ('rainops models show' lists each version's test_f1 on all test rows of its own data set, so the champion's differs)\n` +
+    `winner             ${r.winner}${r.promoted ? ' (promoted)' : ''}\n` +
+    describePlots(r.plots ?? []) +
+    `${r.message}\n`
   );
 }

@@ -1,10 +1,12 @@
 import { Command } from 'commander';
 import { z } from 'zod';
-import type { RunStatus } from '../registry/index.js';
+import type { Artifact, RunStatus } from '../registry/index.js';
+import { snakeRecord } from '../core/naming.js';
 import type { CliIO } from './io.js';
 import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
-import { formatBytes, formatDuration, formatNumber, table } from './table.js';
+import { describePlots } from './optimize.js';
+import { displayUri, formatBytes, formatDuration, formatNumber, table } from './table.js';
 import { compareRuns } from '../core/compare.js';
 import { UsageError } from '../core/errors.js';
 
@@ -28,7 +30,7 @@ export function runsCommand(io: CliIO): Command {
       .description('runs, newest first (trials of a search are hidden unless --all or --parent)')
       .option('--experiment <name>', 'only runs of this experiment')
       .option('--status <status>', 'RUNNING, FINISHED or FAILED')
-      .option('--sort <field>', 'e.g. metrics.test_f1, -start_time, params.max_depth ("-" for descending)')
+      .option('--sort <field>', 'e.g. -metrics.test_f1, -start_time, params.max_depth ("-" for descending)')
       .option('--filter <expr>', 'e.g. "params.max_depth=6" or "metrics.test_f1>0.6" (repeatable; all must hold)', collect)
       .option('--limit <n>', 'at most this many runs')
       .option('--parent <run>', 'only the trials of this run')
@@ -58,7 +60,7 @@ export function runsCommand(io: CliIO): Command {
   withCommon(cmd.command('show').argument('<run>', 'run id or a unique prefix').description('one run: status, resources, params, metrics, tags, artifacts, data sets')).action(
     async (id: string, opts: CommonOptions) => {
       await withDeps(io, opts, 'runs', async (deps) => {
-        const r = deps.registry.getRun(id);
+        const r = withSnakeParams(deps.registry.getRun(id));
         if (opts.json) return printJson(io, r);
         const lines = [
           `run ${r.id}  ${r.name}  (${r.experiment})`,
@@ -76,7 +78,7 @@ export function runsCommand(io: CliIO): Command {
             section('metric', r.metrics) +
             section('tag', r.tags) +
             (r.datasets.length ? `\n${table(['data set', 'role'], r.datasets.map((d) => [d.id, d.role]))}` : '') +
-            (r.artifacts.length ? `\n${table(['artifact', 'bytes', 'sha256'], r.artifacts.map((a) => [a.path, a.size, a.sha256.slice(0, 16)]))}` : ''),
+            describeArtifacts(r.artifacts),
         );
       });
     },
@@ -92,7 +94,7 @@ export function runsCommand(io: CliIO): Command {
   ).action(async (ids: string[], opts: CommonOptions & { onlyChanged?: boolean; md?: boolean; csv?: boolean }) => {
     if (ids.length < 2) throw new UsageError('runs compare: name at least two runs, e.g. rainops runs compare 3fa9 b71c');
     await withDeps(io, opts, 'runs', async (deps) => {
-      const cmp = compareRuns(ids.map((id) => deps.registry.getRun(id)), opts.onlyChanged);
+      const cmp = compareRuns(ids.map((id) => withSnakeParams(deps.registry.getRun(id))), opts.onlyChanged);
       if (opts.json) return printJson(io, cmp);
       const headers = ['', 'key', ...cmp.runs.map((r, i) => (i === 0 ? r.id.slice(0, 12) : `${r.id.slice(0, 12)} (delta)`))];
       const cells = cmp.rows.map((row) => [
@@ -110,6 +112,18 @@ export function runsCommand(io: CliIO): Command {
     });
   });
   return cmd;
+}
+
+/** Hyperparameters under their snake_case names, also for runs recorded when they were camelCase. */
+const withSnakeParams = <T extends { params: Record<string, string> }>(r: T): T => ({ ...r, params: snakeRecord(r.params) });
+
+/** The artifacts table, where they are stored, and the plots' full locations. */
+function describeArtifacts(artifacts: readonly Artifact[]): string {
+  if (artifacts.length === 0) return '';
+  const bases = new Set(artifacts.map((a) => (a.uri.endsWith(`/${a.path}`) ? a.uri.slice(0, -a.path.length) : a.uri)));
+  const where = bases.size === 1 ? `\nartifacts in ${displayUri([...bases][0]!)}\n` : '\n';
+  const plots = artifacts.filter((a) => a.path.endsWith('.svg')).map((a) => a.uri);
+  return where + table(['artifact', 'bytes', 'sha256'], artifacts.map((a) => [a.path, a.size, a.sha256.slice(0, 16)])) + (plots.length ? `\n${describePlots(plots)}` : '');
 }
 
 const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

@@ -4,6 +4,7 @@ import type { CoreDeps, Logger } from '../core/context.js';
 import { MODEL_NAME } from '../core/context.js';
 import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
+import { snakeKeys } from '../core/naming.js';
 import { openStore } from '../core/store/index.js';
 import { openRegistry } from '../registry/index.js';
 import type { CliIO } from './io.js';
@@ -18,7 +19,7 @@ export interface CommonOptions {
 /** The flags every command takes. */
 export function withCommon(cmd: Command): Command {
   return cmd
-    .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
+    .option('--json', 'print the result as one JSON document with snake_case keys on stdout (progress and warnings stay on stderr)')
     .option('--verbose', 'show debug lines and stack traces')
     .option('--home <dir>', 'where the registry and caches live (env RAINOPS_HOME, default ./.rainops)')
     .option('--store <url>', 'artifact store: file://PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)');
@@ -75,6 +76,13 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, comma
   throw new UsageError(`${command}: ${flag ? `${flag}: ` : ''}${issue.message}`);
 }
 
+/** The one JSON document of --json: every key snake_case, as in the HTTP API (see DATA_MAPS for the exceptions). */
 export function printJson(io: CliIO, value: unknown): void {
-  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  io.stdout.write(JSON.stringify(snakeKeys(value), null, 2) + '\n');
+}
+
+/** The result a user asked for goes to stdout: the JSON document with --json, else the human summary. */
+export function printResult(io: CliIO, json: boolean | undefined, value: unknown, describe: () => string): void {
+  if (json) printJson(io, value);
+  else io.stdout.write(describe());
 }

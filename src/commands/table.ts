@@ -17,6 +17,11 @@ export function formatDuration(ms: number | null): string {
   return ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** A store URI as a user opens it: a file:// URI as its path, others unchanged. */
+export function displayUri(uri: string): string {
+  return uri.startsWith('file://') ? uri.slice('file://'.length) : uri;
+}
+
 export function formatBytes(n: number | null): string {
   if (n === null) return '-';
   return n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;

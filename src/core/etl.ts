@@ -38,7 +38,8 @@ export interface EtlResult {
   uri: string;
   source: string;
   sourceSha256: string;
-  rows: { total: number; rejected: number; afterUntil: number; dropped: number; kept: number; train: number; test: number };
+  /** `excludedByUntil`: rows dated after --until, left out (0 without --until). */
+  rows: { total: number; rejected: number; excludedByUntil: number; dropped: number; kept: number; train: number; test: number };
   rejectedByReason: Record<string, number>;
   classBalance: { train: ClassBalance; test: ClassBalance };
 }
@@ -70,7 +71,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       registry.linkRunDataset(run.id, id, 'output');
       registry.setTags(run.id, { reused: 'true', dataset_id: id });
       const manifest = JSON.parse((await store.get(`datasets/${id}/manifest.json`)).toString('utf8')) as Manifest;
-      return { runId: run.id, datasetId: id, reused: true, uri: existing.uri, ...manifest.summary };
+      return { runId: run.id, datasetId: id, reused: true, uri: existing.uri, ...summaryOf(manifest) };
     }
 
     logger.info(`reading ${opts.source}`);
@@ -100,7 +101,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
     const summary: Manifest['summary'] = {
       source: opts.source,
       sourceSha256,
-      rows: { total: read.total, rejected: read.rejected, afterUntil: read.afterUntil, dropped: read.rows.length - labelled.length, kept: labelled.length, train: trainRows.length, test: testRows.length },
+      rows: { total: read.total, rejected: read.rejected, excludedByUntil: read.afterUntil, dropped: read.rows.length - labelled.length, kept: labelled.length, train: trainRows.length, test: testRows.length },
       rejectedByReason: read.rejectedByReason,
       classBalance: { train: balance(yTrain), test: balance(yTest) },
     };
@@ -169,4 +170,10 @@ export interface Manifest {
   features: string[];
   files: Record<string, { size: number; sha256: string }>;
   summary: Omit<EtlResult, 'runId' | 'datasetId' | 'reused' | 'uri'>;
+}
+
+/** A manifest's summary; manifests written before the count was renamed call it `afterUntil`. */
+function summaryOf(manifest: Manifest): Manifest['summary'] {
+  const { afterUntil, ...rows } = manifest.summary.rows as Manifest['summary']['rows'] & { afterUntil?: number };
+  return { ...manifest.summary, rows: { ...rows, excludedByUntil: rows.excludedByUntil ?? afterUntil ?? 0 } };
 }

@@ -11,7 +11,7 @@ const readCsv = (path: string) => readFileSync(path, 'utf8').trimEnd().split('\n
 
 describe('rainops etl on the real weatherAUS.csv', () => {
   const home = tempDir();
-  let result: { datasetId: string; runId: string; rows: Record<string, number>; uri: string };
+  let result: { dataset_id: string; run_id: string; rows: Record<string, number>; uri: string };
   let dir: string;
 
   beforeAll(async () => {
@@ -19,11 +19,11 @@ describe('rainops etl on the real weatherAUS.csv', () => {
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
     expect(r.code).toBe(0);
     result = JSON.parse(r.stdout);
-    dir = join(home, '.rainops', 'store', 'datasets', result.datasetId);
+    dir = join(home, '.rainops', 'store', 'datasets', result.dataset_id);
   });
 
   it('keeps 142,193 labelled rows, split 113,754 / 28,439', () => {
-    expect(result.rows).toMatchObject({ total: 145_460, rejected: 0, dropped: 3_267, kept: 142_193, train: 113_754, test: 28_439 });
+    expect(result.rows).toMatchObject({ total: 145_460, rejected: 0, excluded_by_until: 0, dropped: 3_267, kept: 142_193, train: 113_754, test: 28_439 });
   });
 
   it('writes every file of the layout with the 27 features in order', () => {
@@ -85,27 +85,33 @@ describe('rainops etl on the real weatherAUS.csv', () => {
   });
 
   it('records the run, its parameters, metrics, artifacts and the data set', async () => {
-    const runs = await cli(['runs', 'show', result.runId.slice(0, 8), '--json'], {}, home);
+    const runs = await cli(['runs', 'show', result.run_id.slice(0, 8), '--json'], {}, home);
     expect(runs.code).toBe(0);
     const run = JSON.parse(runs.stdout);
     expect(run).toMatchObject({ status: 'FINISHED', experiment: 'Rain Dataset', name: 'etl', params: { seed: '42', test_size: '0.2', split: 'stratified' } });
     expect(run.metrics).toMatchObject({ rows_train: 113_754, rows_test: 28_439, rows_rejected: 0 });
     expect(run.metrics.train_positive_rate).toBeCloseTo(0.2242, 3);
-    expect(run.durationMs).toBeGreaterThan(0);
-    expect(run.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(run.duration_ms).toBeGreaterThan(0);
+    expect(run.peak_rss_bytes).toBeGreaterThan(10 * 1024 * 1024);
     expect(run.artifacts.map((a: { path: string }) => a.path)).toContain('final/X_train.csv');
-    expect(run.datasets).toEqual([expect.objectContaining({ id: result.datasetId, role: 'output' })]);
-    const ds = await cli(['datasets', 'show', result.datasetId, '--json'], {}, home);
-    expect(JSON.parse(ds.stdout)).toMatchObject({ id: result.datasetId, rows: { train: 113_754, test: 28_439 } });
+    expect(run.datasets).toEqual([expect.objectContaining({ id: result.dataset_id, role: 'output' })]);
+    const ds = await cli(['datasets', 'show', result.dataset_id, '--json'], {}, home);
+    expect(JSON.parse(ds.stdout)).toMatchObject({ id: result.dataset_id, rows: { train: 113_754, test: 28_439 } });
   });
 
   it('reuses the version for the same source and split, and makes a new one for another seed', async () => {
     const again = JSON.parse((await cli(['etl', '--source', WEATHER_CSV, '--json'], {}, home)).stdout);
-    expect(again).toMatchObject({ datasetId: result.datasetId, reused: true });
+    expect(again).toMatchObject({ dataset_id: result.dataset_id, reused: true, rows: { excluded_by_until: 0, train: 113_754 } });
     const until = await cli(['etl', '--source', WEATHER_CSV, '--until', '2009-06-30', '--seed', '7', '--json'], {}, home);
     const other = JSON.parse(until.stdout);
-    expect(other.datasetId).not.toBe(result.datasetId);
-    expect(other.rows.afterUntil).toBeGreaterThan(100_000);
+    expect(other.dataset_id).not.toBe(result.dataset_id);
+    // Rows dated after --until are left out, and the count says so.
+    expect(other.rows.excluded_by_until).toBeGreaterThan(100_000);
+    expect(other.rows.total - other.rows.rejected - other.rows.excluded_by_until - other.rows.dropped).toBe(other.rows.kept);
+    const human = await cli(['etl', '--source', WEATHER_CSV, '--until', '2009-06-30', '--seed', '7'], {}, home);
+    expect(human.stdout).toMatch(new RegExp(`^dated after --until 2009-06-30 \\(left out\\) +${other.rows.excluded_by_until}$`, 'm'));
+    const noUntil = await cli(['etl', '--source', WEATHER_CSV], {}, home);
+    expect(noUntil.stdout).not.toContain('--until');
     const list = JSON.parse((await cli(['datasets', 'list', '--json'], {}, home)).stdout);
     expect(list).toHaveLength(2);
   });
@@ -141,7 +147,7 @@ describe('rainops etl on bad input', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.rows).toMatchObject({ total: 6, rejected: 2, kept: 4, test: 1, train: 3 });
-    expect(out.rejectedByReason).toEqual({ 'MinTemp: expected a number': 1, 'Location: unknown location "Atlantis"; closest: Albany, Watsonia, Adelaide': 1 });
+    expect(out.rejected_by_reason).toEqual({ 'MinTemp: expected a number': 1, 'Location: unknown location "Atlantis"; closest: Albany, Watsonia, Adelaide': 1 });
     const strict = await cli(['etl', '--source', p, '--strict'], {}, tempDir());
     expect(strict.code).toBe(1);
     expect(strict.stderr).toContain('data.csv line 3: MinTemp: expected a number');

@@ -26,7 +26,7 @@ describe('champion / challenger through the CLI', () => {
 
   beforeAll(async () => {
     writeFileSync(grid, JSON.stringify({ learningRate: [0.3], maxDepth: [4], nEstimators: [40] }));
-    early = JSON.parse((await cli(['etl', '--source', WEATHER_CSV, '--until', '2015-06-30', '--json'], {}, home)).stdout).datasetId;
+    early = JSON.parse((await cli(['etl', '--source', WEATHER_CSV, '--until', '2015-06-30', '--json'], {}, home)).stdout).dataset_id;
     const opt = await cli(['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--json'], {}, home);
     expect(opt.code).toBe(0);
     expect(JSON.parse(opt.stdout)).toMatchObject({ version: 1, alias: 'prod_best', dataset_id: early });
@@ -42,7 +42,7 @@ describe('champion / challenger through the CLI', () => {
   });
 
   it('retrain on a newer data set trains a challenger and decides on the same test rows', async () => {
-    full = JSON.parse((await cli(['etl', '--source', WEATHER_CSV, '--json'], {}, home)).stdout).datasetId;
+    full = JSON.parse((await cli(['etl', '--source', WEATHER_CSV, '--json'], {}, home)).stdout).dataset_id;
     const r = await cli(['retrain', '--cv', '2', '--json'], {}, home);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -66,12 +66,12 @@ describe('champion / challenger through the CLI', () => {
     const before = JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases.prod_best as number;
     const target = before === 1 ? 2 : 1;
     const p = await cli(['promote', MODEL, String(target), '--reason', 'by hand', '--json'], {}, home);
-    expect(JSON.parse(p.stdout)).toMatchObject({ fromVersion: before, toVersion: target, changed: true });
+    expect(JSON.parse(p.stdout)).toMatchObject({ from_version: before, to_version: target, changed: true });
     const back = await cli(['rollback', MODEL, '--json'], {}, home);
-    expect(JSON.parse(back.stdout)).toMatchObject({ fromVersion: target, toVersion: before });
-    const history = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout).aliasHistory.filter((h: { alias: string }) => h.alias === 'prod_best');
-    expect(history.at(-2)).toMatchObject({ fromVersion: before, toVersion: target, reason: 'by hand' });
-    expect(history.at(-1)).toMatchObject({ fromVersion: target, toVersion: before, reason: `rollback from v${target}` });
+    expect(JSON.parse(back.stdout)).toMatchObject({ from_version: target, to_version: before });
+    const history = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout).alias_history.filter((h: { alias: string }) => h.alias === 'prod_best');
+    expect(history.at(-2)).toMatchObject({ from_version: before, to_version: target, reason: 'by hand' });
+    expect(history.at(-1)).toMatchObject({ from_version: target, to_version: before, reason: `rollback from v${target}` });
     const missing = await cli(['promote', MODEL, '99'], {}, home);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('has no version 99');

@@ -34,7 +34,8 @@ describe('rainops optimize on the real data set (small budget)', () => {
     expect(tn + fp + fn + tp).toBe(28_439);
     expect(first.test.threshold).toBeGreaterThan(0.15);
     expect(first.test.threshold).toBeLessThan(0.6);
-    expect(first.best_params.nEstimators).toBeLessThanOrEqual(40);
+    expect(first.best_params.n_estimators).toBeLessThanOrEqual(40);
+    expect(first.best_params.max_depth === 3 || first.best_params.max_depth === 4).toBe(true);
   });
 
   it('logs every trial as a child run with per-fold metrics, and the plots as artifacts', async () => {
@@ -42,9 +43,10 @@ describe('rainops optimize on the real data set (small budget)', () => {
     expect(trials).toHaveLength(2);
     for (const t of trials) {
       expect(t.status).toBe('FINISHED');
-      expect(t.params.maxDepth === '3' || t.params.maxDepth === '4').toBe(true);
+      expect(t.params.max_depth === '3' || t.params.max_depth === '4').toBe(true);
+      expect(t.params.maxDepth).toBeUndefined();
       const detail = JSON.parse((await cli(['runs', 'show', t.id, '--json'], {}, home)).stdout);
-      expect(detail.metricHistory.fold_roc_auc.map((p: { step: number }) => p.step)).toEqual([0, 1, 2]);
+      expect(detail.metric_history.fold_roc_auc.map((p: { step: number }) => p.step)).toEqual([0, 1, 2]);
       expect(detail.metrics.cv_f1).toBeGreaterThan(0.55);
     }
     const parent = JSON.parse((await cli(['runs', 'show', first.run_id, '--json'], {}, home)).stdout);
@@ -87,7 +89,7 @@ describe('rainops optimize on the real data set (small budget)', () => {
     expect(never).toMatchObject({ version: 3, alias: null });
     const shown = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout);
     expect(shown.versions.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
-    expect(shown.aliasHistory).toEqual([expect.objectContaining({ alias: 'prod_best', fromVersion: null, toVersion: 1 })]);
+    expect(shown.alias_history).toEqual([expect.objectContaining({ alias: 'prod_best', from_version: null, to_version: 1 })]);
   });
 
   it('resumes a search, reusing finished trials instead of training them again', async () => {
@@ -105,7 +107,7 @@ describe('rainops optimize on the real data set (small budget)', () => {
     const cmp = await cli(['runs', 'compare', trials[0].id, trials[1].id, '--only-changed', '--json'], {}, home);
     const rows = JSON.parse(cmp.stdout).rows as Array<{ key: string; changed: boolean; deltas: Array<number | null> }>;
     expect(rows.every((r) => r.changed)).toBe(true);
-    const depth = rows.find((r) => r.key === 'maxDepth')!;
+    const depth = rows.find((r) => r.key === 'max_depth')!;
     expect(Math.abs(depth.deltas[1]!)).toBe(1);
     const md = await cli(['runs', 'compare', trials[0].id, trials[1].id, '--md'], {}, home);
     expect(md.stdout).toMatch(/^\| {2}\| key \|/);
@@ -119,7 +121,7 @@ describe('rainops optimize on the real data set (small budget)', () => {
     writeFileSync(badGrid, JSON.stringify({ maxDepth: [0] }));
     const r = await cli(['optimize', '--grid', badGrid, '--engine', 'wasm'], {}, home);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('maxDepth must be a whole number from 1 to 16');
+    expect(r.stderr).toContain('max_depth must be a whole number from 1 to 16');
     const noData = await cli(['optimize'], {}, tempDir());
     expect(noData.code).toBe(1);
     expect(noData.stderr).toContain("no data set yet; create one with 'rainops etl");

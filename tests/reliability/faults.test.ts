@@ -59,7 +59,7 @@ describe('concurrent retrains', () => {
     expect([ra.code, rb.code]).toEqual([0, 0]);
     const outs = [JSON.parse(ra.stdout), JSON.parse(rb.stdout)];
     expect(outs.filter((o) => o.promoted).length).toBeLessThanOrEqual(1);
-    const history = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout).aliasHistory.filter((h: { alias: string }) => h.alias === 'prod_best');
+    const history = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout).alias_history.filter((h: { alias: string }) => h.alias === 'prod_best');
     expect(history.length).toBe(1 + outs.filter((o) => o.promoted).length);
     expect(integrity(home)).toBe('ok');
   });

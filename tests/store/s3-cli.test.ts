@@ -39,7 +39,7 @@ describe('the CLI against an s3:// store', () => {
     const etl = await cli(['etl', '--source', smallCsv, '--json'], env(), cwd);
     expect(etl.stderr).not.toMatch(/\n\s+at /);
     expect(etl.code).toBe(0);
-    const { datasetId } = JSON.parse(etl.stdout) as { datasetId: string };
+    const { dataset_id: datasetId } = JSON.parse(etl.stdout) as { dataset_id: string };
 
     const list = await cli(['datasets', 'list', '--json'], env(), cwd);
     const datasets = JSON.parse(list.stdout) as Array<{ id: string; uri: string }>;

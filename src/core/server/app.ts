@@ -1,11 +1,13 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
+import { snakeKeys } from '../naming.js';
 import { registerDocs } from './docs.js';
 import { HttpError } from './errors.js';
 import { bearerCheck, createPredictCore, tooLarge } from './handlers.js';
 import type { AppDeps, PredictCore } from './handlers.js';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
+import type { ModelInfo } from './model-holder.js';
 import { buildOpenApi } from './openapi.js';
 
 export type { AppDeps, AppOptions } from './handlers.js';
@@ -94,7 +96,8 @@ export function createApp(deps: AppDeps): Hono {
     const loaded = holder.current();
     return c.json({ status: loaded ? 'ready' : 'loading', model: holder.model, version: loaded?.version ?? null }, loaded ? 200 : 503);
   });
-  app.get('/model', (c) => c.json(core.requireModel().info));
+  // snake_case throughout, also for a bundle that recorded its hyperparameters in camelCase (maxDepth).
+  app.get('/model', (c) => c.json(snakeKeys(core.requireModel().info) as ModelInfo));
   app.get('/metrics', async (c) => c.body(deps.collectMetrics ? await deps.collectMetrics() : metrics.render(), 200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }));
   app.get('/openapi.json', (c) => {
     openapi ??= JSON.stringify(
