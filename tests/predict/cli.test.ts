@@ -130,7 +130,7 @@ describe('rainops predict with a registered model', () => {
       writeFileSync(at('rows.jsonl'), [JSON.stringify(raw), JSON.stringify({ features: EXAMPLE_FEATURES }), '{"Date": "2024-08-26"}'].join('\n') + '\n');
       const r = await predict(['--input', at('rows.jsonl'), '--output', at('rows-preds.jsonl'), '--json']);
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ rows: 3, predicted: 2, rejected: 1, rejectedByReason: { 'Location: expected a station name': { count: 1, lines: [3] } } });
+      expect(JSON.parse(r.stdout)).toMatchObject({ rows: 3, predicted: 2, rejected: 1, rejected_by_reason: { 'Location: expected a station name': { count: 1, lines: [3] } } });
       const out = lines(readFileSync(at('rows-preds.jsonl'), 'utf8')).map((l) => JSON.parse(l));
       expect(out).toHaveLength(2);
       expect(Object.keys(out[0])).toEqual(['Date', 'Location', 'prediction_bool', 'probability', 'prediction_str']);

@@ -39,7 +39,7 @@ describe('awkward CSVs: a correct parse or a clear error', () => {
     const r = await etl(body);
     expect(r.code).toBe(0);
     expect(r.out.rows).toMatchObject({ total: 21, rejected: 1 });
-    expect(Object.keys(r.out.rejectedByReason)[0]).toMatch(/^Location: unknown location .*closest: Sydney/);
+    expect(Object.keys(r.out.rejected_by_reason)[0]).toMatch(/^Location: unknown location .*closest: Sydney/);
   });
 
   it('an empty file, a header only, and binary garbage give one clear line and exit 1', async () => {
