@@ -7,11 +7,11 @@ import type { XgbParamsInput } from '../models/params.js';
 export type Grid = Record<string, readonly unknown[]>;
 
 /** The Python original's grid (18 candidates). */
-export const SEED_GRID: Grid = { learningRate: [0.1, 0.01], maxDepth: [3, 6, 9], nEstimators: [100, 500, 1000] };
+export const SEED_GRID: Grid = { learning_rate: [0.1, 0.01], max_depth: [3, 6, 9], n_estimators: [100, 500, 1000] };
 
 /** A fast grid that reaches the target scores with trees shallow enough to serve quickly (depth 8 scored the same
- * out of fold here but serves at half the rate); early stopping makes nEstimators an upper bound. */
-export const SMALL_GRID: Grid = { learningRate: [0.05, 0.1], maxDepth: [5, 6], nEstimators: [1000] };
+ * out of fold here but serves at half the rate); early stopping makes n_estimators an upper bound. */
+export const SMALL_GRID: Grid = { learning_rate: [0.05, 0.1], max_depth: [5, 6], n_estimators: [1000] };
 
 /** Every combination of the grid's values, in a stable order (first key varies slowest). */
 export function expandGrid(grid: Grid): XgbParamsInput[] {
