@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli as runIn, tempDir, WEATHER_CSV } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { nonSnakeKeys } from '../helpers/json-keys.js';
 
@@ -22,7 +22,7 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
   const home = tempDir();
   const csv = join(home, 'small.csv');
   const grid = join(home, 'grid.json');
-  const run = (args: string[]) => cli(args, {}, home);
+  const run = (args: string[]) => runIn(args, {}, home);
   let early: { dataset_id: string };
   let human: { etl: CliResult; optimize: CliResult };
   let firstRun: string;
@@ -39,6 +39,7 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
     human = { etl, optimize };
     firstRun = /from run ([0-9a-f-]+) /.exec(optimize.stdout)![1]!;
   }, 180_000);
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
 
   it('etl prints its summary on stdout and nothing but progress on stderr', () => {
     const { etl } = human;
@@ -169,6 +170,9 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
 });
 
 describe('the command line itself', () => {
+  const cwd = tempDir();
+  afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+  const cli = (args: string[]) => runIn(args, {}, cwd);
   it('--version prints the version in package.json', async () => {
     const r = await cli(['--version']);
     expect(r.code).toBe(0);
