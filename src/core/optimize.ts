@@ -119,6 +119,7 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
   const resumed = input.resume ? resumedOptions(deps, input) : null;
   const opts = resumed?.opts ?? input;
   const dataset = resolveDataset(deps, opts.dataset);
+  await deps.claimStore?.();
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {
     return await tracked(registry, { experiment: EXPERIMENT, name: 'optimize', tags: resumed ? { resumed_from: input.resume! } : {} }, async (run) => {

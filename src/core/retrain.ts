@@ -10,7 +10,7 @@ import type { EngineName } from './models/engine.js';
 import { parseXgbParams } from './models/params.js';
 import { compileEnsemble } from './models/trees.js';
 import { resolveDataset } from './optimize.js';
-import { headToHead, loadPredictor, registerVersion } from './registration.js';
+import { failedRunReason, headToHead, loadPredictor, registerVersion } from './registration.js';
 import { writeEvaluationPlots } from './report.js';
 import { tracked } from './tracking.js';
 import { stratifiedFolds } from './tuning/folds.js';
@@ -57,6 +57,7 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
     return { ...base, trained: false, message, run_id: null, challenger: null, test_f1_champion: null, test_f1_challenger: null, winner: null, promoted: false };
   }
 
+  await deps.claimStore?.();
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {
     return await tracked(registry, { experiment: EXPERIMENT, name: 'retrain' }, async (run) => {
@@ -111,9 +112,12 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
       registry.setAlias({ model: opts.model, alias: CHALLENGER_ALIAS, version, expected: previousChallenger, actor: `retrain run ${run.id}`, reason: `challenger trained on data set ${dataset.id}` });
 
       const wins = challengerF1 > championF1 + opts.minDelta;
+      const blocked = wins ? failedRunReason(registry, opts.model, version) : null;
       let promoted = false;
       let message: string;
-      if (wins) {
+      if (blocked) {
+        message = `challenger v${version} won (F1 ${challengerF1.toFixed(4)} vs ${championF1.toFixed(4)}) but ${blocked}`;
+      } else if (wins) {
         try {
           registry.setAlias({ model: opts.model, alias: CHAMPION_ALIAS, version, expected: championVersion, actor: `retrain run ${run.id}`, reason: `challenger F1 ${challengerF1.toFixed(4)} beats champion v${championVersion}'s ${championF1.toFixed(4)}` });
           promoted = true;
