@@ -118,8 +118,8 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
   const { registry, store, logger } = deps;
   const resumed = input.resume ? resumedOptions(deps, input) : null;
   const opts = resumed?.opts ?? input;
-  const dataset = resolveDataset(deps, opts.dataset);
   await deps.claimStore?.();
+  const dataset = resolveDataset(deps, opts.dataset);
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {
     return await tracked(registry, { experiment: EXPERIMENT, name: 'optimize', tags: resumed ? { resumed_from: input.resume! } : {} }, async (run) => {

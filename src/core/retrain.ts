@@ -46,6 +46,7 @@ export interface RetrainResult {
 /** Champion/challenger: retrains the champion's recipe on the newest data and promotes it only if it is strictly better. */
 export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<RetrainResult> {
   const { registry, store, logger } = deps;
+  await deps.claimStore?.();
   const championVersion = registry.getAlias(opts.model, CHAMPION_ALIAS);
   if (championVersion === null) throw new NotFoundError(`model ${opts.model} has no ${CHAMPION_ALIAS} champion yet; train one with 'rainops optimize'`);
   const champion = registry.getModelVersion(opts.model, championVersion);
@@ -57,7 +58,6 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
     return { ...base, trained: false, message, run_id: null, challenger: null, test_f1_champion: null, test_f1_challenger: null, winner: null, promoted: false };
   }
 
-  await deps.claimStore?.();
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {
     return await tracked(registry, { experiment: EXPERIMENT, name: 'retrain' }, async (run) => {
