@@ -77,8 +77,14 @@ function exactRun(registry: Registry, runId: string): { id: string; status: stri
   }
 }
 
+/** Which kinds of writers are running now (in this registry). */
+interface Running {
+  etl: boolean;
+  training: boolean;
+}
+
 /** Why a group is garbage (null: it is not), and whether a running run may still be about to use it. */
-async function judge(g: Group, deps: CoreDeps, known: { datasets: Set<string>; versions: Set<string> }, etlRunning: boolean): Promise<{ reason: string; inUse: boolean } | null> {
+async function judge(g: Group, deps: CoreDeps, known: { datasets: Set<string>; versions: Set<string> }, running: Running): Promise<{ reason: string; inUse: boolean } | null> {
   const { registry, store } = deps;
   const has = (name: string) => g.entries.some((e) => e.key === `${g.prefix}/${name}`);
   if (g.kind === 'staging') {
@@ -90,13 +96,14 @@ async function judge(g: Group, deps: CoreDeps, known: { datasets: Set<string>; v
   if (g.kind === 'dataset') {
     const id = g.prefix.slice('datasets/'.length);
     if (known.datasets.has(id)) return null;
-    if (!has(MANIFEST)) return { reason: `data set ${id}: files without ${MANIFEST}, never published`, inUse: false };
-    // A manifest names no run: while an etl runs, an unregistered data set may be its, about to be registered.
-    return { reason: `data set ${id} is not registered`, inUse: etlRunning };
+    // Nothing in a data set names its run: while an etl runs, an unregistered one may be its own, being
+    // published (on S3 the files land before the manifest) or about to be registered.
+    if (!has(MANIFEST)) return { reason: `data set ${id}: files without ${MANIFEST}, never published`, inUse: running.etl };
+    return { reason: `data set ${id} is not registered`, inUse: running.etl };
   }
   const [, model, version] = g.prefix.split('/');
   if (known.versions.has(`${model}/${version}`)) return null;
-  if (!has(BUNDLE_FILES.metadata)) return { reason: `bundle of ${model} v${version}: files without ${BUNDLE_FILES.metadata}, never published`, inUse: false };
+  if (!has(BUNDLE_FILES.metadata)) return { reason: `bundle of ${model} v${version}: files without ${BUNDLE_FILES.metadata}, never published`, inUse: running.training };
   const runId = await store
     .get(`${g.prefix}/${BUNDLE_FILES.metadata}`)
     .then((b) => (JSON.parse(b.toString('utf8')) as { runId?: unknown }).runId)
@@ -119,11 +126,12 @@ export async function gc(opts: GcOptions, deps: CoreDeps): Promise<GcResult> {
     datasets: new Set(registry.listDatasets().map((d) => d.id)),
     versions: new Set(registry.listModels().flatMap((m) => registry.listModelVersions(m.name).map((v) => `${m.name}/${v.version}`))),
   };
-  const etlRunning = registry.listRuns({ status: 'RUNNING' }).some((r) => r.name === 'etl');
+  const names = new Set(registry.listRuns({ status: 'RUNNING', topLevelOnly: true }).map((r) => r.name));
+  const running: Running = { etl: names.has('etl'), training: names.has('optimize') || names.has('retrain') };
   const removed: GcItem[] = [];
   const kept: GcItem[] = [];
   for (const g of await groups(store)) {
-    const verdict = await judge(g, deps, known, etlRunning);
+    const verdict = await judge(g, deps, known, running);
     if (!verdict) continue;
     const newest = Math.max(...g.entries.map((e) => e.modified.getTime()));
     const ageHours = Math.max(0, (now - newest) / 3_600_000);

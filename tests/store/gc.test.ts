@@ -70,15 +70,25 @@ describe('gc', () => {
   });
 
   it('keeps what a running run may still publish or register, whatever the grace', async () => {
-    const { store, registry, deps } = await scene();
+    const { store, registry, deps, failed } = await scene();
     const etl = registry.startRun({ experiment: 'Rain Dataset', name: 'etl' });
     await store.put(`staging/${etl.id}/datasets/y/raw.csv`, 'in progress');
     const r = await gc({ dryRun: false, graceHours: 0 }, deps);
-    expect(r.kept.map((i) => i.prefix).sort()).toEqual([`staging/${etl.id}`, 'datasets/orphan', 'datasets/young'].sort());
+    // While an etl runs, any unregistered data set may be the one it is publishing or registering.
+    expect(r.kept.map((i) => i.prefix).sort()).toEqual([`staging/${etl.id}`, 'datasets/half', 'datasets/orphan', 'datasets/young'].sort());
     expect(r.kept.find((i) => i.prefix === `staging/${etl.id}`)?.reason).toBe(`staging of run ${etl.id}, which is still running`);
     expect(await store.exists(`staging/${etl.id}/datasets/y/raw.csv`)).toBe(true);
     expect(await store.exists('datasets/orphan/manifest.json')).toBe(true);
-    expect(await store.exists('datasets/half/raw.csv')).toBe(false);
+    // Bundles are not an etl's business: the unpublished and unregistered ones go.
+    expect(r.removed.map((i) => i.prefix).sort()).toEqual(['models/M/2', 'models/M/3', `staging/${failed.id}`]);
+  });
+
+  it('keeps unpublished bundle files while an optimize runs (on S3 they land before their metadata)', async () => {
+    const { registry, deps } = await scene();
+    registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
+    const r = await gc({ dryRun: true, graceHours: 0 }, deps);
+    expect(r.kept.map((i) => i.prefix)).toEqual(['models/M/3']);
+    expect(r.removed.map((i) => i.prefix)).toContain('models/M/2');
   });
 
   it('does nothing to a store it may not own', async () => {

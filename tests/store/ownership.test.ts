@@ -1,14 +1,17 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
 import type { InputsPipeline } from '../../src/core/features/pipeline.js';
 import type { TreeEnsemble } from '../../src/core/models/trees.js';
-import { loadVersion, registerVersion } from '../../src/core/registration.js';
+import { loadVersion, promote, registerVersion } from '../../src/core/registration.js';
 import type { NewVersion } from '../../src/core/registration.js';
 import { createMemoryStore } from '../../src/core/store/memory-store.js';
 import { adoptStore, ensureOwner, guardWrites, once, OWNER_KEY, readOwner } from '../../src/core/store/owner.js';
 import type { ArtifactStore } from '../../src/core/store/types.js';
+import { openRegistry } from '../../src/registry/index.js';
 import type { Registry } from '../../src/registry/index.js';
-import { open, seedRunAndDataset, tempDbPath } from '../registry/helpers.js';
+import { cli, tempDir } from '../helpers/cli.js';
+import { open, SHA_A, seedRunAndDataset, tempDbPath } from '../registry/helpers.js';
 
 const claimant = (registry: Registry) => ({ registry, hostname: 'test-host', now: () => new Date('2026-01-02T03:04:05Z') });
 
@@ -147,5 +150,44 @@ describe('registering a model version', () => {
     const { registry, store, ids } = await setup();
     await expect(registerVersion(registry, store, { ...newVersion(ids), datasetId: 'no-such-data-set' })).rejects.toThrow();
     expect(await store.list('')).toEqual([]);
+  });
+});
+
+describe('a version whose run failed after registering it', () => {
+  it('is never promoted implicitly, whatever the policy', async () => {
+    const registry = open(tempDbPath());
+    const store = createMemoryStore();
+    const ids = seedRunAndDataset(registry);
+    await registerVersion(registry, store, newVersion(ids));
+    registry.finishRun(ids.runId, { status: 'FAILED', error: 'killed after registering' });
+    for (const policy of ['always', 'if-better'] as const) {
+      const d = await promote(registry, store, { model: 'M', version: 1, datasetId: ids.datasetId, policy, expected: null, actor: 'test' });
+      expect(d.alias).toBeNull();
+      expect(d.reason).toBe(`v1's run ${ids.runId} FAILED, and a version of a failed run is never promoted implicitly; check it, then promote it by hand with 'rainops promote M 1' if it is sound`);
+    }
+    expect(registry.getAlias('M', 'prod_best')).toBeNull();
+  });
+
+  it("shows as 'run failed' in models show", async () => {
+    const dir = tempDir();
+    const registry = openRegistry(join(dir, '.rainops/registry.db'));
+    const ids = seedRunAndDataset(registry);
+    const ok = registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
+    const version = { model: 'M', datasetId: ids.datasetId, bundleUri: 'memory:///models/M', bundleSha256: SHA_A, engine: 'wasm', params: {}, metrics: {} };
+    registry.createModelVersion({ ...version, runId: ids.runId });
+    registry.createModelVersion({ ...version, runId: ok.id });
+    registry.finishRun(ids.runId, { status: 'FAILED', error: 'died' });
+    registry.finishRun(ok.id, { status: 'FINISHED' });
+    registry.close();
+    const text = await cli(['models', 'show', 'M'], {}, dir);
+    expect(text.stdout.split('\n').filter((l) => /^\s+[12] /.test(l)).map((l) => l.trim().split(/\s{2,}/).slice(0, 2))).toEqual([
+      ['2', 'ready'],
+      ['1', 'run failed'],
+    ]);
+    const json = JSON.parse((await cli(['models', 'show', 'M', '--json'], {}, dir)).stdout) as { versions: Array<{ version: number; runStatus: string }> };
+    expect(json.versions.map((v) => [v.version, v.runStatus])).toEqual([
+      [2, 'FINISHED'],
+      [1, 'FAILED'],
+    ]);
   });
 });
