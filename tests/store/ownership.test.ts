@@ -191,3 +191,29 @@ describe('a version whose run failed after registering it', () => {
     ]);
   });
 });
+
+describe('rainops store show and adopt', () => {
+  it('show the owner, and hand the store to another registry explicitly', async () => {
+    const one = tempDir();
+    const two = tempDir();
+    const store = { RAINOPS_STORE: `file://${join(one, 'shared-store')}` };
+    const show = async (dir: string) => JSON.parse((await cli(['store', 'show', '--json'], store, dir)).stdout) as { registry_id: string; owned: boolean; owner: { registry_id: string } | null };
+    expect(await show(one)).toMatchObject({ owner: null, owned: false });
+    // Any writing command claims an unowned store; gc is the quickest.
+    expect((await cli(['gc'], store, one)).code).toBe(0);
+    const first = await show(one);
+    expect(first).toMatchObject({ owned: true, owner: { registry_id: first.registry_id } });
+    expect(await show(two)).toMatchObject({ owned: false, owner: { registry_id: first.registry_id } });
+    const refused = await cli(['gc'], store, two);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/belongs to registry [0-9a-f]{32} .*'rainops store adopt'\n$/);
+
+    const adopt = await cli(['store', 'adopt', '--json'], store, two);
+    expect(adopt.code).toBe(0);
+    const second = await show(two);
+    expect(JSON.parse(adopt.stdout)).toMatchObject({ owner: { registry_id: second.registry_id, adopted_from: first.registry_id }, previous_owner: { registry_id: first.registry_id } });
+    expect(second.owned).toBe(true);
+    expect((await cli(['gc'], store, two)).code).toBe(0);
+    expect((await cli(['gc'], store, one)).code).toBe(1);
+  });
+});
