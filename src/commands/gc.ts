@@ -35,5 +35,5 @@ function describeGc(io: CliIO, r: GcResult): void {
     io.stdout.write(table(['kind', 'prefix', 'objects', 'size', 'age (h)', 'why'], r.removed.map((i) => [i.kind, i.prefix, i.objects, formatBytes(i.bytes), i.age_hours, i.reason])));
   }
   const kept = r.kept.length ? `; kept ${r.kept.length} younger than ${r.grace_hours} h or still in use by a running run` : '';
-  io.stderr.write(`${verb} ${r.removed.length} item(s), ${formatBytes(r.bytes_removed)} from ${r.store}${kept}\n`);
+  io.stdout.write(`${verb} ${r.removed.length} item(s), ${formatBytes(r.bytes_removed)} from ${r.store}${kept}\n`);
 }

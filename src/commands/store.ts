@@ -44,7 +44,7 @@ export function storeCommand(io: CliIO): Command {
     await withStore(io, opts, async (registry, store) => {
       const r = await adoptStore(store, { registry, hostname: hostname(), now: () => new Date() });
       if (opts.json) return printJson(io, { store: store.url, owner: r.owner, previous_owner: r.previous, unknown_to_this_registry: r.foreign });
-      io.stderr.write(`registry ${r.owner.registry_id} (${registry.file}) now owns ${store.url}${r.previous ? `; it belonged to registry ${r.previous.registry_id} (${r.previous.registry})` : ''}\n`);
+      io.stdout.write(`registry ${r.owner.registry_id} (${registry.file}) now owns ${store.url}${r.previous ? `; it belonged to registry ${r.previous.registry_id} (${r.previous.registry})` : ''}\n`);
       if (r.foreign.length) {
         io.stderr.write(`warning: ${r.foreign.length} data set(s) or bundle(s) there are unknown to this registry (${r.foreign.slice(0, 3).join(', ')}${r.foreign.length > 3 ? ', ...' : ''}); 'rainops gc' will remove them once they are older than its grace period\n`);
       }

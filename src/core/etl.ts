@@ -73,7 +73,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       logger.info(`data set ${id} already holds this source with these split parameters; reusing it`);
       registry.linkRunDataset(run.id, id, 'output');
       registry.setTags(run.id, { reused: 'true', dataset_id: id });
-      const manifest = JSON.parse((await store.get(`datasets/${id}/${MANIFEST}`)).toString('utf8')) as Manifest;
+      const manifest = JSON.parse((await store.get(`datasets/${id}/manifest.json`)).toString('utf8')) as Manifest;
       return { runId: run.id, datasetId: id, reused: true, uri: existing.uri, ...manifest.summary };
     }
 

@@ -184,11 +184,12 @@ describe('a version whose run failed after registering it', () => {
       ['2', 'ready'],
       ['1', 'run failed'],
     ]);
-    const json = JSON.parse((await cli(['models', 'show', 'M', '--json'], {}, dir)).stdout) as { versions: Array<{ version: number; runStatus: string }> };
-    expect(json.versions.map((v) => [v.version, v.runStatus])).toEqual([
+    const again = openRegistry(join(dir, '.rainops/registry.db'));
+    expect(again.listModelVersions('M').map((v) => [v.version, v.runStatus])).toEqual([
       [2, 'FINISHED'],
       [1, 'FAILED'],
     ]);
+    again.close();
   });
 });
 
