@@ -9,7 +9,11 @@ import { formatBytes, table } from './table.js';
 
 const GcFlags = z.object({
   dryRun: z.boolean(),
-  grace: z.coerce.number({ error: 'expected a number of hours' }).min(0, { error: 'expected a number of hours, 0 or more' }).finite({ error: 'expected a number of hours' }),
+  grace: z
+    .string()
+    .trim()
+    .min(1, { error: 'expected a number of hours' })
+    .pipe(z.coerce.number<string>({ error: 'expected a number of hours' }).min(0, { error: 'expected a number of hours, 0 or more' }).finite({ error: 'expected a number of hours' })),
 });
 
 export function gcCommand(io: CliIO): Command {

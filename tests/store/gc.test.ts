@@ -3,6 +3,7 @@ import { silentLogger } from '../../src/core/context.js';
 import { gc } from '../../src/core/gc.js';
 import { createMemoryStore } from '../../src/core/store/memory-store.js';
 import type { Registry } from '../../src/registry/index.js';
+import { cli } from '../helpers/cli.js';
 import { open, seedRunAndDataset, SHA_A, tempDbPath } from '../registry/helpers.js';
 
 const HOUR = 3_600_000;
@@ -99,5 +100,15 @@ describe('gc', () => {
     };
     await expect(gc({ dryRun: false, graceHours: 0 }, { ...deps, claimStore })).rejects.toThrow('another registry');
     expect(await store.list('')).toEqual(before);
+  });
+});
+
+describe('rainops gc flags', () => {
+  it('refuse a grace that is not a number of hours, 0 or more', async () => {
+    for (const grace of ['abc', '-1', '', ' ', 'Infinity']) {
+      const r = await cli(['gc', '--grace', grace]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^rainops: gc: --grace: expected a number of hours/);
+    }
   });
 });
