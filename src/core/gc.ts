@@ -1,7 +1,6 @@
-import type { Registry } from '../registry/index.js';
 import { BUNDLE_FILES } from './bundle/bundle.js';
 import type { CoreDeps } from './context.js';
-import { NotFoundError, UsageError } from './errors.js';
+import { exactRun } from './store/owner.js';
 import { STAGING } from './store/staging.js';
 import type { ArtifactStore, StoreEntry } from './store/types.js';
 
@@ -65,16 +64,6 @@ async function groups(store: ArtifactStore): Promise<Group[]> {
     }
   }
   return [...byPrefix.values()];
-}
-
-function exactRun(registry: Registry, runId: string): { id: string; status: string } | null {
-  try {
-    const run = registry.getRun(runId);
-    return run.id === runId ? run : null;
-  } catch (err) {
-    if (err instanceof NotFoundError || err instanceof UsageError) return null;
-    throw err;
-  }
 }
 
 /** Which kinds of writers are running now (in this registry). */

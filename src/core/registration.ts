@@ -5,10 +5,11 @@ import { createPredictor } from './bundle/predictor.js';
 import type { Predictor } from './bundle/predictor.js';
 import { CHAMPION_ALIAS } from './context.js';
 import { loadRawTest, trainingKeys } from './dataset/load.js';
-import { ConflictError, NotFoundError, RainopsError, UsageError } from './errors.js';
+import { ConflictError, NotFoundError, RainopsError } from './errors.js';
 import { classificationMetrics } from './evaluation/metrics.js';
 import type { InputsPipeline } from './features/pipeline.js';
 import type { TreeEnsemble } from './models/trees.js';
+import { exactRun } from './store/owner.js';
 import { stagingPrefix } from './store/staging.js';
 import type { ArtifactStore } from './store/types.js';
 
@@ -116,20 +117,9 @@ async function clearOwnLeftover(registry: Registry, store: ArtifactStore, model:
     await store.removePrefix(prefix);
     return;
   }
-  const run = typeof runId === 'string' ? findRun(registry, runId) : null;
+  const run = typeof runId === 'string' ? exactRun(registry, runId) : null;
   if (run === null || run.status === 'RUNNING') throw bundleConflict(`${store.url}/${prefix}`, model, version);
   await store.removePrefix(prefix);
-}
-
-function findRun(registry: Registry, runId: string): { status: string } | null {
-  try {
-    const run = registry.getRun(runId);
-    // getRun accepts a unique prefix; only the exact id is the same run.
-    return run.id === runId ? run : null;
-  } catch (err) {
-    if (err instanceof NotFoundError || err instanceof UsageError) return null;
-    throw err;
-  }
 }
 
 /** Loads and verifies a registered version's bundle. */

@@ -1,5 +1,5 @@
 import type { Registry } from '../../registry/index.js';
-import { ConflictError, DataError, NotFoundError } from '../errors.js';
+import { ConflictError, DataError, NotFoundError, UsageError } from '../errors.js';
 import type { ArtifactStore } from './types.js';
 
 /** The object at the root of a store that names the registry owning it. */
@@ -61,11 +61,21 @@ export async function foreignContents(store: ArtifactStore, registry: Registry):
   return foreign;
 }
 
+/** The run of this registry with exactly this id (getRun also takes a unique prefix), or null. */
+export function exactRun(registry: Registry, runId: string): { id: string; status: string } | null {
+  try {
+    const run = registry.getRun(runId);
+    return run.id === runId ? run : null;
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof UsageError) return null;
+    throw err;
+  }
+}
+
 async function writtenByThisRegistry(store: ArtifactStore, metadataKey: string, registry: Registry): Promise<boolean> {
   try {
     const { runId } = JSON.parse((await store.get(metadataKey)).toString('utf8')) as { runId?: unknown };
-    // getRun also takes a unique prefix; only the exact id is one of this registry's runs.
-    return typeof runId === 'string' && registry.getRun(runId).id === runId;
+    return typeof runId === 'string' && exactRun(registry, runId) !== null;
   } catch {
     return false;
   }
