@@ -29,9 +29,9 @@ export function modelsCommand(io: CliIO): Command {
         io.stdout.write(
           `model ${model}\n\n` +
             table(
-              ['version', 'aliases', 'engine', 'test_f1', 'test_roc_auc', 'threshold', 'data set', 'run', 'created'],
+              ['version', 'status', 'aliases', 'engine', 'test_f1', 'test_roc_auc', 'threshold', 'data set', 'run', 'created'],
               versions.map((v) => [
-                v.version, v.aliases.join(' ') || '-', v.engine, metric(v.metrics, 'test_f1'), metric(v.metrics, 'test_roc_auc'),
+                v.version, v.runStatus === 'FAILED' ? 'run failed' : v.status.toLowerCase(), v.aliases.join(' ') || '-', v.engine, metric(v.metrics, 'test_f1'), metric(v.metrics, 'test_roc_auc'),
                 typeof v.params.threshold === 'number' ? v.params.threshold : null, v.datasetId, v.runId.slice(0, 12), v.createdAt.slice(0, 19),
               ]),
             ) +

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { CoreDeps, Logger } from '../core/context.js';
@@ -6,6 +7,7 @@ import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { snakeKeys } from '../core/naming.js';
 import { openStore } from '../core/store/index.js';
+import { ensureOwner, guardWrites, once } from '../core/store/owner.js';
 import { openRegistry } from '../registry/index.js';
 import type { CliIO } from './io.js';
 
@@ -53,8 +55,11 @@ export function openDeps(io: CliIO, opts: CommonOptions, scope: string): CoreDep
   const registry = openRegistry(`${config.home}/registry.db`);
   const logger = stderrLogger(io, scope, opts.verbose);
   const onRetry = (r: { action: string; delayMs: number; reason: string }) => logger.warn(`s3: ${r.action} failed (${r.reason}); retrying in ${r.delayMs} ms`);
-  const store = openStore(config.store, { cwd: io.cwd, env: io.env, s3: { onRetry } });
-  return { registry, store, home: config.home, logger, close: () => registry.close() };
+  const raw = openStore(config.store, { cwd: io.cwd, env: io.env, s3: { onRetry } });
+  // No write reaches a store that another registry owns (see core/store/owner.ts).
+  const claimStore = once(() => ensureOwner(raw, { registry, hostname: hostname(), now: () => new Date() }));
+  const store = guardWrites(raw, claimStore);
+  return { registry, store, claimStore, home: config.home, logger, close: () => registry.close() };
 }
 
 /** Runs fn with the registry and store open, closing the registry whatever happens. */

@@ -18,6 +18,8 @@ export interface CoreDeps {
   /** RAINOPS_HOME: the registry, caches and locks live here. */
   home: string;
   now?: () => Date;
+  /** Checks (once) that this registry owns the store; writing commands call it before any work. */
+  claimStore?: () => Promise<void>;
 }
 
 export const EXPERIMENT = 'Rain Dataset';

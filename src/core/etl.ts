@@ -7,14 +7,17 @@ import type { WeatherRow } from './dataset/schema.js';
 import { localSource } from './dataset/source.js';
 import { stratifiedSplit, timeSplit } from './dataset/split.js';
 import type { Split } from './dataset/split.js';
-import { DataError } from './errors.js';
+import { DataError, NotFoundError } from './errors.js';
 import { sha256, sha256File } from './hash.js';
 import { FEATURE_NAMES, fitPipeline, N_FEATURES, transformRows } from './features/pipeline.js';
-import type { PutResult } from './store/types.js';
+import { stagingPrefix } from './store/staging.js';
 import { tracked } from './tracking.js';
 
 /** Bumped when the files an ETL writes change, so old and new outputs never share an id. */
 const DATASET_FORMAT = 2;
+
+/** Written last; a data set folder without it was never published. */
+const MANIFEST = 'manifest.json';
 
 export interface EtlOptions {
   source: string;
@@ -57,6 +60,7 @@ const balance = (labels: Uint8Array): ClassBalance => {
 /** Extracts, validates, splits and transforms the source into a new immutable data set version. */
 export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> {
   const { registry, store, logger } = deps;
+  await deps.claimStore?.();
   return tracked(registry, { experiment: EXPERIMENT, name: 'etl' }, async (run) => {
     registry.logParams(run.id, { source: opts.source, until: opts.until ?? null, test_size: opts.testSize, seed: opts.seed, split: opts.split, strict: opts.strict });
     const path = await localSource(opts.source, join(deps.home, 'cache'));
@@ -106,12 +110,17 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       classBalance: { train: balance(yTrain), test: balance(yTest) },
     };
     const prefix = `datasets/${id}`;
-    const files: Record<string, PutResult> = {};
+    // Written under this run's own staging prefix, then published in one step: a failure removes only
+    // the staging, never a data set another run published or registered.
+    const staging = stagingPrefix(run.id, prefix);
+    const splitInfo = { method: opts.split, testSize: opts.testSize, seed: opts.seed, until: opts.until ?? null };
+    let files: Manifest['files'] = {};
+    let published: Published;
     try {
       const put = async (name: string, body: string | (() => Buffer)) => {
-        files[name] = await store.put(`${prefix}/${name}`, typeof body === 'function' ? body() : body);
+        files[name] = await store.put(`${staging}/${name}`, typeof body === 'function' ? body() : body);
       };
-      files['raw.csv'] = await store.putFile(`${prefix}/raw.csv`, path);
+      files['raw.csv'] = await store.putFile(`${staging}/raw.csv`, path);
       await put('preprocessed/X_train.csv', () => rawFeaturesCsv(labelled, split.train));
       await put('preprocessed/X_test.csv', () => rawFeaturesCsv(labelled, split.test));
       await put('preprocessed/y_train.csv', () => rawLabelCsv(labelled, split.train));
@@ -125,26 +134,28 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
         id,
         format: DATASET_FORMAT,
         createdAt: (deps.now?.() ?? new Date()).toISOString(),
-        split: { method: opts.split, testSize: opts.testSize, seed: opts.seed, until: opts.until ?? null },
+        split: splitInfo,
         features: [...FEATURE_NAMES],
         files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, { size: v.size, sha256: v.sha256 }])),
         summary,
       };
-      const m = await store.put(`${prefix}/manifest.json`, JSON.stringify(manifest, null, 1) + '\n');
-      registry.registerDataset({
-        id,
-        source: opts.source,
-        sourceSha256,
-        rows: { raw: read.total, rejected: read.rejected, dropped: summary.rows.dropped, train: trainRows.length, test: testRows.length },
-        split: manifest.split,
-        manifestSha256: m.sha256,
-        uri: `${store.url}/${prefix}`,
-      });
+      const m = await store.put(`${staging}/${MANIFEST}`, JSON.stringify(manifest, null, 1) + '\n');
+      published = await publishDataset(deps, staging, prefix, id, m.sha256);
+      if (published.files) files = published.files;
     } catch (err) {
-      // Nothing half-written: a data set is visible only once every file and its registry row exist.
-      await store.removePrefix(prefix).catch(() => undefined);
+      await store.removePrefix(staging).catch(() => undefined);
       throw err;
     }
+    registry.registerDataset({
+      id,
+      source: opts.source,
+      sourceSha256,
+      rows: { raw: read.total, rejected: read.rejected, dropped: summary.rows.dropped, train: trainRows.length, test: testRows.length },
+      split: splitInfo,
+      manifestSha256: published.manifestSha256,
+      uri: `${store.url}/${prefix}`,
+    });
+    if (published.reused) registry.setTags(run.id, { reused: 'true' });
     registry.linkRunDataset(run.id, id, 'output');
     registry.setTags(run.id, { dataset_id: id });
     registry.logMetrics(run.id, {
@@ -158,7 +169,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
     });
     for (const [name, f] of Object.entries(files)) registry.logArtifact(run.id, { path: name, size: f.size, sha256: f.sha256, uri: `${store.url}/${prefix}/${name}` });
     logger.info(`wrote data set ${id} to ${store.url}/${prefix}`);
-    return { runId: run.id, datasetId: id, reused: false, uri: `${store.url}/${prefix}`, ...summary };
+    return { runId: run.id, datasetId: id, reused: published.reused, uri: `${store.url}/${prefix}`, ...summary };
   });
 }
 
@@ -176,4 +187,43 @@ export interface Manifest {
 function summaryOf(manifest: Manifest): Manifest['summary'] {
   const { afterUntil, ...rows } = manifest.summary.rows as Manifest['summary']['rows'] & { afterUntil?: number };
   return { ...manifest.summary, rows: { ...rows, excludedByUntil: rows.excludedByUntil ?? afterUntil ?? 0 } };
+}
+
+interface Published {
+  manifestSha256: string;
+  reused: boolean;
+  /** The files of the data set another run published first (null when this run published its own). */
+  files: Manifest['files'] | null;
+}
+
+/**
+ * Publishes a staged data set. When another run published the same id first (same source, same
+ * split), its files stay and are reused: the sha256 registered is that of the manifest in the store.
+ */
+async function publishDataset(deps: CoreDeps, staging: string, prefix: string, id: string, ownManifestSha256: string): Promise<Published> {
+  const { store, logger } = deps;
+  if ((await store.publish(staging, prefix, MANIFEST)) === 'published') return { manifestSha256: ownManifestSha256, reused: false, files: null };
+  const there = await publishedManifest(deps, prefix);
+  const theirs = JSON.parse(there.toString('utf8')) as Partial<Manifest>;
+  if (theirs.id !== id || !theirs.files) throw new DataError(`etl: ${store.url}/${prefix}/${MANIFEST} does not describe data set ${id}; the store was changed outside rainops, so remove that folder and run etl again`);
+  logger.info(`another run published data set ${id} first; reusing its files`);
+  return { manifestSha256: sha256(there), reused: true, files: theirs.files };
+}
+
+/** The manifest of a data set another run publishes; on S3 its files land before it, so it may take a moment. */
+async function publishedManifest(deps: CoreDeps, prefix: string): Promise<Buffer> {
+  const { store } = deps;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await store.get(`${prefix}/${MANIFEST}`);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      if (attempt >= 40) {
+        throw new DataError(
+          `etl: ${store.url}/${prefix} holds files but no ${MANIFEST}: a write that never finished (an older rainops, or one killed while publishing); remove it with 'rainops gc' (add --grace 0 if it is recent) and run etl again`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }

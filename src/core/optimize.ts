@@ -143,6 +143,7 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
   const { registry, store, logger } = deps;
   const resumed = input.resume ? resumedOptions(deps, input) : null;
   const opts = resumed?.opts ?? input;
+  await deps.claimStore?.();
   const dataset = resolveDataset(deps, opts.dataset);
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {

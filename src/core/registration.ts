@@ -1,5 +1,5 @@
 import type { Registry } from '../registry/index.js';
-import { bundlePrefix, readBundle, writeBundle } from './bundle/bundle.js';
+import { BUNDLE_FILES, bundlePrefix, readBundle, writeBundle } from './bundle/bundle.js';
 import type { Bundle, BundleMetadata } from './bundle/bundle.js';
 import { createPredictor } from './bundle/predictor.js';
 import type { Predictor } from './bundle/predictor.js';
@@ -9,6 +9,8 @@ import { ConflictError, NotFoundError, RainopsError } from './errors.js';
 import { classificationMetrics } from './evaluation/metrics.js';
 import type { InputsPipeline } from './features/pipeline.js';
 import type { TreeEnsemble } from './models/trees.js';
+import { exactRun } from './store/owner.js';
+import { stagingPrefix } from './store/staging.js';
 import type { ArtifactStore } from './store/types.js';
 
 export type PromotePolicy = 'if-better' | 'always' | 'never';
@@ -29,49 +31,95 @@ export interface NewVersion {
 }
 
 /**
- * Uploads the bundle, then records the version: the registry row appears only once every file is
- * stored. The caller holds the model's lock, so the next version number is ours to use.
+ * Uploads the bundle to this run's staging, publishes it at `models/<model>/<version>/` (never over
+ * anything) and then records the version: the registry row appears only once every file is stored.
+ * The caller holds the model's lock, so the next version number is ours to use.
  */
 export async function registerVersion(registry: Registry, store: ArtifactStore, v: NewVersion): Promise<{ version: number; uri: string }> {
   const exists = registry.listModels().some((m) => m.name === v.model);
   const latest = exists ? (registry.listModelVersions(v.model)[0]?.version ?? 0) : 0;
   const version = latest + 1;
   const prefix = bundlePrefix(v.model, version);
-  await store.removePrefix(prefix);
-  const { sha256, uri } = await writeBundle(store, prefix, {
-    trees: v.trees,
-    pipeline: v.pipeline,
-    engineModel: v.engineModel,
-    metadata: {
+  const uri = `${store.url}/${prefix}`;
+  await clearOwnLeftover(registry, store, v.model, version);
+  const staging = stagingPrefix(v.runId, prefix);
+  let sha256: string;
+  try {
+    ({ sha256 } = await writeBundle(store, staging, {
+      trees: v.trees,
+      pipeline: v.pipeline,
+      engineModel: v.engineModel,
+      metadata: {
+        model: v.model,
+        version,
+        kind: v.kind,
+        featureNames: v.trees.featureNames,
+        threshold: v.threshold,
+        params: v.params,
+        datasetId: v.datasetId,
+        runId: v.runId,
+        metrics: v.metrics,
+        engine: v.engine,
+        libraries: v.libraries,
+        createdAt: new Date().toISOString(),
+      },
+    }));
+    await readBundle(store, staging, sha256, `${v.model} v${version}`);
+    if ((await store.publish(staging, prefix, BUNDLE_FILES.metadata)) === 'exists') throw bundleConflict(uri, v.model, version);
+  } catch (err) {
+    await store.removePrefix(staging).catch(() => undefined);
+    throw err;
+  }
+  let created: { version: number };
+  try {
+    created = registry.createModelVersion({
       model: v.model,
-      version,
-      kind: v.kind,
-      featureNames: v.trees.featureNames,
-      threshold: v.threshold,
-      params: v.params,
-      datasetId: v.datasetId,
       runId: v.runId,
-      metrics: v.metrics,
+      datasetId: v.datasetId,
+      bundleUri: uri,
+      bundleSha256: sha256,
       engine: v.engine,
-      libraries: v.libraries,
-      createdAt: new Date().toISOString(),
-    },
-  });
-  await readBundle(store, prefix, sha256, `${v.model} v${version}`);
-  const created = registry.createModelVersion({
-    model: v.model,
-    runId: v.runId,
-    datasetId: v.datasetId,
-    bundleUri: uri,
-    bundleSha256: sha256,
-    engine: v.engine,
-    params: { ...v.params, threshold: v.threshold },
-    metrics: v.metrics,
-  });
+      params: { ...v.params, threshold: v.threshold },
+      metrics: v.metrics,
+    });
+  } catch (err) {
+    // Published by this run a moment ago and registered by nobody: removing it leaves no orphan.
+    await store.removePrefix(prefix).catch(() => undefined);
+    throw err;
+  }
   if (created.version !== version) {
     throw new RainopsError(`registry: ${v.model} v${version} was registered as v${created.version}; another process registered a version without holding the model lock`);
   }
   return { version, uri };
+}
+
+function bundleConflict(uri: string, model: string, version: number): ConflictError {
+  return new ConflictError(
+    `the store already holds a bundle at ${uri}: another registry uses this store (or wrote there before this one), and this registry's next version of ${model} is v${version}; nothing was overwritten. ` +
+      `Point --home or RAINOPS_HOME at the registry that wrote it, or give this registry its own --store; if nothing uses that bundle, 'rainops gc' removes it once it is older than the grace period`,
+  );
+}
+
+/**
+ * Before version N is written, the store must hold nothing at its key. What is there may only be
+ * removed when it is this registry's own leftover: a bundle never published (no metadata.json), or one
+ * whose run is a finished or failed run of this registry that never got to register it.
+ */
+async function clearOwnLeftover(registry: Registry, store: ArtifactStore, model: string, version: number): Promise<void> {
+  const prefix = bundlePrefix(model, version);
+  if ((await store.list(`${prefix}/`)).length === 0) return;
+  let runId: unknown;
+  try {
+    ({ runId } = JSON.parse((await store.get(`${prefix}/${BUNDLE_FILES.metadata}`)).toString('utf8')) as { runId?: unknown });
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+    // Files without the marker were never published, so no reader uses them.
+    await store.removePrefix(prefix);
+    return;
+  }
+  const run = typeof runId === 'string' ? exactRun(registry, runId) : null;
+  if (run === null || run.status === 'RUNNING') throw bundleConflict(`${store.url}/${prefix}`, model, version);
+  await store.removePrefix(prefix);
 }
 
 /** Loads and verifies a registered version's bundle. */
@@ -118,6 +166,16 @@ export interface PromotionDecision {
   championF1: number | null;
 }
 
+/**
+ * Why a version may not take an alias implicitly, or null when it may: the run that created it has
+ * FAILED (it registered the version and then died, or was declared dead), so nothing vouches for it.
+ */
+export function failedRunReason(registry: Registry, model: string, version: number): string | null {
+  const mv = registry.getModelVersion(model, version);
+  if (mv.runStatus !== 'FAILED') return null;
+  return `v${version}'s run ${mv.runId} FAILED, and a version of a failed run is never promoted implicitly; check it, then promote it by hand with 'rainops promote ${model} ${version}' if it is sound`;
+}
+
 /** Applies the promotion policy; the alias moves compare-and-set against what was seen before training. */
 export async function promote(
   registry: Registry,
@@ -126,6 +184,8 @@ export async function promote(
 ): Promise<PromotionDecision> {
   const { model, version, policy, expected } = args;
   if (policy === 'never') return { alias: null, previous: expected, reason: '--promote never', championF1: null };
+  const failed = failedRunReason(registry, model, version);
+  if (failed) return { alias: null, previous: expected, reason: failed, championF1: null };
   let championF1: number | null = null;
   let reason = expected === null ? 'first version of the model' : '--promote always';
   if (policy === 'if-better' && expected !== null) {

@@ -10,7 +10,7 @@ import type { EngineName } from './models/engine.js';
 import { parseXgbParams, xgbParamRecord } from './models/params.js';
 import { compileEnsemble } from './models/trees.js';
 import { resolveDataset } from './optimize.js';
-import { headToHead, loadPredictor, registerVersion } from './registration.js';
+import { failedRunReason, headToHead, loadPredictor, registerVersion } from './registration.js';
 import { writeEvaluationPlots } from './report.js';
 import { tracked } from './tracking.js';
 import { stratifiedFolds } from './tuning/folds.js';
@@ -49,6 +49,7 @@ export interface RetrainResult {
 /** Champion/challenger: retrains the champion's recipe on the newest data and promotes it only if it is strictly better. */
 export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<RetrainResult> {
   const { registry, store, logger } = deps;
+  await deps.claimStore?.();
   const championVersion = registry.getAlias(opts.model, CHAMPION_ALIAS);
   if (championVersion === null) throw new NotFoundError(`model ${opts.model} has no ${CHAMPION_ALIAS} champion yet; train one with 'rainops optimize'`);
   const champion = registry.getModelVersion(opts.model, championVersion);
@@ -114,9 +115,12 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
       registry.setAlias({ model: opts.model, alias: CHALLENGER_ALIAS, version, expected: previousChallenger, actor: `retrain run ${run.id}`, reason: `challenger trained on data set ${dataset.id}` });
 
       const wins = challengerF1 > championF1 + opts.minDelta;
+      const blocked = wins ? failedRunReason(registry, opts.model, version) : null;
       let promoted = false;
       let message: string;
-      if (wins) {
+      if (blocked) {
+        message = `challenger v${version} won (F1 ${challengerF1.toFixed(4)} vs ${championF1.toFixed(4)}) but ${blocked}`;
+      } else if (wins) {
         try {
           registry.setAlias({ model: opts.model, alias: CHAMPION_ALIAS, version, expected: championVersion, actor: `retrain run ${run.id}`, reason: `challenger F1 ${challengerF1.toFixed(4)} beats champion v${championVersion}'s ${championF1.toFixed(4)}` });
           promoted = true;

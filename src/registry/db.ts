@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { RainopsError } from '../core/errors.js';
 
 export type Db = Database.Database;
 
@@ -32,9 +34,48 @@ function enableWal(db: Db): void {
   }
 }
 
+/**
+ * Creates a missing registry file whole: SQLite leaves a new file empty until its first write, and an
+ * empty registry.db must mean damage (see refuseEmpty), so the file is prepared aside and linked into
+ * place, which never replaces a file another process created meanwhile.
+ */
+function createWhole(file: string): void {
+  if (fs.existsSync(file)) return;
+  const tmp = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const db = new Database(tmp);
+    try {
+      enableWal(db);
+    } finally {
+      db.close();
+    }
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // EEXIST: another process created it first. EPERM/ENOTSUP: no hard links here; SQLite creates it.
+    if (code !== 'EEXIST' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw err;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** A registry file of zero bytes was truncated or never written: opening it would silently start a new registry. */
+function refuseEmpty(file: string): void {
+  const size = fs.statSync(file, { throwIfNoEntry: false })?.size;
+  if (size === 0) {
+    throw new RainopsError(
+      `registry.db is empty (0 bytes): ${path.resolve(file)} holds no registry, so it was truncated or never finished; restore it from a backup, or remove it to start a new registry`,
+    );
+  }
+}
+
 /** Opens (creating if needed) a SQLite file set up for several processes at once. */
 export function openDatabase(file: string): Db {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (file !== ':memory:') {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    createWhole(file);
+    refuseEmpty(file);
+  }
   const db = new Database(file);
   try {
     // busy_timeout first, so that switching to WAL waits for other openers instead of failing

@@ -12,6 +12,7 @@ import {
 import { openDatabase } from './db.js';
 import { getOrCreateExperiment, listExperiments } from './experiments.js';
 import { acquireLock, listLocks } from './locks.js';
+import { registryId } from './meta.js';
 import { migrate, schemaVersion } from './migrate.js';
 import {
   createModelVersion,
@@ -76,6 +77,8 @@ export interface OpenRegistryOptions {
 export interface Registry {
   readonly file: string;
   schemaVersion(): number;
+  /** This registry's persistent random id; a store records the id of the registry that owns it. */
+  registryId(): string;
   close(): void;
 
   getOrCreateExperiment(name: string): Experiment;
@@ -132,6 +135,7 @@ export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Regi
   const registry: Registry = {
     file,
     schemaVersion: () => schemaVersion(db),
+    registryId: () => registryId(ctx),
     close: () => {
       if (db.open) db.close();
     },

@@ -2,7 +2,7 @@ import { NotFoundError } from '../core/errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
 import { DATASET_LOOKUP, RUN_LOOKUP, requireExactId } from './lookup.js';
-import type { CreateModelVersionInput, ModelSummary, ModelVersion, ModelVersionStatus } from './types.js';
+import type { CreateModelVersionInput, ModelSummary, ModelVersion, ModelVersionStatus, RunStatus } from './types.js';
 import { checkName, checkNonEmpty, checkSha256, checkVersion } from './validate.js';
 
 interface VersionRow {
@@ -17,11 +17,13 @@ interface VersionRow {
   metrics_json: string;
   created_at: string;
   status: ModelVersionStatus;
+  run_status: RunStatus;
   aliases_json: string;
 }
 
 const VERSION_SELECT = `SELECT v.model, v.version, v.run_id, v.dataset_id, v.bundle_uri, v.bundle_sha256, v.engine,
   v.params_json, v.metrics_json, v.created_at, v.status,
+  (SELECT r.status FROM runs r WHERE r.id = v.run_id) AS run_status,
   (SELECT json_group_array(alias) FROM (SELECT a.alias FROM aliases a
      WHERE a.model = v.model AND a.version = v.version ORDER BY a.alias)) AS aliases_json
   FROM model_versions v`;
@@ -47,6 +49,7 @@ function toVersion(row: VersionRow): ModelVersion {
     metrics: parseMetrics(row.metrics_json),
     createdAt: row.created_at,
     status: row.status,
+    runStatus: row.run_status,
     aliases: JSON.parse(row.aliases_json) as string[],
   };
 }

@@ -131,6 +131,8 @@ export interface ModelVersion extends Omit<CreateModelVersionInput, 'status'> {
   version: number;
   createdAt: Timestamp;
   status: ModelVersionStatus;
+  /** Status of the run that created it: FAILED means the run registered it and then died or failed. */
+  runStatus: RunStatus;
   /** Aliases that point at this version, sorted. */
   aliases: string[];
 }

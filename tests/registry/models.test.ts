@@ -41,9 +41,13 @@ describe('model versions', () => {
       metrics: { test_f1: 0.69, test_roc_auc: 0.907 },
       createdAt: '2024-03-01T00:00:00.000Z',
       status: 'READY',
+      runStatus: 'RUNNING',
       aliases: [],
     });
     expect(registry.listModelVersions(MODEL).map((v) => v.version)).toEqual([3, 2, 1]);
+    // A run that registered a version and then failed shows on the version.
+    registry.finishRun(ids.runId, { status: 'FAILED', error: 'died after registering' });
+    expect(registry.listModelVersions(MODEL).map((v) => v.runStatus)).toEqual(['FAILED', 'FAILED', 'FAILED']);
     expect(registry.listModels().map((m) => [m.name, m.latestVersion, m.aliases])).toEqual([
       [MODEL, 3, {}],
       ['other_model', 1, {}],

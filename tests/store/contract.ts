@@ -63,6 +63,65 @@ export function testStore(name: string, makeStore: () => Promise<ArtifactStore> 
       expect(await store.exists('pq/4.txt')).toBe(true);
     });
 
+    it('writes with putIfAbsent only when the key is absent, leaving what is there', async () => {
+      const store = await makeStore();
+      expect(await store.putIfAbsent('once/owner.json', 'first')).toEqual({ key: 'once/owner.json', size: 5, sha256: sha256('first') });
+      expect(await store.putIfAbsent('once/owner.json', 'second')).toBeNull();
+      expect((await store.get('once/owner.json')).toString()).toBe('first');
+    });
+
+    it('lists entries with their sizes and modification times', async () => {
+      const store = await makeStore();
+      await store.put('e/b.txt', 'bb');
+      await store.put('e/a/c.txt', 'c');
+      const entries = await store.listEntries('e/');
+      expect(entries.map((e) => [e.key, e.size])).toEqual([
+        ['e/a/c.txt', 1],
+        ['e/b.txt', 2],
+      ]);
+      for (const e of entries) expect(Number.isNaN(e.modified.getTime())).toBe(false);
+    });
+
+    it('publishes a staged set under its final prefix in one step and drops the staging', async () => {
+      const store = await makeStore();
+      await store.put('staging/run1/ds/x/data.csv', 'a,b\n1,2\n');
+      await store.put('staging/run1/ds/x/sub/more.csv', 'm');
+      await store.put('staging/run1/ds/x/manifest.json', '{"v":1}');
+      expect(await store.publish('staging/run1/ds/x', 'ds/x', 'manifest.json')).toBe('published');
+      expect(await store.list('ds/')).toEqual(['ds/x/data.csv', 'ds/x/manifest.json', 'ds/x/sub/more.csv']);
+      expect((await store.get('ds/x/data.csv')).toString()).toBe('a,b\n1,2\n');
+      expect((await store.get('ds/x/manifest.json')).toString()).toBe('{"v":1}');
+      expect(await store.list('staging/run1/')).toEqual([]);
+    });
+
+    it('never publishes over a prefix that holds anything: the target stays, the staging goes', async () => {
+      const store = await makeStore();
+      await store.put('staging/a/m/1/metadata.json', 'first');
+      await store.put('staging/a/m/1/trees.json', 'first trees');
+      expect(await store.publish('staging/a/m/1', 'm/1', 'metadata.json')).toBe('published');
+      await store.put('staging/b/m/1/metadata.json', 'second');
+      await store.put('staging/b/m/1/trees.json', 'second trees');
+      await store.put('staging/b/m/1/extra.bin', 'x');
+      expect(await store.publish('staging/b/m/1', 'm/1', 'metadata.json')).toBe('exists');
+      expect(await store.list('m/1/')).toEqual(['m/1/metadata.json', 'm/1/trees.json']);
+      expect((await store.get('m/1/metadata.json')).toString()).toBe('first');
+      expect((await store.get('m/1/trees.json')).toString()).toBe('first trees');
+      expect(await store.list('staging/b/')).toEqual([]);
+      // A single stray object under the target counts too, marker or not.
+      await store.put('m/2/stray.txt', 'left by someone');
+      await store.put('staging/c/m/2/metadata.json', 'third');
+      expect(await store.publish('staging/c/m/2', 'm/2', 'metadata.json')).toBe('exists');
+      expect(await store.list('m/2/')).toEqual(['m/2/stray.txt']);
+    });
+
+    it('refuses to publish a staging whose marker was never written, and keeps it', async () => {
+      const store = await makeStore();
+      await store.put('staging/d/ds/y/data.csv', '1');
+      await expect(store.publish('staging/d/ds/y', 'ds/y', 'manifest.json')).rejects.toThrow(/manifest\.json was never written/);
+      expect(await store.list('ds/y/')).toEqual([]);
+      expect(await store.list('staging/d/')).toEqual(['staging/d/ds/y/data.csv']);
+    });
+
     it('rejects keys that escape the root', async () => {
       const store = await makeStore();
       await expect(store.put('../evil', 'x')).rejects.toBeInstanceOf(UsageError);

@@ -87,6 +87,18 @@ describe('the CLI against an s3:// store', () => {
     expect(Date.now() - t0).toBeLessThan(30_000);
   }, 60_000);
 
+  it('stops a second home on the same bucket prefix before it writes anything', async () => {
+    const shared = { ...env(), RAINOPS_STORE: `s3://${bucket}/two-homes` };
+    const one = tempDir();
+    expect((await cli(['etl', '--source', smallCsv], shared, one)).code).toBe(0);
+    const before = await s3.client().listObjectsV2(bucket, 'two-homes/', true).toArray();
+    const r = await cli(['etl', '--source', smallCsv, '--seed', '7'], shared, tempDir());
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^rainops: store s3://${bucket}/two-homes belongs to registry [0-9a-f]{32} \\(${one}/\\.rainops/registry\\.db on .+\\), not to this registry`));
+    const after = await s3.client().listObjectsV2(bucket, 'two-homes/', true).toArray();
+    expect(after.map((o: { name?: string }) => o.name)).toEqual(before.map((o: { name?: string }) => o.name));
+  }, 60_000);
+
   it('exits 2 naming a missing setting', async () => {
     const r = await cli(['datasets', 'list'], { ...env(), RAINOPS_S3_ENDPOINT: undefined });
     expect(r.code).toBe(2);

@@ -50,6 +50,21 @@ testStore('s3 (under a prefix)', () => makeStore());
 testStore('s3 (bucket root)', () => makeStore({ bucket: freshBucket('r'), prefix: '' }));
 
 describe('s3 store', () => {
+  it('publishes by server-side copies with the marker written last, only if absent', async () => {
+    const prefix = `p-${randomBytes(4).toString('hex')}`;
+    const store = makeStore({ prefix });
+    await store.put('staging/r/d/x/a.csv', 'a');
+    await store.put('staging/r/d/x/b.csv', 'b');
+    await store.put('staging/r/d/x/manifest.json', '{}');
+    const from = s3.requests.length;
+    expect(await store.publish('staging/r/d/x', 'd/x', 'manifest.json')).toBe('published');
+    // The published objects keep the sha256 every read checks.
+    expect((await store.get('d/x/a.csv')).toString()).toBe('a');
+    if (s3.kind !== 's3rver') return;
+    const writes = s3.requests.slice(from).filter((r) => r.startsWith(`PUT /${bucket}/${prefix}/d/x/`));
+    expect(writes.map((r) => r.split('?')[0])).toEqual([`PUT /${bucket}/${prefix}/d/x/a.csv`, `PUT /${bucket}/${prefix}/d/x/b.csv`, `PUT /${bucket}/${prefix}/d/x/manifest.json`]);
+  });
+
   it('creates a missing bucket on first use', async () => {
     const b = freshBucket('new');
     const raw = s3.client();

@@ -36,12 +36,15 @@ export function bundlePrefix(model: string, version: number): string {
   return `models/${model}/${version}`;
 }
 
-/** Writes every file, metadata last; returns the sha256 of metadata.json, which pins all the others. */
+/**
+ * Writes every file, metadata last (the marker: a bundle without metadata.json is not published);
+ * returns the sha256 of metadata.json, which pins all the others.
+ */
 export async function writeBundle(
   store: ArtifactStore,
   prefix: string,
   parts: { trees: TreeEnsemble; pipeline: InputsPipeline; engineModel: { file: string; bytes: Uint8Array } | null; metadata: Omit<BundleMetadata, 'files' | 'engineModelFile'> },
-): Promise<{ sha256: string; uri: string }> {
+): Promise<{ sha256: string }> {
   const files: BundleMetadata['files'] = {};
   const put = async (name: string, body: string | Uint8Array) => {
     const r = await store.put(`${prefix}/${name}`, body);
@@ -52,7 +55,7 @@ export async function writeBundle(
   if (parts.engineModel) await put(parts.engineModel.file, parts.engineModel.bytes);
   const metadata: BundleMetadata = { ...parts.metadata, engineModelFile: parts.engineModel?.file ?? null, files };
   const r = await store.put(`${prefix}/${BUNDLE_FILES.metadata}`, JSON.stringify(metadata, null, 1) + '\n');
-  return { sha256: r.sha256, uri: `${store.url}/${prefix}` };
+  return { sha256: r.sha256 };
 }
 
 /** Reads a bundle and checks every file against the sha256 recorded for it; a changed file is an IntegrityError. */

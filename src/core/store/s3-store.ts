@@ -9,7 +9,7 @@ import { sha256, sha256File } from '../hash.js';
 import { checkKey } from './keys.js';
 import { describeFailure, isNotFound, readFailure, s3Error } from './s3-errors.js';
 import type { S3Settings } from './s3-settings.js';
-import type { ArtifactStore, PutResult } from './types.js';
+import type { ArtifactStore, PublishOutcome, PutResult, StoreEntry } from './types.js';
 
 export type { S3Settings } from './s3-settings.js';
 
@@ -163,18 +163,22 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
     }
   }
 
-  async function list(keyPrefix: string): Promise<string[]> {
+  async function listEntries(keyPrefix: string): Promise<StoreEntry[]> {
     const c = await ready();
     const base = prefix ? `${prefix}/` : '';
-    const names = await attempt(`listing ${keyPrefix || '/'}`, async () => {
-      const out: string[] = [];
+    const entries = await attempt(`listing ${keyPrefix || '/'}`, async () => {
+      const out: StoreEntry[] = [];
       for await (const item of c.listObjectsV2(bucket, base + keyPrefix, true)) {
-        const n = (item as { name?: string }).name;
-        if (n !== undefined) out.push(n.slice(base.length));
+        const { name, size, lastModified } = item as { name?: string; size?: number; lastModified?: Date };
+        if (name !== undefined) out.push({ key: name.slice(base.length), size: size ?? 0, modified: lastModified ?? new Date(0) });
       }
       return out;
     });
-    return names.sort();
+    return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async function list(keyPrefix: string): Promise<string[]> {
+    return (await listEntries(keyPrefix)).map((e) => e.key);
   }
 
   const meta = (digest: string) => ({ [SHA256_META]: digest, 'Content-Type': 'application/octet-stream' });
@@ -227,10 +231,106 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
     return { key, size: buf.length, sha256: digest };
   }
 
+  async function exists(key: string): Promise<boolean> {
+    const name = objectName(key);
+    const c = await ready();
+    return attempt(`checking ${key}`, async () => {
+      try {
+        await c.statObject(bucket, name);
+        return true;
+      } catch (err) {
+        if (isNotFound(readFailure(err))) return false;
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * A PUT with `If-None-Match: *`, which S3 and MinIO refuse (412) when the key exists. Servers that
+   * ignore the header are covered by the existence check before it, all but a narrow race.
+   */
+  async function putIfAbsent(key: string, body: Uint8Array | string): Promise<PutResult | null> {
+    if (await exists(key)) return null;
+    const buf = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    if (buf.length > partSize) {
+      // Markers and owner records are small; a large body has no conditional multipart path here.
+      return put(key, buf);
+    }
+    const digest = sha256(buf);
+    const c = await ready();
+    const written = await attempt(`writing ${key}`, async () => {
+      try {
+        await c.putObject(bucket, objectName(key), buf, buf.length, { ...meta(digest), 'If-None-Match': '*' });
+        return true;
+      } catch (err) {
+        if (readFailure(err).code === 'PreconditionFailed') return false;
+        throw err;
+      }
+    });
+    return written ? { key, size: buf.length, sha256: digest } : null;
+  }
+
+  async function removePrefix(keyPrefix: string): Promise<void> {
+    const dir = checkKey(keyPrefix.replace(/\/$/, ''));
+    const c = await ready();
+    const under = await list(`${dir}/`);
+    // The prefix may also name an object itself; deleting an absent key is not an error in S3.
+    const names = [objectName(dir), ...under.map(objectName)];
+    const results = await attempt(`removing ${dir}/`, () => c.removeObjects(bucket, names));
+    const failed = results.find((r) => r?.Error);
+    if (failed?.Error) {
+      const f = { code: failed.Error.Code ?? 'Error', message: failed.Error.Message ?? '', transient: false, fromS3: true };
+      throw new RainopsError(`[rainops] [s3] ${describeFailure(f, { endpoint, bucket, accessKey, action: `removing ${failed.Error.Key ?? dir}`, attempts: 1 })}`);
+    }
+  }
+
+  /**
+   * S3 cannot move a folder, so publishing copies each staged object under the final prefix (server
+   * side) and writes the marker last, only if absent; a set without its marker is not published.
+   */
+  async function publish(staging: string, final: string, marker: string): Promise<PublishOutcome> {
+    const from = `${checkKey(staging.replace(/\/$/, ''))}/`;
+    const to = `${checkKey(final.replace(/\/$/, ''))}/`;
+    const staged = await list(from);
+    if (!staged.includes(from + marker)) throw new RainopsError(`store: cannot publish ${staging} to ${final} in ${url}: ${marker} was never written there`);
+    const drop = async (outcome: PublishOutcome) => {
+      await removePrefix(from);
+      return outcome;
+    };
+    if ((await list(to)).length > 0) return drop('exists');
+    const c = await ready();
+    for (const key of staged) {
+      if (key === from + marker) continue;
+      const target = to + key.slice(from.length);
+      await attempt(`copying ${key} to ${target}`, () => c.copyObject(bucket, objectName(target), `/${bucket}/${objectName(key)}`));
+    }
+    const body = await get(from + marker);
+    if ((await putIfAbsent(to + marker, body)) === null) {
+      // Absent at our check, present now: another writer won, unless a retried PUT of ours landed first.
+      const there = await get(to + marker).catch(() => null);
+      if (there === null || sha256(there) !== sha256(body)) return drop('exists');
+    }
+    return drop('published');
+  }
+
+  async function get(key: string): Promise<Buffer> {
+    const c = await ready();
+    return attempt(`reading ${key}`, async () => {
+      const { body, expected } = await openObject(c, key);
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk as Buffer);
+      const buf = Buffer.concat(chunks);
+      const actual = sha256(buf);
+      if (actual !== expected) throw integrity(key, expected, actual);
+      return buf;
+    });
+  }
+
   return {
     url,
 
     put,
+    putIfAbsent,
 
     async putFile(key, localPath): Promise<PutResult> {
       const file = await open(localPath, 'r');
@@ -261,18 +361,7 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
       }
     },
 
-    async get(key) {
-      const c = await ready();
-      return attempt(`reading ${key}`, async () => {
-        const { body, expected } = await openObject(c, key);
-        const chunks: Buffer[] = [];
-        for await (const chunk of body) chunks.push(chunk as Buffer);
-        const buf = Buffer.concat(chunks);
-        const actual = sha256(buf);
-        if (actual !== expected) throw integrity(key, expected, actual);
-        return buf;
-      });
-    },
+    get,
 
     async stream(key): Promise<Readable> {
       const c = await ready();
@@ -295,35 +384,15 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
       return body.pipe(checked);
     },
 
-    async exists(key) {
-      const name = objectName(key);
-      const c = await ready();
-      return attempt(`checking ${key}`, async () => {
-        try {
-          await c.statObject(bucket, name);
-          return true;
-        } catch (err) {
-          if (isNotFound(readFailure(err))) return false;
-          throw err;
-        }
-      });
-    },
+    exists,
 
     list,
 
-    async removePrefix(keyPrefix) {
-      const dir = checkKey(keyPrefix.replace(/\/$/, ''));
-      const c = await ready();
-      const under = await list(`${dir}/`);
-      // The prefix may also name an object itself; deleting an absent key is not an error in S3.
-      const names = [objectName(dir), ...under.map(objectName)];
-      const results = await attempt(`removing ${dir}/`, () => c.removeObjects(bucket, names));
-      const failed = results.find((r) => r?.Error);
-      if (failed?.Error) {
-        const f = { code: failed.Error.Code ?? 'Error', message: failed.Error.Message ?? '', transient: false, fromS3: true };
-        throw new RainopsError(`[rainops] [s3] ${describeFailure(f, { endpoint, bucket, accessKey, action: `removing ${failed.Error.Key ?? dir}`, attempts: 1 })}`);
-      }
-    },
+    listEntries,
+
+    publish,
+
+    removePrefix,
   };
 }
 
