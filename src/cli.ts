@@ -12,6 +12,7 @@ import type { CliIO } from './commands/io.js';
 import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
 import { RainopsError } from './core/errors.js';
+import { nativeEngineEnv } from './core/models/native-lib.js';
 import { failActiveRuns } from './core/tracking.js';
 
 export const VERSION = '0.1.0';
@@ -65,6 +66,8 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
 
 /** The binary's entry: the only place that exits the process. */
 export async function main(): Promise<void> {
+  // Before anything loads libxgboost, whose OpenMP reads these once (see nativeEngineEnv).
+  Object.assign(process.env, nativeEngineEnv(process.env));
   const onSignal = (signal: NodeJS.Signals) => {
     const n = failActiveRuns(`interrupted by ${signal}`);
     process.stderr.write(`rainops: interrupted by ${signal}${n ? `; marked ${n} run(s) FAILED` : ''}\n`);
