@@ -52,7 +52,7 @@ export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngi
           (err: unknown) => {
             const why = err instanceof Error ? err.message : String(err);
             guard.lastCrash = why;
-            throw new RainopsError(`a training worker crashed during a fold fit (${why}); the worker was replaced`);
+            throw new RainopsError(`a training worker crashed during a fold fit (${why})`);
           },
         ),
       ),
@@ -97,8 +97,8 @@ function stoppedWorkersGuard(pool: Piscina) {
 
 /**
  * The worker beside this module, in this module's language: fold-worker.js once built; fold-worker.ts when this
- * file runs as TypeScript, which only happens under a TypeScript loader (the test runner, tsx) that worker threads
- * inherit through the process's exec arguments.
+ * file runs as TypeScript, which then needs a loader in worker threads too (the tests preload one:
+ * tests/helpers/worker-tsx.mjs; plain `tsx` does not, so run the built code for parallel folds).
  */
 function defaultWorker(): URL {
   return new URL(import.meta.url.endsWith('.ts') ? './fold-worker.ts' : './fold-worker.js', import.meta.url);
