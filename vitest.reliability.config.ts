@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { nativeEngineEnv } from './src/core/models/native-lib.js';
 
 export default defineConfig({
   test: {
@@ -6,6 +8,10 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    // As the binary's entry does, before any test loads libxgboost.
+    env: nativeEngineEnv(process.env),
+    // Worker threads inherit these: the fold pool's workers then load TypeScript sources (see the file).
+    execArgv: ['--import', fileURLToPath(new URL('./tests/helpers/worker-tsx.mjs', import.meta.url))],
     fileParallelism: false,
   },
 });

@@ -15,6 +15,7 @@ import { serveCommand } from './commands/serve.js';
 import { VERSION } from './commands/version.js';
 import { storeCommand } from './commands/store.js';
 import { RainopsError } from './core/errors.js';
+import { nativeEngineEnv } from './core/models/native-lib.js';
 import { failActiveRuns } from './core/tracking.js';
 
 export function createProgram(io: CliIO): Command {
@@ -81,6 +82,8 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
 
 /** The binary's entry: the only place that exits the process. */
 export async function main(): Promise<void> {
+  // Before anything loads libxgboost, whose OpenMP reads these once (see nativeEngineEnv).
+  Object.assign(process.env, nativeEngineEnv(process.env));
   const onSignal = (signal: NodeJS.Signals) => {
     const n = failActiveRuns(`interrupted by ${signal}`);
     process.stderr.write(`rainops: interrupted by ${signal}${n ? `; marked ${n} run(s) FAILED` : ''}\n`);

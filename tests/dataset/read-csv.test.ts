@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,10 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/core/errors.js';
 import { readWeatherCsv } from '../../src/core/dataset/read-csv.js';
 import { RAW_COLUMNS } from '../../src/core/dataset/schema.js';
+import { tempDir } from '../helpers/temp.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const READ_CSV_TS = fileURLToPath(new URL('../../src/core/dataset/read-csv.ts', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'rainops-readcsv-'));
+const dir = tempDir('rainops-readcsv-');
 let counter = 0;
 function file(text: string | Buffer, name = `w${counter++}.csv`): string {
   const path = join(dir, name);

@@ -1,14 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { run } from '../../src/cli.js';
+import { tempDir } from './temp.js';
 
 export const WEATHER_CSV = resolve(__dirname, '../../../shared/data/weatherAUS.csv');
 
-export function tempDir(prefix = 'rainops-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { tempDir };
 
 export interface CliResult {
   code: number;

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/core/dataset/random.js';
 import { compileForestKernel } from '../../src/core/models/forest-kernel.js';
 import type { TreeArrays, TreeEnsemble } from '../../src/core/models/trees.js';
-import { sleb, uleb } from '../../src/core/models/wasm-bytes.js';
+import { FunctionBuilder, sleb, uleb, wasmModule } from '../../src/core/models/wasm-builder.js';
+import type { Label, Local } from '../../src/core/models/wasm-builder.js';
 
 /** XGBoost's rule, written the plain way: left when fround(x) < threshold, the default way when missing. */
 function reference(te: TreeEnsemble, row: number[]): number {
@@ -104,5 +105,48 @@ describe('wasm integers', () => {
     expect(sleb(63)).toEqual([0x3f]);
     expect(sleb(64)).toEqual([0xc0, 0x00]);
     expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+  });
+});
+
+// The ES library this project compiles against declares no WebAssembly API; these are the parts used here.
+const wasm = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object; Instance: new (m: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+const instantiate = (fn: FunctionBuilder) => new wasm.Instance(new wasm.Module(wasmModule([fn], 1))).exports;
+
+describe('wasm builder', () => {
+  it('resolves branches by label: br_if leaves the block, br repeats the loop', () => {
+    // sum(n) = n + (n - 1) + ... + 1, counting down in a loop inside a block
+    const fn = new FunctionBuilder('sum', ['i32'], ['i32']);
+    const [n] = fn.params as [Local];
+    const total = fn.local('i32');
+    const c = fn.code;
+    c.block((done) =>
+      c.loop((again) => {
+        c.localGet(n).i32Eqz().brIf(done);
+        c.localGet(total).localGet(n).i32Add().localSet(total);
+        c.localGet(n).i32Const(1).i32Sub().localSet(n);
+        c.br(again);
+      }),
+    );
+    c.localGet(total);
+    const sum = instantiate(fn).sum as (n: number) => number;
+    expect([0, 1, 10, 1000].map(sum)).toEqual([0, 1, 55, 500500]);
+  });
+
+  it('loads and compares float32 values at offsets from an address', () => {
+    const fn = new FunctionBuilder('ge', ['i32'], ['i32']);
+    const [at] = fn.params as [Local];
+    fn.code.localGet(at).f32Load(0).localGet(at).f32Load(4).f32Ge();
+    const exports = instantiate(fn);
+    const mem = new Float32Array((exports.memory as { buffer: ArrayBuffer }).buffer);
+    mem.set([2, 1, Number.NaN, 1], 0);
+    const ge = exports.ge as (at: number) => number;
+    expect([ge(0), ge(4), ge(8)]).toEqual([1, 0, 0]);
+  });
+
+  it('refuses a branch to a block that does not enclose it', () => {
+    const fn = new FunctionBuilder('f', [], []);
+    let outside: Label | undefined;
+    fn.code.block((l) => (outside = l));
+    expect(() => fn.code.br(outside!)).toThrow(/does not enclose/);
   });
 });

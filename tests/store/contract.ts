@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, UsageError } from '../../src/core/errors.js';
 import { sha256 } from '../../src/core/hash.js';
 import type { ArtifactStore } from '../../src/core/store/types.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** The behaviour every store implementation must have. */
 export function testStore(name: string, makeStore: () => Promise<ArtifactStore> | ArtifactStore): void {
@@ -29,7 +29,7 @@ export function testStore(name: string, makeStore: () => Promise<ArtifactStore> 
 
     it('uploads a local file and streams it back', async () => {
       const store = await makeStore();
-      const dir = mkdtempSync(join(tmpdir(), 'rainops-store-'));
+      const dir = tempDir('rainops-store-');
       const local = join(dir, 'big.csv');
       const body = 'x,y\n' + '1,2\n'.repeat(100_000);
       writeFileSync(local, body);

@@ -1,7 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { createS3Store, type S3StoreOptions } from '../../src/core/store/s3-stor
 import { s3SettingsFromEnv } from '../../src/core/store/s3-settings.js';
 import { testStore } from './contract.js';
 import { closedPort, freshBucket, startS3, type S3Target } from './s3-server.js';
+import { tempDir } from '../helpers/temp.js';
 
 let s3: S3Target;
 const bucket = freshBucket('c');
@@ -92,7 +92,7 @@ describe('s3 store', () => {
   });
 
   it('uploads a file larger than a part as a multipart upload and reads it back intact', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rainops-s3-'));
+    const dir = tempDir('rainops-s3-');
     const local = join(dir, 'big.bin');
     const body = randomBytes(11 * 1024 * 1024 + 7);
     writeFileSync(local, body);

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
@@ -7,8 +6,9 @@ import { openStore } from '../../src/core/store/index.js';
 import { createFileStore } from '../../src/core/store/file-store.js';
 import { createMemoryStore } from '../../src/core/store/memory-store.js';
 import { testStore } from './contract.js';
+import { tempDir } from '../helpers/temp.js';
 
-const tempRoot = () => mkdtempSync(join(tmpdir(), 'rainops-fs-'));
+const tempRoot = () => tempDir('rainops-fs-');
 
 testStore('memory', () => createMemoryStore());
 testStore('file', () => createFileStore(tempRoot()));

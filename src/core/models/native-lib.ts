@@ -54,6 +54,16 @@ function candidates(): string[] {
   ];
 }
 
+/**
+ * What the native engine wants in the process environment, given the environment as it is: libxgboost's OpenMP
+ * reads its settings from there once, when the library loads, so the process's entry sets them before anything
+ * loads it (core only says what they are). OpenMP threads that spin while waiting cost 10-20x on a busy 2-core
+ * machine; sleeping costs ~25% when idle. A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+ */
+export function nativeEngineEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return env['OMP_WAIT_POLICY'] === undefined && env['GOMP_SPINCOUNT'] === undefined ? { OMP_WAIT_POLICY: 'passive' } : {};
+}
+
 let loaded: Promise<XgbLib> | undefined;
 
 /** Loads libxgboost once; rejects with a RainopsError saying how to install it. */
@@ -71,10 +81,6 @@ async function open(): Promise<XgbLib> {
     koffi = (await import('koffi')).default;
   } catch (err) {
     throw new RainopsError(`The native engine needs the koffi FFI module, which failed to load (${String(err)}); use --engine wasm.`);
-  }
-  // OpenMP threads that spin while waiting cost 10-20x on a busy 2-core machine; sleeping costs ~25% when idle
-  if (process.env['OMP_WAIT_POLICY'] === undefined && process.env['GOMP_SPINCOUNT'] === undefined) {
-    process.env['OMP_WAIT_POLICY'] = 'passive';
   }
   let lastError = '';
   let lib: ReturnType<typeof koffi.load> | undefined;

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { IntegrityError, RainopsError, UsageError } from '../errors.js';
 import { EarlyStopping, evalMetric } from './early-stopping.js';
+import { requireMlXgboostGlue } from './ml-xgboost-shim.js';
 import { checkTrainInput, freedError, Mutex } from './engine.js';
 import type { TrainedModel, TrainOptions, XgbEngine } from './engine.js';
 import type { Matrix } from './matrix.js';
@@ -46,19 +47,7 @@ const BELOW_MINUS_ONE = -1.0000001192092896;
 
 function loadWasmModule(): Promise<XgbWasmModule> {
   loading ??= (async () => {
-    const wasm = (globalThis as unknown as { WebAssembly: { instantiateStreaming?: unknown } }).WebAssembly;
-    const streaming = wasm.instantiateStreaming;
-    const before = new Set(process.listeners('uncaughtException'));
-    let mod: XgbWasmModule;
-    try {
-      // the glue would fetch() a file path, fail, and log a warning before falling back to reading the file
-      wasm.instantiateStreaming = undefined;
-      mod = require('ml-xgboost/dist/wasm/xgboost.js') as XgbWasmModule;
-    } finally {
-      wasm.instantiateStreaming = streaming;
-      // the glue rethrows every uncaught exception from its own handler; the CLI handles its own
-      for (const l of process.listeners('uncaughtException')) if (!before.has(l)) process.off('uncaughtException', l);
-    }
+    const mod = requireMlXgboostGlue() as XgbWasmModule;
     await mod.isReady;
     mod.print = () => {};
     mod.printErr = () => {};

@@ -1,10 +1,11 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { loadEngine } from '../models/engine.js';
 import type { EngineName } from '../models/engine.js';
 import { fitFold } from './fit-fold.js';
-import type { FoldTask } from './fit-fold.js';
+import type { FoldResult, FoldTask } from './fit-fold.js';
 
-interface WorkerInit {
+/** What every fold worker gets once: the training matrix and labels in shared memory, and the engine to use. */
+export interface FoldInit {
   x: SharedArrayBuffer;
   y: SharedArrayBuffer;
   rows: number;
@@ -12,15 +13,21 @@ interface WorkerInit {
   engine: EngineName;
 }
 
-const init = workerData as WorkerInit;
+/** A fit that fails comes back as a value, so that the pool tells it apart from a worker that died. */
+export type FoldOutcome = { ok: true; result: FoldResult } | { ok: false; message: string };
+
+const init = workerData as FoldInit;
 const X = { rows: init.rows, cols: init.cols, data: new Float32Array(init.x) };
 const y = new Float32Array(init.y);
-const engine = await loadEngine(init.engine);
+// Loaded once per worker, on first use (not awaited at the top, so that the module also loads through require).
+let engine: ReturnType<typeof loadEngine> | undefined;
 
-parentPort!.on('message', (msg: { id: number; task: FoldTask }) => {
-  fitFold(engine, X, y, msg.task).then(
-    (result) => parentPort!.postMessage({ id: msg.id, result }, [result.predictions.buffer as ArrayBuffer]),
-    (err: unknown) => parentPort!.postMessage({ id: msg.id, error: { name: (err as Error).name, message: (err as Error).message ?? String(err) } }),
-  );
-});
-parentPort!.postMessage({ ready: true });
+/** One fold fit on this worker thread (the pool's task handler). */
+export default async function fitFoldTask(task: FoldTask): Promise<FoldOutcome> {
+  try {
+    engine ??= loadEngine(init.engine);
+    return { ok: true, result: await fitFold(await engine, X, y, task) };
+  } catch (err) {
+    return { ok: false, message: err instanceof Error ? err.message : String(err) };
+  }
+}

@@ -1,21 +1,26 @@
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import { RainopsError } from '../errors.js';
 import type { XgbEngine } from '../models/engine.js';
 import type { Matrix } from '../models/matrix.js';
 import { fitFold } from './fit-fold.js';
 import type { FoldResult, FoldTask } from './fit-fold.js';
+import type { FoldInit, FoldOutcome } from './fold-worker.js';
 
 /** Runs fold fits: in this thread for one job, else on worker threads sharing the data (no copies). */
 export interface FoldPool {
   readonly jobs: number;
+  /** Rejects when the fit fails or its worker dies; the pool replaces a dead worker and serves the next fold. */
   run(task: FoldTask): Promise<FoldResult>;
   close(): Promise<void>;
 }
 
-export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngine, jobs: number): Promise<FoldPool> {
+export interface FoldPoolOptions {
+  /** The worker module (default: fold-worker beside this file); it must default-export what fold-worker does. */
+  worker?: URL;
+}
+
+export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngine, jobs: number, options: FoldPoolOptions = {}): Promise<FoldPool> {
   if (jobs <= 1) {
     // One fit at a time: fits interleaved on one thread take as long in total and each would report the sum as its time.
     let tail: Promise<unknown> = Promise.resolve();
@@ -28,75 +33,82 @@ export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngi
   }
   // Parallel fits share the cores rather than each spinning up a thread per core.
   const nthread = Math.max(1, Math.floor(availableParallelism() / jobs));
-  const withThreads = (task: FoldTask): FoldTask => ({ ...task, params: { ...task.params, nthread } });
   const xShared = new SharedArrayBuffer(X.data.byteLength);
   new Float32Array(xShared).set(X.data);
   const yShared = new SharedArrayBuffer(y.byteLength);
   new Float32Array(yShared).set(y);
-  const script = workerScript();
-  const workerData = { x: xShared, y: yShared, rows: X.rows, cols: X.cols, engine: engine.name };
-
-  type Pending = { task: FoldTask; resolve: (r: FoldResult) => void; reject: (e: Error) => void };
-  const queue: Pending[] = [];
-  const idle: Worker[] = [];
-  const busy = new Map<Worker, Pending>();
-  const workers: Worker[] = [];
-  let failure: Error | null = null;
-
-  const dispatch = () => {
-    while (idle.length > 0 && queue.length > 0) {
-      const w = idle.pop()!;
-      const job = queue.shift()!;
-      busy.set(w, job);
-      w.postMessage({ id: 0, task: job.task });
-    }
-  };
-  await Promise.all(
-    Array.from({ length: jobs }, () => {
-      const w = new Worker(script.code, { eval: script.eval, workerData });
-      workers.push(w);
-      return new Promise<void>((ready, fail) => {
-        w.on('message', (msg: { ready?: boolean; result?: FoldResult; error?: { message: string } }) => {
-          if (msg.ready) {
-            idle.push(w);
-            ready();
-          } else {
-            const job = busy.get(w)!;
-            busy.delete(w);
-            idle.push(w);
-            if (msg.error) job.reject(new RainopsError(`optimize: a fold failed to train: ${msg.error.message}`));
-            else job.resolve(msg.result!);
-          }
-          dispatch();
-        });
-        w.on('error', (err) => {
-          failure = err;
-          fail(err);
-          busy.get(w)?.reject(new RainopsError(`optimize: a training worker crashed: ${err.message}`));
-          for (const job of queue.splice(0)) job.reject(new RainopsError(`optimize: a training worker crashed: ${err.message}`));
-        });
-      });
-    }),
-  );
+  const workerData: FoldInit = { x: xShared, y: yShared, rows: X.rows, cols: X.cols, engine: engine.name };
+  const pool = new Piscina<FoldTask, FoldOutcome>({
+    filename: (options.worker ?? defaultWorker()).href,
+    minThreads: jobs,
+    maxThreads: jobs,
+    // A worker loads its engine once; keep every worker for the whole search.
+    idleTimeout: 2 ** 31 - 1,
+    // Folds take seconds, so waking a worker through Atomics saves nothing and would block its event loop.
+    atomics: 'disabled',
+    workerData,
+  });
+  const guard = stoppedWorkersGuard(pool);
   return {
     jobs,
     run: (task) =>
-      new Promise<FoldResult>((resolve, reject) => {
-        if (failure) return reject(failure);
-        queue.push({ task: withThreads(task), resolve, reject });
-        dispatch();
-      }),
+      guard.race(() =>
+        pool.run({ ...task, params: { ...task.params, nthread } }).then(
+          (outcome) => {
+            if (!outcome.ok) throw new RainopsError(`a fold failed to train: ${outcome.message}`);
+            return outcome.result;
+          },
+          (err: unknown) => {
+            const why = err instanceof Error ? err.message : String(err);
+            guard.lastCrash = why;
+            throw new RainopsError(`a training worker crashed during a fold fit (${why})`);
+          },
+        ),
+      ),
     close: async () => {
-      await Promise.all(workers.map((w) => w.terminate()));
+      guard.closing = true;
+      await pool.destroy();
     },
   };
 }
 
-/** The built worker next to this file; under the test runner (TypeScript sources) it loads through tsx. */
-function workerScript(): { code: string | URL; eval: boolean } {
-  const js = new URL('./fold-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { code: js, eval: false };
-  const ts = new URL('./fold-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return { code: `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
+/**
+ * The pool replaces a worker that dies during a task, but not one that dies while starting, and then leaves
+ * queued tasks waiting forever. When no worker is left, every waiting and later fold fails instead.
+ */
+function stoppedWorkersGuard(pool: Piscina) {
+  const waiting = new Set<(err: Error) => void>();
+  let stopped: RainopsError | null = null;
+  const guard = {
+    closing: false,
+    lastCrash: '',
+    race<T>(fit: () => Promise<T>): Promise<T> {
+      if (stopped) return Promise.reject(stopped);
+      let reject!: (err: Error) => void;
+      const gone = new Promise<never>((_, r) => (reject = r));
+      waiting.add(reject);
+      return Promise.race([fit(), gone]).finally(() => waiting.delete(reject));
+    },
+  };
+  // A worker that dies with no task is not one fold's error: remember why, and look at what is left.
+  pool.on('error', (err: Error) => (guard.lastCrash = err.message));
+  pool.on('workerDestroy', () =>
+    // The pool starts a replacement right after it destroys a worker that died during a task.
+    setImmediate(() => {
+      if (guard.closing || pool.threads.length > 0) return;
+      const why = guard.lastCrash ? ` (${guard.lastCrash})` : '';
+      stopped = new RainopsError(`the training workers stopped while starting${why} and were not restarted; rerun with --jobs 1 to fit in this process`);
+      for (const reject of waiting) reject(stopped);
+    }),
+  );
+  return guard;
+}
+
+/**
+ * The worker beside this module, in this module's language: fold-worker.js once built; fold-worker.ts when this
+ * file runs as TypeScript, which then needs a loader in worker threads too (the tests preload one:
+ * tests/helpers/worker-tsx.mjs; plain `tsx` does not, so run the built code for parallel folds).
+ */
+function defaultWorker(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './fold-worker.ts' : './fold-worker.js', import.meta.url);
 }

@@ -1,10 +1,12 @@
 import type { Registry } from '../../registry/index.js';
 import { EXPERIMENT } from '../context.js';
+import { RainopsError } from '../errors.js';
 import { bestF1Threshold, classificationMetrics, rocAuc, scoreMetric } from '../evaluation/metrics.js';
 import type { MetricName } from '../evaluation/metrics.js';
 import { xgbParamRecord } from '../models/params.js';
 import type { XgbParamsInput } from '../models/params.js';
 import { tracked } from '../tracking.js';
+import type { FoldResult } from './fit-fold.js';
 import { foldIndices } from './folds.js';
 import type { FoldPool } from './pool.js';
 
@@ -22,12 +24,17 @@ export interface TrialResult {
 }
 
 export interface SearchProgress {
+  /** Trials settled: finished or failed. */
   done: number;
   total: number;
+  /** Trials that failed (their runs are FAILED with the reason); the search goes on without them. */
+  failed: number;
   best: number | null;
   etaMs: number | null;
   /** The trial just finished; `ms` runs from its first fold's start to its end, so trials run one after another add up to the wall time. */
   last?: { index: number; score: number; ms: number };
+  /** The trial that just failed, and why. */
+  lastFailure?: { index: number; message: string };
 }
 
 /** Trials cross-validated at once: one when fits run one at a time, else enough to keep every worker busy at a trial's tail. */
@@ -53,7 +60,11 @@ export interface SearchInput {
   onProgress?: (p: SearchProgress) => void;
 }
 
-/** Cross-validates every candidate as a child run of the search; trials share the pool's workers. */
+/**
+ * Cross-validates every candidate as a child run of the search; trials share the pool's workers. A trial whose
+ * fold fails (a crashed worker, an engine error) is marked FAILED with the reason and the search goes on; it
+ * throws only when no trial at all finished.
+ */
 export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
   const { registry, candidates, y, fold, k, pool } = input;
   const folds = Array.from({ length: k }, (_, f) => foldIndices(fold, f));
@@ -61,23 +72,36 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
   const results: TrialResult[] = [...(input.finished?.values() ?? [])];
   let best: number | null = results.length ? Math.max(...results.map((r) => r.score)) : null;
   let trained = 0;
+  const failures: Array<{ index: number; message: string }> = [];
   const pending = candidates.map((params, index) => ({ params, index })).filter(({ index }) => !input.finished?.has(index));
-  const report = (last?: SearchProgress['last']) => {
-    const done = results.length;
+  const report = (last?: SearchProgress['last'], lastFailure?: SearchProgress['lastFailure']) => {
+    const done = results.length + failures.length;
     const left = candidates.length - done;
     const perTrial = trained > 0 ? ((Date.now() - started) / trained) : null;
-    input.onProgress?.({ done, total: candidates.length, best, etaMs: perTrial === null ? null : (perTrial * left), ...(last ? { last } : {}) });
+    input.onProgress?.({ done, total: candidates.length, failed: failures.length, best, etaMs: perTrial === null ? null : (perTrial * left), ...(last ? { last } : {}), ...(lastFailure ? { lastFailure } : {}) });
   };
   report();
 
   const trial = async ({ params, index }: { params: XgbParamsInput; index: number }) => {
+    try {
+      await attempt({ params, index });
+    } catch (err) {
+      // tracked() has marked the trial's run FAILED with this message.
+      const failure = { index, message: err instanceof Error ? err.message : String(err) };
+      failures.push(failure);
+      report(undefined, failure);
+    }
+  };
+
+  const attempt = async ({ params, index }: { params: XgbParamsInput; index: number }) => {
     if (input.deadline !== undefined && Date.now() > input.deadline) return;
     // A trial's folds may wait behind another trial's; its time starts when its first fold does.
     let firstStart = Infinity;
     const result = await tracked(registry, { experiment: EXPERIMENT, name: `trial-${index}`, parentRunId: input.parentRunId, tags: { trial: String(index) } }, async (run) => {
       registry.logParams(run.id, { ...(xgbParamRecord(params) as Record<string, number>), trial: index });
       const oof = new Float32Array(y.length);
-      const fits = await Promise.all(
+      // Every fold settles before the trial fails, so nothing writes to its run after it is closed.
+      const settled = await Promise.allSettled(
         folds.map(async ({ train, valid }, f) => {
           const r = await pool.run({ params, train, valid, earlyStoppingRounds: input.earlyStoppingRounds });
           firstStart = Math.min(firstStart, performance.now() - r.ms);
@@ -87,6 +111,9 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
           return r;
         }),
       );
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const fits = settled.map((r) => (r as PromiseFulfilledResult<FoldResult>).value);
       const tuned = bestF1Threshold(y, oof);
       const at = classificationMetrics(y, oof, tuned.threshold);
       const cv = { f1: tuned.f1, threshold: tuned.threshold, roc_auc: at.roc_auc, accuracy: classificationMetrics(y, oof, 0.5).accuracy, log_loss: at.log_loss };
@@ -109,5 +136,12 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
       while (next < pending.length) await trial(pending[next++]!);
     }),
   );
+  if (failures.length > 0) {
+    registry.logMetrics(input.parentRunId, { trials_failed: failures.length });
+    if (results.length === 0) {
+      const first = failures.sort((a, b) => a.index - b.index)[0]!;
+      throw new RainopsError(`every trial failed (${failures.length} of ${candidates.length}); trial ${first.index}: ${first.message}`);
+    }
+  }
   return results.sort((a, b) => a.index - b.index);
 }
