@@ -47,7 +47,7 @@ describe('createFoldPool', () => {
 
   it('reports a fit that fails inside a healthy worker as a failed fold, not a crash', async () => {
     const bad = { ...task(1), params: { maxDepth: -1 } };
-    await expect(pool.run(bad)).rejects.toThrow(/a fold failed to train: .*maxDepth/);
+    await expect(pool.run(bad)).rejects.toThrow(/a fold failed to train: .*max_depth/);
     await expect(pool.run(task(1))).resolves.toMatchObject({ predictions: expect.any(Float32Array) });
   });
 });

@@ -113,7 +113,7 @@ describe('runSearch on workers that crash', () => {
     expect(runs.map((r) => r.status)).toEqual(['FINISHED', 'FAILED', 'FINISHED', 'FAILED', 'FAILED', 'FINISHED']);
     expect(runs[1]!.error).toMatch(/a training worker crashed during a fold fit \(worker exited with code: 3\)/);
     expect(runs[3]!.error).toMatch(/a training worker crashed during a fold fit \(the engine blew up\)/);
-    expect(runs[4]!.error).toMatch(/a fold failed to train: .*maxDepth/);
+    expect(runs[4]!.error).toMatch(/a fold failed to train: .*max_depth/);
     expect(registry.getRun(parentRunId).metrics.trials_failed).toBe(3);
     expect(progress.at(-1)).toMatchObject({ done: 6, total: 6, failed: 3 });
     expect(progress.filter((p) => p.lastFailure).map((p) => p.lastFailure!.index).sort()).toEqual([1, 3, 4]);

@@ -39,7 +39,7 @@ describe('expandGrid', () => {
 
   it('validates every candidate before any training, naming the bad value', () => {
     expect(() => expandGrid({ maxDepth: [3, 99] })).toThrow(UsageError);
-    expect(() => expandGrid({ maxDepth: [3, 99] })).toThrow(/maxDepth/);
+    expect(() => expandGrid({ maxDepth: [3, 99] })).toThrow(/max_depth/);
     expect(() => expandGrid({ depth: [3] })).toThrow(UsageError);
   });
 });
@@ -58,7 +58,7 @@ describe('grid files', () => {
     ['bad.json', '{"maxDepth": [3,', /is not valid JSON/],
     ['empty.json', '[]', /lists no candidates/],
     ['number.json', '42', /must hold an object of value lists or an array of candidates/],
-    ['invalid.json', '[{"maxDepth": 0}]', /maxDepth/],
+    ['invalid.json', '[{"maxDepth": 0}]', /max_depth/],
   ])('explains what is wrong with %s', async (name, text, message) => {
     const path = text === null ? join(dir, name) : file(name, text);
     await expect(loadGridFile(path)).rejects.toThrow(UsageError);
