@@ -10,6 +10,14 @@ import { UsageError } from '../core/errors.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** Keys that optimize records; the integration tests run each line against a real search. */
+export const RUNS_LIST_EXAMPLES = `
+Examples:
+  rainops runs list --sort -metrics.test_f1
+  rainops runs list --filter "metrics.test_f1>0.6" --filter "params.search=grid"
+  rainops runs list --all --sort -metrics.cv_score --limit 5
+A key no listed run has is an error that names the keys there are; 'rainops runs show RUN' shows one run's keys.`;
+
 const ListFlags = z.object({
   experiment: z.string().optional(),
   status: z.enum(['RUNNING', 'FINISHED', 'FAILED'], { error: 'expected RUNNING, FINISHED or FAILED' }).optional(),
@@ -28,11 +36,12 @@ export function runsCommand(io: CliIO): Command {
       .description('runs, newest first (trials of a search are hidden unless --all or --parent)')
       .option('--experiment <name>', 'only runs of this experiment')
       .option('--status <status>', 'RUNNING, FINISHED or FAILED')
-      .option('--sort <field>', 'e.g. metrics.test_f1, -start_time, params.max_depth ("-" for descending)')
-      .option('--filter <expr>', 'e.g. "params.max_depth=6" or "metrics.test_f1>0.6" (repeatable; all must hold)', collect)
+      .option('--sort <field>', 'a column (start_time, duration_ms, ...) or params.KEY, metrics.KEY, tags.KEY; "-" in front for descending')
+      .option('--filter <expr>', 'FIELD.KEY OP VALUE with FIELD params, metrics or tags and OP = != > >= < <= (repeatable; all must hold)', collect)
       .option('--limit <n>', 'at most this many runs')
       .option('--parent <run>', 'only the trials of this run')
-      .option('--all', 'include trial runs'),
+      .option('--all', 'include trial runs')
+      .addHelpText('after', RUNS_LIST_EXAMPLES),
   ).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(ListFlags, raw, 'runs list');
     await withDeps(io, raw, 'runs', async (deps) => {

@@ -2,7 +2,7 @@ import { UsageError } from '../core/errors.js';
 import { NUMERIC_FN } from './db.js';
 
 export type FilterOp = '=' | '!=' | '>' | '>=' | '<' | '<=';
-type Field = 'params' | 'metrics' | 'tags';
+export type Field = 'params' | 'metrics' | 'tags';
 
 export interface RunFilter {
   field: Field;
@@ -20,7 +20,7 @@ export interface RunSort {
 
 const FILTER = /^\s*(params|metrics|tags)\.([A-Za-z0-9_][A-Za-z0-9_.\-/]*)\s*(==|!=|>=|<=|=|>|<)\s*(.*?)\s*$/;
 const FILTER_HELP =
-  "write filters as FIELD.KEY OP VALUE, FIELD one of params, metrics, tags and OP one of = != > >= < <= (e.g. 'params.max_depth=6' or 'metrics.f1>0.6')";
+  "write filters as FIELD.KEY OP VALUE, FIELD one of params, metrics, tags and OP one of = != > >= < <= (e.g. 'metrics.test_f1>0.6' or 'params.search=random')";
 
 /** Run columns a list can be sorted by, as users write them. */
 export const SORT_COLUMNS = ['start_time', 'end_time', 'duration_ms', 'name', 'status', 'peak_rss_bytes', 'cpu_time_ms'] as const;
@@ -66,7 +66,7 @@ export function parseSort(text: string): RunSort {
   }
   if (dot < 0 && (SORT_COLUMNS as readonly string[]).includes(body)) return { field: 'column', key: body, descending };
   throw new UsageError(
-    `cannot sort runs by '${text}'; sort by ${SORT_COLUMNS.join(', ')}, params.KEY, metrics.KEY or tags.KEY, with '-' in front for descending (e.g. '-metrics.f1')`,
+    `cannot sort runs by '${text}'; sort by ${SORT_COLUMNS.join(', ')}, params.KEY, metrics.KEY or tags.KEY, with '-' in front for descending (e.g. '-metrics.test_f1')`,
   );
 }
 
