@@ -21,7 +21,7 @@ export function withCommon(cmd: Command): Command {
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
     .option('--verbose', 'show debug lines and stack traces')
     .option('--home <dir>', 'where the registry and caches live (env RAINOPS_HOME, default ./.rainops)')
-    .option('--store <url>', 'artifact store: file://PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)');
+    .option('--store <url>', 'artifact store: file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)');
 }
 
 /** The flags every training command (optimize, retrain, pipeline) shares; `wait` is the lock wait default. */
