@@ -4,7 +4,7 @@ import type { RunStatus } from '../registry/index.js';
 import type { CliIO } from './io.js';
 import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
-import { formatBytes, formatDuration, formatNumber, table } from './table.js';
+import { formatBytes, formatDuration, formatNumber, printable, table } from './table.js';
 import { compareRuns } from '../core/compare.js';
 import { UsageError } from '../core/errors.js';
 
@@ -70,11 +70,11 @@ export function runsCommand(io: CliIO): Command {
         const r = deps.registry.getRun(id);
         if (opts.json) return printJson(io, r);
         const lines = [
-          `run ${r.id}  ${r.name}  (${r.experiment})`,
-          `  status    ${r.status}${r.error ? `: ${r.error}` : ''}`,
+          `run ${r.id}  ${printable(r.name)}  (${printable(r.experiment)})`,
+          `  status    ${r.status}${r.error ? `: ${printable(r.error)}` : ''}`,
           `  started   ${r.startTime}${r.endTime ? `, ended ${r.endTime}` : ''}`,
           `  duration  ${formatDuration(r.durationMs)}, CPU ${formatDuration(r.cpuTimeMs)}, peak memory ${formatBytes(r.peakRssBytes)}`,
-          `  process   ${r.pid} on ${r.hostname}${r.parentRunId ? `\n  parent    ${r.parentRunId}` : ''}${r.childrenCount ? `\n  trials    ${r.childrenCount}` : ''}`,
+          `  process   ${r.pid} on ${printable(r.hostname)}${r.parentRunId ? `\n  parent    ${r.parentRunId}` : ''}${r.childrenCount ? `\n  trials    ${r.childrenCount}` : ''}`,
         ];
         const section = (title: string, rec: Record<string, unknown>) =>
           Object.keys(rec).length ? `\n${table([title, 'value'], Object.entries(rec).map(([k, v]) => [k, typeof v === 'number' ? v : String(v)]))}` : '';
@@ -114,7 +114,7 @@ export function runsCommand(io: CliIO): Command {
         }),
       ]);
       if (opts.csv) io.stdout.write([headers, ...cells].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
-      else if (opts.md) io.stdout.write([headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`).join('\n') + '\n');
+      else if (opts.md) io.stdout.write([headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => printable(c).replace(/\|/g, '\\|')).join(' | ')} |`).join('\n') + '\n');
       else io.stdout.write(table(headers, cells));
     });
   });
