@@ -11,7 +11,7 @@ import { processIO } from './commands/io.js';
 import type { CliIO } from './commands/io.js';
 import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
-import { RainopsError } from './core/errors.js';
+import { RainopsError, diskFullError } from './core/errors.js';
 import { failActiveRuns } from './core/tracking.js';
 
 export const VERSION = '0.1.0';
@@ -51,6 +51,8 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
       return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
     }
     const verbose = argv.includes('--verbose');
+    // A full disk met outside the store and the writers that name their file (the registry, a download cache).
+    if (!(err instanceof RainopsError)) err = diskFullError(err, (err as { path?: string }).path ?? 'the registry or a cache file', { fix: 'free space, or point --home and --store at another disk' }) ?? err;
     if (err instanceof RainopsError) {
       io.stderr.write(`rainops: ${err.message}\n`);
       if (verbose && err.stack) io.stderr.write(`${err.stack}\n`);

@@ -195,4 +195,17 @@ describe('predictBatch', () => {
     expect(r.rejected).toBe(1);
     expect(out).toBe('Date,Location,prediction_bool,probability,prediction_str\n');
   });
+
+  it('says so when standard output is on a full disk', async () => {
+    const input = write('rows.csv', [HEADER, ROW2].join('\n'));
+    const sink = Object.assign(new EventEmitter(), {
+      write: () => {
+        setImmediate(() => sink.emit('error', Object.assign(new Error('write ENOSPC'), { code: 'ENOSPC' })));
+        return false;
+      },
+    });
+    const err = await predictBatch({ input, inputFormat: 'csv', output: null, outputFormat: 'csv', strict: false }, { scorer: fakeScorer(), sink }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toBe('predict: no space left on device while writing predictions to standard output; free space, or write them to another disk with --output');
+  });
 });

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, diskFullError } from '../errors.js';
 import { sha256, sha256File } from '../hash.js';
 import { checkKey } from './keys.js';
 import type { ArtifactStore, PutResult } from './types.js';
@@ -14,6 +14,12 @@ export function createFileStore(root: string): ArtifactStore {
   const url = `file://${root}`;
   const pathOf = (key: string) => join(root, ...checkKey(key).split('/'));
   const tempBeside = (target: string) => `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+
+  // A failed write removes its temp file (a full disk stays full otherwise) and says what to do.
+  const writeFailed = async (key: string, err: unknown, tmp?: string): Promise<never> => {
+    if (tmp) await rm(tmp, { force: true }).catch(() => undefined);
+    throw diskFullError(err, `${url}/${key}`, { scope: 'store' }) ?? err;
+  };
 
   const notFound = (key: string, err: unknown): never => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -26,19 +32,19 @@ export function createFileStore(root: string): ArtifactStore {
     url,
     async put(key, body): Promise<PutResult> {
       const target = pathOf(key);
-      await mkdir(dirname(target), { recursive: true });
+      await mkdir(dirname(target), { recursive: true }).catch((err: unknown) => writeFailed(key, err));
       const tmp = tempBeside(target);
-      await writeFile(tmp, body);
-      await rename(tmp, target);
+      await writeFile(tmp, body).catch((err: unknown) => writeFailed(key, err, tmp));
+      await rename(tmp, target).catch((err: unknown) => writeFailed(key, err, tmp));
       const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
       return { key, size, sha256: sha256(body) };
     },
     async putFile(key, localPath): Promise<PutResult> {
       const target = pathOf(key);
-      await mkdir(dirname(target), { recursive: true });
+      await mkdir(dirname(target), { recursive: true }).catch((err: unknown) => writeFailed(key, err));
       const tmp = tempBeside(target);
-      await copyFile(localPath, tmp);
-      await rename(tmp, target);
+      await copyFile(localPath, tmp).catch((err: unknown) => writeFailed(key, err, tmp));
+      await rename(tmp, target).catch((err: unknown) => writeFailed(key, err, tmp));
       return { key, ...(await sha256File(target)) };
     },
     async get(key) {
