@@ -20,7 +20,7 @@ export interface RunSort {
 
 const FILTER = /^\s*(params|metrics|tags)\.([A-Za-z0-9_][A-Za-z0-9_.\-/]*)\s*(==|!=|>=|<=|=|>|<)\s*(.*?)\s*$/;
 const FILTER_HELP =
-  "write filters as FIELD.KEY OP VALUE, FIELD one of params, metrics, tags and OP one of = != > >= < <= (e.g. 'metrics.test_f1>0.6' or 'params.search=random')";
+  "write filters as FIELD.KEY OP VALUE, FIELD one of params, metrics, tags and OP one of = != > >= < <= (e.g. 'params.max_depth=6' or 'metrics.test_f1>0.6')";
 
 /** Run columns a list can be sorted by, as users write them. */
 export const SORT_COLUMNS = ['start_time', 'end_time', 'duration_ms', 'name', 'status', 'peak_rss_bytes', 'cpu_time_ms'] as const;

@@ -77,7 +77,7 @@ function checkKeysExist(ctx: RegistryContext, scope: Scope, filters: readonly Ru
   if (sort && sort.field !== 'column') refs.push({ field: sort.field, key: sort.key, sort: true });
   const cond = scope.where.length ? `AND ${scope.where.join(' AND ')}` : '';
   const has = (field: Field, key: string, where = cond, params = scope.params) =>
-    ctx.db.prepare(`SELECT 1 FROM ${field} x JOIN runs r ON r.id = x.run_id WHERE x.key = ? ${where} LIMIT 1`).get(key, ...params) !== undefined;
+    ctx.db.prepare(`SELECT 1 FROM ${field} x JOIN runs r ON r.id = x.run_id WHERE ${keyMatch(field)} ${where} LIMIT 1`).get(key, ...params) !== undefined;
   for (const ref of refs) {
     if (has(ref.field, ref.key)) continue;
     const anyRun = ctx.db.prepare(`SELECT 1 FROM runs r ${scope.where.length ? `WHERE ${scope.where.join(' AND ')}` : ''} LIMIT 1`).get(...scope.params);
@@ -88,6 +88,11 @@ function checkKeysExist(ctx: RegistryContext, scope: Scope, filters: readonly Ru
     const what = ref.sort ? `cannot sort runs by ${name}: no run in this list has it${hint}` : `no run in this list has ${name}, so no run could match${hint}`;
     throw new UsageError(`${what}; known keys: ${knownKeys(ctx, scope, cond, ref.sort)}`);
   }
+}
+
+/** Hyperparameters were recorded as maxDepth and later as max_depth, and filters take either: so does the check. */
+function keyMatch(field: Field): string {
+  return field === 'params' ? "replace(lower(x.key), '_', '') = replace(lower(?), '_', '')" : 'x.key = ?';
 }
 
 /** Every key some run in scope has, as a filter or sort names it, after the run columns when sorting. */

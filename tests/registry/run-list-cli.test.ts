@@ -21,11 +21,11 @@ function home(): string {
 describe('rainops runs list with a key no run has', () => {
   it('exits 2 naming the keys the listed runs have, instead of printing "no runs match"', async () => {
     const cwd = home();
-    const r = await cli(['runs', 'list', '--filter', 'params.maxDepth=6'], {}, cwd);
+    const r = await cli(['runs', 'list', '--filter', 'params.depth=6'], {}, cwd);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
-      'rainops: no run in this list has params.maxDepth, so no run could match; known keys: params.cv, params.search, metrics.test_f1, tags.engine\n',
+      'rainops: no run in this list has params.depth, so no run could match; known keys: params.cv, params.search, metrics.test_f1, tags.engine\n',
     );
     const sorted = await cli(['runs', 'list', '--sort', 'metrics.f1'], {}, cwd);
     expect(sorted.code).toBe(2);
