@@ -38,8 +38,9 @@ describe('user text in human output', () => {
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).toContain(SHOWN);
     expect(show.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
-    // JSON keeps the text exactly
-    expect(JSON.parse((await cli(['models', 'show', 'M', '--json'], {}, cwd)).stdout).aliasHistory.at(-1).reason).toBe(HOSTILE);
+    // JSON keeps the text exactly (under alias_history once --json keys are snake_case)
+    const doc = JSON.parse((await cli(['models', 'show', 'M', '--json'], {}, cwd)).stdout) as Record<string, Array<{ reason: string }>>;
+    expect((doc.alias_history ?? doc.aliasHistory)!.at(-1)!.reason).toBe(HOSTILE);
 
     const list = await cli(['runs', 'list'], {}, cwd);
     expect(list.stdout).toContain('evil\\x1b[31m\\nname');
