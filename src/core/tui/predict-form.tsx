@@ -122,7 +122,7 @@ function useTerminalSize(): { rows: number; columns: number } {
 }
 
 /** The fields shown: `room` of them around the focused one (the last ones when the button has focus). */
-export function fieldWindow(focus: number, room: number): { start: number; end: number } {
+function fieldWindow(focus: number, room: number): { start: number; end: number } {
   const count = FIELDS.length;
   if (room >= count) return { start: 0, end: count };
   const start = Math.max(0, Math.min(count - room, Math.min(focus, count - 1) - Math.floor((room - 1) / 2)));
@@ -152,7 +152,8 @@ function focusedDetail(state: FormState, columns: number): { text: string; error
 /** Lines the outcome below the button takes, as Outcome draws them. */
 function outcomeLines(state: FormState, columns: number): number {
   const invalid = Object.keys(state.errors).length > 0 ? 1 : 0;
-  const failure = state.failure ? Math.ceil((state.failure.length + 2) / Math.max(1, columns)) : 0;
+  // Wrapping breaks at spaces, so a line holds somewhat less than the full width: count on the safe side.
+  const failure = state.failure ? Math.ceil((state.failure.length + 2) / Math.max(1, columns - 12)) : 0;
   return invalid + (state.pending ? 1 : 0) + failure + (state.result ? 5 : 0);
 }
 
