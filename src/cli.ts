@@ -14,7 +14,7 @@ import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
 import { VERSION } from './commands/version.js';
 import { storeCommand } from './commands/store.js';
-import { RainopsError } from './core/errors.js';
+import { RainopsError, diskFullError } from './core/errors.js';
 import { nativeEngineEnv } from './core/models/native-lib.js';
 import { failActiveRuns } from './core/tracking.js';
 
@@ -68,6 +68,8 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
       return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
     }
     const verbose = argv.includes('--verbose');
+    // A full disk met outside the store and the writers that name their file (the registry, a download cache).
+    if (!(err instanceof RainopsError)) err = diskFullError(err, (err as { path?: string }).path ?? 'the registry or a cache file', { fix: 'free space, or point --home and --store at another disk' }) ?? err;
     if (err instanceof RainopsError) {
       io.stderr.write(`rainops: ${err.message}\n`);
       if (verbose && err.stack) io.stderr.write(`${err.stack}\n`);

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { CliIO } from './io.js';
 import { withDeps, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
-import { table } from './table.js';
+import { printable, table } from './table.js';
 
 export function datasetsCommand(io: CliIO): Command {
   const cmd = new Command('datasets').description('list and inspect data set versions written by etl');
@@ -27,7 +27,7 @@ export function datasetsCommand(io: CliIO): Command {
         const manifest = JSON.parse((await deps.store.get(`datasets/${d.id}/manifest.json`)).toString('utf8')) as { files: Record<string, { size: number; sha256: string }> };
         if (opts.json) return printJson(io, { ...d, files: manifest.files, runs });
         io.stdout.write(
-          `data set ${d.id}\n  created  ${d.createdAt}\n  source   ${d.source}\n  sha256   ${d.sourceSha256}\n  split    ${splitText(d.split)}\n  stored   ${d.uri}\n\n` +
+          `data set ${d.id}\n  created  ${d.createdAt}\n  source   ${printable(d.source)}\n  sha256   ${d.sourceSha256}\n  split    ${splitText(d.split)}\n  stored   ${d.uri}\n\n` +
             table(['rows', 'count'], Object.entries(d.rows).map(([k, v]) => [k, v])) +
             '\n' +
             table(['file', 'bytes', 'sha256'], Object.entries(manifest.files).map(([k, f]) => [k, f.size, f.sha256.slice(0, 16)])) +

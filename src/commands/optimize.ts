@@ -4,14 +4,14 @@ import { optimize } from '../core/optimize.js';
 import type { OptimizeOptions, OptimizeResult } from '../core/optimize.js';
 import type { CliIO } from './io.js';
 import { searchProgress } from './progress.js';
-import { openDeps, parseOptions, printResult, withCommon, withTraining } from './shared.js';
+import { openDeps, parseOptions, printResult, registryName, withCommon, withTraining } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { displayUri, table } from './table.js';
 
 const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
 
 export const OptimizeFlags = z.object({
-  model: z.string().min(1),
+  model: registryName('model'),
   dataset: z.string().optional(),
   grid: z.string().min(1),
   search: z.enum(['grid', 'random'], { error: 'expected grid or random' }),
@@ -28,6 +28,9 @@ export const OptimizeFlags = z.object({
   wait: int(0),
   resume: z.string().optional(),
 });
+
+/** OptimizeFlags' `model` is the registered name (--name) and `kind` the model kind (--model). */
+export const OPTIMIZE_FLAG_OF = { model: 'name', kind: 'model' };
 
 export function optimizeCommand(io: CliIO): Command {
   const cmd = new Command('optimize')
@@ -50,7 +53,7 @@ export function optimizeCommand(io: CliIO): Command {
         '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json',
     );
   withCommon(withTraining(cmd, { wait: '0' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
-    const f = parseOptions(OptimizeFlags, { ...raw, kind: raw.model, model: raw.name }, 'optimize');
+    const f = parseOptions(OptimizeFlags, { ...raw, kind: raw.model, model: raw.name }, 'optimize', OPTIMIZE_FLAG_OF);
     const deps = openDeps(io, raw, 'optimize');
     const progress = searchProgress(io, 'optimize');
     try {

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { runPipeline } from '../core/pipeline.js';
 import { addEtlOptions, describeEtl, parseEtlFlags } from './etl.js';
 import type { CliIO } from './io.js';
-import { describeOptimize, OptimizeFlags, toOptimizeOptions } from './optimize.js';
+import { describeOptimize, OptimizeFlags, toOptimizeOptions, OPTIMIZE_FLAG_OF } from './optimize.js';
 import { searchProgress } from './progress.js';
 import { describeRetrain, RetrainFlags } from './retrain.js';
 import { openDeps, parseOptions, printResult, withCommon, withTraining } from './shared.js';
@@ -19,7 +19,7 @@ export function pipelineCommand(io: CliIO): Command {
   withCommon(withTraining(cmd, { wait: '600' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const etlOpts = parseEtlFlags(raw, io);
     const common = { name: raw.name, cv: raw.cv, jobs: raw.jobs, wait: raw.wait, seed: raw.seed };
-    const o = parseOptions(OptimizeFlags, { ...common, model: raw.name, kind: 'xgboost', grid: raw.grid, search: 'grid', trials: '10', metric: 'f1', engine: raw.engine, promote: 'if-better', earlyStopping: '50' }, 'pipeline');
+    const o = parseOptions(OptimizeFlags, { ...common, model: raw.name, kind: 'xgboost', grid: raw.grid, search: 'grid', trials: '10', metric: 'f1', engine: raw.engine, promote: 'if-better', earlyStopping: '50' }, 'pipeline', OPTIMIZE_FLAG_OF);
     const r = parseOptions(RetrainFlags, { ...common, force: false, minDelta: raw.minDelta }, 'pipeline');
     const deps = openDeps(io, raw, 'pipeline');
     const progress = searchProgress(io, 'pipeline');

@@ -6,7 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { openScorer, predictBatch, predictOne } from '../core/predict/index.js';
 import type { BatchProgress, BatchResult, PredictResult, ScorerSource } from '../core/predict/index.js';
 import type { CliIO } from './io.js';
-import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { openDeps, parseOptions, printJson, registryName, versionNumber, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { formatDuration } from './table.js';
 
@@ -19,9 +19,9 @@ const Flags = z
     interactive: z.boolean().optional(),
     strict: z.boolean().optional(),
     url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as http://127.0.0.1:8800' }).optional(),
-    model: z.string().min(1).optional(),
-    alias: z.string().min(1).optional(),
-    version: z.coerce.number({ error: 'expected a version number' }).int({ error: 'expected a version number' }).min(1, { error: 'expected a version number' }).optional(),
+    model: registryName('model').optional(),
+    alias: registryName('alias').optional(),
+    version: versionNumber.optional(),
     apiKey: z.string().min(1, { error: 'expected a non-empty key' }).optional(),
     json: z.boolean().optional(),
   })

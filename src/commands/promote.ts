@@ -1,10 +1,10 @@
 import { Command } from 'commander';
-import { z } from 'zod';
 import { cliActor, promoteVersion, rollbackAlias } from '../core/aliases.js';
 import { CHAMPION_ALIAS } from '../core/context.js';
 import type { AliasChange } from '../registry/index.js';
 import type { CliIO } from './io.js';
-import { withDeps, parseOptions, printResult, withCommon } from './shared.js';
+import { checkName, parseVersion } from '../registry/validate.js';
+import { withDeps, printResult, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 const describe = (c: AliasChange) =>
@@ -18,9 +18,11 @@ export function promoteCommand(io: CliIO): Command {
     .option('--alias <name>', 'alias to move', CHAMPION_ALIAS)
     .option('--reason <text>', 'why, kept in the alias history');
   withCommon(cmd).action(async (model: string, version: string, raw: CommonOptions & { alias: string; reason?: string }) => {
-    const v = parseOptions(z.object({ version: z.coerce.number({ error: 'expected a version number' }).int({ error: 'expected a version number' }).positive({ error: 'expected a version number' }) }), { version }, 'promote');
+    const v = parseVersion(version);
+    checkName('model', model);
+    checkName('alias', raw.alias);
     await withDeps(io, raw, 'promote', async (deps) => {
-      const change = promoteVersion(deps.registry, { model, version: v.version, alias: raw.alias, reason: raw.reason, actor: cliActor() });
+      const change = promoteVersion(deps.registry, { model, version: v, alias: raw.alias, reason: raw.reason, actor: cliActor() });
       printResult(io, raw.json, change, () => describe(change));
     });
   });
@@ -34,6 +36,8 @@ export function rollbackCommand(io: CliIO): Command {
     .option('--alias <name>', 'alias to move back', CHAMPION_ALIAS)
     .option('--reason <text>', 'why, kept in the alias history');
   withCommon(cmd).action(async (model: string, raw: CommonOptions & { alias: string; reason?: string }) => {
+    checkName('model', model);
+    checkName('alias', raw.alias);
     await withDeps(io, raw, 'rollback', async (deps) => {
       const change = rollbackAlias(deps.registry, { model, alias: raw.alias, reason: raw.reason, actor: cliActor() });
       printResult(io, raw.json, change, () => describe(change));

@@ -4,13 +4,13 @@ import { retrain } from '../core/retrain.js';
 import type { RetrainResult } from '../core/retrain.js';
 import type { CliIO } from './io.js';
 import { describePlots } from './optimize.js';
-import { withDeps, parseOptions, printResult, withCommon, withTraining } from './shared.js';
+import { withDeps, parseOptions, printResult, registryName, withCommon, withTraining } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
 
 export const RetrainFlags = z.object({
-  name: z.string().min(1),
+  name: registryName('model'),
   dataset: z.string().optional(),
   force: z.boolean(),
   minDelta: z.coerce.number({ error: 'expected a number' }).min(0, { error: 'expected 0 or more' }),

@@ -6,11 +6,19 @@ import type { CliIO } from './io.js';
 import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { describePlots } from './optimize.js';
-import { displayUri, formatBytes, formatDuration, formatNumber, table } from './table.js';
+import { displayUri, formatBytes, formatDuration, formatNumber, printable, table } from './table.js';
 import { compareRuns } from '../core/compare.js';
 import { UsageError } from '../core/errors.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Keys that optimize records; the integration tests run each line against a real search. */
+export const RUNS_LIST_EXAMPLES = `
+Examples:
+  rainops runs list --sort -metrics.test_f1
+  rainops runs list --filter "metrics.test_f1>0.6" --filter "params.search=grid"
+  rainops runs list --all --sort -metrics.cv_score --limit 5
+A key no listed run has is an error that names the keys there are; 'rainops runs show RUN' shows one run's keys.`;
 
 const ListFlags = z.object({
   experiment: z.string().optional(),
@@ -30,11 +38,12 @@ export function runsCommand(io: CliIO): Command {
       .description('runs, newest first (trials of a search are hidden unless --all or --parent)')
       .option('--experiment <name>', 'only runs of this experiment')
       .option('--status <status>', 'RUNNING, FINISHED or FAILED')
-      .option('--sort <field>', 'e.g. -metrics.test_f1, -start_time, params.max_depth ("-" for descending)')
-      .option('--filter <expr>', 'e.g. "params.max_depth=6" or "metrics.test_f1>0.6" (repeatable; all must hold)', collect)
+      .option('--sort <field>', 'a column (start_time, duration_ms, ...) or params.KEY, metrics.KEY, tags.KEY; "-" in front for descending')
+      .option('--filter <expr>', 'FIELD.KEY OP VALUE with FIELD params, metrics or tags and OP = != > >= < <= (repeatable; all must hold)', collect)
       .option('--limit <n>', 'at most this many runs')
       .option('--parent <run>', 'only the trials of this run')
-      .option('--all', 'include trial runs'),
+      .option('--all', 'include trial runs')
+      .addHelpText('after', RUNS_LIST_EXAMPLES),
   ).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(ListFlags, raw, 'runs list');
     await withDeps(io, raw, 'runs', async (deps) => {
@@ -63,11 +72,11 @@ export function runsCommand(io: CliIO): Command {
         const r = withSnakeParams(deps.registry.getRun(id));
         if (opts.json) return printJson(io, r);
         const lines = [
-          `run ${r.id}  ${r.name}  (${r.experiment})`,
-          `  status    ${r.status}${r.error ? `: ${r.error}` : ''}`,
+          `run ${r.id}  ${printable(r.name)}  (${printable(r.experiment)})`,
+          `  status    ${r.status}${r.error ? `: ${printable(r.error)}` : ''}`,
           `  started   ${r.startTime}${r.endTime ? `, ended ${r.endTime}` : ''}`,
           `  duration  ${formatDuration(r.durationMs)}, CPU ${formatDuration(r.cpuTimeMs)}, peak memory ${formatBytes(r.peakRssBytes)}`,
-          `  process   ${r.pid} on ${r.hostname}${r.parentRunId ? `\n  parent    ${r.parentRunId}` : ''}${r.childrenCount ? `\n  trials    ${r.childrenCount}` : ''}`,
+          `  process   ${r.pid} on ${printable(r.hostname)}${r.parentRunId ? `\n  parent    ${r.parentRunId}` : ''}${r.childrenCount ? `\n  trials    ${r.childrenCount}` : ''}`,
         ];
         const section = (title: string, rec: Record<string, unknown>) =>
           Object.keys(rec).length ? `\n${table([title, 'value'], Object.entries(rec).map(([k, v]) => [k, typeof v === 'number' ? v : String(v)]))}` : '';
@@ -107,7 +116,7 @@ export function runsCommand(io: CliIO): Command {
         }),
       ]);
       if (opts.csv) io.stdout.write([headers, ...cells].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
-      else if (opts.md) io.stdout.write([headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`).join('\n') + '\n');
+      else if (opts.md) io.stdout.write([headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => printable(c).replace(/\|/g, '\\|')).join(' | ')} |`).join('\n') + '\n');
       else io.stdout.write(table(headers, cells));
     });
   });

@@ -7,7 +7,7 @@ import { CHAMPION_ALIAS, MODEL_NAME } from '../core/context.js';
 import type { LogSink } from '../core/server/server.js';
 import { startService } from '../core/server/service.js';
 import type { CliIO } from './io.js';
-import { openDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { openDeps, parseOptions, printJson, registryName, withCommon } from './shared.js';
 import { VERSION } from './version.js';
 import type { CommonOptions } from './shared.js';
 
@@ -18,8 +18,8 @@ const int = (min: number, max: number) => num('a whole number').pipe(z.number().
 const Flags = z.object({
   port: int(0, 65_535),
   host: z.string().min(1),
-  model: z.string().min(1),
-  alias: z.string().min(1),
+  model: registryName('model'),
+  alias: registryName('alias'),
   poll: num('seconds').pipe(z.number().min(0, { error: 'expected 0 (do not follow the alias) or more seconds' })),
   apiKey: z.string().min(1, { error: 'expected a non-empty key' }).optional(),
   adminToken: z.string().min(1, { error: 'expected a non-empty token' }).optional(),

@@ -9,6 +9,7 @@ import { snakeKeys } from '../core/naming.js';
 import { openStore } from '../core/store/index.js';
 import { ensureOwner, guardWrites, once } from '../core/store/owner.js';
 import { openRegistry } from '../registry/index.js';
+import { VERSION_TEXT, nameProblem } from '../registry/validate.js';
 import type { CliIO } from './io.js';
 
 export interface CommonOptions {
@@ -24,7 +25,7 @@ export function withCommon(cmd: Command): Command {
     .option('--json', 'print the result as one JSON document with snake_case keys on stdout (progress and warnings stay on stderr)')
     .option('--verbose', 'show debug lines and stack traces')
     .option('--home <dir>', 'where the registry and caches live (env RAINOPS_HOME, default ./.rainops)')
-    .option('--store <url>', 'artifact store: file://PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)');
+    .option('--store <url>', 'artifact store: file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)');
 }
 
 /** The flags every training command (optimize, retrain, pipeline) shares; `wait` is the lock wait default. */
@@ -72,12 +73,26 @@ export async function withDeps<T>(io: CliIO, opts: CommonOptions, scope: string,
   }
 }
 
-/** Parses option values with a zod schema; a failure is a usage error naming the flag. */
-export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string): z.infer<S> {
+/** A model or alias name, checked with the registry's own rule while flags are parsed, so no work starts for a name it would refuse. */
+export const registryName = (kind: 'model' | 'alias') =>
+  z.string().superRefine((name, ctx) => {
+    const problem = nameProblem(kind, name);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** A model version as typed: a plain whole number from 1 (not 0x2, 1e0, ' 2' or 02). */
+export const versionNumber = z
+  .string()
+  .regex(VERSION_TEXT, { error: 'expected a version number written plainly, e.g. 2' })
+  .transform(Number)
+  .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: 'expected a version number written plainly, e.g. 2' }));
+
+/** Parses option values with a zod schema; a failure is a usage error naming the flag (`flagOf` maps schema keys that differ from it). */
+export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string, flagOf: Record<string, string> = {}): z.infer<S> {
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
-  const flag = issue.path.map((p) => `--${String(p).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(' ');
+  const flag = issue.path.map((p) => `--${(flagOf[String(p)] ?? String(p)).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(' ');
   throw new UsageError(`${command}: ${flag ? `${flag}: ` : ''}${issue.message}`);
 }
 

@@ -1,26 +1,57 @@
 import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
 
 const ConfigSchema = z.object({
   home: z.string().min(1),
-  store: z.string().regex(/^(file|s3):\/\/.+/, { error: 'expected file://PATH or s3://BUCKET[/PREFIX]' }),
+  store: z.string().regex(/^(file|s3):\/\/.+/, { error: 'expected file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX]' }),
   source: z.string().min(1).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
-/** One validated view of RAINOPS_* settings; flags win over the environment. */
+/** One validated view of RAINOPS_* settings; flags win over the environment, and an empty variable counts as unset. */
 export function loadConfig(env: Record<string, string | undefined>, cwd: string, flags: { home?: string | undefined; store?: string | undefined } = {}): Config {
-  const homeRaw = flags.home ?? env.RAINOPS_HOME ?? '.rainops';
+  if (flags.home !== undefined && flags.home.trim() === '') {
+    throw new UsageError('config: --home is empty; give the folder for the registry and store, e.g. --home ./.rainops, or leave the flag out');
+  }
+  const homeRaw = flags.home ?? (env.RAINOPS_HOME || '.rainops');
   const home = isAbsolute(homeRaw) ? homeRaw : resolve(cwd, homeRaw);
   const parsed = ConfigSchema.safeParse({
     home,
-    store: flags.store ?? env.RAINOPS_STORE ?? `file://${join(home, 'store')}`,
+    // Built as a URL so that a home with '#', '?' or '%' in its name stays one path.
+    store: flags.store ?? (env.RAINOPS_STORE || pathToFileURL(join(home, 'store')).href),
     source: env.RAINOPS_SOURCE || undefined,
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new UsageError(`config: ${issue.path.join('.') === 'store' ? 'RAINOPS_STORE / --store' : issue.path.join('.')}: ${issue.message}`);
   }
+  if (parsed.data.store.startsWith('file:')) fileUrlPath(parsed.data.store);
   return parsed.data;
+}
+
+/**
+ * The folder a `file://` store URL names. Only the absolute form is accepted (file:///srv/store): a host,
+ * a relative path (which a URL reads as a host), a query or a fragment would silently name another place.
+ */
+export function fileUrlPath(url: string): string {
+  const fail = (why: string): never => {
+    throw new UsageError(`store: ${url} ${why}; write file:// then an absolute path, e.g. file:///srv/rainops/store (percent-encode '?', '#' and '%' in folder names)`);
+  };
+  if (!url.startsWith('file://') || url.length === 'file://'.length) fail('names no folder');
+  if (url.includes('?')) fail('has a query');
+  if (url.includes('#')) fail('has a fragment');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return fail('is not a valid URL');
+  }
+  if (parsed.host !== '') fail(`names the host '${parsed.host}' (a relative path reads as one)`);
+  try {
+    return fileURLToPath(parsed);
+  } catch {
+    return fail('has an escape that does not decode to a path');
+  }
 }

@@ -3,7 +3,7 @@ import { camelCase, snakeCase } from '../core/naming.js';
 import { NUMERIC_FN } from './db.js';
 
 export type FilterOp = '=' | '!=' | '>' | '>=' | '<' | '<=';
-type Field = 'params' | 'metrics' | 'tags';
+export type Field = 'params' | 'metrics' | 'tags';
 
 export interface RunFilter {
   field: Field;

@@ -13,13 +13,28 @@ export function checkKey(kind: string, key: string): void {
   }
 }
 
+/** Why a model or alias name is refused, or null when it is fine; commands check flags with it before any work. */
+export function nameProblem(kind: string, name: string): string | null {
+  if (NAME.test(name) && name.length <= 200) return null;
+  return `${kind} name '${name}' is not valid; start with a letter or digit and use letters, digits and _ . - (up to 200 characters)`;
+}
+
 /** Model and alias names end up in store paths and URLs. */
 export function checkName(kind: string, name: string): void {
-  if (!NAME.test(name) || name.length > 200) {
-    throw new UsageError(
-      `${kind} name '${name}' is not valid; start with a letter or digit and use letters, digits and _ . - (up to 200 characters)`,
-    );
+  const problem = nameProblem(kind, name);
+  if (problem) throw new UsageError(problem);
+}
+
+/** A model version as typed: digits only, no sign, no leading zero, so '0x2', '1e0', ' 2' or '02' never name v2. */
+export const VERSION_TEXT = /^[1-9][0-9]*$/;
+
+/** The version a user typed, or a usage error. */
+export function parseVersion(text: string): number {
+  const version = Number(text);
+  if (!VERSION_TEXT.test(text) || !Number.isSafeInteger(version)) {
+    throw new UsageError(`model version '${text}' is not valid; give a whole number from 1, written plainly, e.g. 2`);
   }
+  return version;
 }
 
 export function checkSha256(what: string, value: string): void {

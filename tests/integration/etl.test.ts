@@ -166,6 +166,18 @@ describe('rainops etl on bad input', () => {
     expect(url.stderr).toContain(`cannot download http://127.0.0.1:${port}/weatherAUS.csv (ECONNREFUSED); check the network, or pass --source PATH`);
   });
 
+  it('says which line of a binary or garbage file is not CSV text, without echoing its bytes (exit 1)', async () => {
+    const garbage = join(tempDir(), 'garbage.bin');
+    writeFileSync(garbage, Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x22, 0xc3, 0x0a, 0x41, 0x22, 0x42, 0x0a]));
+    const r = await cli(['etl', '--source', garbage]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe('rainops: etl: garbage.bin line 1 is not CSV text (binary or non-UTF-8 bytes); expected the weatherAUS header and comma-separated rows');
+    const quotes = await cli(['etl', '--source', write([header, row('2008-12-01'), row('2008-12-02', '=HYPERLINK("x")')].join('\n') + '\n')]);
+    expect(quotes.code).toBe(1);
+    expect(quotes.stderr).toContain('rainops: etl: data.csv line 3 is not CSV text (a quote inside an unquoted field);');
+    expect(quotes.stderr).not.toContain('unexpected error');
+  });
+
   it('rejects bad flags as usage errors (exit 2)', async () => {
     const r = await cli(['etl', '--source', WEATHER_CSV, '--test-size', '1.5']);
     expect(r.code).toBe(2);

@@ -5,6 +5,7 @@ import { IntegrityError } from '../../src/core/errors.js';
 import { loadPredictor } from '../../src/core/registration.js';
 import { createFileStore } from '../../src/core/store/file-store.js';
 import { openRegistry } from '../../src/registry/index.js';
+import { RUNS_LIST_EXAMPLES } from '../../src/commands/runs.js';
 import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
 
 const MODEL = 'Rain_dataset_model_prod';
@@ -111,6 +112,17 @@ describe('rainops optimize on the real data set (small budget)', () => {
     expect(Math.abs(depth.deltas[1]!)).toBe(1);
     const md = await cli(['runs', 'compare', trials[0].id, trials[1].id, '--md'], {}, home);
     expect(md.stdout).toMatch(/^\| {2}\| key \|/);
+  });
+
+  it('runs list --help gives examples that work on the keys a search records', async () => {
+    const examples = RUNS_LIST_EXAMPLES.split('\n').filter((l) => l.startsWith('  rainops runs list'));
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+    for (const line of examples) {
+      const argv = [...line.trim().matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!).slice(1);
+      const r = await cli([...argv, '--json'], {}, home);
+      expect(r.code, `${line}\n${r.stderr}`).toBe(0);
+      expect(JSON.parse(r.stdout).length, line).toBeGreaterThan(0);
+    }
   });
 
   it('explains what is wrong with bad options', async () => {

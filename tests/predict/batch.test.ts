@@ -65,7 +65,7 @@ describe('batch input rows', () => {
 });
 
 describe('predictBatch', () => {
-  const write = (name: string, text: string) => {
+  const write = (name: string, text: string | Buffer) => {
     const p = join(tempDir(), name);
     writeFileSync(p, text);
     return p;
@@ -151,5 +151,61 @@ describe('predictBatch', () => {
     const noDir = await predictBatch({ input, inputFormat: 'csv', output: '/nonexistent/dir/preds.csv', outputFormat: 'csv', strict: false }, { scorer: fakeScorer() }).catch((e: Error) => e);
     expect((noDir as Error).message).toMatch(/^predict: cannot write \/nonexistent\/dir\/preds\.csv \(ENOENT\); check that its folder exists and is writable$/);
     expect(existsSync('/nonexistent/dir')).toBe(false);
+  });
+
+  it('reports a row that is not CSV text as an invalid row with its line, and scores the others', async () => {
+    const link = ROW1.replace('Albury', '=HYPERLINK("http://e.x/a","Albury")');
+    const quoted = ROW2.replace('Sydney', '"Sydney"');
+    const input = write('rows.csv', [HEADER, ROW1, link, quoted, '"unclosed,' + ROW1].join('\n') + '\n');
+    let out = '';
+    const r = await predictBatch({ input, inputFormat: 'csv', output: null, outputFormat: 'csv', strict: false }, { scorer: fakeScorer(), sink: { write: (t: string) => (out += t) } });
+    expect(r).toMatchObject({ rows: 4, predicted: 2, rejected: 2 });
+    expect(r.rejectedByReason).toEqual({
+      'not CSV text: a quote inside an unquoted field': { count: 1, lines: [3] },
+      'not CSV text: a quoted field is not closed on its line': { count: 1, lines: [5] },
+    });
+    expect(out.split('\n').map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['Date,Location', '2008-12-01,Albury', '2017-06-25,Sydney', '']);
+    const strict = await predictBatch({ input, inputFormat: 'csv', output: null, outputFormat: 'csv', strict: true }, { scorer: fakeScorer(), sink: { write: () => true } }).catch((e: Error) => e);
+    expect((strict as Error).message).toBe('predict: rows.csv line 3: not CSV text: a quote inside an unquoted field; fix the row or run without --strict to skip invalid rows');
+  });
+
+  it('refuses a binary or garbage file as a DataError naming the file and line, writing nothing to the sink or the output', async () => {
+    const garbage = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x22, 0xfe]), Buffer.from('\n"abc"d,\x00\n')]);
+    const header = HEADER.replace('Date', '=X("a")Date');
+    for (const [text, message] of [
+      [garbage, 'predict: garbage.csv line 1 is not CSV text (binary or non-UTF-8 bytes); expected the weatherAUS header and comma-separated rows'],
+      [`${header}\n${ROW1}\n`, 'predict: garbage.csv line 1 is not CSV text (a quote inside an unquoted field); expected the weatherAUS header and comma-separated rows'],
+    ] as const) {
+      const input = write('garbage.csv', text);
+      let out = '';
+      const err = await predictBatch({ input, inputFormat: 'csv', output: null, outputFormat: 'csv', strict: false }, { scorer: fakeScorer(), sink: { write: (t: string) => (out += t) } }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(DataError);
+      expect((err as Error).message).toBe(message);
+      expect(out).toBe('');
+      const dir = tempDir();
+      await predictBatch({ input, inputFormat: 'csv', output: join(dir, 'p.csv'), outputFormat: 'csv', strict: false }, { scorer: fakeScorer() }).catch(() => null);
+      expect(readdirSync(dir)).toEqual([]);
+    }
+  });
+
+  it('writes the header alone when no row is valid', async () => {
+    const input = write('rows.csv', [HEADER, ROW1.replace('Albury', 'Atlantis')].join('\n'));
+    let out = '';
+    const r = await predictBatch({ input, inputFormat: 'csv', output: null, outputFormat: 'csv', strict: false }, { scorer: fakeScorer(), sink: { write: (t: string) => (out += t) } });
+    expect(r.rejected).toBe(1);
+    expect(out).toBe('Date,Location,prediction_bool,probability,prediction_str\n');
+  });
+
+  it('says so when standard output is on a full disk', async () => {
+    const input = write('rows.csv', [HEADER, ROW2].join('\n'));
+    const sink = Object.assign(new EventEmitter(), {
+      write: () => {
+        setImmediate(() => sink.emit('error', Object.assign(new Error('write ENOSPC'), { code: 'ENOSPC' })));
+        return false;
+      },
+    });
+    const err = await predictBatch({ input, inputFormat: 'csv', output: null, outputFormat: 'csv', strict: false }, { scorer: fakeScorer(), sink }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toBe('predict: no space left on device while writing predictions to standard output; free space, or write them to another disk with --output');
   });
 });

@@ -148,6 +148,22 @@ describe('rainops predict with a registered model', () => {
       expect(existsSync(at('strict-preds.csv'))).toBe(false);
       expect(readdirSync(work).filter((f) => f.includes('strict-preds'))).toEqual([]);
     });
+
+    it('refuses a garbage file with exit 1 naming the file and line, printing no raw bytes and no partial output', async () => {
+      writeFileSync(at('garbage.csv'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x22, 0x00, 0x0a, 0x41, 0x22, 0x0a]));
+      const r = await predict(['--input', at('garbage.csv')]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe('rainops: predict: garbage.csv line 1 is not CSV text (binary or non-UTF-8 bytes); expected the weatherAUS header and comma-separated rows\n');
+    });
+
+    it('scores the rows around one that is not CSV (an unquoted =HYPERLINK("...")), naming its line', async () => {
+      writeFileSync(at('link.csv'), [HEADER, ROW1, ROW1.replace('Albury', '=HYPERLINK("http://e.x/a";"Albury")'), ROW2].join('\n') + '\n');
+      const r = await predict(['--input', at('link.csv')]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(lines(r.stdout).map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['Date,Location', '2008-12-01,Albury', '2017-06-25,Sydney']);
+      expect(r.stderr).toContain('1 × not CSV text: a quote inside an unquoted field (line 3)');
+    });
   });
 
   describe('bad usage', () => {

@@ -105,12 +105,45 @@ describe('listRuns', () => {
       expect(() => registry.listRuns({ filters: [bad] }), bad).toThrow(UsageError);
     }
     expect(() => registry.listRuns({ filters: ['max_depth=6'] })).toThrow(
-      /cannot read the filter 'max_depth=6'; write filters as FIELD\.KEY OP VALUE.*'params\.max_depth=6'/,
+      /cannot read the filter 'max_depth=6'; write filters as FIELD\.KEY OP VALUE.*'metrics\.test_f1>0\.6'/,
     );
     expect(() => registry.listRuns({ filters: ['metrics.f1>high'] })).toThrow(/'high', which is not a number/);
     for (const bad of ['f1', 'metrics.', '--start_time', 'params.max depth']) {
       expect(() => registry.listRuns({ sort: bad }), bad).toThrow(UsageError);
     }
     expect(() => registry.listRuns({ sort: 'f1' })).toThrow(/cannot sort runs by 'f1'; sort by start_time/);
+  });
+
+  it('refuses a filter or sort on a key no run in scope has, naming the keys that exist', () => {
+    const { registry, parent } = seed();
+    const filter = (f: string, o = {}) => () => registry.listRuns({ filters: [f], ...o });
+    expect(filter('params.depth=6')).toThrow(UsageError);
+    expect(filter('params.depth=6')).toThrow(
+      /^no run in this list has params\.depth, so no run could match; known keys: params\.booster, params\.max_depth, metrics\.f1, tags\.kind$/,
+    );
+    // hyperparameters recorded as maxDepth by earlier versions and max_depth now: either spelling is known
+    expect(filter('params.maxDepth=6')).not.toThrow();
+    expect(filter('metrics.test_f1>0.5')).toThrow(/no run in this list has metrics\.test_f1/);
+    expect(filter('tags.owner=me')).toThrow(/no run in this list has tags\.owner/);
+    // the keys are those of the runs in scope: trials are hidden from a top-level list
+    expect(filter('params.max_depth=6', { topLevelOnly: true })).toThrow(
+      /^no run in this list has params\.max_depth, so no run could match \(only trial runs have params\.max_depth; add --all to list them\); known keys: none$/,
+    );
+    expect(filter('metrics.f1>0', { experiment: 'Other' })).toThrow(/no run in this list has metrics\.f1, so no run could match; known keys: none$/);
+    // a status narrows the list but not what can be asked of it
+    expect(names(registry.listRuns({ status: 'FAILED', filters: ['metrics.f1>0.6'] }))).toEqual(['t3']);
+    expect(names(registry.listRuns({ status: 'RUNNING', filters: ['params.booster=dart'] }))).toEqual([]);
+
+    const sort = (by: string, o = {}) => () => registry.listRuns({ sort: by, ...o });
+    expect(sort('params.depth')).toThrow(UsageError);
+    expect(sort('-params.depth', { parentRunId: parent })).toThrow(
+      /^cannot sort runs by params\.depth: no run in this list has it; known keys: start_time, end_time, duration_ms, name, status, peak_rss_bytes, cpu_time_ms, params\.booster, params\.max_depth, metrics\.f1, tags\.kind$/,
+    );
+    expect(names(registry.listRuns({ parentRunId: parent, sort: 'params.booster' }))[0]).toBe('t3');
+  });
+
+  it('lets any key through when no run is in scope, which lists nothing', () => {
+    const registry = open(tempDbPath(), { now: fakeClock().now });
+    expect(registry.listRuns({ filters: ['params.anything=1'], sort: 'metrics.whatever' })).toEqual([]);
   });
 });

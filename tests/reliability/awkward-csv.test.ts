@@ -46,7 +46,7 @@ describe('awkward CSVs: a correct parse or a clear error', () => {
     for (const [body, message] of [
       ['', 'is empty'],
       [HEADER + '\n', 'has 0 usable rows'],
-      [Buffer.from([0, 1, 2, 255, 254, 10, 7, 8]), 'missing from awkward.csv'],
+      [Buffer.from([0, 1, 2, 255, 254, 10, 7, 8]), 'etl: awkward.csv line 1 is not CSV text (binary or non-UTF-8 bytes)'],
     ] as const) {
       const r = await etl(body);
       expect(r.code).toBe(1);
@@ -58,6 +58,6 @@ describe('awkward CSVs: a correct parse or a clear error', () => {
   it('an unterminated quote is a clear error', async () => {
     const r = await etl([HEADER, ...rows(5), '"2010-02-01,Sydney'].join('\n'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/awkward\.csv is not a readable CSV/);
+    expect(r.stderr).toContain('etl: awkward.csv line 7 is not CSV text (a quoted field is not closed by the end of the input)');
   });
 });

@@ -21,10 +21,11 @@ describe('file store', () => {
     expect(readdirSync(join(root, 'a'))).toEqual(['x.txt']);
   });
 
-  it('is opened from file:// URLs, relative ones against cwd', () => {
+  it('is opened from absolute file:// URLs, percent escapes decoded', () => {
     const cwd = tempRoot();
-    expect(openStore('file://store', { cwd, env: {} }).url).toBe(`file://${join(cwd, 'store')}`);
     expect(openStore(`file://${cwd}/abs`, { cwd: '/', env: {} }).url).toBe(`file://${cwd}/abs`);
+    expect(openStore(`file://localhost${cwd}/abs`, { cwd: '/', env: {} }).url).toBe(`file://${cwd}/abs`);
+    expect(openStore(`file://${cwd}/a%20b%23c`, { cwd: '/', env: {} }).url).toBe(`file://${cwd}/a b#c`);
     expect(() => openStore('ftp://x', { cwd, env: {} })).toThrow(UsageError);
   });
 
@@ -53,5 +54,22 @@ describe('file store', () => {
     expect((await store.get('datasets/x/manifest.json')).toString()).toBe(winner);
     expect(readdirSync(join(root, 'staging'))).toEqual([]);
     expect(existsSync(join(root, 'datasets/x/manifest.json'))).toBe(true);
+  });
+
+  it('refuses file:// URLs with a host, a relative path, a query or a fragment, or a bad escape', () => {
+    const cases: Array<[string, string]> = [
+      ['file://host/x', "names the host 'host' (a relative path reads as one)"],
+      ['file://relative/path', "names the host 'relative' (a relative path reads as one)"],
+      ['file:///srv/store?mode=ro', 'has a query'],
+      ['file:///srv/store#v2', 'has a fragment'],
+      ['file://', 'names no folder'],
+      ['file:///srv/100%', 'has an escape that does not decode to a path'],
+      ['file:///srv/a%2Fb', 'has an escape that does not decode to a path'],
+      ['file:relative', 'names no folder'],
+    ];
+    for (const [url, why] of cases) {
+      expect(() => openStore(url, { cwd: '/', env: {} }), url).toThrow(UsageError);
+      expect(() => openStore(url, { cwd: '/', env: {} }), url).toThrow(`store: ${url} ${why}; write file:// then an absolute path`);
+    }
   });
 });

@@ -39,8 +39,16 @@ function answerFor(features: PredictFeatures): PredictResult {
   return { prediction_bool: rain ? 1 : 0, prediction_str: rain ? ANSWER_RAIN : ANSWER_DRY, probability: rain ? 0.734 : 0.12, model: { name: 'Rain_dataset_model_prod', version: 7 } };
 }
 
-function setup(predict = vi.fn(async (f: PredictFeatures) => answerFor(f))) {
+/** Gives ink-testing-library's terminal (100 columns, no row count) a size, as a terminal resize does. */
+function resize(app: ReturnType<typeof render>, columns: number, rows: number): void {
+  Object.defineProperty(app.stdout, 'columns', { value: columns, configurable: true });
+  Object.defineProperty(app.stdout, 'rows', { value: rows, configurable: true });
+  app.stdout.emit('resize');
+}
+
+function setup(predict = vi.fn(async (f: PredictFeatures) => answerFor(f)), size?: { columns: number; rows: number }) {
   const app = render(<PredictForm predict={predict} source="Rain_dataset_model_prod v7" />);
+  if (size) resize(app, size.columns, size.rows);
   // Each key is written once the previous one has been drawn (or 200 ms passed, for keys that change nothing).
   const press = async (...keys: string[]) => {
     for (const k of keys) {
@@ -60,7 +68,8 @@ afterEach(() => cleanup());
 
 describe('PredictForm', () => {
   it('opens prefilled with the example day, units and bounds in the labels', async () => {
-    const { frame, row } = setup();
+    // tall enough for every field at once
+    const { frame, row } = setup(undefined, { columns: 100, rows: 40 });
     await tick();
     expect(row('Date (YYYY-MM-DD)')).toContain('2024-08-26');
     expect(row('Date (YYYY-MM-DD)')).toContain('›');
@@ -91,6 +100,16 @@ describe('PredictForm', () => {
     expect(row('[ Predict ]')).toContain('›');
     await press(KEY.up);
     expect(row('RainToday')).toContain('›');
+  });
+
+  it('takes Tab, Enter, Backspace, Ctrl+U and Ctrl+S that arrive together with typed text, in order', async () => {
+    const { press, row, predict, frame } = setup();
+    await press('\t\t\x7f\x7f\x7f-2\r\x15\x0117\x13');
+    await tick();
+    expect(row('MinTemp')).toMatch(/MinTemp \(°C, -10 to 50\)\s+-2\s*$/);
+    expect(row('MaxTemp')).toMatch(/› MaxTemp \(°C, -20 to 70\)\s+17▏/);
+    expect(predict).toHaveBeenCalledWith({ ...EXAMPLE, MinTemp: -2, MaxTemp: 17 });
+    expect(frame()).toContain(ANSWER_RAIN);
   });
 
   it('filters a select as the user types and steps through the matches with the arrows', async () => {
@@ -177,6 +196,88 @@ describe('PredictForm', () => {
     await tick();
     expect(frame()).toContain('✖ predict: cannot reach rainops serve');
     expect(frame()).toContain('2024-08-26');
+  });
+});
+
+describe('PredictForm in an 80x24 terminal', () => {
+  const SIZE = { columns: 80, rows: 24 };
+  /** The frame fits: below the terminal's height (a full frame would scroll), no line wider than it, title and keys on top. */
+  const fits = (text: string) => {
+    const lines = text.split('\n');
+    expect(lines.length).toBeLessThanOrEqual(23);
+    for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(80);
+    expect(lines[0]).toMatch(/^rainops predict · answers from Rain_dataset_model_prod v7/);
+    expect(lines[1]).toContain('Ctrl+S predict · Esc quit');
+    expect(text).toContain('[ Predict ]');
+    return lines;
+  };
+  const focusedLabel = (text: string) => text.split('\n').find((l) => l.startsWith('› '))?.slice(2, 28).trim();
+
+  it('keeps the header, the focused field and the Predict button on screen wherever the focus is', async () => {
+    const { press, frame } = setup(undefined, SIZE);
+    await tick();
+    const labels = ['Date (YYYY-MM-DD)', 'Location', 'MinTemp (°C, -10 to 50)'];
+    for (let i = 0; i < 23; i++) {
+      const lines = fits(frame());
+      if (i < labels.length) expect(focusedLabel(frame())).toBe(labels[i]);
+      if (i === 22) expect(lines.find((l) => l.startsWith('› '))).toContain('[ Predict ]');
+      else expect(focusedLabel(frame()), `focus ${i}`).toBeTruthy();
+      await press(KEY.tab);
+    }
+    expect(focusedLabel(frame())).toBe('Date (YYYY-MM-DD)');
+  });
+
+  it('scrolls the field list inside a window and says how many fields it hides', async () => {
+    const { press, frame, row } = setup(undefined, SIZE);
+    await tick();
+    expect(frame().split('\n')[2]).toBe('');
+    expect(frame()).toMatch(/\n {2}↓ 4 more\n/);
+    expect(row('RainToday')).toBe('');
+    await press(KEY.up, KEY.up);
+    expect(focusedLabel(frame())).toBe('RainToday (yes/no)');
+    expect(frame().split('\n')[2]).toBe('  ↑ 4 more');
+    expect(row('Date (YYYY-MM-DD)')).toBe('');
+    await press(KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down);
+    // the focused field sits in the middle of the window of 18 fields, which shows fields 3 to 20
+    expect(focusedLabel(frame())).toBe('WindDir3pm (compass)');
+    const lines = frame().split('\n');
+    expect(lines.findIndex((l) => l.startsWith('› '))).toBe(3 + 8);
+    expect(lines[2]).toBe('  ↑ 2 more');
+    expect(lines[3 + 18]).toBe('  ↓ 2 more');
+  });
+
+  it('shows the answer under the Predict button, and a long message on a line of its own', async () => {
+    const { press, frame, row } = setup(undefined, SIZE);
+    for (let i = 0; i < 14; i++) await press(KEY.tab);
+    await press(KEY.ctrlS);
+    await tick();
+    const lines = fits(frame());
+    expect(focusedLabel(frame())).toBe('Humidity3pm (%, 0 to 100)');
+    expect(frame()).toContain(ANSWER_RAIN);
+    expect(frame()).toMatch(/█{22}░{8} 73\.4%/);
+    expect(lines.at(-2)).toContain('model Rain_dataset_model_prod v7');
+    await press('0');
+    fits(frame());
+    expect(row('Humidity3pm')).toContain('950▏');
+    const below = frame().split('\n')[frame().split('\n').findIndex((l) => l.startsWith('› ')) + 1]!;
+    expect(below).toMatch(/^ {29}✖ Too big: expected number to be <=100$/);
+    expect(frame()).toContain('values changed since: Ctrl+S again');
+    expect(frame()).toContain('1 field needs a valid value before predicting');
+  });
+
+  it('fits a failed prediction too, and redraws for a taller terminal', async () => {
+    const predict = vi.fn(async (): Promise<PredictResult> => {
+      throw new Error('predict: cannot reach rainops serve at http://127.0.0.1:9 (ECONNREFUSED); start it with rainops serve or check --url');
+    });
+    const { app, press, frame, row } = setup(predict, SIZE);
+    await press(KEY.ctrlS);
+    await tick();
+    fits(frame());
+    expect(frame()).toContain('✖ predict: cannot reach rainops serve');
+    expect(row('RainToday')).toBe('');
+    resize(app, 100, 40);
+    await eventually(() => row('RainToday').includes('No'));
+    expect(frame()).not.toContain('more');
   });
 });
 

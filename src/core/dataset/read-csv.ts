@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
-import { csvRecordBatches } from './csv-records.js';
+import { CsvTextError, csvRecordBatches } from './csv-records.js';
 import { DataError } from '../errors.js';
 import { RAW_COLUMNS, WeatherRowSchema } from './schema.js';
 import type { WeatherRow } from './schema.js';
@@ -69,6 +69,8 @@ export interface IterateOptions {
   ignoreColumns?: readonly string[] | undefined;
   /** The command named in error messages. */
   scope?: string | undefined;
+  /** A line that is not CSV text is a rejected row rather than an error (one row per line, as prediction inputs are). */
+  perLine?: boolean | undefined;
 }
 
 /**
@@ -83,10 +85,15 @@ export async function* iterateWeatherCsvBatches(input: string | { stream: Readab
   let index: number[] | null = null;
   let line = 0;
   try {
-    for await (const records of csvRecordBatches(source)) {
+    for await (const records of csvRecordBatches(source, { perLine: opts.perLine === true })) {
       const batch: CsvRowResult[] = [];
       for (const record of records) {
         line++;
+        if (!Array.isArray(record)) {
+          if (index === null) throw new CsvTextError(line, record.notCsv);
+          batch.push({ line, reason: `not CSV text: ${record.notCsv}` });
+          continue;
+        }
         if (record.length === 1 && record[0] === '') continue;
         if (index === null) {
           index = headerIndex(record, name, opts.optionalColumns ?? [], opts.ignoreColumns ?? [], scope);
@@ -109,8 +116,8 @@ export async function* iterateWeatherCsvBatches(input: string | { stream: Readab
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new DataError(`${scope}: source ${path} does not exist; pass --source with a path to weatherAUS.csv`);
     if (code === 'EISDIR') throw new DataError(`${scope}: source ${path} is a folder; pass --source with a CSV file`);
-    if (typeof code === 'string' && code.startsWith('CSV_')) {
-      throw new DataError(`${scope}: ${name} is not a readable CSV (${(err as Error).message}); expected the weatherAUS header and comma-separated rows`);
+    if (err instanceof CsvTextError) {
+      throw new DataError(`${scope}: ${name} line ${err.line} is not CSV text (${err.reason}); expected the weatherAUS header and comma-separated rows`);
     }
     throw err;
   } finally {

@@ -85,11 +85,14 @@ export async function predictBatch(opts: BatchOptions, deps: BatchDeps): Promise
 
   let chunk: FeatureInput[] = [];
   let lines: number[] = [];
+  // The header waits for the first scored chunk, so an input refused at its header leaves standard output untouched.
+  let header = format.header;
   const flush = async () => {
     if (chunk.length === 0) return;
     const { model, answers } = await deps.scorer.scoreRows(chunk);
     result.model ??= model;
-    let text = '';
+    let text = header;
+    header = '';
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i]!;
       if ('reason' in a) {
@@ -107,7 +110,6 @@ export async function predictBatch(opts: BatchOptions, deps: BatchDeps): Promise
   };
 
   try {
-    await writer.write(format.header);
     for await (const item of iterateInputRows(source, opts.input, opts.inputFormat)) {
       result.rows++;
       if (item.row === undefined) {
@@ -123,6 +125,7 @@ export async function predictBatch(opts: BatchOptions, deps: BatchDeps): Promise
       }
     }
     await flush();
+    if (header !== '') await writer.write(header);
     await writer.commit();
   } catch (err) {
     await writer.abort();

@@ -3,7 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Prediction } from '../bundle/predictor.js';
-import { DataError } from '../errors.js';
+import { DataError, diskFullError } from '../errors.js';
 
 export type OutputFormat = 'csv' | 'jsonl';
 
@@ -35,7 +35,11 @@ export function sinkWriter(sink: TextSink): PredictionWriter {
   // Listening all along: an unheard 'error' on standard output would end the process.
   sink.on?.('error', onError);
   const check = () => {
-    if (failure !== null) throw new DataError(`predict: cannot write to standard output (${(failure as NodeJS.ErrnoException).code ?? String(failure)})`, { cause: failure });
+    if (failure === null) return;
+    throw (
+      diskFullError(failure, 'predictions to standard output', { scope: 'predict', fix: 'free space, or write them to another disk with --output' }) ??
+      new DataError(`predict: cannot write to standard output (${(failure as NodeJS.ErrnoException).code ?? String(failure)})`, { cause: failure })
+    );
   };
   return {
     get closed() {
@@ -64,6 +68,7 @@ export function sinkWriter(sink: TextSink): PredictionWriter {
 export async function openFileWriter(path: string): Promise<PredictionWriter> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const cannot = (err: unknown) =>
+    diskFullError(err, path, { scope: 'predict', fix: 'free space or point --output elsewhere' }) ??
     new DataError(`predict: cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that its folder exists and is writable`, { cause: err });
   let handle;
   try {

@@ -55,5 +55,5 @@ export async function* iterateWeatherJsonl(stream: Readable): AsyncGenerator<Csv
 /** Rows of a batch input in either format, with their 1-based source lines. */
 export function iterateInputRows(stream: Readable, name: string, format: InputFormat): AsyncGenerator<CsvRowResult> {
   if (format === 'jsonl') return iterateWeatherJsonl(stream);
-  return iterateWeatherCsv({ stream, name }, { scope: 'predict', ignoreColumns: ['RainTomorrow'] });
+  return iterateWeatherCsv({ stream, name }, { scope: 'predict', ignoreColumns: ['RainTomorrow'], perLine: true });
 }

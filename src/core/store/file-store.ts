@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { NotFoundError, RainopsError } from '../errors.js';
+import { NotFoundError, RainopsError, diskFullError } from '../errors.js';
 import { sha256, sha256File } from '../hash.js';
 import { checkKey } from './keys.js';
 import type { ArtifactStore, PublishOutcome, PutResult, StoreEntry } from './types.js';
@@ -18,6 +18,12 @@ export function createFileStore(root: string): ArtifactStore {
   const dirOf = (prefix: string) => (prefix === '' ? root : pathOf(prefix.replace(/\/$/, '')));
   const tempBeside = (target: string) => `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const keyOf = (path: string) => relative(root, path).split(sep).join('/');
+
+  // A failed write removes its temp file (a full disk stays full otherwise) and says what to do.
+  const writeFailed = async (key: string, err: unknown, tmp?: string): Promise<never> => {
+    if (tmp) await rm(tmp, { force: true }).catch(() => undefined);
+    throw diskFullError(err, `${url}/${key}`, { scope: 'store' }) ?? err;
+  };
 
   const notFound = (key: string, err: unknown): never => {
     if (codeOf(err) === 'ENOENT') {
@@ -52,10 +58,10 @@ export function createFileStore(root: string): ArtifactStore {
     url,
     async put(key, body): Promise<PutResult> {
       const target = pathOf(key);
-      await mkdir(dirname(target), { recursive: true });
+      await mkdir(dirname(target), { recursive: true }).catch((err: unknown) => writeFailed(key, err));
       const tmp = tempBeside(target);
-      await writeFile(tmp, body);
-      await rename(tmp, target);
+      await writeFile(tmp, body).catch((err: unknown) => writeFailed(key, err, tmp));
+      await rename(tmp, target).catch((err: unknown) => writeFailed(key, err, tmp));
       const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
       return { key, size, sha256: sha256(body) };
     },
@@ -78,10 +84,10 @@ export function createFileStore(root: string): ArtifactStore {
     },
     async putFile(key, localPath): Promise<PutResult> {
       const target = pathOf(key);
-      await mkdir(dirname(target), { recursive: true });
+      await mkdir(dirname(target), { recursive: true }).catch((err: unknown) => writeFailed(key, err));
       const tmp = tempBeside(target);
-      await copyFile(localPath, tmp);
-      await rename(tmp, target);
+      await copyFile(localPath, tmp).catch((err: unknown) => writeFailed(key, err, tmp));
+      await rename(tmp, target).catch((err: unknown) => writeFailed(key, err, tmp));
       return { key, ...(await sha256File(target)) };
     },
     async get(key) {

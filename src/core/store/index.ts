@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { fileUrlPath } from '../config.js';
 import { UsageError } from '../errors.js';
 import { createFileStore } from './file-store.js';
 import { s3SettingsFromEnv } from './s3-settings.js';
@@ -8,7 +8,7 @@ import type { ArtifactStore } from './types.js';
 export type { ArtifactStore, PutResult } from './types.js';
 
 export interface OpenStoreContext {
-  /** Relative `file://` paths resolve against it. */
+  /** The caller's working folder (file:// URLs are absolute, so the file store does not need it). */
   cwd: string;
   /** Where RAINOPS_S3_* settings come from. */
   env: Record<string, string | undefined>;
@@ -18,11 +18,7 @@ export interface OpenStoreContext {
 
 /** Opens the store named by a `file://PATH` or `s3://BUCKET[/PREFIX]` URL. No I/O happens until first use. */
 export function openStore(url: string, ctx: OpenStoreContext): ArtifactStore {
-  if (url.startsWith('file://')) {
-    const path = decodeURIComponent(url.slice('file://'.length));
-    if (path === '') throw new UsageError(`store: ${url} names no folder; use file:///absolute/path or file://relative/path`);
-    return createFileStore(isAbsolute(path) ? path : resolve(ctx.cwd, path));
-  }
+  if (url.startsWith('file:')) return createFileStore(fileUrlPath(url));
   if (url.startsWith('s3://')) return createS3Store(s3SettingsFromEnv(url, ctx.env), ctx.s3);
-  throw new UsageError(`store: "${url}" is not a store URL; use file://PATH or s3://BUCKET[/PREFIX]`);
+  throw new UsageError(`store: "${url}" is not a store URL; use file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX]`);
 }
