@@ -53,7 +53,7 @@ export function openDeps(io: CliIO, opts: CommonOptions, scope: string): CoreDep
   const logger = stderrLogger(io, scope, opts.verbose);
   const onRetry = (r: { action: string; delayMs: number; reason: string }) => logger.warn(`s3: ${r.action} failed (${r.reason}); retrying in ${r.delayMs} ms`);
   const store = openStore(config.store, { cwd: io.cwd, env: io.env, s3: { onRetry } });
-  return { registry, store, home: config.home, logger, close: () => registry.close() };
+  return { registry, store, home: config.home, logger, onInterrupt: io.onInterrupt, close: () => registry.close() };
 }
 
 /** Runs fn with the registry and store open, closing the registry whatever happens. */

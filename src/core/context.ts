@@ -10,6 +10,12 @@ export interface Logger {
 
 export const silentLogger: Logger = { info() {}, warn() {}, debug() {} };
 
+/**
+ * Registers synchronous cleanup (removing a temp file) to run if the process is interrupted by a signal,
+ * when no finally block will; returns the function that unregisters it.
+ */
+export type InterruptHook = (cleanup: () => void) => () => void;
+
 /** What core functions need from the outside world, passed in so tests can supply their own. */
 export interface CoreDeps {
   registry: Registry;
@@ -18,6 +24,8 @@ export interface CoreDeps {
   /** RAINOPS_HOME: the registry, caches and locks live here. */
   home: string;
   now?: () => Date;
+  /** Where cleanup registers for SIGINT/SIGTERM; main() runs it before exiting. */
+  onInterrupt?: InterruptHook | undefined;
 }
 
 export const EXPERIMENT = 'Rain Dataset';
