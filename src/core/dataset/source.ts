@@ -56,7 +56,14 @@ const GZIP_MAGIC = [0x1f, 0x8b];
  * FIFOs and sockets are read through an event-driven pipe handle; regular files as usual.
  */
 export async function openLocal(path: string): Promise<Readable> {
-  const fd = await new Promise<number>((resolve, reject) => open(path, constants.O_RDONLY | constants.O_NONBLOCK, (err, n) => (err ? reject(err) : resolve(n))));
+  const fd = await new Promise<number>((resolve, reject) => open(path, constants.O_RDONLY | constants.O_NONBLOCK, (err, n) => (err ? reject(err) : resolve(n)))).catch(
+    (err: unknown) => {
+      // Linux cannot open /dev/stdin (/proc/self/fd/0) when it is a socket, as Node's child pipes are: read the fd itself.
+      const fdNumber = /^\/(?:dev\/stdin$|dev\/fd\/(\d+)$|proc\/self\/fd\/(\d+)$)/.exec(path);
+      if ((err as NodeJS.ErrnoException).code !== 'ENXIO' || !fdNumber) throw err;
+      return Number(fdNumber[1] ?? fdNumber[2] ?? 0);
+    },
+  );
   let info: Stats;
   try {
     info = await new Promise<Stats>((resolve, reject) => fstat(fd, (err, s) => (err ? reject(err) : resolve(s))));
@@ -209,10 +216,6 @@ export async function stageSource(source: string, opts: StageOptions): Promise<S
   await mkdir(opts.dir, { recursive: true });
   const path = join(opts.dir, `${STAGING_PREFIX}${randomUUID()}.csv`);
   const unregister = opts.onInterrupt?.(() => rmSync(path, { force: true })) ?? (() => undefined);
-  const remove = async () => {
-    await rm(path, { force: true });
-    unregister();
-  };
   let input: Readable;
   try {
     input = await openSource(source, opts);
@@ -225,6 +228,13 @@ export async function stageSource(source: string, opts: StageOptions): Promise<S
     unregister();
     throw err;
   });
+  const remove = async () => {
+    // Also when the stream was never read: nothing stays open.
+    input.destroy();
+    await file.close().catch(() => undefined);
+    await rm(path, { force: true });
+    unregister();
+  };
   let settle!: { resolve: (d: { sha256: string; size: number }) => void; reject: (err: unknown) => void };
   const digest = new Promise<{ sha256: string; size: number }>((resolve, reject) => (settle = { resolve, reject }));
   digest.catch(() => undefined);
@@ -253,6 +263,8 @@ export async function stageSource(source: string, opts: StageOptions): Promise<S
       settle.reject(err);
       throw err;
     } finally {
+      // A reader that stops early gets no digest (the first settle wins: an error thrown above keeps its own).
+      if (!complete) settle.reject(new RainopsError(`etl: ${source} was not read to its end`));
       await file.close().catch(() => undefined);
       input.destroy();
       if (!complete) await remove();
@@ -275,6 +287,9 @@ function openError(source: string, err: unknown): unknown {
   if (code === 'ENOENT') return new DataError(`etl: source ${source} does not exist; pass --source with a path or URL of weatherAUS.csv, or leave it out to use the bundled copy`);
   if (code === 'EISDIR') return new DataError(`etl: source ${source} is a folder; pass --source with a CSV file`);
   if (code === 'EACCES') return new DataError(`etl: source ${source} is not readable (permission denied); check its permissions`);
+  if (typeof code === 'string' && (err as NodeJS.ErrnoException).syscall === 'open') {
+    return new DataError(`etl: cannot open source ${source} (${code}); pass --source with a readable file, FIFO or URL`);
+  }
   return err;
 }
 
