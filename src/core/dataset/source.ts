@@ -74,7 +74,7 @@ export async function openLocal(path: string): Promise<Readable> {
   }
   if (info.isFIFO() || info.isSocket()) return new Socket({ fd, readable: true, writable: false });
   if (info.isCharacterDevice() && isatty(fd)) return new TtyReadStream(fd);
-  return createReadStream('', { fd, highWaterMark: 1 << 20 });
+  return createReadStream('', { fd, highWaterMark: 1 << 16 });
 }
 
 /** The bytes of a stream, gunzipped when they start with gzip's magic bytes (a .gz file or URL, or a piped one). */
