@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +76,28 @@ describe('etl sources: the bundled copy by default, gzip like plain', () => {
     const out = JSON.parse(r.stdout);
     expect(out.source).toBe(WEATHER_CSV);
     expect(idOf(out)).toBe(idOf(bundled));
+  });
+
+  it('a .gz URL is decompressed too, also when the server sends it with Content-Encoding: gzip', async () => {
+    const gz = readFileSync(WEATHER_CSV);
+    const server = createServer((req, res) => {
+      const encoded = req.url === '/encoded/weatherAUS.csv.gz';
+      res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': gz.length, ...(encoded ? { 'content-encoding': 'gzip' } : {}) });
+      res.end(gz);
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      for (const url of [`${base}/weatherAUS.csv.gz`, `${base}/encoded/weatherAUS.csv.gz`]) {
+        const r = await cli(['etl', '--source', url, '--json'], {}, home);
+        expect(r.code, r.stderr).toBe(0);
+        const out = JSON.parse(r.stdout);
+        expect(out.reused).toBe(true);
+        expect(idOf(out)).toBe(idOf(bundled));
+      }
+    } finally {
+      await new Promise((res) => server.close(res));
+    }
   });
 
   it('RAINOPS_SOURCE and --source still override the bundled copy', async () => {
