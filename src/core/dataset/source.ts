@@ -116,7 +116,9 @@ export function gunzipIfCompressed(input: Readable, label: string): Readable {
   return Readable.from(bytes(), { highWaterMark: 4 });
 }
 
-const toBuffer = (chunk: Buffer | string | Uint8Array): Buffer => (typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+// A view, not a copy, of the Uint8Arrays a fetch body yields.
+const toBuffer = (chunk: Buffer | string | Uint8Array): Buffer =>
+  typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
 /** A source's bytes (a path, FIFO or http(s) URL), decompressed when gzipped. Local open errors keep their errno code. */
 export async function openSource(source: string, opts: OpenSourceOptions = {}): Promise<Readable> {
