@@ -29,7 +29,7 @@ export function createProgram(io: CliIO): Command {
       'after',
       '\nState lives in RAINOPS_HOME (default ./.rainops): registry.db and, by default, store/.\n' +
         'Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage.\n\n' +
-        'Start with:\n  rainops etl --source weatherAUS.csv\n  rainops runs list\n  rainops datasets list',
+        'Start with:\n  rainops etl                 # the bundled weatherAUS data set\n  rainops runs list\n  rainops datasets list',
     );
   for (const make of [etlCommand, optimizeCommand, retrainCommand, promoteCommand, rollbackCommand, pipelineCommand, runsCommand, modelsCommand, datasetsCommand, predictCommand, serveCommand, gcCommand, storeCommand]) program.addCommand(make(io));
   // Every command and subcommand reports through io and lets run() choose the exit code.
@@ -86,14 +86,27 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
 export async function main(): Promise<void> {
   // Before anything loads libxgboost, whose OpenMP reads these once (see nativeEngineEnv).
   Object.assign(process.env, nativeEngineEnv(process.env));
+  // Cleanup core registers (temp files) that must run here: process.exit skips pending finally blocks.
+  const cleanups = new Set<() => void>();
+  const onInterrupt = (cleanup: () => void) => {
+    cleanups.add(cleanup);
+    return () => void cleanups.delete(cleanup);
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     const n = failActiveRuns(`interrupted by ${signal}`);
+    for (const cleanup of cleanups) {
+      try {
+        cleanup();
+      } catch {
+        // Best effort: the next run sweeps what is left.
+      }
+    }
     process.stderr.write(`rainops: interrupted by ${signal}${n ? `; marked ${n} run(s) FAILED` : ''}\n`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const code = await run(process.argv.slice(2));
+  const code = await run(process.argv.slice(2), { ...processIO(), onInterrupt });
   // Let stdout drain (a pipe may be slower than us) before exiting.
   process.stdout.write('', () => process.exit(code));
 }

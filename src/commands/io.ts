@@ -1,3 +1,5 @@
+import type { InterruptHook } from '../core/context.js';
+
 /** The outside world as the CLI sees it, so tests can run commands in-process. */
 export interface CliIO {
   stdout: { write(text: string): unknown };
@@ -5,6 +7,8 @@ export interface CliIO {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Cleanup to run on SIGINT/SIGTERM (main() provides it; in-process runs need none). */
+  onInterrupt?: InterruptHook | undefined;
 }
 
 export function processIO(): CliIO {

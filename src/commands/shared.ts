@@ -60,7 +60,7 @@ export function openDeps(io: CliIO, opts: CommonOptions, scope: string): CoreDep
   // No write reaches a store that another registry owns (see core/store/owner.ts).
   const claimStore = once(() => ensureOwner(raw, { registry, hostname: hostname(), now: () => new Date() }));
   const store = guardWrites(raw, claimStore);
-  return { registry, store, claimStore, home: config.home, logger, close: () => registry.close() };
+  return { registry, store, claimStore, home: config.home, logger, onInterrupt: io.onInterrupt, close: () => registry.close() };
 }
 
 /** Runs fn with the registry and store open, closing the registry whatever happens. */

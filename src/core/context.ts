@@ -10,6 +10,12 @@ export interface Logger {
 
 export const silentLogger: Logger = { info() {}, warn() {}, debug() {} };
 
+/**
+ * Registers synchronous cleanup (removing a temp file) to run if the process is interrupted by a signal,
+ * when no finally block will; returns the function that unregisters it.
+ */
+export type InterruptHook = (cleanup: () => void) => () => void;
+
 /** What core functions need from the outside world, passed in so tests can supply their own. */
 export interface CoreDeps {
   registry: Registry;
@@ -20,6 +26,8 @@ export interface CoreDeps {
   now?: () => Date;
   /** Checks (once) that this registry owns the store; writing commands call it before any work. */
   claimStore?: () => Promise<void>;
+  /** Where cleanup registers for SIGINT/SIGTERM; main() runs it before exiting. */
+  onInterrupt?: InterruptHook | undefined;
 }
 
 export const EXPERIMENT = 'Rain Dataset';

@@ -4,11 +4,11 @@ import { EXPERIMENT } from './context.js';
 import { labelCsv, matrixCsv, rawFeaturesCsv, rawLabelCsv } from './dataset/csv-out.js';
 import { readWeatherCsv } from './dataset/read-csv.js';
 import type { WeatherRow } from './dataset/schema.js';
-import { localSource } from './dataset/source.js';
+import { stageSource, sweepStaging } from './dataset/source.js';
 import { stratifiedSplit, timeSplit } from './dataset/split.js';
 import type { Split } from './dataset/split.js';
 import { DataError, NotFoundError } from './errors.js';
-import { sha256, sha256File } from './hash.js';
+import { sha256 } from './hash.js';
 import { FEATURE_NAMES, fitPipeline, N_FEATURES, transformRows } from './features/pipeline.js';
 import { stagingPrefix } from './store/staging.js';
 import { tracked } from './tracking.js';
@@ -26,6 +26,12 @@ export interface EtlOptions {
   seed: number;
   split: 'stratified' | 'time';
   strict: boolean;
+  /** Remote sources: wait this long for the server's answer (default 30 s). */
+  connectTimeoutMs?: number | undefined;
+  /** Remote sources: give up after this long without a byte (default 60 s). */
+  readTimeoutMs?: number | undefined;
+  /** Any source: give up past this many uncompressed bytes (default 2 GiB). */
+  maxSourceBytes?: number | undefined;
 }
 
 export interface ClassBalance {
@@ -63,11 +69,16 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
   await deps.claimStore?.();
   return tracked(registry, { experiment: EXPERIMENT, name: 'etl' }, async (run) => {
     registry.logParams(run.id, { source: opts.source, until: opts.until ?? null, test_size: opts.testSize, seed: opts.seed, split: opts.split, strict: opts.strict });
-    const path = await localSource(opts.source, join(deps.home, 'cache'));
-    const { sha256: sourceSha256 } = await sha256File(path).catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(`etl: source ${opts.source} does not exist; pass --source with a path or URL of weatherAUS.csv`);
-      throw err;
-    });
+    // One read of the source: parsed, hashed and copied to a staging file (raw.csv) at the same time.
+    const cache = join(deps.home, 'cache');
+    const swept = await sweepStaging(cache, deps.now?.() ?? new Date());
+    if (swept.length) logger.debug(`removed ${swept.length} stale staging file(s) from ${cache}`);
+    logger.info(`reading ${opts.source}`);
+    const limits = { connectTimeoutMs: opts.connectTimeoutMs, readTimeoutMs: opts.readTimeoutMs, maxBytes: opts.maxSourceBytes };
+    await using staged = await stageSource(opts.source, { dir: cache, limits, onInterrupt: deps.onInterrupt });
+    const read = await readWeatherCsv({ stream: staged.stream, name: opts.source }, { until: opts.until, strict: opts.strict });
+    const { sha256: sourceSha256 } = await staged.digest();
+    const path = staged.path;
     const id = datasetId(sourceSha256, opts);
     const existing = registry.listDatasets().find((d) => d.id === id);
     if (existing) {
@@ -78,8 +89,6 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       return { runId: run.id, datasetId: id, reused: true, uri: existing.uri, ...summaryOf(manifest) };
     }
 
-    logger.info(`reading ${opts.source}`);
-    const read = await readWeatherCsv(path, { until: opts.until, strict: opts.strict });
     if (read.rejected > 0) {
       const reasons = Object.entries(read.rejectedByReason).sort((a, b) => b[1] - a[1]);
       logger.warn(`rejected ${read.rejected} of ${read.total} rows: ${reasons.slice(0, 5).map(([r, n]) => `${n} x ${r}`).join('; ')}`);

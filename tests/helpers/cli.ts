@@ -1,9 +1,19 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { run } from '../../src/cli.js';
 import { tempDir } from './temp.js';
 
-export const WEATHER_CSV = resolve(__dirname, '../../../shared/data/weatherAUS.csv');
+/** The data set bundled in the package (gzip); `etl --source` reads it as it is. */
+export const WEATHER_CSV = resolve(__dirname, '../../data/weatherAUS.csv.gz');
+
+let weatherText: string | undefined;
+/** The bundled data set as text (145,460 rows and the header), for tests that cut or compare rows. */
+export function weatherCsvText(): string {
+  weatherText ??= gunzipSync(readFileSync(WEATHER_CSV)).toString('utf8');
+  return weatherText;
+}
 
 export { tempDir };
 

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fitPipeline, FEATURE_NAMES, transformRows } from '../../src/core/features/pipeline.js';
 import type { InputsPipeline } from '../../src/core/features/pipeline.js';
 import { readWeatherCsv } from '../../src/core/dataset/read-csv.js';
-import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { cli, tempDir, WEATHER_CSV, weatherCsvText } from '../helpers/cli.js';
 
 const readCsv = (path: string) => readFileSync(path, 'utf8').trimEnd().split('\n');
 
@@ -39,7 +39,7 @@ describe('rainops etl on the real weatherAUS.csv', () => {
 
   it('keeps labels with their rows: preprocessed y matches the source row and final y row by row', () => {
     const source = new Map<string, string>();
-    for (const line of readCsv(WEATHER_CSV).slice(1)) {
+    for (const line of weatherCsvText().trimEnd().split('\n').slice(1)) {
       const c = line.split(',');
       source.set(`${c[0]},${c[1]}`, c[22]!);
     }

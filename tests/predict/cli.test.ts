@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANSWER_DRY, ANSWER_RAIN } from '../../src/core/bundle/predictor.js';
 import { run } from '../../src/cli.js';
 import { openRegistry } from '../../src/registry/index.js';
-import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { cli, tempDir, weatherCsvText } from '../helpers/cli.js';
 import { closedPort, fakeServer } from './fake-server.js';
 import type { FakeServer } from './fake-server.js';
 import { EXAMPLE_FEATURES, HEADER, ROW1, ROW2 } from './fixtures.js';
@@ -23,7 +23,7 @@ describe('rainops predict with a registered model', () => {
 
   beforeAll(async () => {
     // The real ETL and a one-candidate search on the first 3,000 rows: a model in a few seconds.
-    writeFileSync(at('small.csv'), lines(readFileSync(WEATHER_CSV, 'utf8').slice(0, 400_000)).slice(0, 3_001).join('\n') + '\n');
+    writeFileSync(at('small.csv'), lines(weatherCsvText().slice(0, 400_000)).slice(0, 3_001).join('\n') + '\n');
     writeFileSync(at('grid.json'), JSON.stringify({ learningRate: [0.3], maxDepth: [3], nEstimators: [20] }));
     const etl = await cli(['etl', '--source', at('small.csv'), '--json'], {}, home);
     expect(etl.code, etl.stderr).toBe(0);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
@@ -11,7 +11,7 @@ import { createFileStore } from '../../src/core/store/file-store.js';
 import type { ArtifactStore } from '../../src/core/store/types.js';
 import { openRegistry } from '../../src/registry/index.js';
 import type { Registry } from '../../src/registry/index.js';
-import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { cli, tempDir, weatherCsvText } from '../helpers/cli.js';
 
 export const MODEL = 'Rain_dataset_model_prod';
 
@@ -34,7 +34,7 @@ export interface ModelHome {
 export async function modelHome(versions = 1): Promise<ModelHome> {
   const dir = tempDir('rainops-serve-');
   const csv = join(dir, 'small.csv');
-  const lines = readFileSync(WEATHER_CSV, 'utf8').split('\n');
+  const lines = weatherCsvText().split('\n');
   writeFileSync(csv, lines.filter((l, i) => i === 0 || (i % 48 === 0 && l !== '')).join('\n') + '\n');
   expect((await cli(['etl', '--source', csv], {}, dir)).code).toBe(0);
   for (let v = 1; v <= versions; v++) {

@@ -1,11 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRawTest } from '../../src/core/dataset/load.js';
 import { loadPredictor } from '../../src/core/registration.js';
 import { openStore } from '../../src/core/store/index.js';
 import { openRegistry } from '../../src/registry/index.js';
-import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { cli, tempDir, weatherCsvText } from '../helpers/cli.js';
 import { closedPort, freshBucket, startS3, type S3Target } from './s3-server.js';
 
 const MODEL = 'Rain_dataset_model_prod';
@@ -26,7 +26,7 @@ describe('the CLI against an s3:// store', () => {
     smallCsv = join(tempDir('rainops-s3-csv-'), 'small.csv');
     // 2,000 rows spread over the file: the first 2,000 lines are all Albury, which has no Evaporation
     // at all, so etl (rightly) refuses to fit an imputer on them.
-    const lines = readFileSync(WEATHER_CSV, 'utf8').trimEnd().split('\n');
+    const lines = weatherCsvText().trimEnd().split('\n');
     const step = Math.ceil((lines.length - 1) / 2000);
     writeFileSync(smallCsv, [lines[0], ...lines.slice(1).filter((_, i) => i % step === 0)].join('\n') + '\n');
   });

@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CsvTextError, csvRecordBatches } from './csv-records.js';
-import { DataError } from '../errors.js';
+import { DataError, RainopsError } from '../errors.js';
+import { gunzipIfCompressed, openLocal } from './source.js';
 import { RAW_COLUMNS, WeatherRowSchema } from './schema.js';
 import type { WeatherRow } from './schema.js';
 
@@ -81,10 +81,12 @@ export async function* iterateWeatherCsvBatches(input: string | { stream: Readab
   const scope = opts.scope ?? 'etl';
   const path = typeof input === 'string' ? input : input.name;
   const name = basename(path);
-  const source = typeof input === 'string' ? createReadStream(input, { highWaterMark: 1 << 20 }) : input.stream;
+  let source: Readable | undefined = typeof input === 'string' ? undefined : input.stream;
   let index: number[] | null = null;
   let line = 0;
   try {
+    // A path may be a FIFO or gzip-compressed; opened here so that open errors get the messages below.
+    source ??= gunzipIfCompressed(await openLocal(path), `${scope}: ${path}`);
     for await (const records of csvRecordBatches(source, { perLine: opts.perLine === true })) {
       const batch: CsvRowResult[] = [];
       for (const record of records) {
@@ -112,7 +114,7 @@ export async function* iterateWeatherCsvBatches(input: string | { stream: Readab
       if (batch.length) yield batch;
     }
   } catch (err) {
-    if (err instanceof DataError) throw err;
+    if (err instanceof RainopsError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new DataError(`${scope}: source ${path} does not exist; pass --source with a path to weatherAUS.csv`);
     if (code === 'EISDIR') throw new DataError(`${scope}: source ${path} is a folder; pass --source with a CSV file`);
@@ -122,7 +124,7 @@ export async function* iterateWeatherCsvBatches(input: string | { stream: Readab
     throw err;
   } finally {
     // A consumer that stops early (--strict) must not leave the file open.
-    if (!source.readableEnded) source.destroy();
+    if (source && !source.readableEnded) source.destroy();
   }
   if (index === null) throw new DataError(`${scope}: ${name} is empty; expected the weatherAUS header and rows`);
 }

@@ -80,6 +80,10 @@ async function open(): Promise<XgbLib> {
   try {
     koffi = (await import('koffi')).default;
   } catch (err) {
+    // koffi is an optional dependency: an install that could not build it still trains with wasm.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new RainopsError('The native engine needs the optional koffi FFI module, which is not installed (npm install koffi); use --engine wasm.');
+    }
     throw new RainopsError(`The native engine needs the koffi FFI module, which failed to load (${String(err)}); use --engine wasm.`);
   }
   let lastError = '';

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { weatherCsvText } from '../../helpers/cli.js';
 import type { Matrix } from '../../../src/core/models/matrix.js';
 
 /** The numeric weather columns plus RainToday as 0/1: raw values, NA left missing (NaN). */
@@ -7,8 +6,6 @@ export const WEATHER_FEATURES = [
   'RainToday', 'MinTemp', 'MaxTemp', 'Rainfall', 'Evaporation', 'Sunshine', 'WindGustSpeed', 'WindSpeed9am',
   'WindSpeed3pm', 'Humidity9am', 'Humidity3pm', 'Pressure9am', 'Pressure3pm', 'Cloud9am', 'Cloud3pm', 'Temp9am', 'Temp3pm',
 ];
-
-export const WEATHER_CSV = fileURLToPath(new URL('../../../../shared/data/weatherAUS.csv', import.meta.url));
 
 export interface Labelled {
   X: Matrix;
@@ -20,7 +17,7 @@ let cached: Labelled | undefined;
 /** Every row of weatherAUS.csv with a RainTomorrow label (142,193 rows). */
 export function loadWeather(): Labelled {
   if (cached) return cached;
-  const lines = readFileSync(WEATHER_CSV, 'utf8').split('\n');
+  const lines = weatherCsvText().split('\n');
   const header = (lines[0] ?? '').trim().split(',');
   const cols = WEATHER_FEATURES.map((name) => header.indexOf(name));
   const label = header.indexOf('RainTomorrow');
