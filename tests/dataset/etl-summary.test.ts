@@ -1,11 +1,11 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/context.js';
 import { etl } from '../../src/core/etl.js';
 import { createMemoryStore } from '../../src/core/store/memory-store.js';
 import { openRegistry } from '../../src/registry/index.js';
-import { tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { tempDir, weatherCsvText } from '../helpers/cli.js';
 
 describe("etl's count of rows left out by --until", () => {
   const dirs: string[] = [];
@@ -16,7 +16,7 @@ describe("etl's count of rows left out by --until", () => {
     dirs.push(dir);
     const csv = join(dir, 'head.csv');
     // Albury's first 300 days: 2008-12-01 .. 2009-09-26.
-    writeFileSync(csv, readFileSync(WEATHER_CSV, 'utf8').split('\n').slice(0, 301).join('\n') + '\n');
+    writeFileSync(csv, weatherCsvText().split('\n').slice(0, 301).join('\n') + '\n');
     const registry = openRegistry(join(dir, 'registry.db'));
     const store = createMemoryStore();
     const deps = { registry, store, logger: silentLogger, home: dir };

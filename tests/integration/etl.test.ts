@@ -168,7 +168,7 @@ describe('rainops etl on bad input', () => {
 
   it('says which line of a binary or garbage file is not CSV text, without echoing its bytes (exit 1)', async () => {
     const garbage = join(tempDir(), 'garbage.bin');
-    writeFileSync(garbage, Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x22, 0xc3, 0x0a, 0x41, 0x22, 0x42, 0x0a]));
+    writeFileSync(garbage, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x22, 0xc3, 0x0a, 0x41, 0x22, 0x42, 0x0a]));
     const r = await cli(['etl', '--source', garbage]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toBe('rainops: etl: garbage.bin line 1 is not CSV text (binary or non-UTF-8 bytes); expected the weatherAUS header and comma-separated rows');

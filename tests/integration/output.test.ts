@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli as runIn, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { cli as runIn, tempDir, weatherCsvText } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { nonSnakeKeys } from '../helpers/json-keys.js';
 
@@ -29,7 +29,7 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
 
   beforeAll(async () => {
     // Every 24th row of weatherAUS: about 6,000 rows from every station and year, trained in seconds.
-    const lines = readFileSync(WEATHER_CSV, 'utf8').split('\n');
+    const lines = weatherCsvText().split('\n');
     writeFileSync(csv, lines.filter((l, i) => i === 0 || (i % 24 === 0 && l !== '')).join('\n') + '\n');
     writeFileSync(grid, JSON.stringify({ max_depth: [2, 3], learning_rate: [0.3], n_estimators: [15] }));
     const etl = await run(['etl', '--source', csv, '--until', '2012-12-31']);

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { cli, tempDir, weatherCsvText } from '../helpers/cli.js';
 import { BIN } from '../helpers/spawn.js';
 import { modelHome } from '../server/helpers.js';
 import type { ModelHome } from '../server/helpers.js';
@@ -28,7 +28,7 @@ describe.skipIf(!canMountTmpfs)('a full disk is a DataError naming the file and 
   beforeAll(async () => {
     home = await modelHome();
     rows = join(home.dir, 'rows.csv');
-    const lines = readFileSync(WEATHER_CSV, 'utf8').split('\n');
+    const lines = weatherCsvText().split('\n');
     writeFileSync(rows, lines.filter((l, i) => i === 0 || (i % 40 === 0 && l !== '')).join('\n') + '\n');
   });
   afterAll(() => home?.close());

@@ -10,7 +10,7 @@ import { loadPredictor } from '../../src/core/registration.js';
 import { createFileStore } from '../../src/core/store/file-store.js';
 import type { ArtifactStore } from '../../src/core/store/types.js';
 import { openRegistry } from '../../src/registry/index.js';
-import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
+import { cli, tempDir, WEATHER_CSV, weatherCsvText } from '../helpers/cli.js';
 import { waitFor } from '../helpers/registry.js';
 import { spawnCli } from '../helpers/spawn.js';
 
@@ -20,7 +20,7 @@ const GRID = { learningRate: [0.3], maxDepth: [2], nEstimators: [10] };
 /** Every 48th row of weatherAUS (about 3,000 rows from every station): a data set that trains in seconds. */
 function smallCsv(dir: string): string {
   const p = join(dir, 'small.csv');
-  const lines = readFileSync(WEATHER_CSV, 'utf8').split('\n');
+  const lines = weatherCsvText().split('\n');
   writeFileSync(p, lines.filter((l, i) => i === 0 || (i % 48 === 0 && l !== '')).join('\n') + '\n');
   return p;
 }
