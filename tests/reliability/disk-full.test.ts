@@ -39,7 +39,7 @@ describe.skipIf(!canMountTmpfs)('a full disk is a DataError naming the file and 
     const r = onTinyDisk(128, disk, ['etl', '--source', rows, '--store', `file://${disk}/store`], cwd, { RAINOPS_HOME: join(cwd, '.rainops') });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(
-      new RegExp(`^rainops: store: no space left on device while writing file://${disk}/store/datasets/[0-9a-f]+/[\\w/]+\\.csv; free space or point --store elsewhere$`),
+      new RegExp(`^rainops: store: no space left on device while writing file://${disk}/store/(?:staging/[0-9a-f]+/)?datasets/[0-9a-f]+/[\\w/]+\\.csv; free space or point --store elsewhere$`),
     );
     expect(r.stderr).not.toContain('unexpected error');
     expect(r.left.filter((f) => f.includes('.tmp-'))).toEqual([]);
