@@ -108,7 +108,7 @@ async function main() {
   // Partial results survive a later stage failing.
   const save = () => {
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(join(ROOT, `bench/results/${RESULTS}.json`), JSON.stringify(out, null, 2) + '\n');
+    writeFileSync(join(ROOT, `bench/results/${RESULTS}.json`), `${JSON.stringify(out, null, 2)}\n`);
   };
 
   log('etl: rainops, whole process, fresh home each time');
@@ -146,7 +146,7 @@ async function main() {
   save();
   const md = markdown(out);
   writeFileSync(join(ROOT, `bench/results/${RESULTS}.md`), md);
-  if (argv.has('--json')) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  if (argv.has('--json')) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   else process.stdout.write(md);
 }
 
@@ -285,7 +285,7 @@ function markdown(o: Record<string, unknown>): string {
     ['batch rows/s (1,000-row requests)', n(s.batch_rows_per_s as number, 0), '-', '-', '-'],
     ['peak memory: etl / optimize / serve', `${mb(e.rainops_peak_rss_bytes)} / ${mb(m.peak_rss_bytes)} / ${mb(s.rainops_peak_rss_bytes)}`, '-', '-', '-'],
   ];
-  return ['| what | rainops | Python original | ratio | goal |', '|---|---|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n') + '\n';
+  return `${['| what | rainops | Python original | ratio | goal |', '|---|---|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n')}\n`;
 }
 
 main().catch((err: unknown) => {

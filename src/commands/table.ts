@@ -5,7 +5,7 @@ export function table(headers: string[], rows: Array<Array<string | number | nul
   const numeric = headers.map((_, j) => rows.length > 0 && rows.every((r) => typeof r[j] === 'number' || r[j] === null || r[j] === undefined));
   const widths = headers.map((h, j) => Math.max(h.length, ...cells.map((r) => r[j]!.length)));
   const fmt = (r: string[]) => r.map((c, j) => (numeric[j] ? c.padStart(widths[j]!) : c.padEnd(widths[j]!))).join('  ').trimEnd();
-  return [fmt(headers), ...cells.map(fmt)].join('\n') + '\n';
+  return `${[fmt(headers), ...cells.map(fmt)].join('\n')}\n`;
 }
 
 // C0 and C1 controls, DEL, and the bidirectional overrides that reorder what a terminal shows.

@@ -138,7 +138,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       await put('final/X_test.csv', () => matrixCsv(FEATURE_NAMES, transformRows(pipeline, testRows), N_FEATURES));
       await put('final/y_train.csv', () => labelCsv('RainTomorrow', yTrain));
       await put('final/y_test.csv', () => labelCsv('RainTomorrow', yTest));
-      await put('pipes/inputs_pipeline.json', JSON.stringify(pipeline, null, 1) + '\n');
+      await put('pipes/inputs_pipeline.json', `${JSON.stringify(pipeline, null, 1)}\n`);
       const manifest: Manifest = {
         id,
         format: DATASET_FORMAT,
@@ -148,7 +148,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
         files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, { size: v.size, sha256: v.sha256 }])),
         summary,
       };
-      const m = await store.put(`${staging}/${MANIFEST}`, JSON.stringify(manifest, null, 1) + '\n');
+      const m = await store.put(`${staging}/${MANIFEST}`, `${JSON.stringify(manifest, null, 1)}\n`);
       published = await publishDataset(deps, staging, prefix, id, m.sha256);
       if (published.files) files = published.files;
     } catch (err) {

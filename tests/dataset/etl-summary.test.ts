@@ -16,7 +16,7 @@ describe("etl's count of rows left out by --until", () => {
     dirs.push(dir);
     const csv = join(dir, 'head.csv');
     // Albury's first 300 days: 2008-12-01 .. 2009-09-26.
-    writeFileSync(csv, weatherCsvText().split('\n').slice(0, 301).join('\n') + '\n');
+    writeFileSync(csv, `${weatherCsvText().split('\n').slice(0, 301).join('\n')}\n`);
     const registry = openRegistry(join(dir, 'registry.db'));
     const store = createMemoryStore();
     const deps = { registry, store, logger: silentLogger, home: dir };

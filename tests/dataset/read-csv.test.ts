@@ -24,7 +24,7 @@ const R1 = '2008-12-01,Albury,13.4,22.9,0.6,NA,NA,W,44,W,WNW,20,24,71,22,1007.7,
 const R2 = '2008-12-02,Albury,7.4,25.1,0,NA,NA,WNW,44,NNW,WSW,4,22,44,25,1010.6,1007.8,NA,NA,17.2,24.3,No,No';
 const R3 = '2017-06-25,Sydney,8.1,17.4,0,2.4,7.8,W,41,W,WNW,17,24,63,41,1021.4,1019.2,1,2,11.2,16.9,No,Yes';
 const R4 = '2017-06-24,Perth,,,,,,,,,,,,,,,,,,,,,';
-const csv = (...lines: string[]) => lines.join('\n') + '\n';
+const csv = (...lines: string[]) => `${lines.join('\n')}\n`;
 
 const EXPECTED_R1 = {
   Date: '2008-12-01', Location: 'Albury', MinTemp: 13.4, MaxTemp: 22.9, Rainfall: 0.6, Evaporation: null, Sunshine: null,
@@ -139,7 +139,7 @@ describe('readWeatherCsv', () => {
 
   it('handles a byte-order mark, CRLF endings and quoted fields', async () => {
     const quoted = R1.replace('Albury', '"Albury"').replace(',13.4,', ',"13.4",').replace(',No,No', ',"No","No"');
-    const text = '\uFEFF' + [HEADER, quoted, R2].join('\r\n') + '\r\n';
+    const text = `\uFEFF${[HEADER, quoted, R2].join('\r\n')}\r\n`;
     const r = await readWeatherCsv(file(Buffer.from(text, 'utf8')));
     expect(r.rejected).toBe(0);
     expect(r.rows).toHaveLength(2);

@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/registry.js';
 const dir = tempDir();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const TEXT = 'Date,Location\n' + Array.from({ length: 5000 }, (_, i) => `2010-01-01,Place${i}`).join('\n') + '\n';
+const TEXT = `Date,Location\n${Array.from({ length: 5000 }, (_, i) => `2010-01-01,Place${i}`).join('\n')}\n`;
 
 /** The bytes with the first three in chunks of one: the gzip magic arrives split. */
 const byteByByte = (bytes: Buffer) => Readable.from([...[0, 1, 2].map((i) => bytes.subarray(i, i + 1)), bytes.subarray(3)]);

@@ -102,7 +102,7 @@ describe('etl sources: the bundled copy by default, gzip like plain', () => {
 
   it('RAINOPS_SOURCE and --source still override the bundled copy', async () => {
     const small = join(dir(), 'small.csv.gz');
-    writeFileSync(small, gzipSync(weatherCsvText().split('\n').filter((l, i) => i === 0 || (i % 50 === 0 && l !== '')).join('\n') + '\n'));
+    writeFileSync(small, gzipSync(`${weatherCsvText().split('\n').filter((l, i) => i === 0 || (i % 50 === 0 && l !== '')).join('\n')}\n`));
     const viaEnv = JSON.parse((await cli(['etl', '--json'], { RAINOPS_SOURCE: small }, dir())).stdout);
     expect(viaEnv.source).toBe(small);
     expect(viaEnv.rows.total).toBe(2_909);

@@ -129,7 +129,7 @@ describe('rainops etl on bad input', () => {
 
   it('names the missing column, exits 1 with one line, and registers nothing', async () => {
     const home = tempDir();
-    const p = write(header.replace(',RainTomorrow', '') + '\n' + row('2008-12-01').replace(/,No$/, '') + '\n');
+    const p = write(`${header.replace(',RainTomorrow', '')}\n${row('2008-12-01').replace(/,No$/, '')}\n`);
     const r = await cli(['etl', '--source', p], {}, home);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toBe('rainops: etl: column RainTomorrow is missing from data.csv (line 1); expected the weatherAUS header');
@@ -141,7 +141,7 @@ describe('rainops etl on bad input', () => {
 
   it('counts rows with garbage numbers or unknown locations, and --strict names the line', async () => {
     const rows = [row('2008-12-01'), row('2008-12-02', 'Albury', 'abc'), row('2008-12-03', 'Atlantis'), row('2008-12-04', 'Albury', '1', 'Yes'), row('2008-12-05'), row('2008-12-06', 'Albury', '2', 'Yes')];
-    const p = write([header, ...rows].join('\n') + '\n');
+    const p = write(`${[header, ...rows].join('\n')}\n`);
     const home = tempDir();
     const r = await cli(['etl', '--source', p, '--json'], {}, home);
     expect(r.code).toBe(0);
@@ -172,7 +172,7 @@ describe('rainops etl on bad input', () => {
     const r = await cli(['etl', '--source', garbage]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toBe('rainops: etl: garbage.bin line 1 is not CSV text (binary or non-UTF-8 bytes); expected the weatherAUS header and comma-separated rows');
-    const quotes = await cli(['etl', '--source', write([header, row('2008-12-01'), row('2008-12-02', '=HYPERLINK("x")')].join('\n') + '\n')]);
+    const quotes = await cli(['etl', '--source', write(`${[header, row('2008-12-01'), row('2008-12-02', '=HYPERLINK("x")')].join('\n')}\n`)]);
     expect(quotes.code).toBe(1);
     expect(quotes.stderr).toContain('rainops: etl: data.csv line 3 is not CSV text (a quote inside an unquoted field);');
     expect(quotes.stderr).not.toContain('unexpected error');

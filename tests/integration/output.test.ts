@@ -30,7 +30,7 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
   beforeAll(async () => {
     // Every 24th row of weatherAUS: about 6,000 rows from every station and year, trained in seconds.
     const lines = weatherCsvText().split('\n');
-    writeFileSync(csv, lines.filter((l, i) => i === 0 || (i % 24 === 0 && l !== '')).join('\n') + '\n');
+    writeFileSync(csv, `${lines.filter((l, i) => i === 0 || (i % 24 === 0 && l !== '')).join('\n')}\n`);
     writeFileSync(grid, JSON.stringify({ max_depth: [2, 3], learning_rate: [0.3], n_estimators: [15] }));
     const etl = await run(['etl', '--source', csv, '--until', '2012-12-31']);
     early = snakeJson(await run(['etl', '--source', csv, '--until', '2012-12-31', '--json']), 'etl --json');

@@ -34,13 +34,13 @@ const collect = async <T,>(it: AsyncIterable<T>) => {
 
 describe('batch input rows', () => {
   it('reads CSV with NA as missing, ignores RainTomorrow (even an invalid one) and reports lines', async () => {
-    const text = [HEADER, ROW1, '', ROW2.replace(/Yes$/, 'Maybe'), ROW1.replace(',13.4,', ',abc,')].join('\n') + '\n';
+    const text = `${[HEADER, ROW1, '', ROW2.replace(/Yes$/, 'Maybe'), ROW1.replace(',13.4,', ',abc,')].join('\n')}\n`;
     const items = await collect(iterateInputRows(Readable.from([text]), 'rows.csv', 'csv'));
     expect(items.map((i) => i.line)).toEqual([2, 4, 5]);
     expect(items[0]!.row).toMatchObject({ Location: 'Albury', Evaporation: null, RainTomorrow: null });
     expect(items[1]!.row).toMatchObject({ Location: 'Sydney', RainTomorrow: null });
     expect(items[2]).toEqual({ line: 5, reason: 'MinTemp: expected a number' });
-    const noLabel = HEADER.replace(',RainTomorrow', '') + '\n' + ROW1.replace(/,No$/, '') + '\n';
+    const noLabel = `${HEADER.replace(',RainTomorrow', '')}\n${ROW1.replace(/,No$/, '')}\n`;
     expect(await collect(iterateInputRows(Readable.from([noLabel]), 'rows.csv', 'csv'))).toHaveLength(1);
   });
 
@@ -73,7 +73,7 @@ describe('predictBatch', () => {
 
   it('writes Date, Location and the answer per valid row, and counts invalid rows by reason with their lines', async () => {
     const bad = ROW1.replace('Albury', 'Atlantis');
-    const input = write('rows.csv', [HEADER, ROW1, bad, ROW2, bad, ROW1.replace(',71,', ',0x10,')].join('\n') + '\n');
+    const input = write('rows.csv', `${[HEADER, ROW1, bad, ROW2, bad, ROW1.replace(',71,', ',0x10,')].join('\n')}\n`);
     const output = join(tempDir(), 'preds.csv');
     const r = await predictBatch({ input, inputFormat: 'csv', output, outputFormat: 'csv', strict: false }, { scorer: fakeScorer() });
     expect(r).toMatchObject({ rows: 5, predicted: 2, rejected: 3, rain: 1, model: { name: 'M', version: 3 }, output });
@@ -109,7 +109,7 @@ describe('predictBatch', () => {
     const rows = 25_000;
     const dir = tempDir();
     const input = join(dir, 'big.csv');
-    writeFileSync(input, HEADER + '\n' + Array.from({ length: rows }, () => ROW2).join('\n') + '\n');
+    writeFileSync(input, `${HEADER}\n${Array.from({ length: rows }, () => ROW2).join('\n')}\n`);
     const chunks: number[] = [];
     let written = 0;
     const progress: Array<{ rows: number; written: number }> = [];
@@ -129,7 +129,7 @@ describe('predictBatch', () => {
   it('stops early, without an error, when the reader of standard output goes away', async () => {
     const dir = tempDir();
     const input = join(dir, 'big.csv');
-    writeFileSync(input, HEADER + '\n' + Array.from({ length: 5_000 }, () => ROW2).join('\n') + '\n');
+    writeFileSync(input, `${HEADER}\n${Array.from({ length: 5_000 }, () => ROW2).join('\n')}\n`);
     // Like process.stdout piped into `head`: full at once, then EPIPE.
     const sink = Object.assign(new EventEmitter(), {
       write: () => {
@@ -156,7 +156,7 @@ describe('predictBatch', () => {
   it('reports a row that is not CSV text as an invalid row with its line, and scores the others', async () => {
     const link = ROW1.replace('Albury', '=HYPERLINK("http://e.x/a","Albury")');
     const quoted = ROW2.replace('Sydney', '"Sydney"');
-    const input = write('rows.csv', [HEADER, ROW1, link, quoted, '"unclosed,' + ROW1].join('\n') + '\n');
+    const input = write('rows.csv', `${[HEADER, ROW1, link, quoted, `"unclosed,${ROW1}`].join('\n')}\n`);
     let out = '';
     const r = await predictBatch({ input, inputFormat: 'csv', output: null, outputFormat: 'csv', strict: false }, { scorer: fakeScorer(), sink: { write: (t: string) => (out += t) } });
     expect(r).toMatchObject({ rows: 4, predicted: 2, rejected: 2 });

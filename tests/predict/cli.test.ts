@@ -23,7 +23,7 @@ describe('rainops predict with a registered model', () => {
 
   beforeAll(async () => {
     // The real ETL and a one-candidate search on the first 3,000 rows: a model in a few seconds.
-    writeFileSync(at('small.csv'), lines(weatherCsvText().slice(0, 400_000)).slice(0, 3_001).join('\n') + '\n');
+    writeFileSync(at('small.csv'), `${lines(weatherCsvText().slice(0, 400_000)).slice(0, 3_001).join('\n')}\n`);
     writeFileSync(at('grid.json'), JSON.stringify({ learningRate: [0.3], maxDepth: [3], nEstimators: [20] }));
     const etl = await cli(['etl', '--source', at('small.csv'), '--json'], {}, home);
     expect(etl.code, etl.stderr).toBe(0);
@@ -113,7 +113,7 @@ describe('rainops predict with a registered model', () => {
     });
 
     it('skips invalid CSV rows, reporting them by reason with their line numbers', async () => {
-      writeFileSync(at('rows.csv'), [HEADER, ROW1, ROW1.replace(',13.4,', ',hot,'), ROW2, '', ROW2.replace('Sydney', 'Gotham'), ROW2.replace(',8.1,', ',x,')].join('\n') + '\n');
+      writeFileSync(at('rows.csv'), `${[HEADER, ROW1, ROW1.replace(',13.4,', ',hot,'), ROW2, '', ROW2.replace('Sydney', 'Gotham'), ROW2.replace(',8.1,', ',x,')].join('\n')}\n`);
       const r = await predict(['--input', at('rows.csv'), '--output', at('rows-preds.csv')]);
       expect(r.code, r.stderr).toBe(0);
       const out = lines(readFileSync(at('rows-preds.csv'), 'utf8'));
@@ -127,7 +127,7 @@ describe('rainops predict with a registered model', () => {
 
     it('reads JSON Lines and writes JSON Lines (or CSV to standard output)', async () => {
       const raw = { ...EXAMPLE_FEATURES, RainToday: 'No', Sunshine: 'NA', RainTomorrow: 'Yes' };
-      writeFileSync(at('rows.jsonl'), [JSON.stringify(raw), JSON.stringify({ features: EXAMPLE_FEATURES }), '{"Date": "2024-08-26"}'].join('\n') + '\n');
+      writeFileSync(at('rows.jsonl'), `${[JSON.stringify(raw), JSON.stringify({ features: EXAMPLE_FEATURES }), '{"Date": "2024-08-26"}'].join('\n')}\n`);
       const r = await predict(['--input', at('rows.jsonl'), '--output', at('rows-preds.jsonl'), '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ rows: 3, predicted: 2, rejected: 1, rejected_by_reason: { 'Location: expected a station name': { count: 1, lines: [3] } } });
@@ -141,7 +141,7 @@ describe('rainops predict with a registered model', () => {
     });
 
     it('with --strict stops at the first invalid row, exit 1 naming the line, and writes nothing', async () => {
-      writeFileSync(at('strict.csv'), [HEADER, ROW1, ROW2, ROW2.replace(',W,41,', ',NORTH,41,'), ROW1].join('\n') + '\n');
+      writeFileSync(at('strict.csv'), `${[HEADER, ROW1, ROW2, ROW2.replace(',W,41,', ',NORTH,41,'), ROW1].join('\n')}\n`);
       const r = await predict(['--input', at('strict.csv'), '--output', at('strict-preds.csv'), '--strict']);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^rainops: predict: strict\.csv line 4: WindGustDir: expected one of .*; fix the row or run without --strict to skip invalid rows\n$/);
@@ -158,7 +158,7 @@ describe('rainops predict with a registered model', () => {
     });
 
     it('scores the rows around one that is not CSV (an unquoted =HYPERLINK("...")), naming its line', async () => {
-      writeFileSync(at('link.csv'), [HEADER, ROW1, ROW1.replace('Albury', '=HYPERLINK("http://e.x/a";"Albury")'), ROW2].join('\n') + '\n');
+      writeFileSync(at('link.csv'), `${[HEADER, ROW1, ROW1.replace('Albury', '=HYPERLINK("http://e.x/a";"Albury")'), ROW2].join('\n')}\n`);
       const r = await predict(['--input', at('link.csv')]);
       expect(r.code, r.stderr).toBe(0);
       expect(lines(r.stdout).map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['Date,Location', '2008-12-01,Albury', '2017-06-25,Sydney']);
@@ -199,7 +199,7 @@ describe('rainops predict --url', () => {
     expect(one.code, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout)).toEqual({ prediction_bool: 1, prediction_str: ANSWER_RAIN, probability: 0.95, model: { name: MODEL, version: 4 } });
     const dir = tempDir();
-    writeFileSync(join(dir, 'rows.csv'), [HEADER, ROW2, ROW1].join('\n') + '\n');
+    writeFileSync(join(dir, 'rows.csv'), `${[HEADER, ROW2, ROW1].join('\n')}\n`);
     const file = await cli(['predict', '--url', server.url, '--input', join(dir, 'rows.csv'), '--output', join(dir, 'preds.csv')]);
     expect(file.code, file.stderr).toBe(0);
     expect(lines(readFileSync(join(dir, 'preds.csv'), 'utf8'))).toEqual(['Date,Location,prediction_bool,probability,prediction_str', `2017-06-25,Sydney,0,0.41,${ANSWER_DRY}`]);

@@ -18,7 +18,7 @@ const ROW: FeatureInput = featuresToInput(EXAMPLE_FEATURES);
 describe('remoteScorer', () => {
   it('asks POST /predict for one row and returns the answer with the model', async () => {
     server = await fakeServer();
-    const r = await remoteScorer(server.url + '/').predict(EXAMPLE_FEATURES);
+    const r = await remoteScorer(`${server.url}/`).predict(EXAMPLE_FEATURES);
     expect(r).toEqual({ prediction_bool: 1, prediction_str: 'Toma un paraguas. Mañana puede que llueva.', probability: 0.95, model: { name: 'Rain_dataset_model_prod', version: 4 } });
   });
 

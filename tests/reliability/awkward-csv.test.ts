@@ -17,7 +17,7 @@ async function etl(body: string | Buffer) {
 
 describe('awkward CSVs: a correct parse or a clear error', () => {
   it('a byte-order mark and CRLF line endings', async () => {
-    const r = await etl('\ufeff' + [HEADER, ...rows(40)].join('\r\n') + '\r\n');
+    const r = await etl(`\ufeff${[HEADER, ...rows(40)].join('\r\n')}\r\n`);
     expect(r.code).toBe(0);
     expect(r.out.rows).toMatchObject({ total: 40, rejected: 0, train: 32, test: 8 });
   });
@@ -35,7 +35,7 @@ describe('awkward CSVs: a correct parse or a clear error', () => {
   });
 
   it('Latin-1 bytes in a station name reject that row with its reason, the rest parse', async () => {
-    const body = Buffer.concat([Buffer.from([HEADER, ...rows(20)].join('\n') + '\n'), Buffer.from(row(21, 'Sydn\xe9y') + '\n', 'latin1')]);
+    const body = Buffer.concat([Buffer.from(`${[HEADER, ...rows(20)].join('\n')}\n`), Buffer.from(`${row(21, 'Sydn\xe9y')}\n`, 'latin1')]);
     const r = await etl(body);
     expect(r.code).toBe(0);
     expect(r.out.rows).toMatchObject({ total: 21, rejected: 1 });
@@ -45,7 +45,7 @@ describe('awkward CSVs: a correct parse or a clear error', () => {
   it('an empty file, a header only, and binary garbage give one clear line and exit 1', async () => {
     for (const [body, message] of [
       ['', 'is empty'],
-      [HEADER + '\n', 'has 0 usable rows'],
+      [`${HEADER}\n`, 'has 0 usable rows'],
       [Buffer.from([0, 1, 2, 255, 254, 10, 7, 8]), 'etl: awkward.csv line 1 is not CSV text (binary or non-UTF-8 bytes)'],
     ] as const) {
       const r = await etl(body);

@@ -29,7 +29,7 @@ describe.skipIf(!canMountTmpfs)('a full disk is a DataError naming the file and 
     home = await modelHome();
     rows = join(home.dir, 'rows.csv');
     const lines = weatherCsvText().split('\n');
-    writeFileSync(rows, lines.filter((l, i) => i === 0 || (i % 40 === 0 && l !== '')).join('\n') + '\n');
+    writeFileSync(rows, `${lines.filter((l, i) => i === 0 || (i % 40 === 0 && l !== '')).join('\n')}\n`);
   });
   afterAll(() => home?.close());
 

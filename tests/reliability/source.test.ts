@@ -99,7 +99,7 @@ describe('a remote source that never ends, stalls or never answers', () => {
   let server: Server;
   let base: string;
   const header = weatherCsvText().slice(0, weatherCsvText().indexOf('\n') + 1);
-  const row = weatherCsvText().split('\n')[1] + '\n';
+  const row = `${weatherCsvText().split('\n')[1]}\n`;
 
   beforeAll(async () => {
     server = createServer((req, res) => {

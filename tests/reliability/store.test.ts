@@ -21,7 +21,7 @@ const GRID = { learningRate: [0.3], maxDepth: [2], nEstimators: [10] };
 function smallCsv(dir: string): string {
   const p = join(dir, 'small.csv');
   const lines = weatherCsvText().split('\n');
-  writeFileSync(p, lines.filter((l, i) => i === 0 || (i % 48 === 0 && l !== '')).join('\n') + '\n');
+  writeFileSync(p, `${lines.filter((l, i) => i === 0 || (i % 48 === 0 && l !== '')).join('\n')}\n`);
   return p;
 }
 

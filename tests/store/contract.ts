@@ -31,7 +31,7 @@ export function testStore(name: string, makeStore: () => Promise<ArtifactStore> 
       const store = await makeStore();
       const dir = tempDir('rainops-store-');
       const local = join(dir, 'big.csv');
-      const body = 'x,y\n' + '1,2\n'.repeat(100_000);
+      const body = `x,y\n${'1,2\n'.repeat(100_000)}`;
       writeFileSync(local, body);
       const r = await store.putFile('d/big.csv', local);
       expect(r.size).toBe(Buffer.byteLength(body));

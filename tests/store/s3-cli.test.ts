@@ -28,7 +28,7 @@ describe('the CLI against an s3:// store', () => {
     // at all, so etl (rightly) refuses to fit an imputer on them.
     const lines = weatherCsvText().trimEnd().split('\n');
     const step = Math.ceil((lines.length - 1) / 2000);
-    writeFileSync(smallCsv, [lines[0], ...lines.slice(1).filter((_, i) => i % step === 0)].join('\n') + '\n');
+    writeFileSync(smallCsv, `${[lines[0], ...lines.slice(1).filter((_, i) => i % step === 0)].join('\n')}\n`);
   });
   afterAll(async () => {
     await s3?.close();

@@ -54,7 +54,7 @@ export async function writeBundle(
   await put(BUNDLE_FILES.pipeline, JSON.stringify(parts.pipeline, null, 1));
   if (parts.engineModel) await put(parts.engineModel.file, parts.engineModel.bytes);
   const metadata: BundleMetadata = { ...parts.metadata, engineModelFile: parts.engineModel?.file ?? null, files };
-  const r = await store.put(`${prefix}/${BUNDLE_FILES.metadata}`, JSON.stringify(metadata, null, 1) + '\n');
+  const r = await store.put(`${prefix}/${BUNDLE_FILES.metadata}`, `${JSON.stringify(metadata, null, 1)}\n`);
   return { sha256: r.sha256 };
 }
 

@@ -41,7 +41,7 @@ export function rawFeaturesCsv(rows: readonly WeatherRow[], idx: Uint32Array): B
   for (const i of idx) {
     const r = rows[i]!;
     let line = field(r[FEATURE_COLUMNS[0]!]);
-    for (let j = 1; j < FEATURE_COLUMNS.length; j++) line += ',' + field(r[FEATURE_COLUMNS[j]!]);
+    for (let j = 1; j < FEATURE_COLUMNS.length; j++) line += `,${field(r[FEATURE_COLUMNS[j]!])}`;
     sink.line(line);
   }
   return sink.toBuffer();
@@ -69,11 +69,11 @@ export function fixed7(x: number): string {
   const whole = Math.floor(v / 1e7);
   const frac = v - whole * 1e7;
   if (frac === 0) return sign + whole;
-  let digits = '' + frac;
+  let digits = `${frac}`;
   digits = ZEROS[7 - digits.length]! + digits;
   let end = digits.length;
   while (digits.charCodeAt(end - 1) === 48) end--;
-  return sign + whole + '.' + digits.slice(0, end);
+  return `${sign + whole}.${digits.slice(0, end)}`;
 }
 
 /** A row-major matrix as CSV; values rounded to 1e-7, well inside float32 model precision. */
@@ -83,7 +83,7 @@ export function matrixCsv(header: readonly string[], data: ArrayLike<number>, co
   sink.line(header.join(','));
   for (let i = 0; i < rows; i++) {
     let line = fixed7(data[i * cols]!);
-    for (let j = 1; j < cols; j++) line += ',' + fixed7(data[i * cols + j]!);
+    for (let j = 1; j < cols; j++) line += `,${fixed7(data[i * cols + j]!)}`;
     sink.line(line);
   }
   return sink.toBuffer();

@@ -121,7 +121,7 @@ export function predictionFormatter(format: OutputFormat): { header: string; lin
     return {
       header: '',
       line: (date, location, p) =>
-        JSON.stringify({ Date: date, Location: location, prediction_bool: p.prediction_bool, probability: p.probability, prediction_str: p.prediction_str }) + '\n',
+        `${JSON.stringify({ Date: date, Location: location, prediction_bool: p.prediction_bool, probability: p.probability, prediction_str: p.prediction_str })}\n`,
     };
   }
   return {

@@ -162,5 +162,5 @@ export function renderMetrics(snapshots: readonly MetricsSnapshot[]): string {
   out.push(`rainops_processes ${snapshots.length}`);
   head('process_start_time_seconds', 'gauge', 'Start time of the server, seconds since the Unix epoch.');
   out.push(`process_start_time_seconds ${Number.isFinite(startedAt) ? startedAt : 0}`);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

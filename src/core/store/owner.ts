@@ -118,7 +118,7 @@ export async function ensureOwner(store: ArtifactStore, c: Claimant): Promise<vo
       `store ${store.url} records no owner but holds ${foreign.length} data set(s) or model bundle(s) that ${mine} does not know (${foreign.slice(0, 3).join(', ')}${more}): another registry wrote them; ${WAY_FORWARD}`,
     );
   }
-  if ((await store.putIfAbsent(OWNER_KEY, JSON.stringify(record(c, null), null, 1) + '\n')) === null) {
+  if ((await store.putIfAbsent(OWNER_KEY, `${JSON.stringify(record(c, null), null, 1)}\n`)) === null) {
     // Another registry claimed it between our read and our write.
     const winner = await readOwner(store);
     if (winner?.registry_id !== me) return ensureOwner(store, c);
@@ -133,7 +133,7 @@ export async function adoptStore(store: ArtifactStore, c: Claimant): Promise<{ p
   });
   const foreign = await foreignContents(store, c.registry);
   const owner = record(c, previous);
-  await store.put(OWNER_KEY, JSON.stringify(owner, null, 1) + '\n');
+  await store.put(OWNER_KEY, `${JSON.stringify(owner, null, 1)}\n`);
   return { previous, owner, foreign };
 }
 
