@@ -69,11 +69,11 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
     }
     const verbose = argv.includes('--verbose');
     // A full disk met outside the store and the writers that name their file (the registry, a download cache).
-    if (!(err instanceof RainopsError)) err = diskFullError(err, (err as { path?: string }).path ?? 'the registry or a cache file', { fix: 'free space, or point --home and --store at another disk' }) ?? err;
-    if (err instanceof RainopsError) {
-      io.stderr.write(`rainops: ${err.message}\n`);
-      if (verbose && err.stack) io.stderr.write(`${err.stack}\n`);
-      return err.exitCode;
+    const failure = err instanceof RainopsError ? err : (diskFullError(err, (err as { path?: string }).path ?? 'the registry or a cache file', { fix: 'free space, or point --home and --store at another disk' }) ?? err);
+    if (failure instanceof RainopsError) {
+      io.stderr.write(`rainops: ${failure.message}\n`);
+      if (verbose && failure.stack) io.stderr.write(`${failure.stack}\n`);
+      return failure.exitCode;
     }
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`rainops: unexpected error: ${message}${verbose ? '' : ' (run again with --verbose for the stack trace)'}\n`);

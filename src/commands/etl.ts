@@ -18,7 +18,12 @@ const EtlFlags = z.object({
   strict: z.boolean(),
   connectTimeout: z.coerce.number({ error: 'expected a number of seconds' }).positive({ error: 'expected a positive number of seconds' }),
   readTimeout: z.coerce.number({ error: 'expected a number of seconds' }).positive({ error: 'expected a positive number of seconds' }),
-  maxSourceBytes: z.string().transform((s, ctx) => parseBytes(s) ?? (ctx.addIssue({ code: 'custom', message: 'expected a size such as 500000000, 512M or 2G' }), z.NEVER)),
+  maxSourceBytes: z.string().transform((s, ctx) => {
+    const bytes = parseBytes(s);
+    if (bytes !== null) return bytes;
+    ctx.addIssue({ code: 'custom', message: 'expected a size such as 500000000, 512M or 2G' });
+    return z.NEVER;
+  }),
 });
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };

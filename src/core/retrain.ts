@@ -86,7 +86,7 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
         await pool.close();
       }
       const model = await engine.train(data.Xtrain, data.yTrain, params);
-      let trees;
+      let trees: ReturnType<typeof model.toTrees>;
       let bytes: Uint8Array;
       let format: string;
       try {

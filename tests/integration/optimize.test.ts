@@ -14,7 +14,6 @@ describe('rainops optimize on the real data set (small budget)', () => {
   const home = tempDir();
   const grid = join(home, 'grid.json');
   // Parsed CLI JSON; its shape is what the first test asserts.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let first: Record<string, any>;
 
   beforeAll(async () => {

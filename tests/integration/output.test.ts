@@ -11,7 +11,7 @@ const PACKAGE = JSON.parse(readFileSync(resolve(__dirname, '../../package.json')
 const onlyLogLines = (stderr: string, scope: string) => stderr.trimEnd().split('\n').filter((l) => !new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${scope}: `).test(l));
 
 /** Parses --json output and checks that every key is snake_case (data maps aside). */
-function snakeJson(r: CliResult, what: string): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+function snakeJson(r: CliResult, what: string): any {
   expect(r.code, `${what}: ${r.stderr}`).toBe(0);
   const doc: unknown = JSON.parse(r.stdout);
   expect(nonSnakeKeys(doc), what).toEqual([]);

@@ -10,7 +10,7 @@ import type { RunningServer } from '../../src/core/server/server.js';
 import { EXAMPLE, memoryLogger, MODEL, modelHome, post, waitFor } from './helpers.js';
 import type { ModelHome } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 let home: ModelHome;
 

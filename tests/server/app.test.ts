@@ -11,7 +11,7 @@ import type { LoadedModel, ModelHolder } from '../../src/core/server/model-holde
 import { EXAMPLE, memoryLogger, MODEL, modelHome } from './helpers.js';
 import type { ModelHome } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 let home: ModelHome;
 let predictor: Predictor;

@@ -3,7 +3,7 @@ import { cli, tempDir } from '../helpers/cli.js';
 import { EXAMPLE, MODEL, modelHome, post, spawnServe, waitFor } from './helpers.js';
 import type { ModelHome, ServeProcess } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 let home: ModelHome;
 const running: ServeProcess[] = [];

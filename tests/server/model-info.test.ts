@@ -7,7 +7,7 @@ import { nonSnakeKeys } from '../helpers/json-keys.js';
 import { memoryLogger, MODEL, modelHome } from './helpers.js';
 import type { ModelHome } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 let home: ModelHome;
 let holder: ModelHolder;

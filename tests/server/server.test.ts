@@ -7,7 +7,7 @@ import type { RunningServer, ServeOptions } from '../../src/core/server/server.j
 import { EXAMPLE, memoryLogger, MODEL, modelHome, post } from './helpers.js';
 import type { ModelHome } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 let home: ModelHome;
 const servers: RunningServer[] = [];

@@ -50,7 +50,10 @@ export function stratifiedSplit(labels: ArrayLike<number>, testSize: number, see
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i]!;
     let list = byClass.get(c);
-    if (!list) byClass.set(c, (list = []));
+    if (!list) {
+      list = [];
+      byClass.set(c, list);
+    }
     list.push(i);
   }
   const classes = [...byClass.keys()].sort((a, b) => a - b);

@@ -17,7 +17,6 @@ const GRID = '#e5e5e5';
 const ACCENT = '#1f77b4';
 
 // Characters XML 1.0 does not allow at all (escaping cannot save them).
-// eslint-disable-next-line no-control-regex
 const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Text made safe for XML content and attribute values. */

@@ -44,6 +44,7 @@ const yesNo = (v: 'Yes' | 'No' | null): number => (v === null ? NaN : v === 'Yes
 const num = (v: number | null): number => (v === null ? NaN : v);
 
 /** NaN (missing) fails both comparisons and stays NaN. */
+// biome-ignore lint/complexity/useMathMinMax: keeps -0 and the written CSVs byte for byte as they were
 const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
 
 /** A column's clip range; unbounded when the column is not clipped or had no training values. */

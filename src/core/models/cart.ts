@@ -95,7 +95,7 @@ export function trainCart(X: Matrix, y: Float32Array, featureNames: readonly str
   for (const i of sample) {
     for (let j = 0; j < cols; j++) {
       const v = X.data[i * cols + j] as number;
-      if (v === v) {
+      if (!Number.isNaN(v)) {
         sums[j] = (sums[j] as number) + v;
         counts[j] = (counts[j] as number) + 1;
       }
@@ -105,7 +105,7 @@ export function trainCart(X: Matrix, y: Float32Array, featureNames: readonly str
   const rows: number[][] = [];
   const labels: number[] = [];
   for (const i of sample) {
-    const row = Array.from(X.data.subarray(i * cols, (i + 1) * cols), (v, j) => (v === v ? v : (fill[j] as number)));
+    const row = Array.from(X.data.subarray(i * cols, (i + 1) * cols), (v, j) => (Number.isNaN(v) ? (fill[j] as number) : v));
     rows.push(row);
     labels.push(y[i] as number);
   }

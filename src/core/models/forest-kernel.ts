@@ -148,6 +148,7 @@ export function compileForestKernel(te: TreeEnsemble): ForestKernel | null {
     margin(row, at) {
       for (let j = 0; j < nFeatures; j++) {
         const v = row[at + j] as number;
+        // biome-ignore lint/suspicious/noSelfCompare: the cheapest NaN test on a hot path
         if (v !== v) return NaN;
         x[j] = v;
       }

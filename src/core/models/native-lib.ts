@@ -105,7 +105,7 @@ async function open(): Promise<XgbLib> {
     );
   }
   const handle = lib;
-  // any: koffi functions are untyped; the XgbLib interface states each signature
+  // biome-ignore lint/suspicious/noExplicitAny: koffi functions are untyped; the XgbLib interface states each signature
   const fns: Record<string, (...args: any[]) => any> = {};
   try {
     for (const sig of SIGNATURES) {

@@ -170,6 +170,7 @@ export function compileEnsemble(te: TreeEnsemble): CompiledEnsemble {
       if (f < 0) return nodes[n + 2] as number;
       const v = row[at + (f & 0xffff)] as number;
       // NaN is the only value not equal to itself: it takes the default way
+      // biome-ignore lint/suspicious/noSelfCompare: the cheapest NaN test on a hot path
       const goLeft = v !== v ? (f & MISSING_LEFT) !== 0 : v < (thresholds[n + 1] as number);
       n = goLeft ? n + STRIDE : (nodes[n + 2] as number);
     }
@@ -181,6 +182,7 @@ export function compileEnsemble(te: TreeEnsemble): CompiledEnsemble {
   const marginAt = (row: ArrayLike<number>, at: number): number => {
     if (kernel === undefined) kernel = compileForestKernel(te);
     const k = kernel === null ? NaN : kernel.margin(row, at);
+    // biome-ignore lint/suspicious/noSelfCompare: the cheapest NaN test on a hot path
     if (k === k) return k;
     // XGBoost compares float32 values: round once here instead of at every split
     for (let j = 0; j < nFeatures; j++) x[j] = row[at + j] as number;

@@ -72,6 +72,7 @@ function writeValues(M: XgbWasmModule, src: Float32Array, ptr: number): void {
   const at = ptr >> 2;
   for (let i = 0; i < src.length; i++) {
     const v = src[i] as number;
+    // biome-ignore lint/suspicious/noSelfCompare: the cheapest NaN test on a hot path
     heap[at + i] = v !== v ? WASM_MISSING : v === WASM_MISSING ? BELOW_MINUS_ONE : v;
   }
 }

@@ -76,7 +76,8 @@ export async function predictBatch(opts: BatchOptions, deps: BatchDeps): Promise
   const reject = (line: number, reason: string) => {
     if (opts.strict) throw new DataError(`predict: ${name} line ${line}: ${reason}; fix the row or run without --strict to skip invalid rows`);
     result.rejected++;
-    const entry = (result.rejectedByReason[reason] ??= { count: 0, lines: [] });
+    result.rejectedByReason[reason] ??= { count: 0, lines: [] };
+    const entry = result.rejectedByReason[reason];
     entry.count++;
     if (entry.lines.length < LINES_PER_REASON) entry.lines.push(line);
   };

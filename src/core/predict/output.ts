@@ -70,7 +70,7 @@ export async function openFileWriter(path: string): Promise<PredictionWriter> {
   const cannot = (err: unknown) =>
     diskFullError(err, path, { scope: 'predict', fix: 'free space or point --output elsewhere' }) ??
     new DataError(`predict: cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that its folder exists and is writable`, { cause: err });
-  let handle;
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(temp, 'w');
   } catch (err) {

@@ -146,11 +146,26 @@ export function guardWrites(store: ArtifactStore, check: () => Promise<void>): A
     exists: (key) => store.exists(key),
     list: (prefix) => store.list(prefix),
     listEntries: (prefix) => store.listEntries(prefix),
-    put: async (key, body) => (await check(), store.put(key, body)),
-    putIfAbsent: async (key, body) => (await check(), store.putIfAbsent(key, body)),
-    putFile: async (key, path) => (await check(), store.putFile(key, path)),
-    publish: async (staging, final, marker) => (await check(), store.publish(staging, final, marker)),
-    removePrefix: async (prefix) => (await check(), store.removePrefix(prefix)),
+    put: async (key, body) => {
+      await check();
+      return store.put(key, body);
+    },
+    putIfAbsent: async (key, body) => {
+      await check();
+      return store.putIfAbsent(key, body);
+    },
+    putFile: async (key, path) => {
+      await check();
+      return store.putFile(key, path);
+    },
+    publish: async (staging, final, marker) => {
+      await check();
+      return store.publish(staging, final, marker);
+    },
+    removePrefix: async (prefix) => {
+      await check();
+      return store.removePrefix(prefix);
+    },
   };
 }
 

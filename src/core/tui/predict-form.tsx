@@ -113,6 +113,7 @@ function useTerminalSize(): { rows: number; columns: number } {
   const { stdout } = useStdout();
   const read = () => ({ rows: stdout.rows > 0 ? stdout.rows : 24, columns: stdout.columns > 0 ? stdout.columns : 80 });
   const [size, setSize] = useState(read);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: read only reads stdout, which is listed
   useEffect(() => {
     const onResize = () => setSize(read());
     stdout.on('resize', onResize);

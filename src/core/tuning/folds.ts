@@ -10,7 +10,9 @@ export function stratifiedFolds(y: ArrayLike<number>, k: number, seed: number): 
     for (let i = 0; i < y.length; i++) if (y[i] === label) members.push(i);
     shuffleInPlace(members, random);
     // Continue the round-robin where the previous class stopped so fold sizes stay balanced overall.
-    members.forEach((row, j) => (fold[row] = (j + offset) % k));
+    members.forEach((row, j) => {
+      fold[row] = (j + offset) % k;
+    });
     offset = (offset + members.length) % k;
   }
   return fold;

@@ -82,12 +82,14 @@ function stoppedWorkersGuard(pool: Piscina) {
   const guard = {
     closing: false,
     lastCrash: '',
-    race<T>(fit: () => Promise<T>): Promise<T> {
+    race<T>(work: () => Promise<T>): Promise<T> {
       if (stopped) return Promise.reject(stopped);
       let reject!: (err: Error) => void;
-      const gone = new Promise<never>((_, r) => (reject = r));
+      const gone = new Promise<never>((_, r) => {
+        reject = r;
+      });
       waiting.add(reject);
-      return Promise.race([fit(), gone]).finally(() => waiting.delete(reject));
+      return Promise.race([work(), gone]).finally(() => waiting.delete(reject));
     },
   };
   // A worker that dies with no task is not one fold's error: remember why, and look at what is left.

@@ -106,7 +106,9 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
           const r = await pool.run({ params, train, valid, earlyStoppingRounds: input.earlyStoppingRounds });
           firstStart = Math.min(firstStart, performance.now() - r.ms);
           const yv = Float32Array.from(valid, (i) => y[i]!);
-          valid.forEach((row, j) => (oof[row] = r.predictions[j]!));
+          valid.forEach((row, j) => {
+            oof[row] = r.predictions[j]!;
+          });
           registry.logMetrics(run.id, { fold_roc_auc: rocAuc(yv, r.predictions), fold_trees: r.bestIteration + 1, fold_seconds: r.ms / 1000 }, f);
           return r;
         }),

@@ -21,7 +21,7 @@ export function expandGrid(grid: Grid): XgbParamsInput[] {
     out = out.flatMap((c) => values.map((v) => ({ ...c, [key]: v })));
   }
   // Validates every candidate now, so a bad grid fails before any training starts.
-  out.forEach((c) => parseXgbParams(c));
+  for (const c of out) parseXgbParams(c);
   return out as XgbParamsInput[];
 }
 
@@ -41,7 +41,7 @@ export async function loadGridFile(path: string): Promise<XgbParamsInput[]> {
   }
   if (Array.isArray(parsed)) {
     if (parsed.length === 0) throw new UsageError(`optimize: ${path} lists no candidates`);
-    parsed.forEach((c) => parseXgbParams(c));
+    for (const c of parsed) parseXgbParams(c);
     return parsed as XgbParamsInput[];
   }
   if (typeof parsed === 'object' && parsed !== null) return expandGrid(parsed as Grid);
