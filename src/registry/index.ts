@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import { aliasHistory, deleteAlias, getAlias, previousAliasTarget, setAlias } from './aliases.js';
 import { createContext } from './context.js';
@@ -9,10 +10,13 @@ import {
   registerDataset,
   runsForDataset,
 } from './datasets.js';
-import { openDatabase } from './db.js';
+import { openDatabase, openReadOnlyDatabase } from './db.js';
+import type { Db } from './db.js';
 import { getOrCreateExperiment, listExperiments } from './experiments.js';
-import { acquireLock, listLocks } from './locks.js';
-import { migrate, schemaVersion } from './migrate.js';
+import { leasePolicy } from './leases.js';
+import type { RenewResult } from './leases.js';
+import { acquireLock, breakLock, listLocks } from './locks.js';
+import { checkCurrent, migrate, schemaVersion } from './migrate.js';
 import {
   createModelVersion,
   getModelVersion,
@@ -38,6 +42,8 @@ import type {
   AliasChange,
   AliasHistoryEntry,
   ArtifactInput,
+  BreakLockOptions,
+  BrokenLock,
   CreateModelVersionInput,
   Dataset,
   DatasetInput,
@@ -60,6 +66,8 @@ import type {
 } from './types.js';
 
 export type * from './types.js';
+export type { RenewResult } from './leases.js';
+export { DEFAULT_LEASE_MS } from './leases.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 
 export interface OpenRegistryOptions {
@@ -70,13 +78,27 @@ export interface OpenRegistryOptions {
   hostname?: string;
   /** Whether a pid on this host still runs; defaults to `process.kill(pid, 0)`. */
   isPidAlive?: (pid: number) => boolean;
+  /** How long a run or lock of this process stays held without a heartbeat; default 30 s. */
+  leaseMs?: number;
+  /** How often this process renews what it holds; default a third of the lease. */
+  heartbeatMs?: number;
+  /**
+   * Only read: no migrations, no WAL switch, no reaping (runs whose holder is gone are shown as FAILED), never
+   * a wait for another process's write lock. A file that does not exist yet is created as usual.
+   */
+  readonly?: boolean;
 }
 
 /** The tracking store and model registry in one SQLite file. Every method but `acquireLock` is synchronous. */
 export interface Registry {
   readonly file: string;
+  /** `snapshot`: opened read-only from a private copy (read-only directory, full disk); later changes are not seen. */
+  readonly access: 'read-write' | 'read-only' | 'snapshot';
   schemaVersion(): number;
+  /** Closes the file; runs and locks still held keep their leases until they run out. */
   close(): void;
+  /** Renews the lease of every run and lock this connection holds (a timer does it every heartbeat). */
+  heartbeat(): RenewResult;
 
   getOrCreateExperiment(name: string): Experiment;
   listExperiments(): ExperimentSummary[];
@@ -112,10 +134,20 @@ export interface Registry {
 
   acquireLock(name: string, opts?: AcquireLockOptions): Promise<ReleaseLock>;
   listLocks(): LockInfo[];
+  breakLock(name: string, opts?: BreakLockOptions): BrokenLock;
 }
 
-/** Opens (creating and migrating if needed) the registry file, then fails the runs of processes that died. */
-export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Registry {
+function openFile(file: string, readonly: boolean): { db: Db; access: Registry['access'] } {
+  if (readonly && file !== ':memory:' && fs.existsSync(file)) {
+    const { db, snapshot } = openReadOnlyDatabase(file);
+    try {
+      checkCurrent(db, file);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return { db, access: snapshot ? 'snapshot' : 'read-only' };
+  }
   const db = openDatabase(file);
   try {
     migrate(db);
@@ -123,18 +155,30 @@ export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Regi
     db.close();
     throw err;
   }
+  return { db, access: 'read-write' };
+}
+
+/** Opens (creating and migrating if needed) the registry file, then fails the runs whose holder is gone. */
+export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Registry {
+  const lease = leasePolicy(opts);
+  const { db, access } = openFile(file, opts.readonly ?? false);
   const ctx = createContext(db, {
     now: opts.now ?? (() => new Date()),
     pid: opts.pid ?? process.pid,
     hostname: opts.hostname ?? os.hostname(),
     isPidAlive: opts.isPidAlive ?? isPidAlive,
+    lease,
+    readOnly: access !== 'read-write',
   });
   const registry: Registry = {
     file,
+    access,
     schemaVersion: () => schemaVersion(db),
     close: () => {
+      ctx.leases.close();
       if (db.open) db.close();
     },
+    heartbeat: () => ctx.leases.renew(),
 
     getOrCreateExperiment: (name) => getOrCreateExperiment(ctx, name),
     listExperiments: () => listExperiments(ctx),
@@ -170,6 +214,7 @@ export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Regi
 
     acquireLock: (name, lockOpts) => acquireLock(ctx, name, lockOpts),
     listLocks: () => listLocks(ctx),
+    breakLock: (name, breakOpts) => breakLock(ctx, name, breakOpts),
   };
   try {
     registry.reapDeadRuns();

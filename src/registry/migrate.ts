@@ -7,10 +7,10 @@ export function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-function checkKnown(db: Db, version: number): void {
+function checkKnown(db: Db, version: number, file: string = db.name): void {
   if (version > LATEST_SCHEMA_VERSION) {
     throw new RainopsError(
-      `registry ${db.name} has schema version ${version} but this rainops only knows up to ${LATEST_SCHEMA_VERSION}; upgrade rainops to use it`,
+      `registry ${file} has schema version ${version} but this rainops only knows up to ${LATEST_SCHEMA_VERSION}; upgrade rainops to use it`,
     );
   }
 }
@@ -20,6 +20,8 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
   checkKnown(db, schemaVersion(db));
   const applied: Migration[] = [];
   for (const migration of migrations) {
+    // an applied step needs no write lock, so opening a current registry never waits for a writer
+    if (schemaVersion(db) >= migration.version) continue;
     // the version is read again under the write lock: another process may have just migrated
     const ran = db
       .transaction(() => {
@@ -39,4 +41,15 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
     if (ran) applied.push(migration);
   }
   return applied;
+}
+
+/** A read-only connection cannot migrate: a registry behind this rainops needs one writing command first. */
+export function checkCurrent(db: Db, file: string): void {
+  const version = schemaVersion(db);
+  checkKnown(db, version, file);
+  if (version < LATEST_SCHEMA_VERSION) {
+    throw new RainopsError(
+      `registry ${file} has schema version ${version} and this rainops needs ${LATEST_SCHEMA_VERSION}; a read-only command cannot upgrade it, so run a command that writes (e.g. 'rainops etl') once, then try again`,
+    );
+  }
 }
