@@ -169,7 +169,9 @@ describe('leases', () => {
 
   it('are renewed by a timer every heartbeat', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    onTestFinished(() => vi.useRealTimers());
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const clock = fakeClock(T0);
     const registry = open(tempDbPath(), { now: clock.now, leaseMs: 3_000, heartbeatMs: 1_000 });
     const release = await registry.acquireLock('model:m');
