@@ -6,6 +6,8 @@ const ConfigSchema = z.object({
   home: z.string().min(1),
   store: z.string().regex(/^(file|s3):\/\/.+/, { error: 'expected file://PATH or s3://BUCKET[/PREFIX]' }),
   source: z.string().min(1).optional(),
+  /** How long a run or lock is held without a heartbeat (RAINOPS_LEASE_SECONDS). */
+  leaseSeconds: z.coerce.number({ error: 'expected a number of seconds' }).positive({ error: 'expected a number of seconds above 0' }).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -17,10 +19,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string,
     home,
     store: flags.store ?? env.RAINOPS_STORE ?? `file://${join(home, 'store')}`,
     source: env.RAINOPS_SOURCE || undefined,
+    leaseSeconds: env.RAINOPS_LEASE_SECONDS || undefined,
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new UsageError(`config: ${issue.path.join('.') === 'store' ? 'RAINOPS_STORE / --store' : issue.path.join('.')}: ${issue.message}`);
+    const names: Record<string, string> = { store: 'RAINOPS_STORE / --store', leaseSeconds: 'RAINOPS_LEASE_SECONDS' };
+    throw new UsageError(`config: ${names[issue.path.join('.')] ?? issue.path.join('.')}: ${issue.message}`);
   }
   return parsed.data;
 }
