@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { RainopsError } from '../core/errors.js';
 import type { Db } from './db.js';
 import { LeaseKeeper } from './leases.js';
-import type { LeasePolicy } from './leases.js';
+import type { HeartbeatMode, LeasePolicy } from './leases.js';
 
 /** How a read-only registry shows a RUNNING run whose holder is gone, without writing it down. */
 export interface StaleRun {
@@ -35,6 +35,7 @@ export interface ContextOptions {
   hostname: string;
   isPidAlive: (pid: number) => boolean;
   lease: LeasePolicy;
+  heartbeat: HeartbeatMode;
   readOnly?: boolean;
 }
 
@@ -62,7 +63,7 @@ export function createContext(db: Db, opts: ContextOptions): RegistryContext {
       return db.transaction(fn).immediate();
     },
   };
-  ctx.leases = new LeaseKeeper(ctx as RegistryContext, opts.lease);
+  ctx.leases = new LeaseKeeper(ctx as RegistryContext, opts.lease, opts.heartbeat);
   return ctx as RegistryContext;
 }
 

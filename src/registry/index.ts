@@ -14,7 +14,7 @@ import { openDatabase, openReadOnlyDatabase } from './db.js';
 import type { Db } from './db.js';
 import { getOrCreateExperiment, listExperiments } from './experiments.js';
 import { leasePolicy } from './leases.js';
-import type { RenewResult } from './leases.js';
+import type { HeartbeatMode, RenewResult } from './leases.js';
 import { acquireLock, breakLock, listLocks } from './locks.js';
 import { checkCurrent, migrate, schemaVersion } from './migrate.js';
 import {
@@ -66,7 +66,7 @@ import type {
 } from './types.js';
 
 export type * from './types.js';
-export type { RenewResult } from './leases.js';
+export type { HeartbeatMode, RenewResult } from './leases.js';
 export { DEFAULT_LEASE_MS } from './leases.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 
@@ -82,6 +82,11 @@ export interface OpenRegistryOptions {
   leaseMs?: number;
   /** How often this process renews what it holds; default a third of the lease. */
   heartbeatMs?: number;
+  /**
+   * `thread` (default for a file): a worker thread renews, so a busy event loop never loses a lease;
+   * `timer` (default with an injected clock or in memory): a timer in this thread renews with that clock.
+   */
+  heartbeat?: HeartbeatMode;
   /**
    * Only read: no migrations, no WAL switch, no reaping (runs whose holder is gone are shown as FAILED), never
    * a wait for another process's write lock. A file that does not exist yet is created as usual.
@@ -168,6 +173,7 @@ export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Regi
     hostname: opts.hostname ?? os.hostname(),
     isPidAlive: opts.isPidAlive ?? isPidAlive,
     lease,
+    heartbeat: opts.heartbeat ?? (opts.now !== undefined || file === ':memory:' ? 'timer' : 'thread'),
     readOnly: access !== 'read-write',
   });
   const registry: Registry = {

@@ -1,5 +1,8 @@
 import { UsageError } from '../core/errors.js';
 import type { RegistryContext } from './context.js';
+import type { Db } from './db.js';
+import { startHeartbeatThread } from './heartbeat-thread.js';
+import type { HeartbeatThread } from './heartbeat-thread.js';
 
 /**
  * Leases: a RUNNING run or a lock belongs to its holder only while the holder keeps renewing it. Whether a
@@ -82,22 +85,65 @@ export interface RenewResult {
   lost: string[];
 }
 
+/** What a process holds: the ids of its RUNNING runs and the tokens of its locks. */
+export interface Held {
+  runs: string[];
+  locks: Array<{ token: string; name: string }>;
+}
+
+export interface Renewal {
+  runs: number;
+  locks: number;
+  lostRuns: string[];
+  lostTokens: string[];
+}
+
+type Prepare = (sql: string) => { run(...params: unknown[]): { changes: number } };
+
+/** One write that pushes every held expiry one lease past `now`; the SQL of both the in-thread and the background heartbeat. */
+export function renewHeld(db: Db, prepare: Prepare, held: Held, now: Date, leaseMs: number): Renewal {
+  const out: Renewal = { runs: 0, locks: 0, lostRuns: [], lostTokens: [] };
+  const beat = now.toISOString();
+  const until = new Date(now.getTime() + leaseMs).toISOString();
+  db.transaction(() => {
+    const run = prepare("UPDATE runs SET heartbeat_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'RUNNING'");
+    for (const id of held.runs) {
+      if (run.run(beat, until, id).changes === 1) out.runs++;
+      else out.lostRuns.push(id);
+    }
+    const lock = prepare('UPDATE locks SET heartbeat_at = ?, lease_expires_at = ? WHERE name = ? AND token = ?');
+    for (const { token, name } of held.locks) {
+      if (lock.run(beat, until, name, token).changes === 1) out.locks++;
+      else out.lostTokens.push(token);
+    }
+  }).immediate();
+  return out;
+}
+
+/** Where the periodic renewal runs. */
+export type HeartbeatMode = 'thread' | 'timer';
+
 /**
- * Renews the leases of every run and lock this connection holds, from a timer that never keeps the process
- * alive. The timer runs only while something is held.
+ * Renews the leases of every run and lock this connection holds while anything is held, and never keeps the
+ * process alive. In `thread` mode a worker thread with its own connection renews them, so training that holds
+ * the event loop for longer than a lease (measured: up to a minute for deep trees on a loaded machine) keeps
+ * its lock; `timer` mode renews from this thread with the injected clock (tests).
  */
 export class LeaseKeeper {
   readonly #ctx: RegistryContext;
   readonly policy: LeasePolicy;
+  readonly #mode: HeartbeatMode;
   readonly #runs = new Set<string>();
   /** token -> lock name */
   readonly #locks = new Map<string, string>();
   #timer: NodeJS.Timeout | null = null;
+  #thread: HeartbeatThread | null = null;
   #closed = false;
 
-  constructor(ctx: RegistryContext, policy: LeasePolicy) {
+  constructor(ctx: RegistryContext, policy: LeasePolicy, mode: HeartbeatMode) {
     this.#ctx = ctx;
     this.policy = policy;
+    this.#mode = mode;
   }
 
   expiry(now: Date): string {
@@ -114,73 +160,80 @@ export class LeaseKeeper {
 
   holdRun(id: string): void {
     this.#runs.add(id);
-    this.#schedule();
+    this.#changed();
   }
 
   dropRun(id: string): void {
     this.#runs.delete(id);
-    this.#schedule();
+    this.#changed();
   }
 
   holdLock(token: string, name: string): void {
     this.#locks.set(token, name);
-    this.#schedule();
+    this.#changed();
   }
 
   dropLock(token: string): void {
     this.#locks.delete(token);
-    this.#schedule();
+    this.#changed();
   }
 
-  /** Pushes every held expiry one lease past now, in one write; forgets what another process took away. */
+  /** Renews everything held now, from this thread; forgets what another process took away. */
   renew(): RenewResult {
-    const result: RenewResult = { runs: 0, locks: 0, lost: [] };
-    if (this.#closed || !this.#ctx.db.open || (this.#runs.size === 0 && this.#locks.size === 0)) return result;
+    if (this.#closed || !this.#ctx.db.open || this.#empty()) return { runs: 0, locks: 0, lost: [] };
     const ctx = this.#ctx;
-    const lostRuns: string[] = [];
-    const lostTokens: string[] = [];
-    ctx.write(() => {
-      const now = ctx.now();
-      const beat = now.toISOString();
-      const until = this.expiry(now);
-      const run = ctx.stmt("UPDATE runs SET heartbeat_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'RUNNING'");
-      for (const id of this.#runs) {
-        if (run.run(beat, until, id).changes === 1) result.runs++;
-        else lostRuns.push(id);
-      }
-      const lock = ctx.stmt('UPDATE locks SET heartbeat_at = ?, lease_expires_at = ? WHERE name = ? AND token = ?');
-      for (const [token, name] of this.#locks) {
-        if (lock.run(beat, until, name, token).changes === 1) result.locks++;
-        else lostTokens.push(token);
-      }
-    });
-    for (const id of lostRuns) {
-      this.#runs.delete(id);
-      result.lost.push(`run ${id}`);
-    }
-    for (const token of lostTokens) {
-      result.lost.push(`lock ${this.#locks.get(token)!}`);
-      this.#locks.delete(token);
-    }
-    this.#schedule();
-    return result;
+    const r = renewHeld(ctx.db, (sql) => ctx.stmt(sql), this.#held(), ctx.now(), this.policy.leaseMs);
+    const lost = [...r.lostRuns.map((id) => `run ${id}`), ...r.lostTokens.map((t) => `lock ${this.#locks.get(t) ?? '?'}`)];
+    this.#forget(r.lostRuns, r.lostTokens);
+    return { runs: r.runs, locks: r.locks, lost };
   }
 
   close(): void {
     this.#closed = true;
-    this.#schedule();
+    this.#changed();
   }
 
-  #schedule(): void {
-    const wanted = !this.#closed && (this.#runs.size > 0 || this.#locks.size > 0);
-    if (wanted && this.#timer === null) {
-      this.#timer = setInterval(() => this.#beat(), this.policy.heartbeatMs);
-      // a heartbeat must never be the reason a finished command stays alive
-      this.#timer.unref();
-    } else if (!wanted && this.#timer !== null) {
-      clearInterval(this.#timer);
-      this.#timer = null;
+  #empty(): boolean {
+    return this.#runs.size === 0 && this.#locks.size === 0;
+  }
+
+  #held(): Held {
+    return { runs: [...this.#runs], locks: [...this.#locks].map(([token, name]) => ({ token, name })) };
+  }
+
+  #forget(runs: readonly string[], tokens: readonly string[]): void {
+    for (const id of runs) this.#runs.delete(id);
+    for (const t of tokens) this.#locks.delete(t);
+    if (runs.length > 0 || tokens.length > 0) this.#changed();
+  }
+
+  #changed(): void {
+    const wanted = !this.#closed && !this.#empty();
+    if (!wanted) return this.#stop();
+    if (this.#mode === 'thread' && this.#thread === null && this.#timer === null) {
+      this.#thread = startHeartbeatThread(this.#ctx.db.name, this.policy, (runs, tokens) => this.#forget(runs, tokens), () => this.#fallBack());
     }
+    if (this.#thread) this.#thread.update(this.#held());
+    else if (this.#timer === null) this.#startTimer();
+  }
+
+  #startTimer(): void {
+    this.#timer = setInterval(() => this.#beat(), this.policy.heartbeatMs);
+    // a heartbeat must never be the reason a finished command stays alive
+    this.#timer.unref();
+  }
+
+  /** The thread could not start or died: renew from this thread instead. */
+  #fallBack(): void {
+    this.#thread = null;
+    if (!this.#closed && !this.#empty() && this.#timer === null) this.#startTimer();
+  }
+
+  #stop(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#thread?.stop();
+    this.#thread = null;
   }
 
   #beat(): void {

@@ -115,8 +115,8 @@ export function listLocks(ctx: RegistryContext): LockInfo[] {
 }
 
 /**
- * Removes a lock whoever holds it, and records why on its run: a RUNNING run becomes FAILED (a holder that is
- * still alive finds its run failed when it finishes), any other run gets a `lock_broken` tag.
+ * Removes a lock whoever holds it, and records why on its run: a RUNNING run (and its RUNNING children) becomes
+ * FAILED (a holder that is still alive finds its run failed when it finishes); the run gets a `lock_broken` tag.
  */
 export function breakLock(ctx: RegistryContext, name: string, opts: BreakLockOptions = {}): BrokenLock {
   checkNonEmpty('lock name', name);
@@ -139,6 +139,14 @@ export function breakLock(ctx: RegistryContext, name: string, opts: BreakLockOpt
          WHERE id = ? AND status = 'RUNNING'`,
       )
       .run(end, Math.max(0, now.getTime() - Date.parse(run.start_time)), note, row.run_id).changes === 1;
+    // its trials end with it, rather than staying RUNNING until their own leases run out
+    ctx
+      .stmt(
+        `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = CAST(max(0, round((julianday(?) - julianday(start_time)) * 86400000)) AS INTEGER),
+           error = ?, lease_expires_at = NULL
+         WHERE parent_run_id = ? AND status = 'RUNNING'`,
+      )
+      .run(end, end, note, row.run_id);
     ctx
       .stmt(
         `INSERT INTO tags (run_id, key, value) VALUES (?, 'lock_broken', ?)

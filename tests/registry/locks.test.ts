@@ -1,5 +1,7 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ConflictError, NotFoundError, UsageError } from '../../src/core/errors.js';
+import { waitFor } from '../helpers/registry.js';
 import { canSpawnTs, fakeClock, open, runInProcesses, tempDbPath } from './helpers.js';
 
 const RUN = 'ab'.repeat(16);
@@ -206,6 +208,35 @@ describe('leases', () => {
     expect(() => open(file, { leaseMs: 1000, heartbeatMs: 1000 })).toThrow(/heartbeat must come more often than the lease lasts \(1000 ms\)/);
   });
 
+  it.skipIf(!canSpawnTs)('keep being renewed from their own thread while this one is blocked', async () => {
+    const file = tempDbPath();
+    const holder = open(file, { leaseMs: 2_000, heartbeatMs: 200 });
+    const release = await holder.acquireLock('model:m');
+    const run = holder.startRun({ experiment: 'e', name: 'refit' });
+    const lease = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare("SELECT (SELECT lease_expires_at FROM locks) AS lock, (SELECT lease_expires_at FROM runs) AS run").get() as { lock: string; run: string };
+      } finally {
+        db.close();
+      }
+    };
+    const first = lease();
+    // the thread is up once it has renewed
+    await waitFor(() => lease().lock !== first.lock, 30_000);
+    // a synchronous stretch two and a half leases long, like a refit that never yields
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5_000);
+    const blockedUntil = Date.now();
+    const after = lease();
+    expect(Date.parse(after.lock)).toBeGreaterThan(blockedUntil);
+    expect(Date.parse(after.run)).toBeGreaterThan(blockedUntil);
+    const other = open(file, { hostname: 'elsewhere' });
+    expect(other.reapDeadRuns()).toBe(0);
+    await expect(other.acquireLock('model:m')).rejects.toThrow(ConflictError);
+    expect(other.getRun(run.id).status).toBe('RUNNING');
+    release();
+  });
+
   it.skipIf(!canSpawnTs)('never keep a process alive: a holder that returns exits', async () => {
     const body = `
       const registry = openRegistry(argv[0], { leaseMs: 600_000 });
@@ -227,7 +258,11 @@ describe('breakLock', () => {
     const operator = open(file, { pid: 8, hostname: 'ops', isPidAlive: () => true, now: clock.now });
     const release = await holder.acquireLock('model:m');
     const run = holder.startRun({ experiment: 'e', name: 'retrain' });
-    clock.advance(5_000);
+    clock.advance(1_000);
+    const trial = holder.startRun({ experiment: 'e', name: 'trial-0', parentRunId: run.id });
+    const done = holder.startRun({ experiment: 'e', name: 'trial-1', parentRunId: run.id });
+    holder.finishRun(done.id, { status: 'FINISHED' });
+    clock.advance(4_000);
     const broken = operator.breakLock('model:m', { reason: 'container was killed' });
     expect(broken).toMatchObject({
       lock: { name: 'model:m', ownerPid: 7, hostname: 'box', runId: run.id, stale: false },
@@ -239,8 +274,11 @@ describe('breakLock', () => {
     const failed = operator.getRun(run.id);
     expect(failed).toMatchObject({ status: 'FAILED', error: 'lock model:m broken by operator on ops: container was killed', durationMs: 5_000 });
     expect(failed.tags.lock_broken).toBe('2024-03-01T00:00:05.000Z lock model:m broken by operator on ops: container was killed');
-    // the holder, if it still works, loses both and cannot finish its run as if nothing happened
-    expect(holder.heartbeat().lost.sort()).toEqual([`lock model:m`, `run ${run.id}`].sort());
+    // its trials end with it; finished ones stay as they were
+    expect(operator.getRun(trial.id)).toMatchObject({ status: 'FAILED', error: failed.error, durationMs: 4_000 });
+    expect(operator.getRun(done.id).status).toBe('FINISHED');
+    // the holder, if it still works, loses all it held and cannot finish its run as if nothing happened
+    expect(holder.heartbeat().lost.sort()).toEqual([`lock model:m`, `run ${run.id}`, `run ${trial.id}`].sort());
     expect(() => holder.finishRun(run.id, { status: 'FINISHED' })).toThrow(ConflictError);
     const mine = await operator.acquireLock('model:m');
     release(); // the old holder's release leaves the new lock alone
