@@ -10,16 +10,24 @@ export interface HeartbeatThread {
 }
 
 /** What the worker reports: runs and lock tokens another process took away. */
-export interface LostMessage {
+export interface WorkerMessage {
   lostRuns: string[];
   lostTokens: string[];
 }
+
+/** What the worker is told: what is held now, or to close its connection and end. */
+export type ThreadMessage = { held: Held } | { stop: true };
 
 export interface HeartbeatWorkerData {
   file: string;
   leaseMs: number;
   heartbeatMs: number;
+  /** One Int32 the worker sets to OPEN once its connection is open and to CLOSED once it is closed again. */
+  state: SharedArrayBuffer;
 }
+
+export const OPEN = 1;
+export const CLOSED = 2;
 
 /** The built worker next to this file; under the test runner (TypeScript sources) it loads through tsx. */
 function workerScript(): { code: string | URL; eval: boolean } {
@@ -38,9 +46,10 @@ export function startHeartbeatThread(
   onFailure: () => void,
 ): HeartbeatThread | null {
   let worker: Worker;
+  const state = new SharedArrayBuffer(4);
   try {
     const script = workerScript();
-    const workerData: HeartbeatWorkerData = { file, leaseMs: policy.leaseMs, heartbeatMs: policy.heartbeatMs };
+    const workerData: HeartbeatWorkerData = { file, leaseMs: policy.leaseMs, heartbeatMs: policy.heartbeatMs, state };
     worker = new Worker(script.code, { eval: script.eval, workerData });
   } catch {
     // no worker support or no script: the in-thread timer still renews
@@ -54,15 +63,23 @@ export function startHeartbeatThread(
     ended = true;
     onFailure();
   };
-  worker.on('message', (m: LostMessage) => onLost(m.lostRuns, m.lostTokens));
+  worker.on('message', (m: WorkerMessage) => onLost(m.lostRuns, m.lostTokens));
   worker.on('error', failed);
   worker.on('exit', failed);
+  const post = (m: ThreadMessage) => worker.postMessage(m);
   return {
     update: (held) => {
-      if (!ended) worker.postMessage(held);
+      if (!ended) post({ held });
     },
     stop: () => {
+      if (ended) return;
       ended = true;
+      const flag = new Int32Array(state);
+      if (Atomics.load(flag, 0) === OPEN) {
+        post({ stop: true });
+        // closed before the caller closes its own connection, so that one is the last and folds the WAL into the file
+        Atomics.wait(flag, 0, OPEN, 2_000);
+      }
       void worker.terminate();
     },
   };

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ConflictError, NotFoundError, UsageError } from '../../src/core/errors.js';
@@ -235,6 +236,27 @@ describe('leases', () => {
     await expect(other.acquireLock('model:m')).rejects.toThrow(ConflictError);
     expect(other.getRun(run.id).status).toBe('RUNNING');
     release();
+  });
+
+  it.skipIf(!canSpawnTs)('end their thread before the registry closes, so the closing connection folds the WAL into the file', async () => {
+    const file = tempDbPath();
+    const holder = open(file, { leaseMs: 2_000, heartbeatMs: 100 });
+    const run = holder.startRun({ experiment: 'e', name: 'etl' });
+    const beat = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return (db.prepare('SELECT heartbeat_at FROM runs').get() as { heartbeat_at: string }).heartbeat_at;
+      } finally {
+        db.close();
+      }
+    };
+    const first = beat();
+    await waitFor(() => beat() !== first, 30_000);
+    holder.finishRun(run.id, { status: 'FINISHED' });
+    await holder.acquireLock('model:m');
+    holder.close();
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
+    expect(open(file).getRun(run.id).status).toBe('FINISHED');
   });
 
   it.skipIf(!canSpawnTs)('never keep a process alive: a holder that returns exits', async () => {
