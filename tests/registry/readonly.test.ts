@@ -145,3 +145,26 @@ describe('migration 2 (leases)', () => {
     expect(later.reapDeadRuns()).toBe(1);
   });
 });
+
+describe('a registry that ran a placeholder for step 2', () => {
+  it('gets the leases step late, on its next writing open', () => {
+    const file = tempDbPath();
+    const db = openDatabase(file);
+    migrate(db, [MIGRATIONS[0]!, { version: 2, name: 'reserved', sql: '' }]);
+    db.exec(`INSERT INTO experiments (id, name, created_at) VALUES (1, 'e', '2020-01-01T00:00:00.000Z');
+      INSERT INTO runs (id, experiment_id, name, status, start_time, pid, hostname)
+        VALUES ('${'b'.repeat(32)}', 1, 'old', 'RUNNING', '2020-01-01T00:00:00.000Z', 4, 'elsewhere');`);
+    db.close();
+    expect(() => open(file, { readonly: true })).toThrow(
+      `registry ${file} lacks schema step 2 (leases); a read-only command cannot upgrade it, so run a command that writes (e.g. 'rainops etl') once, then try again`,
+    );
+
+    const again = openDatabase(file);
+    expect(migrate(again).map((m) => m.name)).toEqual(['leases']);
+    expect(migrate(again)).toEqual([]);
+    again.close();
+    const registry = open(file, { readonly: true });
+    expect(registry.getRun('b'.repeat(32)).status).toBe('RUNNING');
+    expect(registry.listLocks()).toEqual([]);
+  });
+});
