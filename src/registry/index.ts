@@ -143,7 +143,8 @@ export interface Registry {
 }
 
 function openFile(file: string, readonly: boolean): { db: Db; access: Registry['access'] } {
-  if (readonly && file !== ':memory:' && fs.existsSync(file)) {
+  // a missing or empty file is no registry yet: the writable open creates it (or says what is wrong)
+  if (readonly && file !== ':memory:' && (fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0) {
     const { db, snapshot } = openReadOnlyDatabase(file);
     try {
       checkCurrent(db, file);

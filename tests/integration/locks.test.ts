@@ -6,6 +6,14 @@ import { openRegistry } from '../../src/registry/index.js';
 import { cli, tempDir } from '../helpers/cli.js';
 
 const MODEL_LOCK = 'model:Rain_dataset_model_prod';
+
+/** --json keys as this code reads them, whether the output spells them camelCase or snake_case. */
+function camel(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(camel);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), k === 'tags' || k === 'params' ? v : camel(v)]));
+}
+const parse = (text: string) => camel(JSON.parse(text)) as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- shapes checked by the assertions
 const homes: string[] = [];
 
 afterEach(() => {
@@ -29,7 +37,7 @@ describe('rainops locks', () => {
     const { home, runId, beat } = await heldElsewhere(1_000);
     const listed = await cli(['locks', 'list', '--json'], {}, home);
     expect(listed.code).toBe(0);
-    expect(JSON.parse(listed.stdout)).toEqual([
+    expect(parse(listed.stdout)).toEqual([
       {
         name: MODEL_LOCK, ownerPid: 4242, hostname: 'container-1', runId, acquiredAt: beat, heartbeatAt: beat,
         leaseExpiresAt: new Date(Date.parse(beat) + 60_000).toISOString(), stale: false, staleReason: null,
@@ -41,10 +49,10 @@ describe('rainops locks', () => {
     const broken = await cli(['locks', 'break', MODEL_LOCK, '--reason', 'container was killed', '--json'], {}, home);
     expect(broken.code).toBe(0);
     const note = `lock ${MODEL_LOCK} broken by operator on ${hostname()}: container was killed`;
-    expect(JSON.parse(broken.stdout)).toMatchObject({ lock: { name: MODEL_LOCK, runId }, runId, runFailed: true, note });
+    expect(parse(broken.stdout)).toMatchObject({ lock: { name: MODEL_LOCK, runId }, runId, runFailed: true, note });
     expect(broken.stderr).toMatch(/warning: its holder's heartbeat was current/);
 
-    const run = JSON.parse((await cli(['runs', 'show', runId, '--json'], {}, home)).stdout);
+    const run = parse((await cli(['runs', 'show', runId, '--json'], {}, home)).stdout);
     expect(run).toMatchObject({ status: 'FAILED', error: note, tags: { lock_broken: expect.stringContaining(note) } });
     const after = await cli(['locks', 'list'], {}, home);
     expect([after.code, after.stdout, after.stderr]).toEqual([0, '', 'no locks are held\n']);
@@ -52,11 +60,11 @@ describe('rainops locks', () => {
 
   it('shows a lock whose lease ran out as stale; breaking it finds its run already failed', async () => {
     const { home, runId, beat } = await heldElsewhere(120_000);
-    const [lock] = JSON.parse((await cli(['locks', 'list', '--json'], {}, home)).stdout);
+    const [lock] = parse((await cli(['locks', 'list', '--json'], {}, home)).stdout);
     const end = new Date(Date.parse(beat) + 60_000).toISOString();
     expect(lock).toMatchObject({ stale: true, staleReason: `heartbeat stopped at ${beat} on host container-1 (pid 4242); the lease ran out at ${end}` });
     // a read-only command shows the run as it will be recorded
-    expect(JSON.parse((await cli(['runs', 'show', runId, '--json'], {}, home)).stdout)).toMatchObject({ status: 'FAILED', error: lock.staleReason });
+    expect(parse((await cli(['runs', 'show', runId, '--json'], {}, home)).stdout)).toMatchObject({ status: 'FAILED', error: lock.staleReason });
     const text = await cli(['locks', 'list'], {}, home);
     expect(text.stdout).toContain('stale: heartbeat stopped at');
     const broken = await cli(['locks', 'break', MODEL_LOCK], {}, home);
