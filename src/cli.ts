@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { datasetsCommand } from './commands/datasets.js';
 import { etlCommand } from './commands/etl.js';
 import { gcCommand } from './commands/gc.js';
+import { locksCommand } from './commands/locks.js';
 import { modelsCommand } from './commands/models.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { predictCommand } from './commands/predict.js';
@@ -31,7 +32,7 @@ export function createProgram(io: CliIO): Command {
         'Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage.\n\n' +
         'Start with:\n  rainops etl                 # the bundled weatherAUS data set\n  rainops runs list\n  rainops datasets list',
     );
-  for (const make of [etlCommand, optimizeCommand, retrainCommand, promoteCommand, rollbackCommand, pipelineCommand, runsCommand, modelsCommand, datasetsCommand, predictCommand, serveCommand, gcCommand, storeCommand]) program.addCommand(make(io));
+  for (const make of [etlCommand, optimizeCommand, retrainCommand, promoteCommand, rollbackCommand, pipelineCommand, runsCommand, modelsCommand, datasetsCommand, predictCommand, serveCommand, gcCommand, storeCommand, locksCommand]) program.addCommand(make(io));
   // Every command and subcommand reports through io and lets run() choose the exit code.
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput({

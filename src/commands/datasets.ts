@@ -1,13 +1,13 @@
 import { Command } from 'commander';
 import type { CliIO } from './io.js';
-import { withDeps, printJson, withCommon } from './shared.js';
+import { withReadDeps, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { printable, table } from './table.js';
 
 export function datasetsCommand(io: CliIO): Command {
   const cmd = new Command('datasets').description('list and inspect data set versions written by etl');
   withCommon(cmd.command('list').description('every data set version, newest first')).action(async (opts: CommonOptions) => {
-    await withDeps(io, opts, 'datasets', async (deps) => {
+    await withReadDeps(io, opts, 'datasets', async (deps) => {
       const all = deps.registry.listDatasets();
       if (opts.json) return printJson(io, all);
       if (all.length === 0) return void io.stderr.write("no data sets yet; create one with 'rainops etl --source weatherAUS.csv'\n");
@@ -21,7 +21,7 @@ export function datasetsCommand(io: CliIO): Command {
   });
   withCommon(cmd.command('show').argument('<id>', 'data set id or a unique prefix').description('one data set: rows, split, files and the runs that used it')).action(
     async (id: string, opts: CommonOptions) => {
-      await withDeps(io, opts, 'datasets', async (deps) => {
+      await withReadDeps(io, opts, 'datasets', async (deps) => {
         const d = deps.registry.getDataset(id);
         const runs = deps.registry.runsForDataset(d.id);
         const manifest = JSON.parse((await deps.store.get(`datasets/${d.id}/manifest.json`)).toString('utf8')) as { files: Record<string, { size: number; sha256: string }> };

@@ -1,13 +1,13 @@
 import { Command } from 'commander';
 import type { CliIO } from './io.js';
-import { withDeps, printJson, withCommon } from './shared.js';
+import { withReadDeps, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { table } from './table.js';
 
 export function modelsCommand(io: CliIO): Command {
   const cmd = new Command('models').description('registered models, their versions and aliases');
   withCommon(cmd.command('list').description('every registered model with its latest version and aliases')).action(async (opts: CommonOptions) => {
-    await withDeps(io, opts, 'models', async (deps) => {
+    await withReadDeps(io, opts, 'models', async (deps) => {
       const models = deps.registry.listModels();
       if (opts.json) return printJson(io, models);
       if (models.length === 0) return void io.stderr.write("no models yet; train one with 'rainops optimize'\n");
@@ -21,7 +21,7 @@ export function modelsCommand(io: CliIO): Command {
   });
   withCommon(cmd.command('show').argument('<model>', 'registered model name').description('versions with their metrics, and the history of alias moves')).action(
     async (model: string, opts: CommonOptions) => {
-      await withDeps(io, opts, 'models', async (deps) => {
+      await withReadDeps(io, opts, 'models', async (deps) => {
         const versions = deps.registry.listModelVersions(model);
         const history = deps.registry.aliasHistory(model);
         if (opts.json) return printJson(io, { model, versions, aliasHistory: history });

@@ -72,7 +72,7 @@ export function predictCommand(io: CliIO): Command {
     const opened: { close?: () => void } = {};
     try {
       const scorer = await openScorer(source, () => {
-        const deps = openDeps(io, raw, 'predict');
+        const deps = openDeps(io, raw, 'predict', { readonly: true });
         opened.close = deps.close;
         return deps;
       });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Artifact, RunStatus } from '../registry/index.js';
 import { snakeRecord } from '../core/naming.js';
 import type { CliIO } from './io.js';
-import { withDeps, parseOptions, printJson, withCommon } from './shared.js';
+import { withReadDeps, parseOptions, printJson, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { describePlots } from './optimize.js';
 import { displayUri, formatBytes, formatDuration, formatNumber, printable, table } from './table.js';
@@ -46,7 +46,7 @@ export function runsCommand(io: CliIO): Command {
       .addHelpText('after', RUNS_LIST_EXAMPLES),
   ).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(ListFlags, raw, 'runs list');
-    await withDeps(io, raw, 'runs', async (deps) => {
+    await withReadDeps(io, raw, 'runs', async (deps) => {
       const runs = deps.registry.listRuns({
         experiment: f.experiment,
         status: f.status as RunStatus | undefined,
@@ -68,7 +68,7 @@ export function runsCommand(io: CliIO): Command {
   });
   withCommon(cmd.command('show').argument('<run>', 'run id or a unique prefix').description('one run: status, resources, params, metrics, tags, artifacts, data sets')).action(
     async (id: string, opts: CommonOptions) => {
-      await withDeps(io, opts, 'runs', async (deps) => {
+      await withReadDeps(io, opts, 'runs', async (deps) => {
         const r = withSnakeParams(deps.registry.getRun(id));
         if (opts.json) return printJson(io, r);
         const lines = [
@@ -102,7 +102,7 @@ export function runsCommand(io: CliIO): Command {
       .option('--csv', 'CSV'),
   ).action(async (ids: string[], opts: CommonOptions & { onlyChanged?: boolean; md?: boolean; csv?: boolean }) => {
     if (ids.length < 2) throw new UsageError('runs compare: name at least two runs, e.g. rainops runs compare 3fa9 b71c');
-    await withDeps(io, opts, 'runs', async (deps) => {
+    await withReadDeps(io, opts, 'runs', async (deps) => {
       const cmp = compareRuns(ids.map((id) => withSnakeParams(deps.registry.getRun(id))), opts.onlyChanged);
       if (opts.json) return printJson(io, cmp);
       const headers = ['', 'key', ...cmp.runs.map((r, i) => (i === 0 ? r.id.slice(0, 12) : `${r.id.slice(0, 12)} (delta)`))];

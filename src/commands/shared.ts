@@ -50,11 +50,18 @@ export function stderrLogger(io: CliIO, scope: string, verbose = false): Logger 
   };
 }
 
+export interface OpenDepsOptions {
+  /** Only read the registry: works on a full disk or a read-only home and never waits for a writer. */
+  readonly?: boolean;
+}
+
 /** Opens the registry and store the options and environment name. Close the registry when done. */
-export function openDeps(io: CliIO, opts: CommonOptions, scope: string): CoreDeps & { close(): void } {
+export function openDeps(io: CliIO, opts: CommonOptions, scope: string, open: OpenDepsOptions = {}): CoreDeps & { close(): void } {
   const config = loadConfig(io.env, io.cwd, opts);
-  const registry = openRegistry(`${config.home}/registry.db`);
+  const leaseMs = config.leaseSeconds === undefined ? undefined : config.leaseSeconds * 1000;
+  const registry = openRegistry(`${config.home}/registry.db`, { leaseMs, readonly: open.readonly ?? false });
   const logger = stderrLogger(io, scope, opts.verbose);
+  if (registry.access === 'snapshot') logger.warn(`${registry.file} cannot be read in place (a read-only directory or a full disk); reading a copy of it as it is now`);
   const onRetry = (r: { action: string; delayMs: number; reason: string }) => logger.warn(`s3: ${r.action} failed (${r.reason}); retrying in ${r.delayMs} ms`);
   const raw = openStore(config.store, { cwd: io.cwd, env: io.env, s3: { onRetry } });
   // No write reaches a store that another registry owns (see core/store/owner.ts).
@@ -64,8 +71,8 @@ export function openDeps(io: CliIO, opts: CommonOptions, scope: string): CoreDep
 }
 
 /** Runs fn with the registry and store open, closing the registry whatever happens. */
-export async function withDeps<T>(io: CliIO, opts: CommonOptions, scope: string, fn: (deps: CoreDeps) => Promise<T>): Promise<T> {
-  const deps = openDeps(io, opts, scope);
+export async function withDeps<T>(io: CliIO, opts: CommonOptions, scope: string, fn: (deps: CoreDeps) => Promise<T>, open: OpenDepsOptions = {}): Promise<T> {
+  const deps = openDeps(io, opts, scope, open);
   try {
     return await fn(deps);
   } finally {
@@ -86,6 +93,11 @@ export const versionNumber = z
   .regex(VERSION_TEXT, { error: 'expected a version number written plainly, e.g. 2' })
   .transform(Number)
   .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: 'expected a version number written plainly, e.g. 2' }));
+
+/** withDeps for commands that only look: the registry is opened read-only. */
+export function withReadDeps<T>(io: CliIO, opts: CommonOptions, scope: string, fn: (deps: CoreDeps) => Promise<T>): Promise<T> {
+  return withDeps(io, opts, scope, fn, { readonly: true });
+}
 
 /** Parses option values with a zod schema; a failure is a usage error naming the flag (`flagOf` maps schema keys that differ from it). */
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string, flagOf: Record<string, string> = {}): z.infer<S> {

@@ -7,6 +7,8 @@ const ConfigSchema = z.object({
   home: z.string().min(1),
   store: z.string().regex(/^(file|s3):\/\/.+/, { error: 'expected file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX]' }),
   source: z.string().min(1).optional(),
+  /** How long a run or lock is held without a heartbeat (RAINOPS_LEASE_SECONDS). */
+  leaseSeconds: z.coerce.number({ error: 'expected a number of seconds' }).positive({ error: 'expected a number of seconds above 0' }).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -22,10 +24,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string,
     // Built as a URL so that a home with '#', '?' or '%' in its name stays one path.
     store: flags.store ?? (env.RAINOPS_STORE || pathToFileURL(join(home, 'store')).href),
     source: env.RAINOPS_SOURCE || undefined,
+    leaseSeconds: env.RAINOPS_LEASE_SECONDS || undefined,
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new UsageError(`config: ${issue.path.join('.') === 'store' ? 'RAINOPS_STORE / --store' : issue.path.join('.')}: ${issue.message}`);
+    const names: Record<string, string> = { store: 'RAINOPS_STORE / --store', leaseSeconds: 'RAINOPS_LEASE_SECONDS' };
+    throw new UsageError(`config: ${names[issue.path.join('.')] ?? issue.path.join('.')}: ${issue.message}`);
   }
   if (parsed.data.store.startsWith('file:')) fileUrlPath(parsed.data.store);
   return parsed.data;

@@ -3,6 +3,7 @@ import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
 import { DATASET_LOOKUP, RUN_LOOKUP, requireExactId, resolveId } from './lookup.js';
 import { DATASET_SELECT, RUN_COLUMNS, RUN_FROM, toDataset, toRun } from './rows.js';
+import { presentRun } from './runs.js';
 import type { DatasetRow, RunRow } from './rows.js';
 import type { Dataset, DatasetInput, DatasetRole, Run } from './types.js';
 import { checkCount, checkNonEmpty, checkSha256 } from './validate.js';
@@ -95,5 +96,5 @@ export function runsForDataset(ctx: RegistryContext, idOrPrefix: string): Array<
        WHERE rd.dataset_id = ? ORDER BY r.start_time DESC, r.id, rd.role`,
     )
     .all(id)
-    .map((row) => ({ ...toRun(row), role: row.role }));
+    .map((row) => ({ ...presentRun(ctx, toRun(row)), role: row.role }));
 }

@@ -69,6 +69,11 @@ function refuseEmpty(file: string): void {
   }
 }
 
+/** What every connection needs, writer or reader. */
+function addFunctions(db: Db): void {
+  db.function(NUMERIC_FN, { deterministic: true }, toNumberOrNull);
+}
+
 /** Opens (creating if needed) a SQLite file set up for several processes at once. */
 export function openDatabase(file: string): Db {
   if (file !== ':memory:') {
@@ -83,10 +88,47 @@ export function openDatabase(file: string): Db {
     enableWal(db);
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
-    db.function(NUMERIC_FN, { deterministic: true }, toNumberOrNull);
+    addFunctions(db);
   } catch (err) {
     db.close();
     throw err;
   }
   return db;
+}
+
+/** Errors of a shared read that a private copy of the file avoids: no room or no permission for the -shm index. */
+function sharedReadImpossible(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(CANTOPEN|IOERR|READONLY|FULL|PERM)/.test(code);
+}
+
+/** An in-memory copy of the file as it is now; SQLite's in-memory databases cannot use WAL, so the copy is marked as a rollback-journal one. */
+function snapshot(file: string): Db {
+  const bytes = fs.readFileSync(file);
+  // header bytes 18 and 19 are the read and write format versions: 2 means WAL, 1 rollback journal
+  if (bytes.length >= 100 && bytes[18] === 2 && bytes[19] === 2) bytes.fill(1, 18, 20);
+  return new Database(bytes, { readonly: true });
+}
+
+/**
+ * Opens an existing file without ever writing to it or waiting for a writer: a WAL reader needs no lock a
+ * writer holds. When even a reader cannot open it (a read-only directory without the -shm file, a full disk),
+ * it reads a private copy instead (`snapshot: true`): later changes by other processes are not seen.
+ */
+export function openReadOnlyDatabase(file: string): { db: Db; snapshot: boolean } {
+  let db: Db | null = null;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 10000');
+    // the first read maps the WAL index: this is where a read-only directory or a full disk shows up
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    addFunctions(db);
+    return { db, snapshot: false };
+  } catch (err) {
+    db?.close();
+    if (!sharedReadImpossible(err)) throw err;
+  }
+  const copy = snapshot(file);
+  addFunctions(copy);
+  return { db: copy, snapshot: true };
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import { aliasHistory, deleteAlias, getAlias, previousAliasTarget, setAlias } from './aliases.js';
 import { createContext } from './context.js';
@@ -9,11 +10,14 @@ import {
   registerDataset,
   runsForDataset,
 } from './datasets.js';
-import { openDatabase } from './db.js';
+import { openDatabase, openReadOnlyDatabase } from './db.js';
+import type { Db } from './db.js';
 import { getOrCreateExperiment, listExperiments } from './experiments.js';
-import { acquireLock, listLocks } from './locks.js';
+import { leasePolicy } from './leases.js';
+import type { HeartbeatMode, RenewResult } from './leases.js';
+import { acquireLock, breakLock, listLocks } from './locks.js';
 import { registryId } from './meta.js';
-import { migrate, schemaVersion } from './migrate.js';
+import { checkCurrent, migrate, schemaVersion } from './migrate.js';
 import {
   createModelVersion,
   getModelVersion,
@@ -39,6 +43,8 @@ import type {
   AliasChange,
   AliasHistoryEntry,
   ArtifactInput,
+  BreakLockOptions,
+  BrokenLock,
   CreateModelVersionInput,
   Dataset,
   DatasetInput,
@@ -61,6 +67,8 @@ import type {
 } from './types.js';
 
 export type * from './types.js';
+export type { HeartbeatMode, RenewResult } from './leases.js';
+export { DEFAULT_LEASE_MS } from './leases.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 
 export interface OpenRegistryOptions {
@@ -71,15 +79,34 @@ export interface OpenRegistryOptions {
   hostname?: string;
   /** Whether a pid on this host still runs; defaults to `process.kill(pid, 0)`. */
   isPidAlive?: (pid: number) => boolean;
+  /** How long a run or lock of this process stays held without a heartbeat; default 30 s. */
+  leaseMs?: number;
+  /** How often this process renews what it holds; default a third of the lease. */
+  heartbeatMs?: number;
+  /**
+   * `thread` (default for a file): a worker thread renews, so a busy event loop never loses a lease;
+   * `timer` (default with an injected clock or in memory): a timer in this thread renews with that clock.
+   */
+  heartbeat?: HeartbeatMode;
+  /**
+   * Only read: no migrations, no WAL switch, no reaping (runs whose holder is gone are shown as FAILED), never
+   * a wait for another process's write lock. A file that does not exist yet is created as usual.
+   */
+  readonly?: boolean;
 }
 
 /** The tracking store and model registry in one SQLite file. Every method but `acquireLock` is synchronous. */
 export interface Registry {
   readonly file: string;
+  /** `snapshot`: opened read-only from a private copy (read-only directory, full disk); later changes are not seen. */
+  readonly access: 'read-write' | 'read-only' | 'snapshot';
   schemaVersion(): number;
   /** This registry's persistent random id; a store records the id of the registry that owns it. */
   registryId(): string;
+  /** Closes the file; runs and locks still held keep their leases until they run out. */
   close(): void;
+  /** Renews the lease of every run and lock this connection holds (a timer does it every heartbeat). */
+  heartbeat(): RenewResult;
 
   getOrCreateExperiment(name: string): Experiment;
   listExperiments(): ExperimentSummary[];
@@ -115,10 +142,21 @@ export interface Registry {
 
   acquireLock(name: string, opts?: AcquireLockOptions): Promise<ReleaseLock>;
   listLocks(): LockInfo[];
+  breakLock(name: string, opts?: BreakLockOptions): BrokenLock;
 }
 
-/** Opens (creating and migrating if needed) the registry file, then fails the runs of processes that died. */
-export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Registry {
+function openFile(file: string, readonly: boolean): { db: Db; access: Registry['access'] } {
+  // a missing or empty file is no registry yet: the writable open creates it (or says what is wrong)
+  if (readonly && file !== ':memory:' && (fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0) {
+    const { db, snapshot } = openReadOnlyDatabase(file);
+    try {
+      checkCurrent(db, file);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return { db, access: snapshot ? 'snapshot' : 'read-only' };
+  }
   const db = openDatabase(file);
   try {
     migrate(db);
@@ -126,19 +164,32 @@ export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Regi
     db.close();
     throw err;
   }
+  return { db, access: 'read-write' };
+}
+
+/** Opens (creating and migrating if needed) the registry file, then fails the runs whose holder is gone. */
+export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Registry {
+  const lease = leasePolicy(opts);
+  const { db, access } = openFile(file, opts.readonly ?? false);
   const ctx = createContext(db, {
     now: opts.now ?? (() => new Date()),
     pid: opts.pid ?? process.pid,
     hostname: opts.hostname ?? os.hostname(),
     isPidAlive: opts.isPidAlive ?? isPidAlive,
+    lease,
+    heartbeat: opts.heartbeat ?? (opts.now !== undefined || file === ':memory:' ? 'timer' : 'thread'),
+    readOnly: access !== 'read-write',
   });
   const registry: Registry = {
     file,
+    access,
     schemaVersion: () => schemaVersion(db),
     registryId: () => registryId(ctx),
     close: () => {
+      ctx.leases.close();
       if (db.open) db.close();
     },
+    heartbeat: () => ctx.leases.renew(),
 
     getOrCreateExperiment: (name) => getOrCreateExperiment(ctx, name),
     listExperiments: () => listExperiments(ctx),
@@ -174,6 +225,7 @@ export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Regi
 
     acquireLock: (name, lockOpts) => acquireLock(ctx, name, lockOpts),
     listLocks: () => listLocks(ctx),
+    breakLock: (name, breakOpts) => breakLock(ctx, name, breakOpts),
   };
   try {
     registry.reapDeadRuns();

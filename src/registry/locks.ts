@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConflictError, UsageError } from '../core/errors.js';
-import { isoNow } from './context.js';
+import { ConflictError, NotFoundError, UsageError } from '../core/errors.js';
 import type { RegistryContext } from './context.js';
-import type { AcquireLockOptions, LockInfo, ReleaseLock } from './types.js';
+import { describeLapse, lapse } from './leases.js';
+import { reapDeadRuns } from './runs.js';
+import type { AcquireLockOptions, BreakLockOptions, BrokenLock, LockInfo, ReleaseLock } from './types.js';
 import { checkNonEmpty } from './validate.js';
 
 interface LockRow {
@@ -13,42 +14,64 @@ interface LockRow {
   run_id: string | null;
   acquired_at: string;
   token: string;
+  heartbeat_at: string | null;
+  lease_expires_at: string | null;
 }
 
-function toLock(row: LockRow): LockInfo {
-  return { name: row.name, ownerPid: row.owner_pid, hostname: row.hostname, runId: row.run_id, acquiredAt: row.acquired_at };
+const LOCK_SELECT = 'SELECT name, owner_pid, hostname, run_id, acquired_at, token, heartbeat_at, lease_expires_at FROM locks';
+
+/** Why the row's holder no longer holds it, or null while it does. */
+function staleReason(ctx: RegistryContext, row: LockRow, now: Date): string | null {
+  const why = lapse({ pid: row.owner_pid, hostname: row.hostname, heartbeatAt: row.heartbeat_at, leaseExpiresAt: row.lease_expires_at }, ctx, now);
+  return why ? describeLapse(why, 'lock') : null;
 }
 
-/** Takes the lock, or returns who holds it; a holder that died on this host loses it. */
-function tryAcquire(ctx: RegistryContext, name: string, token: string, runId: string | null): LockInfo | null {
+function toLock(ctx: RegistryContext, row: LockRow, now: Date): LockInfo {
+  const reason = staleReason(ctx, row, now);
+  return {
+    name: row.name,
+    ownerPid: row.owner_pid,
+    hostname: row.hostname,
+    runId: row.run_id,
+    acquiredAt: row.acquired_at,
+    heartbeatAt: row.heartbeat_at,
+    leaseExpiresAt: row.lease_expires_at,
+    stale: reason !== null,
+    staleReason: reason,
+  };
+}
+
+/** Takes the lock, or returns who holds it; a holder whose lease ran out (or who died on this host) loses it. */
+function tryAcquire(ctx: RegistryContext, name: string, token: string, runId: string | null): { holder: LockInfo | null; reclaimed: boolean } {
   return ctx.write(() => {
-    const row = ctx
-      .stmt<LockRow>('SELECT name, owner_pid, hostname, run_id, acquired_at, token FROM locks WHERE name = ?')
-      .get(name);
-    const reclaimable =
-      row !== undefined && row.hostname === ctx.hostname && row.owner_pid !== ctx.pid && !ctx.isPidAlive(row.owner_pid);
-    if (row && !reclaimable) return toLock(row);
+    const now = ctx.now();
+    const row = ctx.stmt<LockRow>(`${LOCK_SELECT} WHERE name = ?`).get(name);
+    if (row && staleReason(ctx, row, now) === null) return { holder: toLock(ctx, row, now), reclaimed: false };
     ctx
       .stmt(
-        `INSERT INTO locks (name, owner_pid, hostname, run_id, acquired_at, token) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO locks (name, owner_pid, hostname, run_id, acquired_at, token, heartbeat_at, lease_expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET owner_pid = excluded.owner_pid, hostname = excluded.hostname,
-           run_id = excluded.run_id, acquired_at = excluded.acquired_at, token = excluded.token`,
+           run_id = excluded.run_id, acquired_at = excluded.acquired_at, token = excluded.token,
+           heartbeat_at = excluded.heartbeat_at, lease_expires_at = excluded.lease_expires_at`,
       )
-      .run(name, ctx.pid, ctx.hostname, runId, isoNow(ctx), token);
-    return null;
+      .run(name, ctx.pid, ctx.hostname, runId, now.toISOString(), token, now.toISOString(), ctx.leases.expiry(now));
+    return { holder: null, reclaimed: row !== undefined };
   });
 }
 
 function heldMessage(name: string, holder: LockInfo, waitedMs: number): string {
   const run = holder.runId ? `run ${holder.runId}, ` : '';
   const waited = waitedMs > 0 ? ` after waiting ${waitedMs} ms` : '';
+  const beat = holder.heartbeatAt ? `, last heartbeat ${holder.heartbeatAt}, lease until ${holder.leaseExpiresAt}` : '';
   return (
     `lock '${name}' is still held${waited} by ${run}pid ${holder.ownerPid} on host ${holder.hostname} ` +
-    `(since ${holder.acquiredAt}); another rainops command is working, so try again once it has finished`
+    `(since ${holder.acquiredAt}${beat}); another rainops command is working, so try again once it has finished ` +
+    `(or once its lease runs out if it died; 'rainops locks break ${name}' frees it at once)`
   );
 }
 
-/** Not re-entrant: a second acquire from the same process waits like any other. */
+/** Not re-entrant: a second acquire from the same process waits like any other. The lease is renewed until release. */
 export async function acquireLock(
   ctx: RegistryContext,
   name: string,
@@ -62,8 +85,13 @@ export async function acquireLock(
   const token = randomBytes(16).toString('hex');
   const started = Date.now();
   for (;;) {
-    const holder = tryAcquire(ctx, name, token, opts.runId ?? null);
-    if (holder === null) break;
+    const { holder, reclaimed } = tryAcquire(ctx, name, token, opts.runId ?? null);
+    if (holder === null) {
+      ctx.leases.holdLock(token, name);
+      // the holder that lost the lock also lost its run: record that now rather than at the next start
+      if (reclaimed) reapDeadRuns(ctx);
+      break;
+    }
     const left = started + waitMs - Date.now();
     if (left <= 0) throw new ConflictError(heldMessage(name, holder, waitMs));
     await sleep(Math.min(pollMs, left));
@@ -72,14 +100,59 @@ export async function acquireLock(
   return () => {
     if (released || !ctx.db.open) return;
     released = true;
+    ctx.leases.dropLock(token);
     // the token makes this a no-op when another process has since reclaimed the lock
     ctx.stmt('DELETE FROM locks WHERE name = ? AND token = ?').run(name, token);
   };
 }
 
 export function listLocks(ctx: RegistryContext): LockInfo[] {
+  const now = ctx.now();
   return ctx
-    .stmt<LockRow>('SELECT name, owner_pid, hostname, run_id, acquired_at, token FROM locks ORDER BY name')
+    .stmt<LockRow>(`${LOCK_SELECT} ORDER BY name`)
     .all()
-    .map(toLock);
+    .map((row) => toLock(ctx, row, now));
+}
+
+/**
+ * Removes a lock whoever holds it, and records why on its run: a RUNNING run (and its RUNNING children) becomes
+ * FAILED (a holder that is still alive finds its run failed when it finishes); the run gets a `lock_broken` tag.
+ */
+export function breakLock(ctx: RegistryContext, name: string, opts: BreakLockOptions = {}): BrokenLock {
+  checkNonEmpty('lock name', name);
+  const actor = opts.actor ?? `operator on ${ctx.hostname}`;
+  const note = `lock ${name} broken by ${actor}${opts.reason ? `: ${opts.reason}` : ''}`;
+  return ctx.write(() => {
+    const now = ctx.now();
+    const row = ctx.stmt<LockRow>(`${LOCK_SELECT} WHERE name = ?`).get(name);
+    if (!row) throw new NotFoundError(`no lock named '${name}'; list the locks held now with 'rainops locks list'`);
+    const lock = toLock(ctx, row, now);
+    ctx.stmt('DELETE FROM locks WHERE name = ? AND token = ?').run(name, row.token);
+    const run = row.run_id
+      ? ctx.stmt<{ status: string; start_time: string }>('SELECT status, start_time FROM runs WHERE id = ?').get(row.run_id)
+      : undefined;
+    if (!row.run_id || !run) return { lock, runId: null, runFailed: false, note };
+    const end = now.toISOString();
+    const failed = ctx
+      .stmt(
+        `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = ?, error = ?, lease_expires_at = NULL
+         WHERE id = ? AND status = 'RUNNING'`,
+      )
+      .run(end, Math.max(0, now.getTime() - Date.parse(run.start_time)), note, row.run_id).changes === 1;
+    // its trials end with it, rather than staying RUNNING until their own leases run out
+    ctx
+      .stmt(
+        `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = CAST(max(0, round((julianday(?) - julianday(start_time)) * 86400000)) AS INTEGER),
+           error = ?, lease_expires_at = NULL
+         WHERE parent_run_id = ? AND status = 'RUNNING'`,
+      )
+      .run(end, end, note, row.run_id);
+    ctx
+      .stmt(
+        `INSERT INTO tags (run_id, key, value) VALUES (?, 'lock_broken', ?)
+         ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`,
+      )
+      .run(row.run_id, `${end} ${note}`);
+    return { lock, runId: row.run_id, runFailed: failed, note };
+  });
 }

@@ -6,10 +6,19 @@ import { RUN_SELECT, toRun } from './rows.js';
 import type { RunRow } from './rows.js';
 import { RunQueryBuilder, SORT_COLUMNS, parseFilter, parseSort } from './run-filters.js';
 import type { Field, RunFilter, RunSort } from './run-filters.js';
-import { loadRunValues } from './runs.js';
+import { loadRunValues, presentRun } from './runs.js';
 import type { ListRunsOptions, RunStatus, RunSummary } from './types.js';
 
 const STATUSES: readonly RunStatus[] = ['RUNNING', 'FINISHED', 'FAILED'];
+
+/** Runs a read-only registry shows as FAILED (their holder is gone) are still RUNNING in the file. */
+function addStatus(ctx: RegistryContext, q: RunQueryBuilder, status: RunStatus): void {
+  const stale = JSON.stringify([...ctx.staleRuns.keys()]);
+  if (status === 'RUNNING') q.where.push("r.status = 'RUNNING' AND r.id NOT IN (SELECT value FROM json_each(?))");
+  else if (status === 'FAILED') q.where.push("(r.status = 'FAILED' OR r.id IN (SELECT value FROM json_each(?)))");
+  else return void q.where.push("r.status = 'FINISHED'");
+  q.whereParams.push(stale);
+}
 
 export function listRuns(ctx: RegistryContext, opts: ListRunsOptions = {}): RunSummary[] {
   if (opts.parentRunId !== undefined && opts.topLevelOnly) {
@@ -35,10 +44,7 @@ export function listRuns(ctx: RegistryContext, opts: ListRunsOptions = {}): RunS
   }
   if (opts.topLevelOnly) q.where.push('r.parent_run_id IS NULL');
   checkKeysExist(ctx, { where: [...q.where], params: [...q.whereParams], topLevelOnly: opts.topLevelOnly === true }, filters, sort);
-  if (opts.status !== undefined) {
-    q.where.push('r.status = ?');
-    q.whereParams.push(opts.status);
-  }
+  if (opts.status !== undefined) addStatus(ctx, q, opts.status);
   for (const f of filters) q.addFilter(f);
   const order = sort ? q.orderBy(sort) : 'r.start_time DESC, r.id';
 
@@ -54,7 +60,7 @@ export function listRuns(ctx: RegistryContext, opts: ListRunsOptions = {}): RunS
     .transaction(() => {
       // filters make each query text unique, so it is prepared here rather than cached
       const rows = ctx.db.prepare<unknown[], RunRow>(sql).all(...params);
-      return loadRunValues(ctx, rows.map(toRun));
+      return loadRunValues(ctx, rows.map((row) => presentRun(ctx, toRun(row))));
     })
     .deferred();
 }

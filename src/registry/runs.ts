@@ -3,6 +3,7 @@ import { ConflictError, UsageError } from '../core/errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
 import { getOrCreateExperiment } from './experiments.js';
+import { describeLapse, lapse } from './leases.js';
 import { RUN_LOOKUP, requireExactId, resolveId } from './lookup.js';
 import { DATASET_COLUMNS, RUN_SELECT, metricValue, toDataset, toRun } from './rows.js';
 import type { DatasetRow, RunRow } from './rows.js';
@@ -27,27 +28,43 @@ function newRunId(): string {
 export function loadRun(ctx: RegistryContext, id: string): Run {
   const row = ctx.stmt<RunRow>(`${RUN_SELECT} WHERE r.id = ?`).get(requireExactId(ctx, RUN_LOOKUP, id));
   if (!row) throw new Error(`run ${id} vanished while it was read`);
-  return toRun(row);
+  return presentRun(ctx, toRun(row));
+}
+
+/** A read-only registry cannot record that a run's holder is gone, so it shows the run as a writer would. */
+export function presentRun<R extends Run>(ctx: RegistryContext, run: R): R {
+  const stale = run.status === 'RUNNING' ? ctx.staleRuns.get(run.id) : undefined;
+  if (!stale) return run;
+  return { ...run, status: 'FAILED', endTime: stale.endTime, durationMs: elapsedMs(run.startTime, new Date(stale.endTime)), error: stale.error };
 }
 
 export function startRun(ctx: RegistryContext, input: StartRunInput): Run {
   checkNonEmpty('run name', input.name);
   const tags = Object.entries(input.tags ?? {});
   for (const [key] of tags) checkKey('tag', key);
-  return ctx.write(() => {
+  const run = ctx.write(() => {
     const experiment = getOrCreateExperiment(ctx, input.experiment);
     const parent = input.parentRunId ? requireExactId(ctx, RUN_LOOKUP, input.parentRunId) : null;
     const id = newRunId();
+    const now = ctx.now();
     ctx
       .stmt(
-        `INSERT INTO runs (id, experiment_id, name, parent_run_id, status, start_time, pid, hostname)
-         VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?)`,
+        `INSERT INTO runs (id, experiment_id, name, parent_run_id, status, start_time, pid, hostname, heartbeat_at, lease_expires_at)
+         VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?)`,
       )
-      .run(id, experiment.id, input.name, parent, isoNow(ctx), ctx.pid, ctx.hostname);
+      .run(id, experiment.id, input.name, parent, now.toISOString(), ctx.pid, ctx.hostname, now.toISOString(), ctx.leases.expiry(now));
     const insertTag = ctx.stmt('INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)');
     for (const [key, value] of tags) insertTag.run(id, key, value);
+    // a lock taken before its run started names the first top-level run, so an operator sees whose it is
+    if (parent === null) {
+      ctx
+        .stmt('UPDATE locks SET run_id = ? WHERE run_id IS NULL AND token IN (SELECT value FROM json_each(?))')
+        .run(id, JSON.stringify(ctx.leases.lockTokens()));
+    }
     return loadRun(ctx, id);
   });
+  ctx.leases.holdRun(run.id);
+  return run;
 }
 
 function paramText(value: ParamValue): string {
@@ -153,6 +170,7 @@ export function finishRun(ctx: RegistryContext, runId: string, input: FinishRunI
   }
   const peak = optionalCount('peak RSS bytes', input.peakRssBytes);
   const cpu = optionalCount('CPU time (ms)', input.cpuTimeMs);
+  ctx.leases.dropRun(runId);
   return ctx.write(() => {
     const run = loadRun(ctx, runId);
     if (run.status !== 'RUNNING') {
@@ -164,35 +182,61 @@ export function finishRun(ctx: RegistryContext, runId: string, input: FinishRunI
     const end = ctx.now();
     ctx
       .stmt(
-        `UPDATE runs SET status = ?, end_time = ?, duration_ms = ?, peak_rss_bytes = ?, cpu_time_ms = ?, error = ?
+        `UPDATE runs SET status = ?, end_time = ?, duration_ms = ?, peak_rss_bytes = ?, cpu_time_ms = ?, error = ?,
+           heartbeat_at = ?, lease_expires_at = NULL
          WHERE id = ?`,
       )
-      .run(input.status, end.toISOString(), elapsedMs(run.startTime, end), peak, cpu, input.error ?? null, runId);
+      .run(input.status, end.toISOString(), elapsedMs(run.startTime, end), peak, cpu, input.error ?? null, end.toISOString(), runId);
     return loadRun(ctx, runId);
   });
 }
 
-/** RUNNING runs of dead processes on this host become FAILED; returns how many. */
-export function reapDeadRuns(ctx: RegistryContext): number {
+interface LeaseRow {
+  id: string;
+  pid: number;
+  hostname: string;
+  start_time: string;
+  heartbeat_at: string | null;
+  lease_expires_at: string | null;
+}
+
+/** RUNNING runs, other than this connection's own, whose lease ran out or whose process died on this host. */
+export function findStaleRuns(ctx: RegistryContext): Array<{ id: string; startTime: string; error: string }> {
   const running = ctx
-    .stmt<{ id: string; pid: number; start_time: string }>(
-      "SELECT id, pid, start_time FROM runs WHERE status = 'RUNNING' AND hostname = ?",
-    )
-    .all(ctx.hostname);
-  // checked outside the transaction so no write lock is held across system calls
-  const dead = running.filter((r) => r.pid !== ctx.pid && !ctx.isPidAlive(r.pid));
-  if (dead.length === 0) return 0;
+    .stmt<LeaseRow>("SELECT id, pid, hostname, start_time, heartbeat_at, lease_expires_at FROM runs WHERE status = 'RUNNING'")
+    .all();
+  const now = ctx.now();
+  const stale: Array<{ id: string; startTime: string; error: string }> = [];
+  for (const r of running) {
+    if (ctx.leases.holdsRun(r.id)) continue;
+    const why = lapse({ pid: r.pid, hostname: r.hostname, heartbeatAt: r.heartbeat_at, leaseExpiresAt: r.lease_expires_at }, ctx, now);
+    if (why) stale.push({ id: r.id, startTime: r.start_time, error: describeLapse(why, 'run') });
+  }
+  return stale;
+}
+
+/**
+ * RUNNING runs whose holder is gone (lease run out on any host, or process dead on this one) become FAILED;
+ * returns how many. A read-only registry only shows them as FAILED.
+ */
+export function reapDeadRuns(ctx: RegistryContext): number {
+  // found outside the transaction so no write lock is held across system calls
+  const stale = findStaleRuns(ctx);
+  if (ctx.readOnly) {
+    const endTime = isoNow(ctx);
+    ctx.staleRuns.clear();
+    for (const s of stale) ctx.staleRuns.set(s.id, { error: s.error, endTime });
+    return 0;
+  }
+  if (stale.length === 0) return 0;
   return ctx.write(() => {
     const end = ctx.now();
     const update = ctx.stmt(
-      `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = ?, error = ?
+      `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = ?, error = ?, lease_expires_at = NULL
        WHERE id = ? AND status = 'RUNNING'`,
     );
     let count = 0;
-    for (const r of dead) {
-      const error = `process ${r.pid} exited without finishing the run`;
-      count += update.run(end.toISOString(), elapsedMs(r.start_time, end), error, r.id).changes;
-    }
+    for (const r of stale) count += update.run(end.toISOString(), elapsedMs(r.startTime, end), r.error, r.id).changes;
     return count;
   });
 }

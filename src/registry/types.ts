@@ -196,6 +196,29 @@ export interface LockInfo {
   hostname: string;
   runId: string | null;
   acquiredAt: Timestamp;
+  /** The holder's last renewal of its lease. */
+  heartbeatAt: Timestamp | null;
+  /** After this time the lock is anyone's. */
+  leaseExpiresAt: Timestamp | null;
+  /** True when the holder's lease ran out or its process is gone from this host: the next acquire takes it. */
+  stale: boolean;
+  staleReason: string | null;
+}
+
+export interface BreakLockOptions {
+  /** Who breaks it, as recorded on the run; default `operator on <this host>`. */
+  actor?: string;
+  reason?: string;
+}
+
+export interface BrokenLock {
+  lock: LockInfo;
+  /** The run that held the lock, when it named one. */
+  runId: string | null;
+  /** True when that run was RUNNING and is now FAILED. */
+  runFailed: boolean;
+  /** What was recorded on the run. */
+  note: string;
 }
 
 /** Frees the lock; calling it again, or after another process reclaimed the lock, does nothing. */

@@ -1,18 +1,24 @@
 import { sql as init } from './001_init.js';
+import { present as leasesPresent, sql as leases } from './002_leases.js';
 import { sql as registryId } from './003_registry_id.js';
+import type { Db } from '../db.js';
 
 /** One schema step; `version` is the `PRAGMA user_version` the database has once it is applied. */
 export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /**
+   * Whether the step's changes are in the database. A database that went past this number without them (a
+   * placeholder once stood in for the step) gets the step applied late, on its next writing open.
+   */
+  readonly present?: (db: Db) => boolean;
 }
 
 /** Every migration, oldest first; versions are 1, 2, 3... without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: init },
-  // Number 2 is the lock leases' migration, landing on its own; this empty step holds its place until then.
-  { version: 2, name: 'reserved', sql: '' },
+  { version: 2, name: 'leases', sql: leases, present: leasesPresent },
   { version: 3, name: 'registry_id', sql: registryId },
 ];
 
