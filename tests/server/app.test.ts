@@ -215,6 +215,46 @@ describe('POST /predict/batch', () => {
     expect(((await tooMany.json()) as Json).detail[0].type).toBe('too_long');
   });
 
+  it('details the first 100 invalid rows only, so that an all-invalid batch gets a small answer', async () => {
+    const { post } = makeApp();
+    const bad = Object.fromEntries(Object.keys(EXAMPLE.features).map((k) => [k, 'x'.repeat(8)]));
+    const rows = [EXAMPLE.features, ...new Array(9_999).fill(bad)];
+    const sent = JSON.stringify({ features: rows });
+    const res = await post('/predict/batch', sent);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const body = JSON.parse(text) as Json;
+    expect(body).toMatchObject({ count: 10_000, valid: 1, invalid: 9_999, details_omitted: 9_899 });
+    expect(body.predictions).toHaveLength(10_000);
+    expect(body.predictions[0].prediction_bool).toBeTypeOf('number');
+    // Rows 1-100 are the first 100 invalid ones: every field named; past them, the index alone.
+    expect(body.predictions[100].detail).toHaveLength(Object.keys(EXAMPLE.features).length);
+    expect(body.predictions[100].detail[0].loc).toEqual(['body', 'features', 100, 'Date']);
+    expect(body.predictions[101]).toEqual({ index: 101, detail: [] });
+    expect(body.predictions[9_999]).toEqual({ index: 9_999, detail: [] });
+    // Without the bound this answer was several times the request; now a fraction of it.
+    expect(text.length).toBeLessThan(sent.length / 4);
+  });
+
+  it('lets the event loop run while it checks and scores a large batch', async () => {
+    const { post } = makeApp();
+    const bad = { ...EXAMPLE.features, Location: 'Atlantis', MinTemp: 'cold' };
+    let turns = 0;
+    let answered = false;
+    const tick = () => {
+      turns++;
+      if (!answered) setImmediate(tick);
+    };
+    const pending = Promise.resolve(post('/predict/batch', { features: new Array(10_000).fill(bad) })).then((r) => {
+      answered = true;
+      return r.status;
+    });
+    setImmediate(tick);
+    expect(await pending).toBe(200);
+    // A batch that held the loop from start to end would let the ticker run once or twice.
+    expect(turns).toBeGreaterThan(10);
+  });
+
   it('scores 10,000 rows in one request (past the 1 MiB of a single prediction)', async () => {
     const { post, metrics } = makeApp();
     const res = await post('/predict/batch', { features: new Array(10_000).fill(EXAMPLE.features) });

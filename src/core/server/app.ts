@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { registerDocs } from './docs.js';
 import { HttpError } from './errors.js';
-import { bearerCheck, createPredictCore, tooLarge } from './handlers.js';
+import { bearerCheck, createPredictCore, DISCARD_LIMIT, tooLarge } from './handlers.js';
 import type { AppDeps, PredictCore } from './handlers.js';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
@@ -24,7 +24,13 @@ function header(c: Context, name: string): string | undefined {
   return c.req.header(name);
 }
 
-async function readStreamLimited(req: Request, limit: number): Promise<string> {
+const tooLargeClosing = (limit: number) => new HttpError(413, tooLarge(limit).body, { Connection: 'close' });
+
+/**
+ * The body as text, 413 past `limit`. A body past the limit is still read (and dropped) up to DISCARD_LIMIT
+ * before the 413 goes: closing while the client still sends would reset the connection before it reads the answer.
+ */
+async function readLimited(req: Request, limit: number): Promise<string> {
   if (!req.body) return '';
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -33,22 +39,25 @@ async function readStreamLimited(req: Request, limit: number): Promise<string> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > limit) {
+    if (size <= limit) chunks.push(value);
+    else if (size > limit + DISCARD_LIMIT) {
       await reader.cancel();
-      throw tooLarge(limit);
+      throw tooLargeClosing(limit);
     }
-    chunks.push(value);
   }
+  if (size > limit) throw tooLargeClosing(limit);
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Reads a JSON body: 415 for another type, 413 past the limit, 400 for bad JSON, 422 for none. */
 async function readJson(c: Context, core: PredictCore, limit: number): Promise<unknown> {
+  core.checkHeaders(header(c, 'content-type'), undefined, limit);
+  // A body announced too large is read and dropped (below) before the 413, unless it is far too large to bother.
   const length = header(c, 'content-length');
-  core.checkHeaders(header(c, 'content-type'), length, limit);
+  if (length !== undefined && Number(length) > limit + DISCARD_LIMIT) throw tooLargeClosing(limit);
   let text: string;
   try {
-    text = length !== undefined ? await c.req.text() : await readStreamLimited(c.req.raw, limit);
+    text = await readLimited(c.req.raw, limit);
   } catch (err) {
     if (err instanceof HttpError) throw err;
     throw new HttpError(400, { detail: `could not read the request body: ${err instanceof Error ? err.message : String(err)}` });
@@ -83,7 +92,7 @@ export function createApp(deps: AppDeps): Hono {
   const predictBatch = async (c: Context) => {
     core.authorize(header(c, 'authorization'));
     const loaded = core.requireModel();
-    return c.json(core.predictBatch(loaded, await readJson(c, core, core.batchBodyLimit)));
+    return c.json(await core.predictBatch(loaded, await readJson(c, core, core.batchBodyLimit)));
   };
 
   app.get('/', (c) =>

@@ -4,10 +4,9 @@ import type { Logger } from '../context.js';
 import { featuresToInput, PredictFeaturesSchema } from '../dataset/schema.js';
 import type { FeatureInput } from '../dataset/schema.js';
 import { HttpError, issuesToDetail, validationError } from './errors.js';
-import type { ValidationIssue } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { LoadedModel, ModelHolder } from './model-holder.js';
-import { MAX_BATCH_ROWS, PredictRequestSchema } from './schemas.js';
+import { MAX_BATCH_ROWS, MAX_DETAILED_ROWS, PredictRequestSchema } from './schemas.js';
 
 export const MIB = 1024 * 1024;
 
@@ -63,6 +62,51 @@ export function bearerCheck(token: string, realm: string): (header: string | und
 const RAIN_JSON = JSON.stringify(ANSWER_RAIN);
 const DRY_JSON = JSON.stringify(ANSWER_DRY);
 
+/** Longest run of batch work between two turns of the event loop, so that /health never waits behind a batch. */
+const SLICE_MS = 5;
+/** Rows scored per call between those turns. */
+const SCORE_SLICE_ROWS = 1024;
+
+/** Tells when SLICE_MS of work went by since the last pause; a pause lets the event loop run once. */
+function timeSlicer(): { due(): boolean; pause(): Promise<void> } {
+  let since = performance.now();
+  return {
+    due: () => performance.now() - since >= SLICE_MS,
+    async pause() {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      since = performance.now();
+    },
+  };
+}
+
+/** The rows of a batch body ({"features": [...]} or a bare list) and the `loc` prefix of their errors; 422 for another shape. */
+function batchRows(body: unknown): { rows: unknown[]; prefix: Array<string | number> } {
+  let rows: unknown[];
+  let prefix: Array<string | number>;
+  if (Array.isArray(body)) {
+    rows = body;
+    prefix = ['body'];
+  } else if (body !== null && typeof body === 'object') {
+    const features = (body as Record<string, unknown>).features;
+    if (features === undefined) throw validationError([{ loc: ['body', 'features'], msg: 'Field required', type: 'missing' }]);
+    if (!Array.isArray(features)) throw validationError([{ loc: ['body', 'features'], msg: 'Input should be a valid list', type: 'list_type' }]);
+    rows = features;
+    prefix = ['body', 'features'];
+  } else {
+    throw validationError([{ loc: ['body'], msg: 'Input should be {"features": [...]} or a list of feature objects', type: 'model_attributes_type' }]);
+  }
+  if (rows.length > MAX_BATCH_ROWS) {
+    throw validationError([{ loc: prefix, msg: `List should have at most ${MAX_BATCH_ROWS} items, not ${rows.length}`, type: 'too_long', ctx: { max_length: MAX_BATCH_ROWS } }]);
+  }
+  return { rows, prefix };
+}
+
+/**
+ * Past the size limit, a body is still read and dropped up to this many more bytes before the connection
+ * closes, so that a client still sending gets to read its 413 instead of a reset.
+ */
+export const DISCARD_LIMIT = 16 * MIB;
+
 export const tooLarge = (limit: number) => new HttpError(413, { detail: `Request body too large: at most ${limit} bytes` });
 
 /**
@@ -82,7 +126,8 @@ export interface PredictCore {
   parseJson(text: string): unknown;
   /** The response body of POST /predict, as JSON text. */
   predictOne(loaded: LoadedModel, body: unknown): string;
-  predictBatch(loaded: LoadedModel, body: unknown): object;
+  /** The response body of POST /predict/batch; yields to the event loop every few milliseconds of work. */
+  predictBatch(loaded: LoadedModel, body: unknown): Promise<object>;
   /** Metrics and the access-log line of one finished request. */
   record(method: string, path: string, status: number, ms: number): void;
 }
@@ -142,45 +187,45 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       // Written by hand (the texts escaped once): JSON.stringify of this object is the priciest step of a prediction.
       return `{"prediction_bool":${p.prediction_bool},"prediction_str":${p.prediction_bool ? RAIN_JSON : DRY_JSON},"probability":${Number.isFinite(p.probability) ? p.probability : null},"model":${loaded.refJson}}`;
     },
-    predictBatch(loaded, body) {
-      let rows: unknown[];
-      let prefix: Array<string | number>;
-      if (Array.isArray(body)) {
-        rows = body;
-        prefix = ['body'];
-      } else if (body !== null && typeof body === 'object') {
-        const features = (body as Record<string, unknown>).features;
-        if (features === undefined) throw validationError([{ loc: ['body', 'features'], msg: 'Field required', type: 'missing' }]);
-        if (!Array.isArray(features)) throw validationError([{ loc: ['body', 'features'], msg: 'Input should be a valid list', type: 'list_type' }]);
-        rows = features;
-        prefix = ['body', 'features'];
-      } else {
-        throw validationError([{ loc: ['body'], msg: 'Input should be {"features": [...]} or a list of feature objects', type: 'model_attributes_type' }]);
-      }
-      if (rows.length > MAX_BATCH_ROWS) {
-        throw validationError([{ loc: prefix, msg: `List should have at most ${MAX_BATCH_ROWS} items, not ${rows.length}`, type: 'too_long', ctx: { max_length: MAX_BATCH_ROWS } }]);
-      }
+    async predictBatch(loaded, body) {
+      const { rows, prefix } = batchRows(body);
       const inputs: FeatureInput[] = [];
       const at: number[] = [];
-      const invalid = new Map<number, ValidationIssue[]>();
-      rows.forEach((row, i) => {
-        const r = PredictFeaturesSchema.safeParse(row);
+      const predictions: unknown[] = new Array(rows.length);
+      let invalid = 0;
+      const slice = timeSlicer();
+      for (let i = 0; i < rows.length; i++) {
+        if ((i & 15) === 0 && slice.due()) await slice.pause();
+        const r = PredictFeaturesSchema.safeParse(rows[i]);
         if (r.success) {
           inputs.push(featuresToInput(r.data));
           at.push(i);
-        } else invalid.set(i, issuesToDetail(r.error.issues, [...prefix, i], row));
-      });
-      const probabilities = inputs.length ? loaded.predictor.probabilities(inputs) : new Float64Array(0);
-      const predictions: unknown[] = new Array(rows.length);
+        } else {
+          // Past the first MAX_DETAILED_ROWS, an invalid row costs its index only: the body stays small.
+          predictions[i] = { index: i, detail: ++invalid <= MAX_DETAILED_ROWS ? issuesToDetail(r.error.issues, [...prefix, i], rows[i]) : [] };
+        }
+      }
+      const probabilities = new Float64Array(inputs.length);
+      for (let k = 0; k < inputs.length; k += SCORE_SLICE_ROWS) {
+        if (slice.due()) await slice.pause();
+        probabilities.set(loaded.predictor.probabilities(inputs.slice(k, k + SCORE_SLICE_ROWS)), k);
+      }
       let rain = 0;
+      const threshold = loaded.predictor.threshold;
       at.forEach((i, k) => {
-        const p = answer(probabilities[k]!, loaded.predictor.threshold);
+        const p = answer(probabilities[k]!, threshold);
         rain += p.prediction_bool;
         predictions[i] = { index: i, ...p };
       });
-      for (const [i, detail] of invalid) predictions[i] = { index: i, detail };
       metrics.predicted(rain, inputs.length - rain);
-      return { model: loaded.ref, count: rows.length, valid: inputs.length, invalid: invalid.size, predictions };
+      return {
+        model: loaded.ref,
+        count: rows.length,
+        valid: inputs.length,
+        invalid,
+        details_omitted: Math.max(0, invalid - MAX_DETAILED_ROWS),
+        predictions,
+      };
     },
     record(method, path, status, ms) {
       metrics.request(method, routeLabel(path), status, ms / 1000);

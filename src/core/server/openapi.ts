@@ -10,6 +10,7 @@ import {
   HealthSchema,
   HTTPValidationErrorSchema,
   MAX_BATCH_ROWS,
+  MAX_DETAILED_ROWS,
   ModelInfoSchema,
   PredictRequestSchema,
   PredictResponseSchema,
@@ -114,7 +115,8 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
         summary: `Score up to ${MAX_BATCH_ROWS} rows`,
         description:
           'Body `{"features": [ {...}, ... ]}` (a bare JSON array of feature objects is accepted too). ' +
-          'Each invalid row gets its own `detail` with its index; the valid rows are scored all the same (200).',
+          'Each invalid row gets its own `detail` with its index; the valid rows are scored all the same (200). ' +
+          `The first ${MAX_DETAILED_ROWS} invalid rows are detailed; later ones get an empty \`detail\`, counted in \`details_omitted\`.`,
         ...security,
         requestBody: { required: true, content: { 'application/json': { schema: ref('BatchRequest'), example: { features: [EXAMPLE_FEATURES] } } } },
         responses: { '200': json('One entry per row, in order.', 'BatchResponse'), ...errors(o.batchBodyLimit) },

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { CoreDeps } from '../context.js';
 import { RainopsError } from '../errors.js';
 import { createMetrics } from './metrics.js';
@@ -137,7 +137,7 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
   const first = await holder.init();
   const log = deps.accessLog ? lineBuffer(deps.accessLog, deps.logger) : null;
   let closing = false;
-  const listener = createNodeListener({
+  const { listener, answeredEarly } = createNodeListener({
     holder,
     metrics,
     logger: deps.logger,
@@ -159,7 +159,8 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed HTTP (and timeouts Node answers itself): answer 400 when the socket still can, never crash.
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // A socket whose answer already went out (a refusal sent while its body came in) gets no second one.
+    if (err.code === 'ECONNRESET' || !socket.writable || answeredEarly(socket as Socket)) {
       socket.destroy();
       return;
     }
