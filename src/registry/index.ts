@@ -76,6 +76,8 @@ export interface OpenRegistryOptions {
 export interface Registry {
   readonly file: string;
   schemaVersion(): number;
+  /** Copies the write-ahead log into the database file and empties it (best effort: readers may hold part of it). */
+  checkpoint(): void;
   close(): void;
 
   getOrCreateExperiment(name: string): Experiment;
@@ -132,6 +134,9 @@ export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Regi
   const registry: Registry = {
     file,
     schemaVersion: () => schemaVersion(db),
+    checkpoint: () => {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    },
     close: () => {
       if (db.open) db.close();
     },

@@ -289,6 +289,16 @@ describe('service routes', () => {
     expect((await app.request('/health')).status).toBe(200);
   });
 
+  it('is not ready (503, with the reason) while it serves a version other than the alias says', async () => {
+    const reason = 'alias prod_best points at v2, which could not be loaded (broken); still serving v1';
+    const { app, post } = makeApp({ holder: { ...holder, problem: () => reason } });
+    const ready = await app.request('/ready');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'stale', model: MODEL, version: 1, reason });
+    // It still answers.
+    expect((await post('/predict', EXAMPLE)).status).toBe(200);
+  });
+
   it('GET /openapi.json is generated from the zod schemas and lists every route', async () => {
     const { app } = makeApp({ options: { version: '9.9.9', apiKey: 'k', adminToken: 't' } });
     const res = await app.request('/openapi.json');

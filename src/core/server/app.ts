@@ -101,7 +101,11 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', (c) => {
     const loaded = holder.current();
-    return c.json({ status: loaded ? 'ready' : 'loading', model: holder.model, version: loaded?.version ?? null }, loaded ? 200 : 503);
+    if (!loaded) return c.json({ status: 'loading', model: holder.model, version: null }, 503);
+    // Serving, but not what the alias says (a version that failed to load, a registry file gone): not ready.
+    const problem = holder.problem?.() ?? null;
+    if (problem) return c.json({ status: 'stale', model: holder.model, version: loaded.version, reason: problem }, 503);
+    return c.json({ status: 'ready', model: holder.model, version: loaded.version });
   });
   app.get('/model', (c) => c.json(core.requireModel().info));
   app.get('/metrics', async (c) => c.body(deps.collectMetrics ? await deps.collectMetrics() : metrics.render(), 200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }));

@@ -24,7 +24,7 @@ export interface AppOptions {
 }
 
 export interface AppDeps {
-  holder: Pick<ModelHolder, 'current' | 'refresh' | 'model' | 'alias'>;
+  holder: Pick<ModelHolder, 'current' | 'refresh' | 'model' | 'alias'> & Partial<Pick<ModelHolder, 'problem'>>;
   metrics: ServerMetrics;
   logger: Logger;
   /** Receives one JSON line per request (newline included). */

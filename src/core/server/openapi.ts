@@ -101,7 +101,9 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
   const paths: Record<string, unknown> = {
     '/': get('service', 'Welcome', 'Welcome'),
     '/health': get('service', 'Liveness: the process answers', 'Health'),
-    '/ready': get('service', 'Readiness: a model is loaded', 'Ready', { '503': json('No model loaded yet.', 'Ready') }),
+    '/ready': get('service', 'Readiness: the version the alias points at is loaded', 'Ready', {
+      '503': json('No model loaded yet, or the one serving is not what the alias points at (a version that failed to load, a registry file that is gone); `reason` says which.', 'Ready'),
+    }),
     '/model': get('service', 'The model version being served', 'ModelInfo', { '503': json('No model loaded yet.', 'Error') }),
     '/metrics': {
       get: { tags: ['service'], summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } } },

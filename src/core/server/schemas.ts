@@ -65,7 +65,13 @@ export const ModelInfoSchema = z.object({
 
 export const WelcomeSchema = z.object({ message: z.string(), docs: z.string() });
 export const HealthSchema = z.object({ status: z.literal('ok') });
-export const ReadySchema = z.object({ status: z.enum(['ready', 'loading']), model: z.string(), version: z.number().int().nullable() });
+export const ReadySchema = z.object({
+  /** ready; loading (no model yet); stale (serving `version`, but not what the alias points at: see `reason`). */
+  status: z.enum(['ready', 'loading', 'stale']),
+  model: z.string(),
+  version: z.number().int().nullable(),
+  reason: z.string().optional(),
+});
 
 export const ReloadResultSchema = z.object({
   status: z.enum(['unchanged', 'loaded', 'failed', 'skipped']),
