@@ -51,18 +51,21 @@ async function readLimited(req: Request, limit: number): Promise<string> {
 
 /** Reads a JSON body: 415 for another type, 413 past the limit, 400 for bad JSON, 422 for none. */
 async function readJson(c: Context, core: PredictCore, limit: number): Promise<unknown> {
+  return core.parseJson(await readText(c, core, limit));
+}
+
+/** Reads a body's text: 415 for a type other than JSON, 413 past the limit. */
+async function readText(c: Context, core: PredictCore, limit: number): Promise<string> {
   core.checkHeaders(header(c, 'content-type'), undefined, limit);
   // A body announced too large is read and dropped (below) before the 413, unless it is far too large to bother.
   const length = header(c, 'content-length');
   if (length !== undefined && Number(length) > limit + DISCARD_LIMIT) throw tooLargeClosing(limit);
-  let text: string;
   try {
-    text = await readLimited(c.req.raw, limit);
+    return await readLimited(c.req.raw, limit);
   } catch (err) {
     if (err instanceof HttpError) throw err;
     throw new HttpError(400, { detail: `could not read the request body: ${err instanceof Error ? err.message : String(err)}` });
   }
-  return core.parseJson(text);
 }
 
 /** The prediction API as a Hono app; no port, so tests call `app.request()`. */
@@ -92,7 +95,8 @@ export function createApp(deps: AppDeps): Hono {
   const predictBatch = async (c: Context) => {
     core.authorize(header(c, 'authorization'));
     const loaded = core.requireModel();
-    return c.json(await core.predictBatch(loaded, await readJson(c, core, core.batchBodyLimit)));
+    const text = await readText(c, core, core.batchBodyLimit);
+    return c.json(await core.predictBatchText(loaded, text));
   };
 
   app.get('/', (c) =>

@@ -6,7 +6,10 @@ import type { FeatureInput } from '../dataset/schema.js';
 import { HttpError, issuesToDetail, validationError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { LoadedModel, ModelHolder } from './model-holder.js';
+import { cutBatchJson } from './batch-json.js';
 import { MAX_BATCH_ROWS, MAX_DETAILED_ROWS, PredictRequestSchema } from './schemas.js';
+import { nextTurn, timeSlicer } from './turns.js';
+import type { TimeSlicer } from './turns.js';
 
 export const MIB = 1024 * 1024;
 
@@ -62,22 +65,10 @@ export function bearerCheck(token: string, realm: string): (header: string | und
 const RAIN_JSON = JSON.stringify(ANSWER_RAIN);
 const DRY_JSON = JSON.stringify(ANSWER_DRY);
 
-/** Longest run of batch work between two turns of the event loop, so that /health never waits behind a batch. */
-const SLICE_MS = 5;
-/** Rows scored per call between those turns. */
+/** Rows scored per call between two turns of batch work. */
 const SCORE_SLICE_ROWS = 1024;
-
-/** Tells when SLICE_MS of work went by since the last pause; a pause lets the event loop run once. */
-function timeSlicer(): { due(): boolean; pause(): Promise<void> } {
-  let since = performance.now();
-  return {
-    due: () => performance.now() - since >= SLICE_MS,
-    async pause() {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      since = performance.now();
-    },
-  };
-}
+/** Bodies past this size are parsed a slice at a time. */
+const SLICED_PARSE_BYTES = 256 * 1024;
 
 /** The rows of a batch body ({"features": [...]} or a bare list) and the `loc` prefix of their errors; 422 for another shape. */
 function batchRows(body: unknown): { rows: unknown[]; prefix: Array<string | number> } {
@@ -95,11 +86,12 @@ function batchRows(body: unknown): { rows: unknown[]; prefix: Array<string | num
   } else {
     throw validationError([{ loc: ['body'], msg: 'Input should be {"features": [...]} or a list of feature objects', type: 'model_attributes_type' }]);
   }
-  if (rows.length > MAX_BATCH_ROWS) {
-    throw validationError([{ loc: prefix, msg: `List should have at most ${MAX_BATCH_ROWS} items, not ${rows.length}`, type: 'too_long', ctx: { max_length: MAX_BATCH_ROWS } }]);
-  }
+  if (rows.length > MAX_BATCH_ROWS) throw tooManyRows(prefix, rows.length);
   return { rows, prefix };
 }
+
+const tooManyRows = (prefix: Array<string | number>, n: number) =>
+  validationError([{ loc: prefix, msg: `List should have at most ${MAX_BATCH_ROWS} items, not ${n}`, type: 'too_long', ctx: { max_length: MAX_BATCH_ROWS } }]);
 
 /**
  * Past the size limit, a body is still read and dropped up to this many more bytes before the connection
@@ -108,6 +100,60 @@ function batchRows(body: unknown): { rows: unknown[]; prefix: Array<string | num
 export const DISCARD_LIMIT = 16 * MIB;
 
 export const tooLarge = (limit: number) => new HttpError(413, { detail: `Request body too large: at most ${limit} bytes` });
+
+/** 400 for bad JSON (naming the position, like FastAPI), 422 for an empty body. */
+function parseJson(text: string): unknown {
+  if (text.trim() === '') throw validationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    // V8 names the offset ("... in JSON at position 8"); FastAPI puts it in loc.
+    const message = err instanceof Error ? err.message : String(err);
+    const pos = /position (\d+)/.exec(message);
+    throw new HttpError(400, { detail: [{ loc: pos ? ['body', Number(pos[1])] : ['body'], msg: `JSON decode error: ${message}`, type: 'json_invalid' }] });
+  }
+}
+
+/**
+ * One batch's rows, checked one at a time in order (invalid ones answered at once), then scored together.
+ * `metrics` counts the predictions once they are made.
+ */
+function batchOf(prefix: ReadonlyArray<string | number>, count: number, metrics: ServerMetrics) {
+  const inputs: FeatureInput[] = [];
+  const at: number[] = [];
+  const predictions: unknown[] = new Array(count);
+  let next = 0;
+  let invalid = 0;
+  return {
+    check(row: unknown): void {
+      const i = next++;
+      const r = PredictFeaturesSchema.safeParse(row);
+      if (r.success) {
+        inputs.push(featuresToInput(r.data));
+        at.push(i);
+      } else {
+        // Past the first MAX_DETAILED_ROWS, an invalid row costs its index only: the body stays small.
+        predictions[i] = { index: i, detail: ++invalid <= MAX_DETAILED_ROWS ? issuesToDetail(r.error.issues, [...prefix, i], row) : [] };
+      }
+    },
+    async answer(loaded: LoadedModel, slice: TimeSlicer): Promise<object> {
+      const probabilities = new Float64Array(inputs.length);
+      for (let k = 0; k < inputs.length; k += SCORE_SLICE_ROWS) {
+        if (slice.due()) await slice.pause();
+        probabilities.set(loaded.predictor.probabilities(inputs.slice(k, k + SCORE_SLICE_ROWS)), k);
+      }
+      let rain = 0;
+      const threshold = loaded.predictor.threshold;
+      at.forEach((i, k) => {
+        const p = answer(probabilities[k]!, threshold);
+        rain += p.prediction_bool;
+        predictions[i] = { index: i, ...p };
+      });
+      metrics.predicted(rain, inputs.length - rain);
+      return { model: loaded.ref, count, valid: inputs.length, invalid, details_omitted: Math.max(0, invalid - MAX_DETAILED_ROWS), predictions };
+    },
+  };
+}
 
 /**
  * What the prediction routes do, apart from any HTTP framework: Hono's routes and the lean Node path for
@@ -128,6 +174,10 @@ export interface PredictCore {
   predictOne(loaded: LoadedModel, body: unknown): string;
   /** The response body of POST /predict/batch; yields to the event loop every few milliseconds of work. */
   predictBatch(loaded: LoadedModel, body: unknown): Promise<object>;
+  /** predictBatch on the body's text: a large body is parsed a run of rows at a time (same answers, same errors). */
+  predictBatchText(loaded: LoadedModel, text: string): Promise<object>;
+  /** Waits for a turn of batch work (before joining or writing a large body, which cannot be sliced). */
+  batchTurn(): Promise<void>;
   /** Metrics and the access-log line of one finished request. */
   record(method: string, path: string, status: number, ms: number): void;
 }
@@ -149,7 +199,7 @@ export function createPredictCore(deps: AppDeps): PredictCore {
     return stamp;
   };
 
-  return {
+  const core: PredictCore = {
     bodyLimit: o.bodyLimit ?? MIB,
     batchBodyLimit: o.batchBodyLimit ?? 8 * MIB,
     authorize(authorization) {
@@ -168,17 +218,7 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       // Node's parser holds the body to its Content-Length, so the header can be trusted.
       if (contentLength !== undefined && Number(contentLength) > limit) throw tooLarge(limit);
     },
-    parseJson(text) {
-      if (text.trim() === '') throw validationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
-      try {
-        return JSON.parse(text) as unknown;
-      } catch (err) {
-        // V8 names the offset ("... in JSON at position 8"); FastAPI puts it in loc.
-        const message = err instanceof Error ? err.message : String(err);
-        const pos = /position (\d+)/.exec(message);
-        throw new HttpError(400, { detail: [{ loc: pos ? ['body', Number(pos[1])] : ['body'], msg: `JSON decode error: ${message}`, type: 'json_invalid' }] });
-      }
-    },
+    parseJson,
     predictOne(loaded, body) {
       const parsed = PredictRequestSchema.safeParse(body);
       if (!parsed.success) throw validationError(issuesToDetail(parsed.error.issues, ['body'], body));
@@ -187,45 +227,37 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       // Written by hand (the texts escaped once): JSON.stringify of this object is the priciest step of a prediction.
       return `{"prediction_bool":${p.prediction_bool},"prediction_str":${p.prediction_bool ? RAIN_JSON : DRY_JSON},"probability":${Number.isFinite(p.probability) ? p.probability : null},"model":${loaded.refJson}}`;
     },
+    batchTurn: nextTurn,
+
     async predictBatch(loaded, body) {
       const { rows, prefix } = batchRows(body);
-      const inputs: FeatureInput[] = [];
-      const at: number[] = [];
-      const predictions: unknown[] = new Array(rows.length);
-      let invalid = 0;
+      const batch = batchOf(prefix, rows.length, metrics);
       const slice = timeSlicer();
       for (let i = 0; i < rows.length; i++) {
         if ((i & 15) === 0 && slice.due()) await slice.pause();
-        const r = PredictFeaturesSchema.safeParse(rows[i]);
-        if (r.success) {
-          inputs.push(featuresToInput(r.data));
-          at.push(i);
-        } else {
-          // Past the first MAX_DETAILED_ROWS, an invalid row costs its index only: the body stays small.
-          predictions[i] = { index: i, detail: ++invalid <= MAX_DETAILED_ROWS ? issuesToDetail(r.error.issues, [...prefix, i], rows[i]) : [] };
+        batch.check(rows[i]);
+      }
+      return batch.answer(loaded, slice);
+    },
+    async predictBatchText(loaded, text) {
+      const slice = timeSlicer();
+      const cut = text.length > SLICED_PARSE_BYTES ? await cutBatchJson(text, slice) : null;
+      if (!cut) return core.predictBatch(loaded, parseJson(text));
+      const prefix = cut.wrapped ? ['body', 'features'] : ['body'];
+      if (cut.count > MAX_BATCH_ROWS) throw tooManyRows(prefix, cut.count);
+      const batch = batchOf(prefix, cut.count, metrics);
+      // Each run's rows are checked as soon as they are parsed: they go before the next run is, and stay young.
+      for (const run of cut.runs) {
+        const rows = run();
+        // A run that is not JSON: the body is not; parsing it whole says where (400).
+        if (rows === null) return core.predictBatch(loaded, parseJson(text));
+        for (let i = 0; i < rows.length; i++) {
+          if ((i & 15) === 0 && slice.due()) await slice.pause();
+          batch.check(rows[i]);
         }
-      }
-      const probabilities = new Float64Array(inputs.length);
-      for (let k = 0; k < inputs.length; k += SCORE_SLICE_ROWS) {
         if (slice.due()) await slice.pause();
-        probabilities.set(loaded.predictor.probabilities(inputs.slice(k, k + SCORE_SLICE_ROWS)), k);
       }
-      let rain = 0;
-      const threshold = loaded.predictor.threshold;
-      at.forEach((i, k) => {
-        const p = answer(probabilities[k]!, threshold);
-        rain += p.prediction_bool;
-        predictions[i] = { index: i, ...p };
-      });
-      metrics.predicted(rain, inputs.length - rain);
-      return {
-        model: loaded.ref,
-        count: rows.length,
-        valid: inputs.length,
-        invalid,
-        details_omitted: Math.max(0, invalid - MAX_DETAILED_ROWS),
-        predictions,
-      };
+      return batch.answer(loaded, slice);
     },
     record(method, path, status, ms) {
       metrics.request(method, routeLabel(path), status, ms / 1000);
@@ -237,4 +269,5 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       }
     },
   };
+  return core;
 }

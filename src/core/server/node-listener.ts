@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import { createApp } from './app.js';
 import { HttpError } from './errors.js';
@@ -93,8 +94,17 @@ export function createNodeListener(deps: AppDeps): {
     respond(req, res, start, 500, { detail: 'Internal Server Error' });
   };
 
-  /** Reads the body up to `limit`, then hands its text to `handle`; refusals (401, 503, 415, 413) come first. */
-  const withBody = (req: IncomingMessage, res: ServerResponse, limit: number, handle: (loaded: LoadedModel, text: string, start: number) => void) => {
+  /**
+   * Reads the body up to `limit`, then hands it to `handle` (`text()` decodes it); refusals (401, 503, 415,
+   * 413) come first. With `decodeEarly`, each chunk is decoded as it arrives rather than megabytes at the end.
+   */
+  const withBody = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    limit: number,
+    handle: (loaded: LoadedModel, text: () => string, start: number) => void,
+    decodeEarly = false,
+  ) => {
     const start = performance.now();
     let loaded: LoadedModel;
     try {
@@ -107,19 +117,32 @@ export function createNodeListener(deps: AppDeps): {
       return;
     }
     const chunks: Buffer[] = [];
+    const decoder = decodeEarly ? new StringDecoder('utf8') : null;
+    const parts: string[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size <= limit) {
-        chunks.push(chunk);
+        if (decoder) parts.push(decoder.write(chunk));
+        else chunks.push(chunk);
         return;
       }
       req.off('data', onData);
       req.off('end', onEnd);
       chunks.length = 0;
+      parts.length = 0;
       fail(req, res, start, tooLarge(limit));
     };
-    const onEnd = () => handle(loaded, chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'), start);
+    const text = () => {
+      if (decoder) {
+        const joined = parts.join('') + decoder.end();
+        // Let the pieces go: a batch takes a while, and six batches of 8 MiB add up.
+        parts.length = 0;
+        return joined;
+      }
+      return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    };
+    const onEnd = () => handle(loaded, text, start);
     req.on('data', onData);
     req.on('end', onEnd);
     // The client went away mid-body: nobody is left to answer, and Node closes the socket.
@@ -129,7 +152,7 @@ export function createNodeListener(deps: AppDeps): {
   const predict = (req: IncomingMessage, res: ServerResponse) =>
     withBody(req, res, core.bodyLimit, (loaded, text, start) => {
       try {
-        respond(req, res, start, 200, core.predictOne(loaded, core.parseJson(text)));
+        respond(req, res, start, 200, core.predictOne(loaded, core.parseJson(text())));
       } catch (err) {
         fail(req, res, start, err);
       }
@@ -137,18 +160,18 @@ export function createNodeListener(deps: AppDeps): {
 
   const predictBatch = (req: IncomingMessage, res: ServerResponse) =>
     withBody(req, res, core.batchBodyLimit, (loaded, text, start) => {
-      let body: unknown;
-      try {
-        body = core.parseJson(text);
-      } catch (err) {
-        fail(req, res, start, err);
-        return;
-      }
-      core.predictBatch(loaded, body).then(
-        (answer) => respond(req, res, start, 200, answer),
+      const answer = async () => {
+        // Joining the decoded text, and writing the answer, each take a turn of batch work of their own.
+        await core.batchTurn();
+        const body = await core.predictBatchText(loaded, text());
+        await core.batchTurn();
+        return JSON.stringify(body);
+      };
+      answer().then(
+        (json) => respond(req, res, start, 200, json),
         (err: unknown) => fail(req, res, start, err),
       );
-    });
+    }, true);
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST') {
