@@ -55,6 +55,7 @@ describe('rainops serve (a real process)', () => {
       ['--poll', 'often', '--poll: expected seconds'],
       ['--workers', '-1', '--workers'],
       ['--request-timeout', '0', '--request-timeout: expected more than 0 seconds'],
+      ['--drain-timeout', '-1', '--drain-timeout: expected 0 or more seconds'],
     ] as const) {
       const r = await cli(['serve', flag, value], {}, home.dir);
       expect(r.code, flag).toBe(2);
