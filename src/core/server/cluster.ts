@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../context.js';
 import { RainopsError } from '../errors.js';
 import { renderMetrics } from './metrics.js';
-import { listen } from './listen.js';
+import { listen, urlOf } from './listen.js';
 import type { MetricsSnapshot, ServerMetrics } from './metrics.js';
 
 /** Messages between the primary and its workers (over the cluster's IPC channel). */
@@ -79,8 +79,7 @@ export async function startCluster(opts: ClusterOptions, deps: { logger: Logger 
   };
   // Paused: the bytes stay in the kernel until the worker that serves the connection reads them.
   const server = createNetServer({ pauseOnConnect: true }, handOff);
-  const address = await listen(server, opts.port, opts.host);
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = urlOf(await listen(server, opts.port, opts.host));
 
   // A worker asks for the figures of all: ask each for a snapshot, add them up, answer.
   const gatherMetrics = (asker: Worker, id: number) => {

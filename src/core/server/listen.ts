@@ -18,3 +18,8 @@ export function listen(server: Server, port: number, host: string): Promise<Addr
     });
   });
 }
+
+/** The http:// URL of a listening address (IPv6 in brackets). */
+export function urlOf(address: AddressInfo): string {
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}

@@ -11,8 +11,6 @@ import type { LoadedModel } from './model-holder.js';
 /** The Host a request without one (HTTP/1.0) is served under: routes never look at it. */
 const DEFAULT_HOST = 'localhost';
 
-const JSON_HEADERS = { 'Content-Type': 'application/json' } as const;
-
 /**
  * The HTTP listener: POST /predict and /predict/batch go straight from Node's request to the shared
  * prediction code (Fetch Request/Response objects would cost a third of the single-row throughput); every
@@ -39,7 +37,7 @@ export function createNodeListener(deps: AppDeps): {
       if (status === 500) deps.logger.warn(`request failed outside the app: ${err instanceof Error ? err.message : String(err)}`);
       const detail = status === 400 ? `Bad Request: ${err instanceof Error ? err.message : 'malformed request'}` : 'Internal Server Error';
       if (at) core.record(at.req.method ?? '-', at.req.url ?? '', status, performance.now() - at.start);
-      const headers: Record<string, string> = { ...JSON_HEADERS };
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
       if (isClosing()) headers.Connection = 'close';
       return new Response(JSON.stringify({ detail }), { status, headers });
     },
@@ -48,7 +46,8 @@ export function createNodeListener(deps: AppDeps): {
   const respond = (req: IncomingMessage, res: ServerResponse, start: number, status: number, body: unknown, extra?: Record<string, string>) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
     const length = Buffer.byteLength(text);
-    const headers: Record<string, string | number> = extra ? { ...JSON_HEADERS, 'Content-Length': length, ...extra } : { ...JSON_HEADERS, 'Content-Length': length };
+    // Literal objects: this runs for every prediction.
+    const headers: Record<string, string | number> = extra ? { 'Content-Type': 'application/json', 'Content-Length': length, ...extra } : { 'Content-Type': 'application/json', 'Content-Length': length };
     if (isClosing()) headers.Connection = 'close';
     res.writeHead(status, headers);
     if (req.complete) res.end(text);

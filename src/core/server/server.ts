@@ -1,10 +1,10 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import type { CoreDeps } from '../context.js';
-import { listen } from './listen.js';
+import { listen, urlOf } from './listen.js';
 import { createMetrics } from './metrics.js';
 import type { ServerMetrics } from './metrics.js';
 import { createModelHolder } from './model-holder.js';
@@ -144,10 +144,6 @@ async function drain(server: Server, sockets: ReadonlySet<Socket>, drainMs: numb
     // Now http's close: it stops the timer that looks for requests past their timeout.
     server.close();
   }
-}
-
-function urlOf(address: AddressInfo): string {
-  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
 /** Loads MODEL@ALIAS (failing loudly when there is none), then serves it and follows the alias. */
