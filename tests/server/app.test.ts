@@ -4,6 +4,7 @@ import { ANSWER_DRY, ANSWER_RAIN } from '../../src/core/bundle/predictor.js';
 import { featuresToInput, PredictFeaturesSchema } from '../../src/core/dataset/schema.js';
 import { loadPredictor } from '../../src/core/registration.js';
 import { createApp } from '../../src/core/server/app.js';
+import { createPredictCore } from '../../src/core/server/handlers.js';
 import type { AppDeps } from '../../src/core/server/app.js';
 import { createMetrics } from '../../src/core/server/metrics.js';
 import { createModelHolder } from '../../src/core/server/model-holder.js';
@@ -234,6 +235,23 @@ describe('POST /predict/batch', () => {
     expect(body.predictions[9_999]).toEqual({ index: 9_999, detail: [] });
     // Without the bound this answer was several times the request; now a fraction of it.
     expect(text.length).toBeLessThan(sent.length / 4);
+  });
+
+  it('answers a large body parsed a run of rows at a time exactly as the same body parsed whole', async () => {
+    const core = createPredictCore({ holder, metrics: createMetrics(), logger: memoryLogger() });
+    const loaded = holder.current()!;
+    const rows = Array.from({ length: 3000 }, (_, i) =>
+      i % 5 === 0 ? { ...EXAMPLE.features, MinTemp: 'x', Location: i % 2 ? 'Atlantis' : 'Perth' } : { ...EXAMPLE.features, Humidity3pm: i % 100, Location: i % 3 ? 'Adelaide' : 'Perth' },
+    );
+    for (const body of [{ features: rows }, rows]) {
+      const text = JSON.stringify(body, null, 1);
+      expect(text.length).toBeGreaterThan(512 * 1024);
+      expect(await core.predictBatchText(loaded, text)).toEqual(await core.predictBatch(loaded, JSON.parse(text)));
+    }
+    // Not JSON, cut or not: the same 400 as a whole parse gives.
+    const broken = `${JSON.stringify({ features: rows }).slice(0, -3)}x]}`;
+    const err = await core.predictBatchText(loaded, broken).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, body: { detail: [{ type: 'json_invalid', loc: ['body', expect.any(Number)] }] } });
   });
 
   it('lets the event loop run while it checks and scores a large batch', async () => {

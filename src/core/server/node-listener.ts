@@ -116,8 +116,9 @@ export function createNodeListener(deps: AppDeps): {
       return;
     }
     const chunks: Buffer[] = [];
+    // Batches only: a decoder, and the text decoded so far.
     const decoder = decodeEarly ? new StringDecoder('utf8') : null;
-    const parts: string[] = [];
+    let parts: string[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -129,14 +130,14 @@ export function createNodeListener(deps: AppDeps): {
       req.off('data', onData);
       req.off('end', onEnd);
       chunks.length = 0;
-      parts.length = 0;
+      parts = [];
       fail(req, res, start, tooLarge(limit));
     };
     const text = () => {
       if (decoder) {
         const joined = parts.join('') + decoder.end();
         // Let the pieces go: a batch takes a while, and six batches of 8 MiB add up.
-        parts.length = 0;
+        parts = [];
         return joined;
       }
       return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
