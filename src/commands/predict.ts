@@ -4,11 +4,14 @@ import { z } from 'zod';
 import { CHAMPION_ALIAS, MODEL_NAME } from '../core/context.js';
 import { UsageError } from '../core/errors.js';
 import { openScorer, predictBatch, predictOne } from '../core/predict/index.js';
+import { REMOTE_DEFAULTS } from '../core/predict/remote.js';
 import type { BatchProgress, BatchResult, PredictResult, ScorerSource } from '../core/predict/index.js';
 import type { CliIO } from './io.js';
 import { openDeps, parseOptions, printJson, registryName, versionNumber, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { formatDuration } from './table.js';
+
+const seconds = z.coerce.number({ error: 'expected seconds' }).positive({ error: 'expected more than 0 seconds' });
 
 const Flags = z
   .object({
@@ -23,6 +26,9 @@ const Flags = z
     alias: registryName('alias').optional(),
     version: versionNumber.optional(),
     apiKey: z.string().min(1, { error: 'expected a non-empty key' }).optional(),
+    connectTimeout: seconds.optional(),
+    readTimeout: seconds.optional(),
+    maxResponse: z.coerce.number({ error: 'expected a size in MiB' }).positive({ error: 'expected a size in MiB' }).optional(),
     json: z.boolean().optional(),
   })
   .superRefine((f, ctx) => {
@@ -35,6 +41,7 @@ const Flags = z
     if (f.json && f.input !== undefined && (f.output ?? '-') === '-') fail('json', 'needs --output FILE: standard output already carries the predictions');
     if (f.json && f.interactive) fail('json', 'does not go with --interactive');
     if (f.apiKey !== undefined && f.url === undefined) fail('apiKey', 'goes with --url');
+    for (const flag of ['connectTimeout', 'readTimeout', 'maxResponse'] as const) if (f[flag] !== undefined && f.url === undefined) fail(flag, 'goes with --url');
   });
 
 function formatOf(path: string, flag: string, given: 'csv' | 'jsonl' | undefined): 'csv' | 'jsonl' {
@@ -57,6 +64,9 @@ export function predictCommand(io: CliIO): Command {
     .option('--interactive', 'a form in the terminal, opened with an example day (the default in a terminal without other flags)')
     .option('--url <url>', 'ask a running rainops serve (e.g. http://127.0.0.1:8800) instead of loading the model here')
     .option('--api-key <key>', 'the key rainops serve was started with, for --url (env RAINOPS_API_KEY)')
+    .option('--connect-timeout <seconds>', `with --url: longest wait for a connection (default ${REMOTE_DEFAULTS.connectTimeoutMs / 1000})`)
+    .option('--read-timeout <seconds>', `with --url: longest wait for the next bytes of an answer (default ${REMOTE_DEFAULTS.readTimeoutMs / 1000})`)
+    .option('--max-response <MiB>', `with --url: largest answer read (default ${REMOTE_DEFAULTS.maxResponseBytes / 1024 / 1024})`)
     .option('--model <name>', `registered model (default ${MODEL_NAME})`)
     .option('--alias <alias>', `alias of the version to use (default ${CHAMPION_ALIAS})`)
     .option('--version <n>', 'version number to use instead of an alias')
@@ -68,7 +78,13 @@ export function predictCommand(io: CliIO): Command {
       throw new UsageError(f.interactive ? 'predict: --interactive needs a terminal, and standard input is not one; pass --features or --input instead' : "predict: pass --features '{...}' or --input FILE (or run in a terminal for the form)");
     }
     const model = f.model ?? MODEL_NAME;
-    const source: ScorerSource = f.url ? { url: f.url, remote: { apiKey: f.apiKey } } : f.version !== undefined ? { model, version: f.version } : { model, alias: f.alias ?? CHAMPION_ALIAS };
+    const remote = {
+      apiKey: f.apiKey,
+      connectTimeoutMs: f.connectTimeout === undefined ? undefined : f.connectTimeout * 1000,
+      readTimeoutMs: f.readTimeout === undefined ? undefined : f.readTimeout * 1000,
+      maxResponseBytes: f.maxResponse === undefined ? undefined : Math.round(f.maxResponse * 1024 * 1024),
+    };
+    const source: ScorerSource = f.url ? { url: f.url, remote } : f.version !== undefined ? { model, version: f.version } : { model, alias: f.alias ?? CHAMPION_ALIAS };
     const opened: { close?: () => void } = {};
     try {
       const scorer = await openScorer(source, () => {

@@ -25,15 +25,17 @@ const Flags = z.object({
   adminToken: z.string().min(1, { error: 'expected a non-empty token' }).optional(),
   workers: int(0, 256),
   requestTimeout: num('seconds').pipe(z.number().positive({ error: 'expected more than 0 seconds' })),
+  drainTimeout: num('seconds').pipe(z.number().min(0, { error: 'expected 0 or more seconds' })),
 });
 
 /**
- * Resolves on the first SIGINT/SIGTERM (or `extra`). main() exits at once on those signals, which suits
+ * Resolves on the first SIGINT/SIGTERM/SIGHUP (or `extra`). main() exits at once on those signals, which suits
  * batch commands; a server drains first, so it holds them meanwhile and hands them back after the first
  * one (a second Ctrl-C then exits at once), except in a cluster worker, which always drains.
  */
 function shutdownSignal(isWorker: boolean): { promise: Promise<string>; trigger(reason: string): void; release(): void } {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
+  // SIGHUP too: a closed terminal or a supervisor's reload must not drop the requests in flight.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const saved = new Map(signals.map((s) => [s, process.listeners(s)]));
   for (const [s, fns] of saved) for (const fn of fns) process.removeListener(s, fn);
   let resolve: (reason: string) => void = () => {};
@@ -77,6 +79,7 @@ export function serveCommand(io: CliIO): Command {
     .option('--admin-token <token>', 'enable POST /admin/reload with this bearer token (env RAINOPS_ADMIN_TOKEN)')
     .option('--workers <n>', 'processes serving the port (0: one per core)', '1')
     .option('--request-timeout <seconds>', 'time a client has to send a whole request', '10')
+    .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT/SIGHUP, how long requests in flight may take before every connection is closed', '10')
     .addHelpText('after', '\nExamples:\n  rainops serve\n  rainops serve --port 0 --workers 0 --api-key "$KEY"\n  curl -s localhost:8800/predict -H "Content-Type: application/json" -d \'{"features": {...}}\'');
   withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(Flags, { ...raw, apiKey: raw.apiKey ?? io.env.RAINOPS_API_KEY, adminToken: raw.adminToken ?? io.env.RAINOPS_ADMIN_TOKEN }, 'serve');
@@ -88,7 +91,7 @@ export function serveCommand(io: CliIO): Command {
       const service = await startService(
         {
           host: f.host, port: f.port, model: f.model, alias: f.alias, pollSec: f.poll, apiKey: f.apiKey, adminToken: f.adminToken,
-          requestTimeoutSec: f.requestTimeout, version: VERSION, workers, isWorker,
+          requestTimeoutSec: f.requestTimeout, drainTimeoutSec: f.drainTimeout, version: VERSION, workers, isWorker,
         },
         { ...deps, accessLog: logSink(io), onShutdownRequest: () => stop.trigger('shutdown') },
       );

@@ -104,6 +104,8 @@ export interface Registry {
   /** This registry's persistent random id; a store records the id of the registry that owns it. */
   registryId(): string;
   /** Closes the file; runs and locks still held keep their leases until they run out. */
+  /** Copies the write-ahead log into the database file and empties it (best effort: readers may hold part of it). */
+  checkpoint(): void;
   close(): void;
   /** Renews the lease of every run and lock this connection holds (a timer does it every heartbeat). */
   heartbeat(): RenewResult;
@@ -185,6 +187,9 @@ export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Regi
     access,
     schemaVersion: () => schemaVersion(db),
     registryId: () => registryId(ctx),
+    checkpoint: () => {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    },
     close: () => {
       ctx.leases.close();
       if (db.open) db.close();

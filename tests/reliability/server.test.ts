@@ -1,9 +1,23 @@
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/core/dataset/random.js';
 import { EXAMPLE, MODEL, modelHome, post, spawnServe, waitFor } from '../server/helpers.js';
 import type { ModelHome, ServeProcess } from '../server/helpers.js';
+
+/** Posts the file's body six times at once (argv: url, file); prints "sending", then the answers as JSON. */
+const SEND_SIX = `
+import { readFileSync } from 'node:fs';
+const [url, file] = process.argv.slice(1);
+const body = readFileSync(file);
+process.stdout.write('sending\\n');
+const answers = await Promise.all(Array.from({ length: 6 }, async () => {
+  const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+  return { status: r.status, text: await r.text() };
+}));
+process.stdout.write(JSON.stringify(answers));
+`;
 
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
@@ -64,12 +78,51 @@ describe('rainops serve under bad input, alias moves and tampered bundles', () =
       const res = await Promise.all(batch.map((b) => fetch(`${url}/predict/`, { method: 'POST', headers: { 'Content-Type': b.type }, body: b.body }).then((r) => (r.body?.cancel(), r.status))));
       for (const s of res) statuses.set(s, (statuses.get(s) ?? 0) + 1);
     }
-    const big = await fetch(`${url}/predict/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'x'.repeat(5 * 1024 * 1024) }).then((r) => r.status, () => 413);
+    const big = await fetch(`${url}/predict/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'x'.repeat(5 * 1024 * 1024) }).then((r) => r.status);
     expect(big).toBe(413);
     const bad = [...statuses.keys()].filter((s) => s < 400 || s >= 500);
     expect(bad, JSON.stringify([...statuses])).toEqual([]);
     expect((await post(`${url}/predict/`, EXAMPLE)).status).toBe(200);
     expect(rss(server.child.pid!) - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('keeps /health under 100 ms while six 10,000-row batches of invalid rows are in flight, and answers each in a small body', async () => {
+    const bad = { ...EXAMPLE.features, MinTemp: 'cold', Location: 'Atlantis', Date: '2024-02-30', WindGustDir: 'NORTH' };
+    const body = JSON.stringify({ features: new Array(10_000).fill(bad) });
+    // Warm: the first batch compiles the code paths it takes.
+    expect((await post(`${url}/predict/batch`, { features: new Array(1000).fill(bad) })).status).toBe(200);
+    // The batches come from another process, as they would: this one only probes, and its timings are the server's.
+    const file = join(home.dir, 'bad-batch.json');
+    writeFileSync(file, body);
+    const sender = spawn(process.execPath, ['--input-type=module', '-e', SEND_SIX, `${url}/predict/batch`, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    sender.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    let inFlight = true;
+    const exited = new Promise<number | null>((resolve) => sender.on('close', (code) => {
+      inFlight = false;
+      resolve(code);
+    }));
+    // Probing starts once the server has begun reading the batches.
+    await waitFor(() => out.includes('sending'), 10_000);
+    const latencies: number[] = [];
+    while (inFlight) {
+      const t0 = performance.now();
+      const r = await fetch(`${url}/health`);
+      await r.arrayBuffer();
+      latencies.push(performance.now() - t0);
+      expect(r.status).toBe(200);
+    }
+    expect(await exited).toBe(0);
+    const answers = JSON.parse(out.slice(out.indexOf('\n') + 1)) as Array<{ status: number; text: string }>;
+    expect(answers).toHaveLength(6);
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(JSON.parse(a.text)).toMatchObject({ invalid: 10_000, details_omitted: 9_900 });
+      expect(a.text.length).toBeLessThan(body.length / 4);
+    }
+    // Probed all along (not only once the batches were done), and never kept waiting behind them.
+    expect(latencies.length).toBeGreaterThan(20);
+    expect(Math.max(...latencies), JSON.stringify(latencies.map(Math.round))).toBeLessThan(100);
   });
 
   it('fails no request while prod_best moves back and forth under load', async () => {

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,9 @@ import { IntegrityError, NotFoundError } from '../../src/core/errors.js';
 import { createMetrics } from '../../src/core/server/metrics.js';
 import { createModelHolder } from '../../src/core/server/model-holder.js';
 import { startServer } from '../../src/core/server/server.js';
+import { createFileStore } from '../../src/core/store/file-store.js';
+import { openRegistry } from '../../src/registry/index.js';
+import { tempDir } from '../helpers/cli.js';
 import type { RunningServer } from '../../src/core/server/server.js';
 import { EXAMPLE, memoryLogger, MODEL, modelHome, post, waitFor } from './helpers.js';
 import type { ModelHome } from './helpers.js';
@@ -76,7 +80,15 @@ describe('following the alias', () => {
       promote(3);
       await waitFor(async () => (await metric(s.url, 'rainops_model_reload_failures_total')) === 1, 3000);
       expect(await version(s.url)).toBe(2);
-      expect(((await (await fetch(`${s.url}/ready`)).json()) as Json).status).toBe('ready');
+      // Serving, but not what the alias points at: not ready, and why.
+      const ready = await fetch(`${s.url}/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({
+        status: 'stale',
+        model: MODEL,
+        version: 2,
+        reason: expect.stringMatching(/^alias prod_best points at v3, which could not be loaded \(.*does not match its recorded sha256.*\); still serving v2$/),
+      });
       expect(logger.lines.join('\n')).toMatch(/could not load Rain_dataset_model_prod v3 \(alias prod_best\): .*trees\.json does not match its recorded sha256.*still serving v2/);
       // Not retried on every poll (that would log and count every 100 ms).
       await new Promise((r) => setTimeout(r, 500));
@@ -88,6 +100,7 @@ describe('following the alias', () => {
     expect(await reload.json()).toEqual({ status: 'loaded', version: 3, previous: 2 });
     expect(await version(s.url)).toBe(3);
     expect(await metric(s.url, 'rainops_model_reloads_total')).toBe(2);
+    expect(await (await fetch(`${s.url}/ready`)).json()).toEqual({ status: 'ready', model: MODEL, version: 3 });
   });
 
   it('keeps serving when the alias is removed, and says so once', async () => {
@@ -97,11 +110,84 @@ describe('following the alias', () => {
       await new Promise((r) => setTimeout(r, 300));
       expect(logger.lines.filter((l) => l.includes('was removed')).length).toBe(1);
       expect(await version(s.url)).toBe(3);
+      expect((await fetch(`${s.url}/ready`)).status).toBe(503);
     } finally {
       promote(3);
     }
+    await waitFor(async () => (await fetch(`${s.url}/ready`)).status === 200, 3000);
   });
 });
+
+describe('following the registry file', () => {
+  let clone: { dir: string; file: string };
+  let s: RunningServer;
+  const logger = memoryLogger();
+
+  beforeAll(async () => {
+    // A home of its own (the store copied, the registry backed up), so that its file can be moved about.
+    const dir = tempDir('rainops-serve-clone-');
+    cpSync(join(home.rainopsHome, 'store'), join(dir, 'store'), { recursive: true });
+    const file = join(dir, 'registry.db');
+    await backup(join(home.rainopsHome, 'registry.db'), file);
+    clone = { dir, file };
+  });
+  afterAll(async () => {
+    await s?.close();
+    rmSync(clone.dir, { recursive: true, force: true });
+  });
+
+  /** A copy of the clone's registry with prod_best moved to `to`, ready to be renamed into place. */
+  async function registryPointingAt(to: number, from = clone.file): Promise<string> {
+    const next = join(clone.dir, `next-${to}.db`);
+    await backup(from, next);
+    const r = openRegistry(next);
+    r.setAlias({ model: MODEL, alias: 'prod_best', version: to, actor: 'test', reason: 'replaced file' });
+    r.close();
+    return next;
+  }
+
+  it('follows a registry file replaced by rename, and reports one that is removed while it keeps serving', async () => {
+    const own = openRegistry(clone.file);
+    own.setAlias({ model: MODEL, alias: 'prod_best', version: 1, actor: 'test', reason: 'start' });
+    s = await startServer(
+      { host: '127.0.0.1', port: 0, model: MODEL, alias: 'prod_best', pollSec: 0.1, requestTimeoutSec: 10 },
+      { registry: own, store: createFileStore(join(clone.dir, 'store')), logger },
+    );
+    expect(await version(s.url)).toBe(1);
+
+    renameSync(await registryPointingAt(2), clone.file);
+    await waitFor(async () => (await version(s.url)) === 2, 5000);
+    expect(logger.lines.join('\n')).toContain(`the registry file ${clone.file} was replaced; following the new one`);
+    expect((await fetch(`${s.url}/ready`)).status).toBe(200);
+
+    // Removed: the server keeps its model, says so once, and is not ready.
+    const aside = join(clone.dir, 'aside.db');
+    renameSync(clone.file, aside);
+    const ready = await waitFor(async () => {
+      const r = await fetch(`${s.url}/ready`);
+      return r.status === 503 ? ((await r.json()) as Json) : null;
+    }, 5000);
+    expect(ready).toEqual({ status: 'stale', model: MODEL, version: 2, reason: `the registry file ${clone.file} was removed; not following the alias until it is back; still serving v2` });
+    expect(await version(s.url)).toBe(2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(logger.lines.filter((l) => l.includes('was removed')).length).toBe(1);
+
+    // Back (here a new file, pointing at v3): followed again.
+    renameSync(await registryPointingAt(3, aside), clone.file);
+    await waitFor(async () => (await version(s.url)) === 3, 5000);
+    expect(await (await fetch(`${s.url}/ready`)).json()).toEqual({ status: 'ready', model: MODEL, version: 3 });
+  });
+});
+
+/** A consistent copy of a registry file in use (SQLite's online backup, which includes the write-ahead log). */
+async function backup(from: string, to: string): Promise<void> {
+  const db = new Database(from, { readonly: true });
+  try {
+    await db.backup(to);
+  } finally {
+    db.close();
+  }
+}
 
 describe('the model holder', () => {
   it('refuses to start without the model or the alias, or with a tampered bundle', async () => {

@@ -4,6 +4,7 @@ import { ANSWER_DRY, ANSWER_RAIN } from '../../src/core/bundle/predictor.js';
 import { featuresToInput, PredictFeaturesSchema } from '../../src/core/dataset/schema.js';
 import { loadPredictor } from '../../src/core/registration.js';
 import { createApp } from '../../src/core/server/app.js';
+import { createPredictCore } from '../../src/core/server/handlers.js';
 import type { AppDeps } from '../../src/core/server/app.js';
 import { createMetrics } from '../../src/core/server/metrics.js';
 import { createModelHolder } from '../../src/core/server/model-holder.js';
@@ -215,6 +216,63 @@ describe('POST /predict/batch', () => {
     expect(((await tooMany.json()) as Json).detail[0].type).toBe('too_long');
   });
 
+  it('details the first 100 invalid rows only, so that an all-invalid batch gets a small answer', async () => {
+    const { post } = makeApp();
+    const bad = Object.fromEntries(Object.keys(EXAMPLE.features).map((k) => [k, 'x'.repeat(8)]));
+    const rows = [EXAMPLE.features, ...new Array(9_999).fill(bad)];
+    const sent = JSON.stringify({ features: rows });
+    const res = await post('/predict/batch', sent);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const body = JSON.parse(text) as Json;
+    expect(body).toMatchObject({ count: 10_000, valid: 1, invalid: 9_999, details_omitted: 9_899 });
+    expect(body.predictions).toHaveLength(10_000);
+    expect(body.predictions[0].prediction_bool).toBeTypeOf('number');
+    // Rows 1-100 are the first 100 invalid ones: every field named; past them, the index alone.
+    expect(body.predictions[100].detail).toHaveLength(Object.keys(EXAMPLE.features).length);
+    expect(body.predictions[100].detail[0].loc).toEqual(['body', 'features', 100, 'Date']);
+    expect(body.predictions[101]).toEqual({ index: 101, detail: [] });
+    expect(body.predictions[9_999]).toEqual({ index: 9_999, detail: [] });
+    // Without the bound this answer was several times the request; now a fraction of it.
+    expect(text.length).toBeLessThan(sent.length / 4);
+  });
+
+  it('answers a large body parsed a run of rows at a time exactly as the same body parsed whole', async () => {
+    const core = createPredictCore({ holder, metrics: createMetrics(), logger: memoryLogger() });
+    const loaded = holder.current()!;
+    const rows = Array.from({ length: 3000 }, (_, i) =>
+      i % 5 === 0 ? { ...EXAMPLE.features, MinTemp: 'x', Location: i % 2 ? 'Atlantis' : 'Perth' } : { ...EXAMPLE.features, Humidity3pm: i % 100, Location: i % 3 ? 'Adelaide' : 'Perth' },
+    );
+    for (const body of [{ features: rows }, rows]) {
+      const text = JSON.stringify(body, null, 1);
+      expect(text.length).toBeGreaterThan(512 * 1024);
+      expect(await core.predictBatchText(loaded, text)).toEqual(await core.predictBatch(loaded, JSON.parse(text)));
+    }
+    // Not JSON, cut or not: the same 400 as a whole parse gives.
+    const broken = `${JSON.stringify({ features: rows }).slice(0, -3)}x]}`;
+    const err = await core.predictBatchText(loaded, broken).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, body: { detail: [{ type: 'json_invalid', loc: ['body', expect.any(Number)] }] } });
+  });
+
+  it('lets the event loop run while it checks and scores a large batch', async () => {
+    const { post } = makeApp();
+    const bad = { ...EXAMPLE.features, Location: 'Atlantis', MinTemp: 'cold' };
+    let turns = 0;
+    let answered = false;
+    const tick = () => {
+      turns++;
+      if (!answered) setImmediate(tick);
+    };
+    const pending = Promise.resolve(post('/predict/batch', { features: new Array(10_000).fill(bad) })).then((r) => {
+      answered = true;
+      return r.status;
+    });
+    setImmediate(tick);
+    expect(await pending).toBe(200);
+    // A batch that held the loop from start to end would let the ticker run once or twice.
+    expect(turns).toBeGreaterThan(10);
+  });
+
   it('scores 10,000 rows in one request (past the 1 MiB of a single prediction)', async () => {
     const { post, metrics } = makeApp();
     const res = await post('/predict/batch', { features: new Array(10_000).fill(EXAMPLE.features) });
@@ -247,6 +305,16 @@ describe('service routes', () => {
     expect((await post('/predict', EXAMPLE)).status).toBe(503);
     expect((await app.request('/model')).status).toBe(503);
     expect((await app.request('/health')).status).toBe(200);
+  });
+
+  it('is not ready (503, with the reason) while it serves a version other than the alias says', async () => {
+    const reason = 'alias prod_best points at v2, which could not be loaded (broken); still serving v1';
+    const { app, post } = makeApp({ holder: { ...holder, problem: () => reason } });
+    const ready = await app.request('/ready');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'stale', model: MODEL, version: 1, reason });
+    // It still answers.
+    expect((await post('/predict', EXAMPLE)).status).toBe(200);
   });
 
   it('GET /openapi.json is generated from the zod schemas and lists every route', async () => {

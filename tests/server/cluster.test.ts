@@ -65,7 +65,7 @@ function snapshotOf(i: number): MetricsSnapshot {
   return m.snapshot();
 }
 
-const listen = (w: FakeWorker) => w.say({ type: 'rainops:listening', url: 'http://127.0.0.1:8080', version: 3 });
+const listen = (w: FakeWorker) => w.say({ type: 'rainops:ready', version: 3 });
 const warnings: string[] = [];
 const logger: Logger = { info: () => undefined, debug: () => undefined, warn: (m) => warnings.push(m) };
 const settle = () => new Promise((r) => setImmediate(r));
@@ -79,14 +79,15 @@ afterEach(() => vi.useRealTimers());
 
 describe('startCluster', () => {
   it('forks one worker per index and resolves once all listen', async () => {
-    const c = await startCluster({ workers: 3, graceMs: 1000 }, { logger });
+    const c = await startCluster({ workers: 3, graceMs: 1000, host: '127.0.0.1', port: 0 }, { logger });
     expect(forked.map((w) => w.index)).toEqual([1, 2, 3]);
-    expect(c).toMatchObject({ url: 'http://127.0.0.1:8080', version: 3, workers: 3 });
+    expect(c).toMatchObject({ version: 3, workers: 3 });
+    expect(c.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     await c.close();
   });
 
   it("answers a worker's metrics request with the sums of every worker's figures", async () => {
-    const c = await startCluster({ workers: 3, graceMs: 1000 }, { logger });
+    const c = await startCluster({ workers: 3, graceMs: 1000, host: '127.0.0.1', port: 0 }, { logger });
     forked[1]!.say({ type: 'rainops:metrics?', id: 7 });
     await settle();
     for (const w of forked) expect(w.sent.filter((m) => m.type === 'rainops:snapshot?')).toHaveLength(1);
@@ -103,7 +104,7 @@ describe('startCluster', () => {
 
   it('answers with the figures it has when a worker does not answer within a second', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const c = await startCluster({ workers: 2, graceMs: 1000 }, { logger });
+    const c = await startCluster({ workers: 2, graceMs: 1000, host: '127.0.0.1', port: 0 }, { logger });
     forked[0]!.answers = false;
     forked[1]!.say({ type: 'rainops:metrics?', id: 1 });
     await settle();
@@ -116,13 +117,13 @@ describe('startCluster', () => {
 
   it('fails, naming the worker, when one exits before it listens, and stops the others', async () => {
     onFork = (w) => (w.index === 2 ? w.exit(1, null) : listen(w));
-    await expect(startCluster({ workers: 3, graceMs: 1000 }, { logger })).rejects.toThrow('serve: worker 2 exited (code 1) before listening');
+    await expect(startCluster({ workers: 3, graceMs: 1000, host: '127.0.0.1', port: 0 }, { logger })).rejects.toThrow('serve: worker 2 exited (code 1) before serving');
     expect(forked.filter((w) => w.index !== 2).every((w) => w.dead && w.sent.some((m) => m.type === 'rainops:shutdown'))).toBe(true);
   });
 
   it('replaces a worker that dies after it listened, after a second, under the same index', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const c = await startCluster({ workers: 2, graceMs: 1000 }, { logger });
+    const c = await startCluster({ workers: 2, graceMs: 1000, host: '127.0.0.1', port: 0 }, { logger });
     forked[0]!.exit(null, 'SIGSEGV');
     expect(warnings).toEqual([`worker 1 (pid 4001) exited (SIGSEGV); starting another`]);
     expect(forked).toHaveLength(2);
@@ -134,7 +135,7 @@ describe('startCluster', () => {
 
   it('asks every worker to shut down and kills one that is still there after the grace period', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const c = await startCluster({ workers: 2, graceMs: 5000 }, { logger });
+    const c = await startCluster({ workers: 2, graceMs: 5000, host: '127.0.0.1', port: 0 }, { logger });
     forked[1]!.leaves = false;
     const closed = c.close();
     await settle();
@@ -203,11 +204,11 @@ describe('workerChannel', () => {
     ch.dispose();
   });
 
-  it('announces where it listens, shuts down when told or when the primary goes, and stops listening once disposed', () => {
+  it('says when it serves, shuts down when told or when the primary goes, and stops listening once disposed', () => {
     const onShutdown = vi.fn();
     const ch = workerChannel(metrics(), onShutdown);
-    ch.announce('http://127.0.0.1:9000', 5);
-    expect(posted).toEqual([{ type: 'rainops:listening', url: 'http://127.0.0.1:9000', version: 5 }]);
+    ch.announce(5);
+    expect(posted).toEqual([{ type: 'rainops:ready', version: 5 }]);
     process.emit('message', { type: 'rainops:shutdown' }, undefined);
     process.emit('disconnect');
     expect(onShutdown).toHaveBeenCalledTimes(2);

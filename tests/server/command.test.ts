@@ -55,6 +55,7 @@ describe('rainops serve (a real process)', () => {
       ['--poll', 'often', '--poll: expected seconds'],
       ['--workers', '-1', '--workers'],
       ['--request-timeout', '0', '--request-timeout: expected more than 0 seconds'],
+      ['--drain-timeout', '-1', '--drain-timeout: expected 0 or more seconds'],
     ] as const) {
       const r = await cli(['serve', flag, value], {}, home.dir);
       expect(r.code, flag).toBe(2);
@@ -68,6 +69,41 @@ describe('rainops serve (a real process)', () => {
     expect((await post(`${url}/predict`, EXAMPLE)).status).toBe(401);
     expect((await post(`${url}/predict`, EXAMPLE, { Authorization: 'Bearer from-env' })).status).toBe(200);
     p.child.kill('SIGINT');
+    expect((await p.exited).code).toBe(0);
+  });
+
+  it("answers 413 to a body past the limit while the client is still sending it (Node's fetch reads it)", async () => {
+    // A real process: with client and server on one event loop, the reset this guards against does not happen.
+    const p = serve(['--port', '0']);
+    const url = await p.listening;
+    const send = (path: string, body: string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
+      fetch(`${url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body, duplex: 'half' } as RequestInit).then(
+        async (r) => `${r.status} ${((await r.json()) as Json).detail}`,
+        (e: Error & { cause?: { code?: string } }) => `failed: ${e.cause?.code ?? e.message}`,
+      );
+    const stream = (bytes: number) =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          for (let n = 0; n < bytes; n += 65536) c.enqueue(new Uint8Array(Math.min(65536, bytes - n)).fill(32));
+          c.close();
+        },
+      });
+    const MB = 1_000_000;
+    // By Content-Length, and counted while reading a chunked body; with keep-alive and with Connection: close.
+    for (const path of ['/predict/', '/predict', '/predict?via=hono']) {
+      expect(await send(path, 'x'.repeat(5 * MB)), path).toBe('413 Request body too large: at most 1048576 bytes');
+      expect(await send(path, stream(5 * MB)), path).toBe('413 Request body too large: at most 1048576 bytes');
+      expect(await send(path, 'x'.repeat(5 * MB), { Connection: 'close' }), path).toBe('413 Request body too large: at most 1048576 bytes');
+    }
+    for (const path of ['/predict/batch', '/predict/batch?via=hono']) {
+      expect(await send(path, 'x'.repeat(10 * MB)), path).toBe('413 Request body too large: at most 8388608 bytes');
+      expect(await send(path, stream(10 * MB), { Connection: 'close' }), path).toBe('413 Request body too large: at most 8388608 bytes');
+    }
+    // Refusals that come before the body (here a wrong type) reach the client the same way.
+    expect(await send('/predict', 'x'.repeat(5 * MB), { 'Content-Type': 'text/csv', Connection: 'close' })).toMatch(/^415 Unsupported Media Type/);
+    // The server is fine afterwards.
+    expect((await post(`${url}/predict`, EXAMPLE)).status).toBe(200);
+    p.child.kill('SIGTERM');
     expect((await p.exited).code).toBe(0);
   });
 

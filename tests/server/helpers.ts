@@ -80,9 +80,13 @@ export interface ServeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `rainops serve ...` in its own process, from source (through tsx). */
-export function spawnServe(args: string[], dir: string, env: Record<string, string> = {}): ServeProcess {
-  const child = spawn(process.execPath, ['--import', TSX, ENTRY, 'serve', ...args], {
+/** The built binary (`npm run build` first). */
+export const BIN = resolve(__dirname, '../../bin/rainops.js');
+
+/** `rainops serve ...` in its own process, from source (through tsx), or the built binary with `built`. */
+export function spawnServe(args: string[], dir: string, env: Record<string, string> = {}, opts: { built?: boolean } = {}): ServeProcess {
+  const entry = opts.built ? [BIN] : ['--import', TSX, ENTRY];
+  const child = spawn(process.execPath, [...entry, 'serve', ...args], {
     cwd: dir,
     env: { ...process.env, RAINOPS_HOME: join(dir, '.rainops'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

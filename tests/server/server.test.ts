@@ -187,6 +187,59 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     expect(logger.lines.filter((l) => l.includes('unexpected error'))).toEqual([]);
   });
 
+  it('answers protocol faults with 400, never 5xx: no Host (HTTP/1.0), a bad Host, OPTIONS *', async () => {
+    const { s, log } = await start();
+    const status = (reply: string) => Number(reply.slice(9, 12));
+    // An HTTP/1.0 health checker sends no Host: served under a default one.
+    const health = await raw(s.port, ['GET /health HTTP/1.0\r\n\r\n']);
+    expect(health).toMatch(/^HTTP\/1\.1 200 /);
+    expect(health).toContain('{"status":"ok"}');
+    expect(status(await raw(s.port, ['GET /ready HTTP/1.0\r\n\r\n']))).toBe(200);
+    expect(status(await raw(s.port, ['GET /nowhere HTTP/1.0\r\n\r\n']))).toBe(404);
+    const body = JSON.stringify(EXAMPLE);
+    // Routes the lean path declines (a query string) go through Hono, which must not need a Host either.
+    const declined = await raw(s.port, [`POST /predict?x=1 HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`]);
+    expect(declined).toMatch(/^HTTP\/1\.1 200 /);
+    for (const request of [
+      'GET /health HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n',
+      'GET /health HTTP/1.1\r\nHost: [::1\r\nConnection: close\r\n\r\n',
+      'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'OPTIONS * HTTP/1.0\r\n\r\n',
+      `POST /predict/batch?x HTTP/1.1\r\nHost: a b\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    ]) {
+      const reply = await raw(s.port, [request]);
+      expect(status(reply), request).toBe(400);
+      expect(reply).toMatch(/"detail":"Bad Request: /);
+    }
+    await new Promise((r) => setImmediate(r));
+    // Counted and logged like any request.
+    const lines = log().trim().split('\n').map((l) => JSON.parse(l) as Json);
+    expect(lines.filter((l) => l.status === 400).map((l) => `${l.method} ${l.path}`)).toEqual(['GET /health', 'GET /health', 'OPTIONS *', 'OPTIONS *', 'POST /predict/batch?x']);
+    expect(await (await fetch(`${s.url}/metrics`)).text()).toMatch(/^rainops_http_requests_total\{method="OPTIONS",route="unmatched",status="400"\} 2$/m);
+  });
+
+  it('drops the connection of a client that goes on sending far past the limit, and stays up', async () => {
+    const { s } = await start({ bodyLimit: 1000 });
+    const socket = net.connect(s.port, '127.0.0.1');
+    const closed = new Promise<string>((resolve) => {
+      let got = '';
+      socket.on('data', (d) => (got += d.toString()));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(got));
+    });
+    socket.write(head('/predict', 100 * 1024 * 1024));
+    const chunk = Buffer.alloc(1024 * 1024, 32);
+    // Sends until the server gives up on it (16 MiB past the limit); never the whole 100 MiB.
+    let sent = 0;
+    while (!socket.destroyed && sent < 100 * 1024 * 1024) {
+      sent += chunk.length;
+      if (!socket.write(chunk)) await new Promise((r) => (socket.once('drain', r), socket.once('close', r)));
+    }
+    expect(await closed).toMatch(/^HTTP\/1\.1 413 /);
+    expect(sent).toBeLessThan(100 * 1024 * 1024);
+    expect((await post(`${s.url}/predict`, EXAMPLE)).status).toBe(200);
+  });
+
   it('answers 408 to a client that does not send its whole request in time', async () => {
     const { s } = await start({ requestTimeoutSec: 0.5 });
     const t0 = Date.now();

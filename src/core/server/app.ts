@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import { snakeKeys } from '../naming.js';
 import { registerDocs } from './docs.js';
 import { HttpError } from './errors.js';
-import { bearerCheck, createPredictCore, tooLarge } from './handlers.js';
+import { bearerCheck, createPredictCore, DISCARD_LIMIT, tooLarge } from './handlers.js';
 import type { AppDeps, PredictCore } from './handlers.js';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import type { ModelInfo } from './model-holder.js';
@@ -26,7 +26,13 @@ function header(c: Context, name: string): string | undefined {
   return c.req.header(name);
 }
 
-async function readStreamLimited(req: Request, limit: number): Promise<string> {
+const tooLargeClosing = (limit: number) => new HttpError(413, tooLarge(limit).body, { Connection: 'close' });
+
+/**
+ * The body as text, 413 past `limit`. A body past the limit is still read (and dropped) up to DISCARD_LIMIT
+ * before the 413 goes: closing while the client still sends would reset the connection before it reads the answer.
+ */
+async function readLimited(req: Request, limit: number): Promise<string> {
   if (!req.body) return '';
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -35,27 +41,33 @@ async function readStreamLimited(req: Request, limit: number): Promise<string> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > limit) {
+    if (size <= limit) chunks.push(value);
+    else if (size > limit + DISCARD_LIMIT) {
       await reader.cancel();
-      throw tooLarge(limit);
+      throw tooLargeClosing(limit);
     }
-    chunks.push(value);
   }
+  if (size > limit) throw tooLargeClosing(limit);
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Reads a JSON body: 415 for another type, 413 past the limit, 400 for bad JSON, 422 for none. */
 async function readJson(c: Context, core: PredictCore, limit: number): Promise<unknown> {
+  return core.parseJson(await readText(c, core, limit));
+}
+
+/** Reads a body's text: 415 for a type other than JSON, 413 past the limit. */
+async function readText(c: Context, core: PredictCore, limit: number): Promise<string> {
+  core.checkHeaders(header(c, 'content-type'), undefined, limit);
+  // A body announced too large is read and dropped (below) before the 413, unless it is far too large to bother.
   const length = header(c, 'content-length');
-  core.checkHeaders(header(c, 'content-type'), length, limit);
-  let text: string;
+  if (length !== undefined && Number(length) > limit + DISCARD_LIMIT) throw tooLargeClosing(limit);
   try {
-    text = length !== undefined ? await c.req.text() : await readStreamLimited(c.req.raw, limit);
+    return await readLimited(c.req.raw, limit);
   } catch (err) {
     if (err instanceof HttpError) throw err;
     throw new HttpError(400, { detail: `could not read the request body: ${err instanceof Error ? err.message : String(err)}` });
   }
-  return core.parseJson(text);
 }
 
 /** The prediction API as a Hono app; no port, so tests call `app.request()`. */
@@ -85,7 +97,8 @@ export function createApp(deps: AppDeps): Hono {
   const predictBatch = async (c: Context) => {
     core.authorize(header(c, 'authorization'));
     const loaded = core.requireModel();
-    return c.json(core.predictBatch(loaded, await readJson(c, core, core.batchBodyLimit)));
+    const text = await readText(c, core, core.batchBodyLimit);
+    return c.json(await core.predictBatchText(loaded, text));
   };
 
   app.get('/', (c) =>
@@ -94,7 +107,11 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', (c) => {
     const loaded = holder.current();
-    return c.json({ status: loaded ? 'ready' : 'loading', model: holder.model, version: loaded?.version ?? null }, loaded ? 200 : 503);
+    if (!loaded) return c.json({ status: 'loading', model: holder.model, version: null }, 503);
+    // Serving, but not what the alias says (a version that failed to load, a registry file gone): not ready.
+    const problem = holder.problem?.() ?? null;
+    if (problem) return c.json({ status: 'stale', model: holder.model, version: loaded.version, reason: problem }, 503);
+    return c.json({ status: 'ready', model: holder.model, version: loaded.version });
   });
   // snake_case throughout, also for a bundle that recorded its hyperparameters in camelCase (maxDepth).
   app.get('/model', (c) => c.json(snakeKeys(core.requireModel().info) as ModelInfo));

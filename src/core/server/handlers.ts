@@ -4,10 +4,12 @@ import type { Logger } from '../context.js';
 import { featuresToInput, PredictFeaturesSchema } from '../dataset/schema.js';
 import type { FeatureInput } from '../dataset/schema.js';
 import { HttpError, issuesToDetail, validationError } from './errors.js';
-import type { ValidationIssue } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { LoadedModel, ModelHolder } from './model-holder.js';
-import { MAX_BATCH_ROWS, PredictRequestSchema } from './schemas.js';
+import { cutBatchJson } from './batch-json.js';
+import { MAX_BATCH_ROWS, MAX_DETAILED_ROWS, PredictRequestSchema } from './schemas.js';
+import { nextTurn, timeSlicer } from './turns.js';
+import type { TimeSlicer } from './turns.js';
 
 export const MIB = 1024 * 1024;
 
@@ -25,7 +27,7 @@ export interface AppOptions {
 }
 
 export interface AppDeps {
-  holder: Pick<ModelHolder, 'current' | 'refresh' | 'model' | 'alias'>;
+  holder: Pick<ModelHolder, 'current' | 'refresh' | 'model' | 'alias'> & Partial<Pick<ModelHolder, 'problem'>>;
   metrics: ServerMetrics;
   logger: Logger;
   /** Receives one JSON line per request (newline included). */
@@ -63,7 +65,95 @@ export function bearerCheck(token: string, realm: string): (header: string | und
 const RAIN_JSON = JSON.stringify(ANSWER_RAIN);
 const DRY_JSON = JSON.stringify(ANSWER_DRY);
 
+/** Rows scored per call between two turns of batch work. */
+const SCORE_SLICE_ROWS = 1024;
+/** Bodies past this size are parsed a slice at a time. */
+const SLICED_PARSE_BYTES = 256 * 1024;
+
+/** The rows of a batch body ({"features": [...]} or a bare list) and the `loc` prefix of their errors; 422 for another shape. */
+function batchRows(body: unknown): { rows: unknown[]; prefix: Array<string | number> } {
+  let rows: unknown[];
+  let prefix: Array<string | number>;
+  if (Array.isArray(body)) {
+    rows = body;
+    prefix = ['body'];
+  } else if (body !== null && typeof body === 'object') {
+    const features = (body as Record<string, unknown>).features;
+    if (features === undefined) throw validationError([{ loc: ['body', 'features'], msg: 'Field required', type: 'missing' }]);
+    if (!Array.isArray(features)) throw validationError([{ loc: ['body', 'features'], msg: 'Input should be a valid list', type: 'list_type' }]);
+    rows = features;
+    prefix = ['body', 'features'];
+  } else {
+    throw validationError([{ loc: ['body'], msg: 'Input should be {"features": [...]} or a list of feature objects', type: 'model_attributes_type' }]);
+  }
+  if (rows.length > MAX_BATCH_ROWS) throw tooManyRows(prefix, rows.length);
+  return { rows, prefix };
+}
+
+const tooManyRows = (prefix: Array<string | number>, n: number) =>
+  validationError([{ loc: prefix, msg: `List should have at most ${MAX_BATCH_ROWS} items, not ${n}`, type: 'too_long', ctx: { max_length: MAX_BATCH_ROWS } }]);
+
+/**
+ * Past the size limit, a body is still read and dropped up to this many more bytes before the connection
+ * closes, so that a client still sending gets to read its 413 instead of a reset.
+ */
+export const DISCARD_LIMIT = 16 * MIB;
+
 export const tooLarge = (limit: number) => new HttpError(413, { detail: `Request body too large: at most ${limit} bytes` });
+
+/** 400 for bad JSON (naming the position, like FastAPI), 422 for an empty body. */
+function parseJson(text: string): unknown {
+  if (text.trim() === '') throw validationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    // V8 names the offset ("... in JSON at position 8"); FastAPI puts it in loc.
+    const message = err instanceof Error ? err.message : String(err);
+    const pos = /position (\d+)/.exec(message);
+    throw new HttpError(400, { detail: [{ loc: pos ? ['body', Number(pos[1])] : ['body'], msg: `JSON decode error: ${message}`, type: 'json_invalid' }] });
+  }
+}
+
+/**
+ * One batch's rows, checked one at a time in order (invalid ones answered at once), then scored together.
+ * `metrics` counts the predictions once they are made.
+ */
+function batchOf(prefix: ReadonlyArray<string | number>, count: number, metrics: ServerMetrics) {
+  const inputs: FeatureInput[] = [];
+  const at: number[] = [];
+  const predictions: unknown[] = new Array(count);
+  let next = 0;
+  let invalid = 0;
+  return {
+    check(row: unknown): void {
+      const i = next++;
+      const r = PredictFeaturesSchema.safeParse(row);
+      if (r.success) {
+        inputs.push(featuresToInput(r.data));
+        at.push(i);
+      } else {
+        // Past the first MAX_DETAILED_ROWS, an invalid row costs its index only: the body stays small.
+        predictions[i] = { index: i, detail: ++invalid <= MAX_DETAILED_ROWS ? issuesToDetail(r.error.issues, [...prefix, i], row) : [] };
+      }
+    },
+    async answer(loaded: LoadedModel, slice: TimeSlicer): Promise<object> {
+      const probabilities = new Float64Array(inputs.length);
+      for (let k = 0; k < inputs.length; k += SCORE_SLICE_ROWS) {
+        if (slice.due()) await slice.pause();
+        probabilities.set(loaded.predictor.probabilities(inputs.slice(k, k + SCORE_SLICE_ROWS)), k);
+      }
+      let rain = 0;
+      const threshold = loaded.predictor.threshold;
+      at.forEach((i, k) => {
+        const p = answer(probabilities[k]!, threshold);
+        rain += p.prediction_bool;
+        predictions[i] = { index: i, ...p };
+      });
+      metrics.predicted(rain, inputs.length - rain);
+      return { model: loaded.ref, count, valid: inputs.length, invalid, details_omitted: Math.max(0, invalid - MAX_DETAILED_ROWS), predictions };
+    },
+  };
+}
 
 /**
  * What the prediction routes do, apart from any HTTP framework: Hono's routes and the lean Node path for
@@ -82,7 +172,12 @@ export interface PredictCore {
   parseJson(text: string): unknown;
   /** The response body of POST /predict, as JSON text. */
   predictOne(loaded: LoadedModel, body: unknown): string;
-  predictBatch(loaded: LoadedModel, body: unknown): object;
+  /** The response body of POST /predict/batch; yields to the event loop every few milliseconds of work. */
+  predictBatch(loaded: LoadedModel, body: unknown): Promise<object>;
+  /** predictBatch on the body's text: a large body is parsed a run of rows at a time (same answers, same errors). */
+  predictBatchText(loaded: LoadedModel, text: string): Promise<object>;
+  /** Waits for a turn of batch work (before joining or writing a large body, which cannot be sliced). */
+  batchTurn(): Promise<void>;
   /** Metrics and the access-log line of one finished request. */
   record(method: string, path: string, status: number, ms: number): void;
 }
@@ -104,7 +199,7 @@ export function createPredictCore(deps: AppDeps): PredictCore {
     return stamp;
   };
 
-  return {
+  const core: PredictCore = {
     bodyLimit: o.bodyLimit ?? MIB,
     batchBodyLimit: o.batchBodyLimit ?? 8 * MIB,
     authorize(authorization) {
@@ -123,17 +218,7 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       // Node's parser holds the body to its Content-Length, so the header can be trusted.
       if (contentLength !== undefined && Number(contentLength) > limit) throw tooLarge(limit);
     },
-    parseJson(text) {
-      if (text.trim() === '') throw validationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
-      try {
-        return JSON.parse(text) as unknown;
-      } catch (err) {
-        // V8 names the offset ("... in JSON at position 8"); FastAPI puts it in loc.
-        const message = err instanceof Error ? err.message : String(err);
-        const pos = /position (\d+)/.exec(message);
-        throw new HttpError(400, { detail: [{ loc: pos ? ['body', Number(pos[1])] : ['body'], msg: `JSON decode error: ${message}`, type: 'json_invalid' }] });
-      }
-    },
+    parseJson,
     predictOne(loaded, body) {
       const parsed = PredictRequestSchema.safeParse(body);
       if (!parsed.success) throw validationError(issuesToDetail(parsed.error.issues, ['body'], body));
@@ -142,45 +227,37 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       // Written by hand (the texts escaped once): JSON.stringify of this object is the priciest step of a prediction.
       return `{"prediction_bool":${p.prediction_bool},"prediction_str":${p.prediction_bool ? RAIN_JSON : DRY_JSON},"probability":${Number.isFinite(p.probability) ? p.probability : null},"model":${loaded.refJson}}`;
     },
-    predictBatch(loaded, body) {
-      let rows: unknown[];
-      let prefix: Array<string | number>;
-      if (Array.isArray(body)) {
-        rows = body;
-        prefix = ['body'];
-      } else if (body !== null && typeof body === 'object') {
-        const features = (body as Record<string, unknown>).features;
-        if (features === undefined) throw validationError([{ loc: ['body', 'features'], msg: 'Field required', type: 'missing' }]);
-        if (!Array.isArray(features)) throw validationError([{ loc: ['body', 'features'], msg: 'Input should be a valid list', type: 'list_type' }]);
-        rows = features;
-        prefix = ['body', 'features'];
-      } else {
-        throw validationError([{ loc: ['body'], msg: 'Input should be {"features": [...]} or a list of feature objects', type: 'model_attributes_type' }]);
+    batchTurn: nextTurn,
+
+    async predictBatch(loaded, body) {
+      const { rows, prefix } = batchRows(body);
+      const batch = batchOf(prefix, rows.length, metrics);
+      const slice = timeSlicer();
+      for (let i = 0; i < rows.length; i++) {
+        if ((i & 15) === 0 && slice.due()) await slice.pause();
+        batch.check(rows[i]);
       }
-      if (rows.length > MAX_BATCH_ROWS) {
-        throw validationError([{ loc: prefix, msg: `List should have at most ${MAX_BATCH_ROWS} items, not ${rows.length}`, type: 'too_long', ctx: { max_length: MAX_BATCH_ROWS } }]);
+      return batch.answer(loaded, slice);
+    },
+    async predictBatchText(loaded, text) {
+      const slice = timeSlicer();
+      const cut = text.length > SLICED_PARSE_BYTES ? await cutBatchJson(text, slice) : null;
+      if (!cut) return core.predictBatch(loaded, parseJson(text));
+      const prefix = cut.wrapped ? ['body', 'features'] : ['body'];
+      if (cut.count > MAX_BATCH_ROWS) throw tooManyRows(prefix, cut.count);
+      const batch = batchOf(prefix, cut.count, metrics);
+      // Each run's rows are checked as soon as they are parsed: they go before the next run is, and stay young.
+      for (const run of cut.runs) {
+        const rows = run();
+        // A run that is not JSON: the body is not; parsing it whole says where (400).
+        if (rows === null) return core.predictBatch(loaded, parseJson(text));
+        for (let i = 0; i < rows.length; i++) {
+          if ((i & 15) === 0 && slice.due()) await slice.pause();
+          batch.check(rows[i]);
+        }
+        if (slice.due()) await slice.pause();
       }
-      const inputs: FeatureInput[] = [];
-      const at: number[] = [];
-      const invalid = new Map<number, ValidationIssue[]>();
-      rows.forEach((row, i) => {
-        const r = PredictFeaturesSchema.safeParse(row);
-        if (r.success) {
-          inputs.push(featuresToInput(r.data));
-          at.push(i);
-        } else invalid.set(i, issuesToDetail(r.error.issues, [...prefix, i], row));
-      });
-      const probabilities = inputs.length ? loaded.predictor.probabilities(inputs) : new Float64Array(0);
-      const predictions: unknown[] = new Array(rows.length);
-      let rain = 0;
-      at.forEach((i, k) => {
-        const p = answer(probabilities[k]!, loaded.predictor.threshold);
-        rain += p.prediction_bool;
-        predictions[i] = { index: i, ...p };
-      });
-      for (const [i, detail] of invalid) predictions[i] = { index: i, detail };
-      metrics.predicted(rain, inputs.length - rain);
-      return { model: loaded.ref, count: rows.length, valid: inputs.length, invalid: invalid.size, predictions };
+      return batch.answer(loaded, slice);
     },
     record(method, path, status, ms) {
       metrics.request(method, routeLabel(path), status, ms / 1000);
@@ -192,4 +269,5 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       }
     },
   };
+  return core;
 }

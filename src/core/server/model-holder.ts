@@ -3,8 +3,10 @@ import type { Logger } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { loadPredictor } from '../registration.js';
 import type { ArtifactStore } from '../store/types.js';
+import { openRegistry } from '../../registry/index.js';
 import type { Registry } from '../../registry/index.js';
 import type { ServerMetrics } from './metrics.js';
+import { followRegistryFile } from './registry-follower.js';
 
 /** What GET /model answers. */
 export interface ModelInfo {
@@ -43,6 +45,8 @@ export interface ModelHolder {
   readonly alias: string;
   /** The model serving now, or null before the first load. */
   current(): LoadedModel | null;
+  /** Why the model serving is not (or may not be) the one the alias points at; null when it is. */
+  problem(): string | null;
   /** Loads the alias's version; throws (NotFoundError, IntegrityError) when there is none to serve. */
   init(): Promise<LoadedModel>;
   /** Looks at the alias once and swaps in its version when it moved; never throws. `force` retries a failed version at once. */
@@ -70,6 +74,11 @@ export interface ModelHolderDeps {
   now?: () => Date;
   /** Loads a version (defaults to the verified bundle through loadPredictor); tests slow it down. */
   load?: (version: number) => Promise<Predictor>;
+  /**
+   * Opens the registry file again when another file took its place (defaults to openRegistry); the
+   * registry given above is closed then.
+   */
+  openRegistry?: (file: string) => Registry;
 }
 
 /** Fails with a sentence when the registry cannot serve MODEL@ALIAS. */
@@ -88,8 +97,11 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
   const { model, alias, pollMs } = opts;
   const maxRetryMs = opts.maxRetryMs ?? 300_000;
   const now = deps.now ?? (() => new Date());
-  const load = deps.load ?? ((version: number) => loadPredictor(deps.registry, deps.store, model, version));
+  const follower = followRegistryFile(deps.registry, { open: deps.openRegistry ?? ((file) => openRegistry(file)), logger: deps.logger });
+  const registry = () => follower.current() ?? deps.registry;
+  const load = deps.load ?? ((version: number) => loadPredictor(registry(), deps.store, model, version));
   let current: LoadedModel | null = null;
+  let problem: string | null = null;
   let inFlight: Promise<RefreshOutcome> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
@@ -131,6 +143,7 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
     const loaded = wrap(predictor);
     current = loaded;
     failed = null;
+    problem = null;
     lastWarning = '';
     deps.metrics?.modelLoaded({ model, alias, version: loaded.version, engine: loaded.info.engine }, isReload);
     return loaded;
@@ -138,20 +151,31 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
 
   const check = async (force: boolean): Promise<RefreshOutcome> => {
     const previous = current?.version ?? null;
+    const serving = `still serving v${String(previous)}`;
+    const fileProblem = follower.check();
+    if (fileProblem !== null) {
+      problem = `${fileProblem}; ${serving}`;
+      return { status: 'skipped', version: null, previous, reason: fileProblem };
+    }
     let version: number | null;
     try {
-      version = deps.registry.getAlias(model, alias);
+      version = registry().getAlias(model, alias);
     } catch (err) {
       const reason = `could not read alias ${alias} of ${model}: ${err instanceof Error ? err.message : String(err)}`;
-      warnOnce(`${reason}; still serving v${String(previous)}`);
+      problem = `${reason}; ${serving}`;
+      warnOnce(problem);
       return { status: 'skipped', version: null, previous, reason };
     }
     if (version === null) {
       const reason = `alias ${alias} of ${model} was removed`;
-      warnOnce(`${reason}; still serving v${String(previous)}`);
+      problem = `${reason}; ${serving}`;
+      warnOnce(problem);
       return { status: 'skipped', version, previous, reason };
     }
-    if (version === previous) return { status: 'unchanged', version, previous };
+    if (version === previous) {
+      problem = null;
+      return { status: 'unchanged', version, previous };
+    }
     if (!force && failed?.version === version && Date.now() < failed.retryAt) {
       return { status: 'skipped', version, previous, reason: `v${version} failed to load; next try after ${new Date(failed.retryAt).toISOString()}` };
     }
@@ -166,8 +190,9 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
       const attempts = failed?.version === version ? failed.attempts + 1 : 1;
       const wait = Math.min(maxRetryMs, Math.max(pollMs, 1000) * 2 ** attempts);
       failed = { version, attempts, retryAt: Date.now() + wait };
+      problem = `alias ${alias} points at v${version}, which could not be loaded (${error}); ${serving}`;
       deps.metrics?.reloadFailed();
-      deps.logger.warn(`could not load ${model} v${version} (alias ${alias}): ${error}; still serving v${String(previous)}, next try in ${Math.round(wait / 1000)} s`);
+      deps.logger.warn(`could not load ${model} v${version} (alias ${alias}): ${error}; ${serving}, next try in ${Math.round(wait / 1000)} s`);
       return { status: 'failed', version, previous, error };
     }
   };
@@ -190,8 +215,9 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
     model,
     alias,
     current: () => current,
+    problem: () => problem,
     async init() {
-      const version = checkServable(deps.registry, model, alias);
+      const version = checkServable(registry(), model, alias);
       return swapIn(await load(version), false);
     },
     refresh,
@@ -203,6 +229,7 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
       if (timer) clearTimeout(timer);
       timer = null;
       if (inFlight) await inFlight;
+      follower.close();
     },
   };
 }

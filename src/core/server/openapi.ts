@@ -10,6 +10,7 @@ import {
   HealthSchema,
   HTTPValidationErrorSchema,
   MAX_BATCH_ROWS,
+  MAX_DETAILED_ROWS,
   ModelInfoSchema,
   PredictRequestSchema,
   PredictResponseSchema,
@@ -100,7 +101,9 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
   const paths: Record<string, unknown> = {
     '/': get('service', 'Welcome', 'Welcome'),
     '/health': get('service', 'Liveness: the process answers', 'Health'),
-    '/ready': get('service', 'Readiness: a model is loaded', 'Ready', { '503': json('No model loaded yet.', 'Ready') }),
+    '/ready': get('service', 'Readiness: the version the alias points at is loaded', 'Ready', {
+      '503': json('No model loaded yet, or the one serving is not what the alias points at (a version that failed to load, a registry file that is gone); `reason` says which.', 'Ready'),
+    }),
     '/model': get('service', 'The model version being served', 'ModelInfo', { '503': json('No model loaded yet.', 'Error') }),
     '/metrics': {
       get: { tags: ['service'], summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } } },
@@ -114,7 +117,8 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
         summary: `Score up to ${MAX_BATCH_ROWS} rows`,
         description:
           'Body `{"features": [ {...}, ... ]}` (a bare JSON array of feature objects is accepted too). ' +
-          'Each invalid row gets its own `detail` with its index; the valid rows are scored all the same (200).',
+          'Each invalid row gets its own `detail` with its index; the valid rows are scored all the same (200). ' +
+          `The first ${MAX_DETAILED_ROWS} invalid rows are detailed; later ones get an empty \`detail\`, counted in \`details_omitted\`.`,
         ...security,
         requestBody: { required: true, content: { 'application/json': { schema: ref('BatchRequest'), example: { features: [EXAMPLE_FEATURES] } } } },
         responses: { '200': json('One entry per row, in order.', 'BatchResponse'), ...errors(o.batchBodyLimit) },

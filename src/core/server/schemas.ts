@@ -5,6 +5,9 @@ import { PredictFeaturesSchema } from '../dataset/schema.js';
 /** Rows one POST /predict/batch may carry. */
 export const MAX_BATCH_ROWS = 10_000;
 
+/** Invalid rows of one batch whose errors are spelled out; later ones get an empty `detail`, so the answer stays small. */
+export const MAX_DETAILED_ROWS = 100;
+
 export const PredictRequestSchema = z.object({ features: PredictFeaturesSchema });
 
 /** The documented batch shape; a bare JSON array of feature objects is accepted too. */
@@ -35,6 +38,8 @@ export const BatchResponseSchema = z.object({
   count: z.number().int(),
   valid: z.number().int(),
   invalid: z.number().int(),
+  /** Invalid rows past the first MAX_DETAILED_ROWS, whose `detail` is left empty. */
+  details_omitted: z.number().int(),
   predictions: z.array(
     z.union([
       z.object({ index: z.number().int(), ...predictionShape }),
@@ -60,7 +65,13 @@ export const ModelInfoSchema = z.object({
 
 export const WelcomeSchema = z.object({ message: z.string(), docs: z.string() });
 export const HealthSchema = z.object({ status: z.literal('ok') });
-export const ReadySchema = z.object({ status: z.enum(['ready', 'loading']), model: z.string(), version: z.number().int().nullable() });
+export const ReadySchema = z.object({
+  /** ready; loading (no model yet); stale (serving `version`, but not what the alias points at: see `reason`). */
+  status: z.enum(['ready', 'loading', 'stale']),
+  model: z.string(),
+  version: z.number().int().nullable(),
+  reason: z.string().optional(),
+});
 
 export const ReloadResultSchema = z.object({
   status: z.enum(['unchanged', 'loaded', 'failed', 'skipped']),

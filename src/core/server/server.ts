@@ -1,8 +1,10 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer } from 'node:net';
+import type { Socket } from 'node:net';
+import { once } from 'node:events';
 import type { CoreDeps } from '../context.js';
-import { RainopsError } from '../errors.js';
+import { listen, urlOf } from './listen.js';
 import { createMetrics } from './metrics.js';
 import type { ServerMetrics } from './metrics.js';
 import { createModelHolder } from './model-holder.js';
@@ -21,6 +23,8 @@ export interface ServeOptions {
   adminToken?: string | undefined;
   /** Seconds a client has to send a whole request (408 past it). */
   requestTimeoutSec: number;
+  /** Seconds a shutdown waits for requests in flight before closing every connection (default 10). */
+  drainTimeoutSec?: number;
   bodyLimit?: number;
   batchBodyLimit?: number;
   version?: string;
@@ -32,6 +36,8 @@ export interface ServeDeps extends Pick<CoreDeps, 'registry' | 'store' | 'logger
   /** The figures of every process, when this one is a worker of a cluster. */
   collectMetrics?: () => Promise<string>;
   metrics?: ServerMetrics;
+  /** Connections handed over by a cluster's primary, which listens at `url`; without it the server listens itself. */
+  connections?: { url: string; accept(onSocket: (socket: Socket) => void): void };
 }
 
 export interface RunningServer {
@@ -43,7 +49,10 @@ export interface RunningServer {
   version: number;
   holder: ModelHolder;
   metrics: ServerMetrics;
-  /** Stops accepting, lets requests in flight finish (at most the request timeout), stops following the alias. */
+  /**
+   * Stops accepting, answers requests in flight with `Connection: close`, closes idle connections, and
+   * after the drain timeout closes the rest; stops following the alias.
+   */
   close(): Promise<void>;
 }
 
@@ -54,6 +63,12 @@ export interface RunningServer {
 export type LogSink = (text: string, done: (err?: Error | null) => void) => void;
 
 const MAX_PENDING_LOG = 4 * 1024 * 1024;
+const DEFAULT_DRAIN_SEC = 10;
+/**
+ * How long a keep-alive connection that was idle when shutdown began may still send its next request
+ * (answered with `Connection: close`) before it is closed: a busy client's next request is already on its way.
+ */
+const IDLE_GRACE_MS = 250;
 
 /** Batches lines into one write at a time, at most one per event-loop turn: the hot path never waits on stderr. */
 function lineBuffer(sink: LogSink, logger: ServeDeps['logger']): { push(line: string): void; drain(): Promise<void> } {
@@ -110,21 +125,25 @@ function lineBuffer(sink: LogSink, logger: ServeDeps['logger']): { push(line: st
   };
 }
 
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      const where = `${host}:${port}`;
-      if (err.code === 'EADDRINUSE') reject(new RainopsError(`serve: ${where} is already in use; stop the other server or pick another --port`));
-      else if (err.code === 'EACCES') reject(new RainopsError(`serve: not allowed to listen on ${where}; pick a --port above 1023`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new RainopsError(`serve: cannot listen on ${host}: no such address on this machine`));
-      else reject(err);
-    };
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve(server.address() as AddressInfo);
-    });
-  });
+/**
+ * Stops accepting and waits until every connection has ended. Requests in flight, and the next request of
+ * a connection that was between two, are answered (with `Connection: close`, set by the listener); a
+ * connection still idle after IDLE_GRACE_MS is closed; whatever is left at `drainMs` is cut.
+ */
+async function drain(server: Server, sockets: ReadonlySet<Socket>, drainMs: number): Promise<void> {
+  // net's close, not http's: http's closes idle keep-alive connections at once, and a request a client sent
+  // on one just then would meet a reset instead of an answer.
+  if (server.listening) NetServer.prototype.close.call(server);
+  const sweep = setInterval(() => server.closeIdleConnections(), IDLE_GRACE_MS);
+  const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
+  try {
+    while (sockets.size > 0) await once(sockets.values().next().value!, 'close');
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(deadline);
+    // Now http's close: it stops the timer that looks for requests past their timeout.
+    server.close();
+  }
 }
 
 /** Loads MODEL@ALIAS (failing loudly when there is none), then serves it and follows the alias. */
@@ -137,7 +156,7 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
   const first = await holder.init();
   const log = deps.accessLog ? lineBuffer(deps.accessLog, deps.logger) : null;
   let closing = false;
-  const listener = createNodeListener({
+  const { listener, answeredEarly } = createNodeListener({
     holder,
     metrics,
     logger: deps.logger,
@@ -159,34 +178,36 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed HTTP (and timeouts Node answers itself): answer 400 when the socket still can, never crash.
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // A socket whose answer already went out (a refusal sent while its body came in) gets no second one.
+    if (err.code === 'ECONNRESET' || !socket.writable || answeredEarly(socket as Socket)) {
       socket.destroy();
       return;
     }
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
-  let address: AddressInfo;
+  // Tracked here rather than through the server: connections a cluster's primary hands over are not counted by it.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  let url: string;
   try {
-    address = await listen(server, opts.port, opts.host);
+    url = deps.connections ? deps.connections.url : urlOf(await listen(server, opts.port, opts.host));
   } catch (err) {
     await holder.stop();
     throw err;
   }
+  deps.connections?.accept((socket) => server.emit('connection', socket));
   holder.start();
-  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${hostForUrl}:${address.port}`;
 
+  const drainMs = Math.max(0, Math.round((opts.drainTimeoutSec ?? DEFAULT_DRAIN_SEC) * 1000));
   let closed: Promise<void> | null = null;
   const close = () => {
     closed ??= (async () => {
       closing = true;
-      const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      // close() drops idle keep-alive connections; busy ones close after their response (Connection: close).
-      server.closeIdleConnections();
-      const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs + 1000);
-      await done;
-      clearTimeout(deadline);
+      await drain(server, sockets, drainMs);
       await holder.stop();
       if (log) {
         // A reader of stderr that never reads must not keep the process alive: give the log 2 s.
@@ -198,5 +219,6 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
     return closed;
   };
 
-  return { url, host: address.address, port: address.port, model: opts.model, alias: opts.alias, version: first.version, holder, metrics, close };
+  const at = new URL(url);
+  return { url, host: at.hostname.replace(/^\[|\]$/g, ''), port: Number(at.port), model: opts.model, alias: opts.alias, version: first.version, holder, metrics, close };
 }

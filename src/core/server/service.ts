@@ -28,13 +28,15 @@ export async function startService(opts: ServiceOptions, deps: ServiceDeps): Pro
   if (opts.workers > 1 && !opts.isWorker) {
     // Fail here, once, rather than in every worker.
     checkServable(deps.registry, opts.model, opts.alias);
-    return startCluster({ workers: opts.workers, graceMs: opts.requestTimeoutSec * 1000 + 5000 }, { logger: deps.logger });
+    // A worker drains for at most drainTimeoutSec; past that and a margin, the primary kills it.
+    return startCluster({ workers: opts.workers, graceMs: (opts.drainTimeoutSec ?? 10) * 1000 + 5000, host: opts.host, port: opts.port }, { logger: deps.logger });
   }
   const metrics = createMetrics();
   const channel = opts.isWorker ? workerChannel(metrics, deps.onShutdownRequest) : null;
   try {
-    const s = await startServer(opts, { ...deps, metrics, collectMetrics: channel?.collectMetrics });
-    channel?.announce(s.url, s.version);
+    const connections = channel ? { url: channel.url, accept: channel.acceptConnections } : undefined;
+    const s = await startServer(opts, { ...deps, metrics, collectMetrics: channel?.collectMetrics, connections });
+    channel?.announce(s.version);
     return {
       url: s.url,
       version: s.version,
