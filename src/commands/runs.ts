@@ -115,8 +115,8 @@ export function runsCommand(io: CliIO): Command {
           return i === 0 || d === null || d === undefined || !row.changed ? text : `${text} (${d >= 0 ? '+' : ''}${formatNumber(d)})`;
         }),
       ]);
-      if (opts.csv) io.stdout.write([headers, ...cells].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
-      else if (opts.md) io.stdout.write([headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => printable(c).replace(/\|/g, '\\|')).join(' | ')} |`).join('\n') + '\n');
+      if (opts.csv) io.stdout.write(`${[headers, ...cells].map((r) => r.map(csvCell).join(',')).join('\n')}\n`);
+      else if (opts.md) io.stdout.write(`${[headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => printable(c).replace(/\|/g, '\\|')).join(' | ')} |`).join('\n')}\n`);
       else io.stdout.write(table(headers, cells));
     });
   });

@@ -110,7 +110,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, comma
 
 /** The one JSON document of --json: every key snake_case, as in the HTTP API (see DATA_MAPS for the exceptions). */
 export function printJson(io: CliIO, value: unknown): void {
-  io.stdout.write(JSON.stringify(snakeKeys(value), null, 2) + '\n');
+  io.stdout.write(`${JSON.stringify(snakeKeys(value), null, 2)}\n`);
 }
 
 /** The result a user asked for goes to stdout: the JSON document with --json, else the human summary. */

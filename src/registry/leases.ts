@@ -209,7 +209,10 @@ export class LeaseKeeper {
 
   #changed(): void {
     const wanted = !this.#closed && !this.#empty();
-    if (!wanted) return this.#stop();
+    if (!wanted) {
+      this.#stop();
+      return;
+    }
     if (this.#mode === 'thread' && this.#thread === null && this.#timer === null) {
       this.#thread = startHeartbeatThread(this.#ctx.db.name, this.policy, (runs, tokens) => this.#forget(runs, tokens), () => this.#fallBack());
     }

@@ -293,8 +293,8 @@ export function getRun(ctx: RegistryContext, idOrPrefix: string): RunDetail {
         )
         .all(id);
       for (const p of points) {
-        const list = (metricHistory[p.key] ??= []);
-        list.push({ value: metricValue(p.value), step: p.step, timestamp: p.timestamp });
+        metricHistory[p.key] ??= [];
+        metricHistory[p.key]!.push({ value: metricValue(p.value), step: p.step, timestamp: p.timestamp });
       }
       const artifacts: Artifact[] = ctx
         .stmt<{ path: string; size: number; sha256: string; uri: string; created_at: string }>(

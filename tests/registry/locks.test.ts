@@ -154,7 +154,7 @@ describe('leases', () => {
     });
     // the holder's own connection never fails what it holds, even late
     expect(holder.reapDeadRuns()).toBe(0);
-    expect(holder.heartbeat().lost).toEqual(['run ' + run.id]);
+    expect(holder.heartbeat().lost).toEqual([`run ${run.id}`]);
     expect(() => holder.finishRun(run.id, { status: 'FINISHED' })).toThrow(/already FAILED \(heartbeat stopped/);
   });
 

@@ -35,7 +35,7 @@ export async function modelHome(versions = 1): Promise<ModelHome> {
   const dir = tempDir('rainops-serve-');
   const csv = join(dir, 'small.csv');
   const lines = weatherCsvText().split('\n');
-  writeFileSync(csv, lines.filter((l, i) => i === 0 || (i % 48 === 0 && l !== '')).join('\n') + '\n');
+  writeFileSync(csv, `${lines.filter((l, i) => i === 0 || (i % 48 === 0 && l !== '')).join('\n')}\n`);
   expect((await cli(['etl', '--source', csv], {}, dir)).code).toBe(0);
   for (let v = 1; v <= versions; v++) {
     const grid = join(dir, `grid${v}.json`);

@@ -239,7 +239,9 @@ export function remoteScorer(baseUrl: string, opts: RemoteOptions = {}): RowScor
       const batch = hasBatch ? await inBatches(features) : null;
       if (batch === null) hasBatch = false;
       const scored = batch ?? (await oneByOne(features));
-      scored.answers.forEach((a, k) => (answers[sent[k]!] = a));
+      scored.answers.forEach((a, k) => {
+        answers[sent[k]!] = a;
+      });
       return { model: scored.model, answers };
     },
   };

@@ -48,14 +48,23 @@ export function createMetrics(now: () => number = Date.now): ServerMetrics {
   return {
     request(method, route, status, seconds) {
       let byMethod = requests.get(route);
-      if (!byMethod) requests.set(route, (byMethod = new Map()));
+      if (!byMethod) {
+        byMethod = new Map();
+        requests.set(route, byMethod);
+      }
       let byStatus = byMethod.get(method);
-      if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+      if (!byStatus) {
+        byStatus = new Map();
+        byMethod.set(method, byStatus);
+      }
       const r = byStatus.get(status);
       if (r) r.count++;
       else byStatus.set(status, { method, route, status, count: 1 });
       let h = latency.get(route);
-      if (!h) latency.set(route, (h = { route, buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 }));
+      if (!h) {
+        h = { route, buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
+        latency.set(route, h);
+      }
       // Buckets hold per-bucket counts here; render() makes them cumulative.
       let i = 0;
       while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
@@ -105,7 +114,9 @@ export function renderMetrics(snapshots: readonly MetricsSnapshot[]): string {
     }
     for (const h of s.latency) {
       const acc = latency.get(h.route) ?? { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
-      h.buckets.forEach((n, i) => (acc.buckets[i]! += n));
+      h.buckets.forEach((n, i) => {
+        acc.buckets[i]! += n;
+      });
       acc.sum += h.sum;
       acc.count += h.count;
       latency.set(h.route, acc);
