@@ -45,20 +45,28 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}, cwd 
   });
 }
 
-const rainops = (home: string, args: string[]) => run(process.execPath, [BIN, ...args], { RAINOPS_HOME: join(home, '.rainops') }, home);
+const rainops = (home: string, args: string[]) =>
+  run(process.execPath, [BIN, ...args], { RAINOPS_HOME: join(home, '.rainops') }, home);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fresh = () => mkdtempSync(join(tmpdir(), 'rainops-bench-'));
 // Both sides read one plain CSV: the bundled data set, decompressed once (SPEC section 7 times the plain file).
 const CSV = join(fresh(), 'weatherAUS.csv');
 writeFileSync(CSV, gunzipSync(readFileSync(join(ROOT, 'data/weatherAUS.csv.gz'))));
-const pythonHas = async (mods: string) => !argv.has('--skip-python') && existsSync(PY) && (await run(PY, ['-c', `import ${mods}`])).code === 0;
+const pythonHas = async (mods: string) =>
+  !argv.has('--skip-python') && existsSync(PY) && (await run(PY, ['-c', `import ${mods}`])).code === 0;
 const must = (p: Proc, what: string) => {
-  if (p.code !== 0) throw new Error(`${what} failed (exit ${p.code}): ${p.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  if (p.code !== 0)
+    throw new Error(`${what} failed (exit ${p.code}): ${p.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return p;
 };
 
 /** Starts a server process and resolves once it prints its URL. */
-function startServer(cmd: string, args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+function startServer(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  pattern: RegExp,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   return new Promise((res, rej) => {
     const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = '';
@@ -70,7 +78,11 @@ function startServer(cmd: string, args: string[], env: Record<string, string>, p
       const m = pattern.exec(seen);
       if (!m) return;
       found = true;
-      res({ url: m[1]!, pid: child.pid!, stop: () => new Promise((done) => (child.once('close', () => done()), child.kill('SIGTERM'))) });
+      res({
+        url: m[1]!,
+        pid: child.pid!,
+        stop: () => new Promise((done) => (child.once('close', () => done()), child.kill('SIGTERM'))),
+      });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -80,15 +92,35 @@ function startServer(cmd: string, args: string[], env: Record<string, string>, p
 
 async function waitForHttp(url: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (await fetch(url).then(() => true, () => false)) return;
+    if (
+      await fetch(url).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url} never answered`);
 }
 
 async function load(url: string, body: string, connections: number, seconds: number) {
-  const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds });
-  return { rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, requests: r.requests.total };
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+  });
+  return {
+    rps: r.requests.average,
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    requests: r.requests.total,
+  };
 }
 
 const peakRss = (pid: number) => {
@@ -97,13 +129,36 @@ const peakRss = (pid: number) => {
 };
 
 const EXAMPLE = {
-  Date: '2024-08-26', Location: 'Adelaide', MinTemp: 9.8, MaxTemp: 18.2, Rainfall: 0.2, Evaporation: 1.4, Sunshine: 0, WindGustDir: 'ESE', WindGustSpeed: 39,
-  WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: 17, WindSpeed3pm: 11, Humidity9am: 91, Humidity3pm: 95, Pressure9am: 1020.3, Pressure3pm: 1016.4,
-  Cloud9am: 7, Cloud3pm: 8, Temp9am: 12.7, Temp3pm: 14.6, RainToday: 0,
+  Date: '2024-08-26',
+  Location: 'Adelaide',
+  MinTemp: 9.8,
+  MaxTemp: 18.2,
+  Rainfall: 0.2,
+  Evaporation: 1.4,
+  Sunshine: 0,
+  WindGustDir: 'ESE',
+  WindGustSpeed: 39,
+  WindDir9am: 'NW',
+  WindDir3pm: 'W',
+  WindSpeed9am: 17,
+  WindSpeed3pm: 11,
+  Humidity9am: 91,
+  Humidity3pm: 95,
+  Pressure9am: 1020.3,
+  Pressure3pm: 1016.4,
+  Cloud9am: 7,
+  Cloud3pm: 8,
+  Temp9am: 12.7,
+  Temp3pm: 14.6,
+  RainToday: 0,
 };
 
 async function main() {
-  const out: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version }, quick };
+  const out: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    quick,
+  };
   const runs = quick || !wants('etl') ? 1 : 3;
   // Partial results survive a later stage failing.
   const save = () => {
@@ -122,17 +177,29 @@ async function main() {
     datasetId = JSON.parse(r.stdout).dataset_id;
   }
   const etlRun = JSON.parse((await rainops(home, ['runs', 'list', '--json', '--limit', '1'])).stdout)[0];
-  const etl: Record<string, unknown> = { rainops_s: median(etlMs) / 1000, rainops_runs_s: etlMs.map((m) => m / 1000), rainops_peak_rss_bytes: etlRun.peak_rss_bytes };
+  const etl: Record<string, unknown> = {
+    rainops_s: median(etlMs) / 1000,
+    rainops_runs_s: etlMs.map((m) => m / 1000),
+    rainops_peak_rss_bytes: etlRun.peak_rss_bytes,
+  };
   if (wants('etl') && (await pythonHas('pandas, sklearn'))) {
     log('etl: Python peer');
     const py: number[] = [];
     let inner = 0;
     for (let i = 0; i < Math.min(runs, 2); i++) {
-      const r = must(await run(PY, [join(ROOT, 'bench/peers/etl.py'), CSV, fresh(), join(ROOT, 'data/locations.json')]), 'python etl');
+      const r = must(
+        await run(PY, [join(ROOT, 'bench/peers/etl.py'), CSV, fresh(), join(ROOT, 'data/locations.json')]),
+        'python etl',
+      );
       py.push(r.ms);
       inner = JSON.parse(r.stdout).before_write_s;
     }
-    Object.assign(etl, { python_s: median(py) / 1000, python_before_write_s: inner, ratio: median(etlMs) / median(py), goal: '<= 0.5' });
+    Object.assign(etl, {
+      python_s: median(py) / 1000,
+      python_before_write_s: inner,
+      ratio: median(etlMs) / median(py),
+      goal: '<= 0.5',
+    });
   }
   if (wants('etl')) out.etl = etl;
   save();
@@ -156,7 +223,9 @@ async function fitSection(out: Record<string, unknown>, home: string, datasetId:
   const data = await loadDatasetMatrices(createFileStore(join(home, '.rainops/store')), datasetId);
   const fit: Record<string, unknown> = { rows: data.Xtrain.rows, cols: data.Xtrain.cols };
   for (const name of ['native', 'wasm'] as const) {
-    const engine = await loadEngine(name).catch((e: Error) => (log(`fit: ${name} engine unavailable: ${e.message}`), null));
+    const engine = await loadEngine(name).catch(
+      (e: Error) => (log(`fit: ${name} engine unavailable: ${e.message}`), null),
+    );
     if (!engine) continue;
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -185,12 +254,31 @@ async function gridSection(out: Record<string, unknown>, home: string, datasetId
   writeFileSync(gridFile, JSON.stringify({ learningRate: [0.1, 0.3], maxDepth: [3, 6], nEstimators: [100, 200] }));
   const grid: Record<string, unknown> = { candidates: 8, folds: 5 };
   for (const name of quick ? ['native'] : ['native', 'wasm']) {
-    const r = await rainops(home, ['optimize', '--grid', gridFile, '--engine', name, '--early-stopping', '100000', '--promote', 'never', '--json']);
+    const r = await rainops(home, [
+      'optimize',
+      '--grid',
+      gridFile,
+      '--engine',
+      name,
+      '--early-stopping',
+      '100000',
+      '--promote',
+      'never',
+      '--json',
+    ]);
     if (r.code === 0) grid[`${name}_s`] = r.ms / 1000;
     else log(`grid: ${name} failed: ${r.stderr.trim().split('\n').at(-1)}`);
   }
   if (await pythonHas('xgboost, sklearn, pandas')) {
-    const r = must(await run(PY, [join(ROOT, 'bench/peers/fit.py'), 'grid', datasetDir, JSON.stringify({ learning_rate: [0.1, 0.3], max_depth: [3, 6], n_estimators: [100, 200] })]), 'python grid');
+    const r = must(
+      await run(PY, [
+        join(ROOT, 'bench/peers/fit.py'),
+        'grid',
+        datasetDir,
+        JSON.stringify({ learning_rate: [0.1, 0.3], max_depth: [3, 6], n_estimators: [100, 200] }),
+      ]),
+      'python grid',
+    );
     const py = JSON.parse(r.stdout);
     // Whole processes on both sides: reading the data, the search and the refit of the best.
     const pythonS = r.ms / 1000;
@@ -208,8 +296,15 @@ async function modelSection(out: Record<string, unknown>, home: string) {
   const best = JSON.parse(opt.stdout);
   const optRun = JSON.parse((await rainops(home, ['runs', 'show', best.run_id, '--json'])).stdout);
   out.model = {
-    engine: best.engine, optimize_s: opt.ms / 1000, test_f1: best.test.f1, test_roc_auc: best.test.roc_auc, threshold: best.test.threshold,
-    best_params: best.best_params, peak_rss_bytes: optRun.peak_rss_bytes, python_reference: { f1: 0.658, f1_tuned: 0.693, roc_auc: 0.907 }, goal: 'f1 >= 0.69, roc_auc >= 0.905',
+    engine: best.engine,
+    optimize_s: opt.ms / 1000,
+    test_f1: best.test.f1,
+    test_roc_auc: best.test.roc_auc,
+    threshold: best.test.threshold,
+    best_params: best.best_params,
+    peak_rss_bytes: optRun.peak_rss_bytes,
+    python_reference: { f1: 0.658, f1_tuned: 0.693, roc_auc: 0.907 },
+    goal: 'f1 >= 0.69, roc_auc >= 0.905',
   };
   if (!best.alias) must(await rainops(home, ['promote', best.model, String(best.version)]), 'promote');
 }
@@ -219,20 +314,35 @@ async function serveSection(out: Record<string, unknown>, home: string) {
   const seconds = quick ? 3 : 10;
   const body = JSON.stringify({ features: EXAMPLE });
   const serve: Record<string, unknown> = { connections: 50, seconds };
-  const server = await startServer(process.execPath, [BIN, 'serve', '--port', '0'], { RAINOPS_HOME: join(home, '.rainops') }, /listening on (http:\/\/[^\s]+)/);
+  const server = await startServer(
+    process.execPath,
+    [BIN, 'serve', '--port', '0'],
+    { RAINOPS_HOME: join(home, '.rainops') },
+    /listening on (http:\/\/[^\s]+)/,
+  );
   try {
     await waitForHttp(`${server.url}/health`);
     await load(`${server.url}/predict/`, body, 50, 1);
     serve.rainops = await load(`${server.url}/predict/`, body, 50, seconds);
     const rows = 1000;
-    const batch = await load(`${server.url}/predict/batch`, JSON.stringify(Array.from({ length: rows }, () => EXAMPLE)), 4, seconds);
+    const batch = await load(
+      `${server.url}/predict/batch`,
+      JSON.stringify(Array.from({ length: rows }, () => EXAMPLE)),
+      4,
+      seconds,
+    );
     serve.batch_rows_per_s = batch.rps * rows;
     serve.batch = batch;
     serve.rainops_peak_rss_bytes = peakRss(server.pid);
   } finally {
     await server.stop();
   }
-  const bare = await startServer(process.execPath, [join(ROOT, 'bench/peers/bare-server.mjs'), '0'], {}, /listening on (http:\/\/[^\s]+)/);
+  const bare = await startServer(
+    process.execPath,
+    [join(ROOT, 'bench/peers/bare-server.mjs'), '0'],
+    {},
+    /listening on (http:\/\/[^\s]+)/,
+  );
   try {
     await load(`${bare.url}/`, body, 50, 1);
     serve.bare_node = await load(`${bare.url}/`, body, 50, seconds);
@@ -247,7 +357,12 @@ async function serveSection(out: Record<string, unknown>, home: string) {
       const version = JSON.parse((await rainops(home, ['models', 'list', '--json'])).stdout)[0].aliases.prod_best;
       const bundle = join(home, '.rainops/store/models/Rain_dataset_model_prod', String(version));
       const port = 18000 + Math.floor(Math.random() * 1000);
-      const py = await startServer(PY, [join(ROOT, 'bench/peers/fastapi_app.py'), bundle, String(port)], {}, /starting on (http:\/\/[^\s]+)/);
+      const py = await startServer(
+        PY,
+        [join(ROOT, 'bench/peers/fastapi_app.py'), bundle, String(port)],
+        {},
+        /starting on (http:\/\/[^\s]+)/,
+      );
       await waitForHttp(`${py.url}/docs`);
       try {
         serve.python_fastapi = await load(`${py.url}/predict/`, body, 50, seconds);
@@ -279,11 +394,35 @@ function markdown(o: Record<string, unknown>): string {
     ['one fit, wasm (s)', n(f.wasm_s), n(f.python_s), n(f.wasm_ratio), '<= 5x'],
     ['grid 8 x 5 folds, native (s)', n(g.native_s, 1), n(g.python_s, 1), n(g.native_ratio), '<= 1x'],
     ['grid 8 x 5 folds, wasm (s)', n(g.wasm_s, 1), n(g.python_s, 1), n(g.wasm_ratio), '<= 3x'],
-    [`test F1 / ROC AUC (${String(m.engine)}, ${n(m.optimize_s, 0)} s)`, `${n(m.test_f1, 3)} / ${n(m.test_roc_auc, 3)}`, '0.658 (0.693 tuned) / 0.907', '-', '>= 0.69 / >= 0.905'],
-    ['single-row predictions/s, 50 conns', n(r.rps, 0), p ? n(p.rps, 0) : '-', `${n(s.ratio_to_bare as number)} of bare Node (${n(b.rps, 0)}/s)`, '>= 0.5 of bare'],
-    ['p50 / p99 latency (ms)', `${n(r.p50_ms, 1)} / ${n(r.p99_ms, 1)}`, p ? `${n(p.p50_ms, 0)} / ${n(p.p99_ms, 0)}` : '-', '-', 'p99 <= 10'],
+    [
+      `test F1 / ROC AUC (${String(m.engine)}, ${n(m.optimize_s, 0)} s)`,
+      `${n(m.test_f1, 3)} / ${n(m.test_roc_auc, 3)}`,
+      '0.658 (0.693 tuned) / 0.907',
+      '-',
+      '>= 0.69 / >= 0.905',
+    ],
+    [
+      'single-row predictions/s, 50 conns',
+      n(r.rps, 0),
+      p ? n(p.rps, 0) : '-',
+      `${n(s.ratio_to_bare as number)} of bare Node (${n(b.rps, 0)}/s)`,
+      '>= 0.5 of bare',
+    ],
+    [
+      'p50 / p99 latency (ms)',
+      `${n(r.p50_ms, 1)} / ${n(r.p99_ms, 1)}`,
+      p ? `${n(p.p50_ms, 0)} / ${n(p.p99_ms, 0)}` : '-',
+      '-',
+      'p99 <= 10',
+    ],
     ['batch rows/s (1,000-row requests)', n(s.batch_rows_per_s as number, 0), '-', '-', '-'],
-    ['peak memory: etl / optimize / serve', `${mb(e.rainops_peak_rss_bytes)} / ${mb(m.peak_rss_bytes)} / ${mb(s.rainops_peak_rss_bytes)}`, '-', '-', '-'],
+    [
+      'peak memory: etl / optimize / serve',
+      `${mb(e.rainops_peak_rss_bytes)} / ${mb(m.peak_rss_bytes)} / ${mb(s.rainops_peak_rss_bytes)}`,
+      '-',
+      '-',
+      '-',
+    ],
   ];
   return `${['| what | rainops | Python original | ratio | goal |', '|---|---|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n')}\n`;
 }

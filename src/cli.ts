@@ -32,7 +32,23 @@ export function createProgram(io: CliIO): Command {
         'Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage.\n\n' +
         'Start with:\n  rainops etl                 # the bundled weatherAUS data set\n  rainops runs list\n  rainops datasets list',
     );
-  for (const make of [etlCommand, optimizeCommand, retrainCommand, promoteCommand, rollbackCommand, pipelineCommand, runsCommand, modelsCommand, datasetsCommand, predictCommand, serveCommand, gcCommand, storeCommand, locksCommand]) program.addCommand(make(io));
+  for (const make of [
+    etlCommand,
+    optimizeCommand,
+    retrainCommand,
+    promoteCommand,
+    rollbackCommand,
+    pipelineCommand,
+    runsCommand,
+    modelsCommand,
+    datasetsCommand,
+    predictCommand,
+    serveCommand,
+    gcCommand,
+    storeCommand,
+    locksCommand,
+  ])
+    program.addCommand(make(io));
   // Every command and subcommand reports through io and lets run() choose the exit code.
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput({
@@ -51,8 +67,14 @@ export function usageMessage(cmd: Command, text: string): string {
   const names: string[] = [];
   for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
   const path = names.join(' ');
-  const [first = '', ...rest] = text.trim().replace(/^error: /, '').split('\n');
-  const suggestion = rest.join(' ').trim().replace(/^\(Did you mean (.*)\)$/, '(did you mean $1)');
+  const [first = '', ...rest] = text
+    .trim()
+    .replace(/^error: /, '')
+    .split('\n');
+  const suggestion = rest
+    .join(' ')
+    .trim()
+    .replace(/^\(Did you mean (.*)\)$/, '(did you mean $1)');
   const what = `${first.replace(/\.$/, '')}${suggestion ? ` ${suggestion}` : ''}`;
   return `rainops: ${path ? `${path}: ` : ''}${what}; see 'rainops ${path ? `${path} ` : ''}--help'\n`;
 }
@@ -70,14 +92,21 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
     }
     const verbose = argv.includes('--verbose');
     // A full disk met outside the store and the writers that name their file (the registry, a download cache).
-    const failure = err instanceof RainopsError ? err : (diskFullError(err, (err as { path?: string }).path ?? 'the registry or a cache file', { fix: 'free space, or point --home and --store at another disk' }) ?? err);
+    const failure =
+      err instanceof RainopsError
+        ? err
+        : (diskFullError(err, (err as { path?: string }).path ?? 'the registry or a cache file', {
+            fix: 'free space, or point --home and --store at another disk',
+          }) ?? err);
     if (failure instanceof RainopsError) {
       io.stderr.write(`rainops: ${failure.message}\n`);
       if (verbose && failure.stack) io.stderr.write(`${failure.stack}\n`);
       return failure.exitCode;
     }
     const message = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`rainops: unexpected error: ${message}${verbose ? '' : ' (run again with --verbose for the stack trace)'}\n`);
+    io.stderr.write(
+      `rainops: unexpected error: ${message}${verbose ? '' : ' (run again with --verbose for the stack trace)'}\n`,
+    );
     if (verbose && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
     return 1;
   }

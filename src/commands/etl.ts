@@ -11,13 +11,27 @@ import { table } from './table.js';
 
 const EtlFlags = z.object({
   source: z.string().min(1).optional(),
-  until: z.string().refine((s) => parseIsoDay(s) !== null, { error: 'expected a calendar day as YYYY-MM-DD' }).optional(),
-  testSize: z.coerce.number({ error: 'expected a number' }).gt(0, { error: 'expected a fraction between 0 and 1' }).lt(1, { error: 'expected a fraction between 0 and 1' }),
-  seed: z.coerce.number({ error: 'expected an integer' }).int({ error: 'expected an integer' }).min(0).max(2 ** 32 - 1),
+  until: z
+    .string()
+    .refine((s) => parseIsoDay(s) !== null, { error: 'expected a calendar day as YYYY-MM-DD' })
+    .optional(),
+  testSize: z.coerce
+    .number({ error: 'expected a number' })
+    .gt(0, { error: 'expected a fraction between 0 and 1' })
+    .lt(1, { error: 'expected a fraction between 0 and 1' }),
+  seed: z.coerce
+    .number({ error: 'expected an integer' })
+    .int({ error: 'expected an integer' })
+    .min(0)
+    .max(2 ** 32 - 1),
   split: z.enum(['stratified', 'time'], { error: 'expected stratified or time' }),
   strict: z.boolean(),
-  connectTimeout: z.coerce.number({ error: 'expected a number of seconds' }).positive({ error: 'expected a positive number of seconds' }),
-  readTimeout: z.coerce.number({ error: 'expected a number of seconds' }).positive({ error: 'expected a positive number of seconds' }),
+  connectTimeout: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .positive({ error: 'expected a positive number of seconds' }),
+  readTimeout: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .positive({ error: 'expected a positive number of seconds' }),
   maxSourceBytes: z.string().transform((s, ctx) => {
     const bytes = parseBytes(s);
     if (bytes !== null) return bytes;
@@ -38,15 +52,30 @@ export function parseBytes(text: string): number | null {
 
 export function addEtlOptions(cmd: Command): Command {
   return cmd
-    .option('--source <path|url>', 'CSV to read: a path (a FIFO, <(cmd) and /dev/stdin too) or an http(s) URL, plain or gzip (env RAINOPS_SOURCE; default: the bundled data/weatherAUS.csv.gz)')
+    .option(
+      '--source <path|url>',
+      'CSV to read: a path (a FIFO, <(cmd) and /dev/stdin too) or an http(s) URL, plain or gzip (env RAINOPS_SOURCE; default: the bundled data/weatherAUS.csv.gz)',
+    )
     .option('--until <YYYY-MM-DD>', 'keep only rows dated on or before this day')
     .option('--test-size <fraction>', 'share of rows held out for testing', '0.2')
     .option('--seed <n>', 'seed of the split', '42')
     .option('--split <method>', 'stratified (on RainTomorrow) or time (latest rows are the test set)', 'stratified')
     .option('--strict', 'fail on the first row that does not fit the schema instead of skipping it', false)
-    .option('--connect-timeout <seconds>', 'URL source: give up when the server has not answered within this time', String(DEFAULT_SOURCE_LIMITS.connectTimeoutMs / 1000))
-    .option('--read-timeout <seconds>', 'URL source: give up when no byte arrives for this long', String(DEFAULT_SOURCE_LIMITS.readTimeoutMs / 1000))
-    .option('--max-source-bytes <size>', 'give up on a source larger than this, uncompressed (K, M, G = powers of 1024)', '2G');
+    .option(
+      '--connect-timeout <seconds>',
+      'URL source: give up when the server has not answered within this time',
+      String(DEFAULT_SOURCE_LIMITS.connectTimeoutMs / 1000),
+    )
+    .option(
+      '--read-timeout <seconds>',
+      'URL source: give up when no byte arrives for this long',
+      String(DEFAULT_SOURCE_LIMITS.readTimeoutMs / 1000),
+    )
+    .option(
+      '--max-source-bytes <size>',
+      'give up on a source larger than this, uncompressed (K, M, G = powers of 1024)',
+      '2G',
+    );
 }
 
 export function parseEtlFlags(raw: Record<string, unknown>, io: CliIO) {
@@ -87,7 +116,9 @@ export function describeEtl(r: EtlResult, until: string | undefined): string {
       [
         ['in source', r.rows.total],
         ['rejected by the row schema', r.rows.rejected],
-        ...(until === undefined ? [] : [[`dated after --until ${until} (left out)`, r.rows.excludedByUntil] as [string, number]]),
+        ...(until === undefined
+          ? []
+          : [[`dated after --until ${until} (left out)`, r.rows.excludedByUntil] as [string, number]]),
         ['without RainTomorrow (dropped)', r.rows.dropped],
         ['train', r.rows.train],
         ['test', r.rows.test],

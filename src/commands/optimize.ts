@@ -8,7 +8,11 @@ import { openDeps, parseOptions, printResult, registryName, withCommon, withTrai
 import type { CommonOptions } from './shared.js';
 import { displayUri, table } from './table.js';
 
-const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
+const int = (min: number) =>
+  z.coerce
+    .number({ error: 'expected a whole number' })
+    .int({ error: 'expected a whole number' })
+    .min(min, { error: `expected a whole number of at least ${min}` });
 
 export const OptimizeFlags = z.object({
   model: registryName('model'),
@@ -34,9 +38,15 @@ export const OPTIMIZE_FLAG_OF = { model: 'name', kind: 'model' };
 
 export function optimizeCommand(io: CliIO): Command {
   const cmd = new Command('optimize')
-    .description('search XGBoost hyperparameters with stratified k-fold CV, refit the best, evaluate, register it and maybe promote it')
+    .description(
+      'search XGBoost hyperparameters with stratified k-fold CV, refit the best, evaluate, register it and maybe promote it',
+    )
     .option('--dataset <id>', 'data set version (default: the newest)')
-    .option('--grid <name|file>', 'seed (the original 18-candidate grid), small (4 fast candidates) or a JSON file', 'small')
+    .option(
+      '--grid <name|file>',
+      'seed (the original 18-candidate grid), small (4 fast candidates) or a JSON file',
+      'small',
+    )
     .option('--search <kind>', 'grid (every candidate) or random (--trials draws)', 'grid')
     .option('--trials <n>', 'candidates drawn by a random search', '10')
     .option('--timeout <seconds>', 'start no new trial after this long')
@@ -70,8 +80,22 @@ export function optimizeCommand(io: CliIO): Command {
 
 export function toOptimizeOptions(f: z.infer<typeof OptimizeFlags>): OptimizeOptions {
   return {
-    model: f.model, dataset: f.dataset, kind: f.kind, grid: f.grid, search: f.search, trials: f.trials, timeoutSec: f.timeout, cv: f.cv, metric: f.metric,
-    jobs: f.jobs, engine: f.engine, promote: f.promote, seed: f.seed, earlyStoppingRounds: f.earlyStopping, waitSec: f.wait, resume: f.resume,
+    model: f.model,
+    dataset: f.dataset,
+    kind: f.kind,
+    grid: f.grid,
+    search: f.search,
+    trials: f.trials,
+    timeoutSec: f.timeout,
+    cv: f.cv,
+    metric: f.metric,
+    jobs: f.jobs,
+    engine: f.engine,
+    promote: f.promote,
+    seed: f.seed,
+    earlyStoppingRounds: f.earlyStopping,
+    waitSec: f.wait,
+    resume: f.resume,
   };
 }
 
@@ -79,12 +103,29 @@ export function describeOptimize(r: OptimizeResult): string {
   const t = r.test;
   const [[tn, fp], [fn, tp]] = t.confusion_matrix;
   return (
-    (r.resumed ? `resumed run ${r.resumed.from_run_id}: ${r.resumed.trials_reused} of ${r.resumed.trials_total} trials reused${r.resumed.trials_reused < r.resumed.trials_total ? `, ${r.resumed.trials_total - r.resumed.trials_reused} trained now` : ''}\n` : '') +
+    (r.resumed
+      ? `resumed run ${r.resumed.from_run_id}: ${r.resumed.trials_reused} of ${r.resumed.trials_total} trials reused${r.resumed.trials_reused < r.resumed.trials_total ? `, ${r.resumed.trials_total - r.resumed.trials_reused} trained now` : ''}\n`
+      : '') +
     `${r.model} v${r.version} from run ${r.run_id} (${r.engine}, data set ${r.dataset_id})\n` +
-    (r.cv ? `cross-validation: ${r.cv.trials} trials x ${r.cv.folds} folds, best ${r.cv.metric} ${r.cv.score.toFixed(4)}\n` : '') +
-    `best params: ${Object.entries(r.best_params).map(([k, v]) => `${k}=${String(v)}`).join(' ')}\n` +
+    (r.cv
+      ? `cross-validation: ${r.cv.trials} trials x ${r.cv.folds} folds, best ${r.cv.metric} ${r.cv.score.toFixed(4)}\n`
+      : '') +
+    `best params: ${Object.entries(r.best_params)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ')}\n` +
     `test metrics on all ${tn + fp + fn + tp} test rows of data set ${r.dataset_id}:\n` +
-    table(['test metric', 'value'], [['f1', t.f1], ['roc_auc', t.roc_auc], ['accuracy', t.accuracy], ['precision', t.precision], ['recall', t.recall], ['log_loss', t.log_loss], ['threshold', t.threshold]]) +
+    table(
+      ['test metric', 'value'],
+      [
+        ['f1', t.f1],
+        ['roc_auc', t.roc_auc],
+        ['accuracy', t.accuracy],
+        ['precision', t.precision],
+        ['recall', t.recall],
+        ['log_loss', t.log_loss],
+        ['threshold', t.threshold],
+      ],
+    ) +
     `confusion matrix: tn ${tn}  fp ${fp}  fn ${fn}  tp ${tp}\n` +
     describePlots(r.plots) +
     (r.alias ? `alias ${r.alias} -> v${r.version}: ${r.promotion}\n` : `no alias moved: ${r.promotion}\n`)

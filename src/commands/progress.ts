@@ -16,7 +16,9 @@ export function searchProgress(io: CliIO, scope: string): { update(p: SearchProg
         io.stderr.write(`\r\x1b[2K${scope}: [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${describe(p)}`);
         drawn = true;
       } else if (p.last) {
-        io.stderr.write(`${new Date().toISOString()} ${scope}: trial ${p.last.index} scored ${p.last.score.toFixed(4)} in ${formatDuration(p.last.ms)}; ${describe(p)}\n`);
+        io.stderr.write(
+          `${new Date().toISOString()} ${scope}: trial ${p.last.index} scored ${p.last.score.toFixed(4)} in ${formatDuration(p.last.ms)}; ${describe(p)}\n`,
+        );
       }
     },
     end() {

@@ -8,7 +8,9 @@ import { withDeps, printResult, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
 const describe = (c: AliasChange) =>
-  c.changed ? `${c.model}@${c.alias}: ${c.fromVersion === null ? 'unset' : `v${c.fromVersion}`} -> v${c.toVersion}\n` : `${c.model}@${c.alias} already points at v${c.toVersion}; nothing changed\n`;
+  c.changed
+    ? `${c.model}@${c.alias}: ${c.fromVersion === null ? 'unset' : `v${c.fromVersion}`} -> v${c.toVersion}\n`
+    : `${c.model}@${c.alias} already points at v${c.toVersion}; nothing changed\n`;
 
 export function promoteCommand(io: CliIO): Command {
   const cmd = new Command('promote')
@@ -17,15 +19,23 @@ export function promoteCommand(io: CliIO): Command {
     .argument('<version>', 'version number')
     .option('--alias <name>', 'alias to move', CHAMPION_ALIAS)
     .option('--reason <text>', 'why, kept in the alias history');
-  withCommon(cmd).action(async (model: string, version: string, raw: CommonOptions & { alias: string; reason?: string }) => {
-    const v = parseVersion(version);
-    checkName('model', model);
-    checkName('alias', raw.alias);
-    await withDeps(io, raw, 'promote', async (deps) => {
-      const change = promoteVersion(deps.registry, { model, version: v, alias: raw.alias, reason: raw.reason, actor: cliActor() });
-      printResult(io, raw.json, change, () => describe(change));
-    });
-  });
+  withCommon(cmd).action(
+    async (model: string, version: string, raw: CommonOptions & { alias: string; reason?: string }) => {
+      const v = parseVersion(version);
+      checkName('model', model);
+      checkName('alias', raw.alias);
+      await withDeps(io, raw, 'promote', async (deps) => {
+        const change = promoteVersion(deps.registry, {
+          model,
+          version: v,
+          alias: raw.alias,
+          reason: raw.reason,
+          actor: cliActor(),
+        });
+        printResult(io, raw.json, change, () => describe(change));
+      });
+    },
+  );
   return cmd;
 }
 

@@ -7,7 +7,11 @@ import { describePlots } from './optimize.js';
 import { withDeps, parseOptions, printResult, registryName, withCommon, withTraining } from './shared.js';
 import type { CommonOptions } from './shared.js';
 
-const int = (min: number) => z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `expected a whole number of at least ${min}` });
+const int = (min: number) =>
+  z.coerce
+    .number({ error: 'expected a whole number' })
+    .int({ error: 'expected a whole number' })
+    .min(min, { error: `expected a whole number of at least ${min}` });
 
 export const RetrainFlags = z.object({
   name: registryName('model'),
@@ -22,16 +26,33 @@ export const RetrainFlags = z.object({
 
 export function retrainCommand(io: CliIO): Command {
   const cmd = new Command('retrain')
-    .description("champion/challenger: retrain the prod_best champion's recipe on the newest data set; promote the challenger only if its test F1 is strictly higher")
+    .description(
+      "champion/challenger: retrain the prod_best champion's recipe on the newest data set; promote the challenger only if its test F1 is strictly higher",
+    )
     .option('--dataset <id>', 'data set version (default: the newest)')
-    .option('--force', "retrain even when the champion was trained on this data set", false)
+    .option('--force', 'retrain even when the champion was trained on this data set', false)
     .option('--min-delta <f1>', 'the challenger must beat the champion by at least this much F1', '0')
     .option('--seed <n>', 'seed of the folds', '42')
-    .addHelpText('after', '\nExit code 0 also when there is nothing to retrain (no newer data set than the champion\'s).');
+    .addHelpText(
+      'after',
+      "\nExit code 0 also when there is nothing to retrain (no newer data set than the champion's).",
+    );
   withCommon(withTraining(cmd, { wait: '0' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(RetrainFlags, raw, 'retrain');
     await withDeps(io, raw, 'retrain', async (deps) => {
-      const result = await retrain({ model: f.name, dataset: f.dataset, force: f.force, minDelta: f.minDelta, cv: f.cv, seed: f.seed, jobs: f.jobs, waitSec: f.wait }, deps);
+      const result = await retrain(
+        {
+          model: f.name,
+          dataset: f.dataset,
+          force: f.force,
+          minDelta: f.minDelta,
+          cv: f.cv,
+          seed: f.seed,
+          jobs: f.jobs,
+          waitSec: f.wait,
+        },
+        deps,
+      );
       printResult(io, raw.json, result, () => describeRetrain(result));
     });
   });

@@ -38,8 +38,15 @@ export function runsCommand(io: CliIO): Command {
       .description('runs, newest first (trials of a search are hidden unless --all or --parent)')
       .option('--experiment <name>', 'only runs of this experiment')
       .option('--status <status>', 'RUNNING, FINISHED or FAILED')
-      .option('--sort <field>', 'a column (start_time, duration_ms, ...) or params.KEY, metrics.KEY, tags.KEY; "-" in front for descending')
-      .option('--filter <expr>', 'FIELD.KEY OP VALUE with FIELD params, metrics or tags and OP = != > >= < <= (repeatable; all must hold)', collect)
+      .option(
+        '--sort <field>',
+        'a column (start_time, duration_ms, ...) or params.KEY, metrics.KEY, tags.KEY; "-" in front for descending',
+      )
+      .option(
+        '--filter <expr>',
+        'FIELD.KEY OP VALUE with FIELD params, metrics or tags and OP = != > >= < <= (repeatable; all must hold)',
+        collect,
+      )
       .option('--limit <n>', 'at most this many runs')
       .option('--parent <run>', 'only the trials of this run')
       .option('--all', 'include trial runs')
@@ -57,41 +64,64 @@ export function runsCommand(io: CliIO): Command {
       });
       if (raw.json) return printJson(io, runs);
       if (runs.length === 0) return void io.stderr.write('no runs match\n');
-      const metricKeys = pickKeys(runs.map((r) => r.metrics), ['test_f1', 'test_roc_auc', 'cv_score', 'rows_train', 'rows_test']);
+      const metricKeys = pickKeys(
+        runs.map((r) => r.metrics),
+        ['test_f1', 'test_roc_auc', 'cv_score', 'rows_train', 'rows_test'],
+      );
       io.stdout.write(
         table(
           ['run', 'name', 'status', 'started', 'duration', ...metricKeys],
-          runs.map((r) => [r.id.slice(0, 12), r.name, r.status, r.startTime.slice(0, 19).replace('T', ' '), formatDuration(r.durationMs), ...metricKeys.map((k) => r.metrics[k])]),
+          runs.map((r) => [
+            r.id.slice(0, 12),
+            r.name,
+            r.status,
+            r.startTime.slice(0, 19).replace('T', ' '),
+            formatDuration(r.durationMs),
+            ...metricKeys.map((k) => r.metrics[k]),
+          ]),
         ),
       );
     });
   });
-  withCommon(cmd.command('show').argument('<run>', 'run id or a unique prefix').description('one run: status, resources, params, metrics, tags, artifacts, data sets')).action(
-    async (id: string, opts: CommonOptions) => {
-      await withReadDeps(io, opts, 'runs', async (deps) => {
-        const r = withSnakeParams(deps.registry.getRun(id));
-        if (opts.json) return printJson(io, r);
-        const lines = [
-          `run ${r.id}  ${printable(r.name)}  (${printable(r.experiment)})`,
-          `  status    ${r.status}${r.error ? `: ${printable(r.error)}` : ''}`,
-          `  started   ${r.startTime}${r.endTime ? `, ended ${r.endTime}` : ''}`,
-          `  duration  ${formatDuration(r.durationMs)}, CPU ${formatDuration(r.cpuTimeMs)}, peak memory ${formatBytes(r.peakRssBytes)}`,
-          `  process   ${r.pid} on ${printable(r.hostname)}${r.parentRunId ? `\n  parent    ${r.parentRunId}` : ''}${r.childrenCount ? `\n  trials    ${r.childrenCount}` : ''}`,
-        ];
-        const section = (title: string, rec: Record<string, unknown>) =>
-          Object.keys(rec).length ? `\n${table([title, 'value'], Object.entries(rec).map(([k, v]) => [k, typeof v === 'number' ? v : String(v)]))}` : '';
-        io.stdout.write(
-          lines.join('\n') +
-            '\n' +
-            section('param', r.params) +
-            section('metric', r.metrics) +
-            section('tag', r.tags) +
-            (r.datasets.length ? `\n${table(['data set', 'role'], r.datasets.map((d) => [d.id, d.role]))}` : '') +
-            describeArtifacts(r.artifacts),
-        );
-      });
-    },
-  );
+  withCommon(
+    cmd
+      .command('show')
+      .argument('<run>', 'run id or a unique prefix')
+      .description('one run: status, resources, params, metrics, tags, artifacts, data sets'),
+  ).action(async (id: string, opts: CommonOptions) => {
+    await withReadDeps(io, opts, 'runs', async (deps) => {
+      const r = withSnakeParams(deps.registry.getRun(id));
+      if (opts.json) return printJson(io, r);
+      const lines = [
+        `run ${r.id}  ${printable(r.name)}  (${printable(r.experiment)})`,
+        `  status    ${r.status}${r.error ? `: ${printable(r.error)}` : ''}`,
+        `  started   ${r.startTime}${r.endTime ? `, ended ${r.endTime}` : ''}`,
+        `  duration  ${formatDuration(r.durationMs)}, CPU ${formatDuration(r.cpuTimeMs)}, peak memory ${formatBytes(r.peakRssBytes)}`,
+        `  process   ${r.pid} on ${printable(r.hostname)}${r.parentRunId ? `\n  parent    ${r.parentRunId}` : ''}${r.childrenCount ? `\n  trials    ${r.childrenCount}` : ''}`,
+      ];
+      const section = (title: string, rec: Record<string, unknown>) =>
+        Object.keys(rec).length
+          ? `\n${table(
+              [title, 'value'],
+              Object.entries(rec).map(([k, v]) => [k, typeof v === 'number' ? v : String(v)]),
+            )}`
+          : '';
+      io.stdout.write(
+        lines.join('\n') +
+          '\n' +
+          section('param', r.params) +
+          section('metric', r.metrics) +
+          section('tag', r.tags) +
+          (r.datasets.length
+            ? `\n${table(
+                ['data set', 'role'],
+                r.datasets.map((d) => [d.id, d.role]),
+              )}`
+            : '') +
+          describeArtifacts(r.artifacts),
+      );
+    });
+  });
   withCommon(
     cmd
       .command('compare')
@@ -101,22 +131,35 @@ export function runsCommand(io: CliIO): Command {
       .option('--md', 'a Markdown table')
       .option('--csv', 'CSV'),
   ).action(async (ids: string[], opts: CommonOptions & { onlyChanged?: boolean; md?: boolean; csv?: boolean }) => {
-    if (ids.length < 2) throw new UsageError('runs compare: name at least two runs, e.g. rainops runs compare 3fa9 b71c');
+    if (ids.length < 2)
+      throw new UsageError('runs compare: name at least two runs, e.g. rainops runs compare 3fa9 b71c');
     await withReadDeps(io, opts, 'runs', async (deps) => {
-      const cmp = compareRuns(ids.map((id) => withSnakeParams(deps.registry.getRun(id))), opts.onlyChanged);
+      const cmp = compareRuns(
+        ids.map((id) => withSnakeParams(deps.registry.getRun(id))),
+        opts.onlyChanged,
+      );
       if (opts.json) return printJson(io, cmp);
-      const headers = ['', 'key', ...cmp.runs.map((r, i) => (i === 0 ? r.id.slice(0, 12) : `${r.id.slice(0, 12)} (delta)`))];
+      const headers = [
+        '',
+        'key',
+        ...cmp.runs.map((r, i) => (i === 0 ? r.id.slice(0, 12) : `${r.id.slice(0, 12)} (delta)`)),
+      ];
       const cells = cmp.rows.map((row) => [
         row.kind,
         row.key,
         ...row.values.map((v, i) => {
           const text = v === null ? '-' : typeof v === 'number' ? formatNumber(v) : v;
           const d = row.deltas[i];
-          return i === 0 || d === null || d === undefined || !row.changed ? text : `${text} (${d >= 0 ? '+' : ''}${formatNumber(d)})`;
+          return i === 0 || d === null || d === undefined || !row.changed
+            ? text
+            : `${text} (${d >= 0 ? '+' : ''}${formatNumber(d)})`;
         }),
       ]);
       if (opts.csv) io.stdout.write(`${[headers, ...cells].map((r) => r.map(csvCell).join(',')).join('\n')}\n`);
-      else if (opts.md) io.stdout.write(`${[headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => printable(c).replace(/\|/g, '\\|')).join(' | ')} |`).join('\n')}\n`);
+      else if (opts.md)
+        io.stdout.write(
+          `${[headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => printable(c).replace(/\|/g, '\\|')).join(' | ')} |`).join('\n')}\n`,
+        );
       else io.stdout.write(table(headers, cells));
     });
   });
@@ -124,7 +167,10 @@ export function runsCommand(io: CliIO): Command {
 }
 
 /** Hyperparameters under their snake_case names, also for runs recorded when they were camelCase. */
-const withSnakeParams = <T extends { params: Record<string, string> }>(r: T): T => ({ ...r, params: snakeRecord(r.params) });
+const withSnakeParams = <T extends { params: Record<string, string> }>(r: T): T => ({
+  ...r,
+  params: snakeRecord(r.params),
+});
 
 /** The artifacts table, where they are stored, and the plots' full locations. */
 function describeArtifacts(artifacts: readonly Artifact[]): string {
@@ -132,7 +178,14 @@ function describeArtifacts(artifacts: readonly Artifact[]): string {
   const bases = new Set(artifacts.map((a) => (a.uri.endsWith(`/${a.path}`) ? a.uri.slice(0, -a.path.length) : a.uri)));
   const where = bases.size === 1 ? `\nartifacts in ${displayUri([...bases][0]!)}\n` : '\n';
   const plots = artifacts.filter((a) => a.path.endsWith('.svg')).map((a) => a.uri);
-  return where + table(['artifact', 'bytes', 'sha256'], artifacts.map((a) => [a.path, a.size, a.sha256.slice(0, 16)])) + (plots.length ? `\n${describePlots(plots)}` : '');
+  return (
+    where +
+    table(
+      ['artifact', 'bytes', 'sha256'],
+      artifacts.map((a) => [a.path, a.size, a.sha256.slice(0, 16)]),
+    ) +
+    (plots.length ? `\n${describePlots(plots)}` : '')
+  );
 }
 
 const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

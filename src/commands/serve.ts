@@ -11,9 +11,10 @@ import { openDeps, parseOptions, printJson, registryName, withCommon } from './s
 import { VERSION } from './version.js';
 import type { CommonOptions } from './shared.js';
 
-
-const num = (what: string) => z.coerce.number({ error: `expected ${what}` }).refine(Number.isFinite, { error: `expected ${what}` });
-const int = (min: number, max: number) => num('a whole number').pipe(z.number().int({ error: 'expected a whole number' }).min(min).max(max));
+const num = (what: string) =>
+  z.coerce.number({ error: `expected ${what}` }).refine(Number.isFinite, { error: `expected ${what}` });
+const int = (min: number, max: number) =>
+  num('a whole number').pipe(z.number().int({ error: 'expected a whole number' }).min(min).max(max));
 
 const Flags = z.object({
   port: int(0, 65_535),
@@ -33,7 +34,11 @@ const Flags = z.object({
  * batch commands; a server drains first, so it holds them meanwhile and hands them back after the first
  * one (a second Ctrl-C then exits at once), except in a cluster worker, which always drains.
  */
-function shutdownSignal(isWorker: boolean): { promise: Promise<string>; trigger(reason: string): void; release(): void } {
+function shutdownSignal(isWorker: boolean): {
+  promise: Promise<string>;
+  trigger(reason: string): void;
+  release(): void;
+} {
   // SIGHUP too: a closed terminal or a supervisor's reload must not drop the requests in flight.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const saved = new Map(signals.map((s) => [s, process.listeners(s)]));
@@ -79,25 +84,55 @@ export function serveCommand(io: CliIO): Command {
     .option('--admin-token <token>', 'enable POST /admin/reload with this bearer token (env RAINOPS_ADMIN_TOKEN)')
     .option('--workers <n>', 'processes serving the port (0: one per core)', '1')
     .option('--request-timeout <seconds>', 'time a client has to send a whole request', '10')
-    .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT/SIGHUP, how long requests in flight may take before every connection is closed', '10')
-    .addHelpText('after', '\nExamples:\n  rainops serve\n  rainops serve --port 0 --workers 0 --api-key "$KEY"\n  curl -s localhost:8800/predict -H "Content-Type: application/json" -d \'{"features": {...}}\'');
+    .option(
+      '--drain-timeout <seconds>',
+      'on SIGTERM/SIGINT/SIGHUP, how long requests in flight may take before every connection is closed',
+      '10',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  rainops serve\n  rainops serve --port 0 --workers 0 --api-key "$KEY"\n  curl -s localhost:8800/predict -H "Content-Type: application/json" -d \'{"features": {...}}\'',
+    );
   withCommon(cmd).action(async (raw: Record<string, unknown> & CommonOptions) => {
-    const f = parseOptions(Flags, { ...raw, apiKey: raw.apiKey ?? io.env.RAINOPS_API_KEY, adminToken: raw.adminToken ?? io.env.RAINOPS_ADMIN_TOKEN }, 'serve');
+    const f = parseOptions(
+      Flags,
+      {
+        ...raw,
+        apiKey: raw.apiKey ?? io.env.RAINOPS_API_KEY,
+        adminToken: raw.adminToken ?? io.env.RAINOPS_ADMIN_TOKEN,
+      },
+      'serve',
+    );
     const workers = f.workers === 0 ? availableParallelism() : f.workers;
     const isWorker = cluster.isWorker && io.env.RAINOPS_SERVE_WORKER !== undefined;
     const stop = shutdownSignal(isWorker);
-    const deps = openDeps(io, raw, isWorker ? `serve[${String(io.env.RAINOPS_SERVE_WORKER)}]` : 'serve', { readonly: true });
+    const deps = openDeps(io, raw, isWorker ? `serve[${String(io.env.RAINOPS_SERVE_WORKER)}]` : 'serve', {
+      readonly: true,
+    });
     try {
       const service = await startService(
         {
-          host: f.host, port: f.port, model: f.model, alias: f.alias, pollSec: f.poll, apiKey: f.apiKey, adminToken: f.adminToken,
-          requestTimeoutSec: f.requestTimeout, drainTimeoutSec: f.drainTimeout, version: VERSION, workers, isWorker,
+          host: f.host,
+          port: f.port,
+          model: f.model,
+          alias: f.alias,
+          pollSec: f.poll,
+          apiKey: f.apiKey,
+          adminToken: f.adminToken,
+          requestTimeoutSec: f.requestTimeout,
+          drainTimeoutSec: f.drainTimeout,
+          version: VERSION,
+          workers,
+          isWorker,
         },
         { ...deps, accessLog: logSink(io), onShutdownRequest: () => stop.trigger('shutdown') },
       );
       if (!isWorker) {
-        io.stderr.write(`listening on ${service.url} (${f.model} v${service.version} via ${f.alias})${workers > 1 ? ` with ${workers} workers` : ''}\n`);
-        if (raw.json) printJson(io, { url: service.url, model: f.model, version: service.version, alias: f.alias, workers });
+        io.stderr.write(
+          `listening on ${service.url} (${f.model} v${service.version} via ${f.alias})${workers > 1 ? ` with ${workers} workers` : ''}\n`,
+        );
+        if (raw.json)
+          printJson(io, { url: service.url, model: f.model, version: service.version, alias: f.alias, workers });
       }
       const why = await stop.promise;
       if (!isWorker) io.stderr.write(`serve: ${why}: finishing requests in flight, then stopping\n`);

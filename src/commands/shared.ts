@@ -22,7 +22,10 @@ export interface CommonOptions {
 /** The flags every command takes. */
 export function withCommon(cmd: Command): Command {
   return cmd
-    .option('--json', 'print the result as one JSON document with snake_case keys on stdout (progress and warnings stay on stderr)')
+    .option(
+      '--json',
+      'print the result as one JSON document with snake_case keys on stdout (progress and warnings stay on stderr)',
+    )
     .option('--verbose', 'show debug lines and stack traces')
     .option('--home <dir>', 'where the registry and caches live (env RAINOPS_HOME, default ./.rainops)')
     .option('--store <url>', 'artifact store: file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)');
@@ -32,7 +35,10 @@ export function withCommon(cmd: Command): Command {
 export function withTraining(cmd: Command, defaults: { wait: string }): Command {
   return cmd
     .option('--cv <k>', 'cross-validation folds', '5')
-    .option('--jobs <n>', 'folds trained in parallel (default: every core for wasm, 1 for native, which uses every core itself)')
+    .option(
+      '--jobs <n>',
+      'folds trained in parallel (default: every core for wasm, 1 for native, which uses every core itself)',
+    )
     .option('--wait <seconds>', 'wait this long for another optimize or retrain of the model to finish', defaults.wait)
     .option('--name <model>', 'registered model name', MODEL_NAME);
 }
@@ -56,22 +62,45 @@ export interface OpenDepsOptions {
 }
 
 /** Opens the registry and store the options and environment name. Close the registry when done. */
-export function openDeps(io: CliIO, opts: CommonOptions, scope: string, open: OpenDepsOptions = {}): CoreDeps & { close(): void } {
+export function openDeps(
+  io: CliIO,
+  opts: CommonOptions,
+  scope: string,
+  open: OpenDepsOptions = {},
+): CoreDeps & { close(): void } {
   const config = loadConfig(io.env, io.cwd, opts);
   const leaseMs = config.leaseSeconds === undefined ? undefined : config.leaseSeconds * 1000;
   const registry = openRegistry(`${config.home}/registry.db`, { leaseMs, readonly: open.readonly ?? false });
   const logger = stderrLogger(io, scope, opts.verbose);
-  if (registry.access === 'snapshot') logger.warn(`${registry.file} cannot be read in place (a read-only directory or a full disk); reading a copy of it as it is now`);
-  const onRetry = (r: { action: string; delayMs: number; reason: string }) => logger.warn(`s3: ${r.action} failed (${r.reason}); retrying in ${r.delayMs} ms`);
+  if (registry.access === 'snapshot')
+    logger.warn(
+      `${registry.file} cannot be read in place (a read-only directory or a full disk); reading a copy of it as it is now`,
+    );
+  const onRetry = (r: { action: string; delayMs: number; reason: string }) =>
+    logger.warn(`s3: ${r.action} failed (${r.reason}); retrying in ${r.delayMs} ms`);
   const raw = openStore(config.store, { cwd: io.cwd, env: io.env, s3: { onRetry } });
   // No write reaches a store that another registry owns (see core/store/owner.ts).
   const claimStore = once(() => ensureOwner(raw, { registry, hostname: hostname(), now: () => new Date() }));
   const store = guardWrites(raw, claimStore);
-  return { registry, store, claimStore, home: config.home, logger, onInterrupt: io.onInterrupt, close: () => registry.close() };
+  return {
+    registry,
+    store,
+    claimStore,
+    home: config.home,
+    logger,
+    onInterrupt: io.onInterrupt,
+    close: () => registry.close(),
+  };
 }
 
 /** Runs fn with the registry and store open, closing the registry whatever happens. */
-export async function withDeps<T>(io: CliIO, opts: CommonOptions, scope: string, fn: (deps: CoreDeps) => Promise<T>, open: OpenDepsOptions = {}): Promise<T> {
+export async function withDeps<T>(
+  io: CliIO,
+  opts: CommonOptions,
+  scope: string,
+  fn: (deps: CoreDeps) => Promise<T>,
+  open: OpenDepsOptions = {},
+): Promise<T> {
   const deps = openDeps(io, opts, scope, open);
   try {
     return await fn(deps);
@@ -95,16 +124,28 @@ export const versionNumber = z
   .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: 'expected a version number written plainly, e.g. 2' }));
 
 /** withDeps for commands that only look: the registry is opened read-only. */
-export function withReadDeps<T>(io: CliIO, opts: CommonOptions, scope: string, fn: (deps: CoreDeps) => Promise<T>): Promise<T> {
+export function withReadDeps<T>(
+  io: CliIO,
+  opts: CommonOptions,
+  scope: string,
+  fn: (deps: CoreDeps) => Promise<T>,
+): Promise<T> {
   return withDeps(io, opts, scope, fn, { readonly: true });
 }
 
 /** Parses option values with a zod schema; a failure is a usage error naming the flag (`flagOf` maps schema keys that differ from it). */
-export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string, flagOf: Record<string, string> = {}): z.infer<S> {
+export function parseOptions<S extends z.ZodType>(
+  schema: S,
+  raw: unknown,
+  command: string,
+  flagOf: Record<string, string> = {},
+): z.infer<S> {
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
-  const flag = issue.path.map((p) => `--${(flagOf[String(p)] ?? String(p)).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(' ');
+  const flag = issue.path
+    .map((p) => `--${(flagOf[String(p)] ?? String(p)).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
+    .join(' ');
   throw new UsageError(`${command}: ${flag ? `${flag}: ` : ''}${issue.message}`);
 }
 

@@ -1,10 +1,18 @@
 /** Left-aligned columns for terminal output; numbers right-aligned; text with control characters escaped. */
 export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
   headers = headers.map(printable);
-  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : typeof c === 'number' ? formatNumber(c) : printable(c))));
-  const numeric = headers.map((_, j) => rows.length > 0 && rows.every((r) => typeof r[j] === 'number' || r[j] === null || r[j] === undefined));
+  const cells = rows.map((r) =>
+    r.map((c) => (c === null || c === undefined ? '-' : typeof c === 'number' ? formatNumber(c) : printable(c))),
+  );
+  const numeric = headers.map(
+    (_, j) => rows.length > 0 && rows.every((r) => typeof r[j] === 'number' || r[j] === null || r[j] === undefined),
+  );
   const widths = headers.map((h, j) => Math.max(h.length, ...cells.map((r) => r[j]!.length)));
-  const fmt = (r: string[]) => r.map((c, j) => (numeric[j] ? c.padStart(widths[j]!) : c.padEnd(widths[j]!))).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, j) => (numeric[j] ? c.padStart(widths[j]!) : c.padEnd(widths[j]!)))
+      .join('  ')
+      .trimEnd();
   return `${[fmt(headers), ...cells.map(fmt)].join('\n')}\n`;
 }
 
@@ -19,7 +27,10 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 export function printable(text: string): string {
   return text.replace(CONTROL, (c) => {
     const code = c.charCodeAt(0);
-    return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+    return (
+      NAMED[c] ??
+      (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`)
+    );
   });
 }
 
@@ -30,7 +41,11 @@ export function formatNumber(n: number): string {
 
 export function formatDuration(ms: number | null): string {
   if (ms === null) return '-';
-  return ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return ms < 1000
+    ? `${ms} ms`
+    : ms < 60_000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 /** A store URI as a user opens it: a file:// URI as its path, others unchanged. */

@@ -8,14 +8,23 @@ const ConfigSchema = z.object({
   store: z.string().regex(/^(file|s3):\/\/.+/, { error: 'expected file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX]' }),
   source: z.string().min(1).optional(),
   /** How long a run or lock is held without a heartbeat (RAINOPS_LEASE_SECONDS). */
-  leaseSeconds: z.coerce.number({ error: 'expected a number of seconds' }).positive({ error: 'expected a number of seconds above 0' }).optional(),
+  leaseSeconds: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .positive({ error: 'expected a number of seconds above 0' })
+    .optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** One validated view of RAINOPS_* settings; flags win over the environment, and an empty variable counts as unset. */
-export function loadConfig(env: Record<string, string | undefined>, cwd: string, flags: { home?: string | undefined; store?: string | undefined } = {}): Config {
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  cwd: string,
+  flags: { home?: string | undefined; store?: string | undefined } = {},
+): Config {
   if (flags.home !== undefined && flags.home.trim() === '') {
-    throw new UsageError('config: --home is empty; give the folder for the registry and store, e.g. --home ./.rainops, or leave the flag out');
+    throw new UsageError(
+      'config: --home is empty; give the folder for the registry and store, e.g. --home ./.rainops, or leave the flag out',
+    );
   }
   const homeRaw = flags.home ?? (env.RAINOPS_HOME || '.rainops');
   const home = isAbsolute(homeRaw) ? homeRaw : resolve(cwd, homeRaw);
@@ -41,7 +50,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string,
  */
 export function fileUrlPath(url: string): string {
   const fail = (why: string): never => {
-    throw new UsageError(`store: ${url} ${why}; write file:// then an absolute path, e.g. file:///srv/rainops/store (percent-encode '?', '#' and '%' in folder names)`);
+    throw new UsageError(
+      `store: ${url} ${why}; write file:// then an absolute path, e.g. file:///srv/rainops/store (percent-encode '?', '#' and '%' in folder names)`,
+    );
   };
   if (!url.startsWith('file://') || url.length === 'file://'.length) fail('names no folder');
   if (url.includes('?')) fail('has a query');

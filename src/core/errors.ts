@@ -28,10 +28,21 @@ export class IntegrityError extends RainopsError {}
  * A full disk (ENOSPC) or an exhausted quota (EDQUOT, SQLite's SQLITE_FULL) as a DataError naming what was
  * being written and what to do; null for any other error.
  */
-export function diskFullError(err: unknown, writing: string, opts: { fix?: string; scope?: string } = {}): DataError | null {
+export function diskFullError(
+  err: unknown,
+  writing: string,
+  opts: { fix?: string; scope?: string } = {},
+): DataError | null {
   const code = (err as { code?: unknown } | null)?.code;
-  const what = code === 'ENOSPC' || code === 'SQLITE_FULL' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : null;
+  const what =
+    code === 'ENOSPC' || code === 'SQLITE_FULL'
+      ? 'no space left on device'
+      : code === 'EDQUOT'
+        ? 'disk quota exceeded'
+        : null;
   if (what === null) return null;
   const fix = opts.fix ?? 'free space or point --store elsewhere';
-  return new DataError(`${opts.scope ? `${opts.scope}: ` : ''}${what} while writing ${writing}; ${fix}`, { cause: err });
+  return new DataError(`${opts.scope ? `${opts.scope}: ` : ''}${what} while writing ${writing}; ${fix}`, {
+    cause: err,
+  });
 }

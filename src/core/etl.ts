@@ -48,13 +48,28 @@ export interface EtlResult {
   source: string;
   sourceSha256: string;
   /** `excludedByUntil`: rows dated after --until, left out (0 without --until). */
-  rows: { total: number; rejected: number; excludedByUntil: number; dropped: number; kept: number; train: number; test: number };
+  rows: {
+    total: number;
+    rejected: number;
+    excludedByUntil: number;
+    dropped: number;
+    kept: number;
+    train: number;
+    test: number;
+  };
   rejectedByReason: Record<string, number>;
   classBalance: { train: ClassBalance; test: ClassBalance };
 }
 
 export function datasetId(sourceSha256: string, opts: EtlOptions): string {
-  const key = JSON.stringify({ f: DATASET_FORMAT, s: sourceSha256, u: opts.until ?? null, t: opts.testSize, seed: opts.seed, split: opts.split });
+  const key = JSON.stringify({
+    f: DATASET_FORMAT,
+    s: sourceSha256,
+    u: opts.until ?? null,
+    t: opts.testSize,
+    seed: opts.seed,
+    split: opts.split,
+  });
   return sha256(key).slice(0, 16);
 }
 
@@ -68,15 +83,29 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
   const { registry, store, logger } = deps;
   await deps.claimStore?.();
   return tracked(registry, { experiment: EXPERIMENT, name: 'etl' }, async (run) => {
-    registry.logParams(run.id, { source: opts.source, until: opts.until ?? null, test_size: opts.testSize, seed: opts.seed, split: opts.split, strict: opts.strict });
+    registry.logParams(run.id, {
+      source: opts.source,
+      until: opts.until ?? null,
+      test_size: opts.testSize,
+      seed: opts.seed,
+      split: opts.split,
+      strict: opts.strict,
+    });
     // One read of the source: parsed, hashed and copied to a staging file (raw.csv) at the same time.
     const cache = join(deps.home, 'cache');
     const swept = await sweepStaging(cache, deps.now?.() ?? new Date());
     if (swept.length) logger.debug(`removed ${swept.length} stale staging file(s) from ${cache}`);
     logger.info(`reading ${opts.source}`);
-    const limits = { connectTimeoutMs: opts.connectTimeoutMs, readTimeoutMs: opts.readTimeoutMs, maxBytes: opts.maxSourceBytes };
+    const limits = {
+      connectTimeoutMs: opts.connectTimeoutMs,
+      readTimeoutMs: opts.readTimeoutMs,
+      maxBytes: opts.maxSourceBytes,
+    };
     await using staged = await stageSource(opts.source, { dir: cache, limits, onInterrupt: deps.onInterrupt });
-    const read = await readWeatherCsv({ stream: staged.stream, name: opts.source }, { until: opts.until, strict: opts.strict });
+    const read = await readWeatherCsv(
+      { stream: staged.stream, name: opts.source },
+      { until: opts.until, strict: opts.strict },
+    );
     const { sha256: sourceSha256 } = await staged.digest();
     const path = staged.path;
     const id = datasetId(sourceSha256, opts);
@@ -91,30 +120,61 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
 
     if (read.rejected > 0) {
       const reasons = Object.entries(read.rejectedByReason).sort((a, b) => b[1] - a[1]);
-      logger.warn(`rejected ${read.rejected} of ${read.total} rows: ${reasons.slice(0, 5).map(([r, n]) => `${n} x ${r}`).join('; ')}`);
+      logger.warn(
+        `rejected ${read.rejected} of ${read.total} rows: ${reasons
+          .slice(0, 5)
+          .map(([r, n]) => `${n} x ${r}`)
+          .join('; ')}`,
+      );
     }
     const labelled = read.rows.filter((r) => r.RainTomorrow !== null);
     if (labelled.length < 2) {
-      throw new DataError(`etl: ${opts.source} has ${labelled.length} usable rows with RainTomorrow${opts.until ? ` on or before ${opts.until}` : ''}; at least 2 are needed to split`);
+      throw new DataError(
+        `etl: ${opts.source} has ${labelled.length} usable rows with RainTomorrow${opts.until ? ` on or before ${opts.until}` : ''}; at least 2 are needed to split`,
+      );
     }
     const labels = Uint8Array.from(labelled, (r) => (r.RainTomorrow === 'Yes' ? 1 : 0));
-    const split: Split = opts.split === 'time' ? timeSplit(labelled.map((r) => r.Date), opts.testSize) : stratifiedSplit(labels, opts.testSize, opts.seed, labelled.map((r) => `${r.Date}|${r.Location}`));
+    const split: Split =
+      opts.split === 'time'
+        ? timeSplit(
+            labelled.map((r) => r.Date),
+            opts.testSize,
+          )
+        : stratifiedSplit(
+            labels,
+            opts.testSize,
+            opts.seed,
+            labelled.map((r) => `${r.Date}|${r.Location}`),
+          );
     if (split.train.length === 0 || split.test.length === 0) {
-      throw new DataError(`etl: --test-size ${opts.testSize} leaves ${split.train.length} train and ${split.test.length} test rows; choose a size that leaves both sides non-empty`);
+      throw new DataError(
+        `etl: --test-size ${opts.testSize} leaves ${split.train.length} train and ${split.test.length} test rows; choose a size that leaves both sides non-empty`,
+      );
     }
     const pick = (idx: Uint32Array): WeatherRow[] => Array.from(idx, (i) => labelled[i]!);
     const trainRows = pick(split.train);
     const testRows = pick(split.test);
-    logger.info(`split ${labelled.length} rows: ${trainRows.length} train, ${testRows.length} test (${opts.split}, seed ${opts.seed})`);
+    logger.info(
+      `split ${labelled.length} rows: ${trainRows.length} train, ${testRows.length} test (${opts.split}, seed ${opts.seed})`,
+    );
     const pipeline = fitPipeline(trainRows);
-    if (pipeline.emptyColumns.length) logger.warn(`no training row has ${pipeline.emptyColumns.join(', ')}; imputed as 0 (a constant feature)`);
+    if (pipeline.emptyColumns.length)
+      logger.warn(`no training row has ${pipeline.emptyColumns.join(', ')}; imputed as 0 (a constant feature)`);
     const yTrain = Uint8Array.from(split.train, (i) => labels[i]!);
     const yTest = Uint8Array.from(split.test, (i) => labels[i]!);
 
     const summary: Manifest['summary'] = {
       source: opts.source,
       sourceSha256,
-      rows: { total: read.total, rejected: read.rejected, excludedByUntil: read.afterUntil, dropped: read.rows.length - labelled.length, kept: labelled.length, train: trainRows.length, test: testRows.length },
+      rows: {
+        total: read.total,
+        rejected: read.rejected,
+        excludedByUntil: read.afterUntil,
+        dropped: read.rows.length - labelled.length,
+        kept: labelled.length,
+        train: trainRows.length,
+        test: testRows.length,
+      },
       rejectedByReason: read.rejectedByReason,
       classBalance: { train: balance(yTrain), test: balance(yTest) },
     };
@@ -159,7 +219,13 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       id,
       source: opts.source,
       sourceSha256,
-      rows: { raw: read.total, rejected: read.rejected, dropped: summary.rows.dropped, train: trainRows.length, test: testRows.length },
+      rows: {
+        raw: read.total,
+        rejected: read.rejected,
+        dropped: summary.rows.dropped,
+        train: trainRows.length,
+        test: testRows.length,
+      },
       split: splitInfo,
       manifestSha256: published.manifestSha256,
       uri: `${store.url}/${prefix}`,
@@ -176,7 +242,13 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       train_positive_rate: summary.classBalance.train.positiveRate,
       test_positive_rate: summary.classBalance.test.positiveRate,
     });
-    for (const [name, f] of Object.entries(files)) registry.logArtifact(run.id, { path: name, size: f.size, sha256: f.sha256, uri: `${store.url}/${prefix}/${name}` });
+    for (const [name, f] of Object.entries(files))
+      registry.logArtifact(run.id, {
+        path: name,
+        size: f.size,
+        sha256: f.sha256,
+        uri: `${store.url}/${prefix}/${name}`,
+      });
     logger.info(`wrote data set ${id} to ${store.url}/${prefix}`);
     return { runId: run.id, datasetId: id, reused: published.reused, uri: `${store.url}/${prefix}`, ...summary };
   });
@@ -209,12 +281,22 @@ interface Published {
  * Publishes a staged data set. When another run published the same id first (same source, same
  * split), its files stay and are reused: the sha256 registered is that of the manifest in the store.
  */
-async function publishDataset(deps: CoreDeps, staging: string, prefix: string, id: string, ownManifestSha256: string): Promise<Published> {
+async function publishDataset(
+  deps: CoreDeps,
+  staging: string,
+  prefix: string,
+  id: string,
+  ownManifestSha256: string,
+): Promise<Published> {
   const { store, logger } = deps;
-  if ((await store.publish(staging, prefix, MANIFEST)) === 'published') return { manifestSha256: ownManifestSha256, reused: false, files: null };
+  if ((await store.publish(staging, prefix, MANIFEST)) === 'published')
+    return { manifestSha256: ownManifestSha256, reused: false, files: null };
   const there = await publishedManifest(deps, prefix);
   const theirs = JSON.parse(there.toString('utf8')) as Partial<Manifest>;
-  if (theirs.id !== id || !theirs.files) throw new DataError(`etl: ${store.url}/${prefix}/${MANIFEST} does not describe data set ${id}; the store was changed outside rainops, so remove that folder and run etl again`);
+  if (theirs.id !== id || !theirs.files)
+    throw new DataError(
+      `etl: ${store.url}/${prefix}/${MANIFEST} does not describe data set ${id}; the store was changed outside rainops, so remove that folder and run etl again`,
+    );
   logger.info(`another run published data set ${id} first; reusing its files`);
   return { manifestSha256: sha256(there), reused: true, files: theirs.files };
 }

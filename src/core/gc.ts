@@ -73,33 +73,50 @@ interface Running {
 }
 
 /** Why a group is garbage (null: it is not), and whether a running run may still be about to use it. */
-async function judge(g: Group, deps: CoreDeps, known: { datasets: Set<string>; versions: Set<string> }, running: Running): Promise<{ reason: string; inUse: boolean } | null> {
+async function judge(
+  g: Group,
+  deps: CoreDeps,
+  known: { datasets: Set<string>; versions: Set<string> },
+  running: Running,
+): Promise<{ reason: string; inUse: boolean } | null> {
   const { registry, store } = deps;
   const has = (name: string) => g.entries.some((e) => e.key === `${g.prefix}/${name}`);
   if (g.kind === 'staging') {
     const runId = g.prefix.slice(STAGING.length + 1);
     const run = exactRun(registry, runId);
     if (run?.status === 'RUNNING') return { reason: `staging of run ${runId}, which is still running`, inUse: true };
-    return { reason: `staging of ${run ? `run ${runId} (${run.status})` : `unknown run ${runId}`}, never published`, inUse: false };
+    return {
+      reason: `staging of ${run ? `run ${runId} (${run.status})` : `unknown run ${runId}`}, never published`,
+      inUse: false,
+    };
   }
   if (g.kind === 'dataset') {
     const id = g.prefix.slice('datasets/'.length);
     if (known.datasets.has(id)) return null;
     // Nothing in a data set names its run: while an etl runs, an unregistered one may be its own, being
     // published (on S3 the files land before the manifest) or about to be registered.
-    if (!has(MANIFEST)) return { reason: `data set ${id}: files without ${MANIFEST}, never published`, inUse: running.etl };
+    if (!has(MANIFEST))
+      return { reason: `data set ${id}: files without ${MANIFEST}, never published`, inUse: running.etl };
     return { reason: `data set ${id} is not registered`, inUse: running.etl };
   }
   const [, model, version] = g.prefix.split('/');
   if (known.versions.has(`${model}/${version}`)) return null;
-  if (!has(BUNDLE_FILES.metadata)) return { reason: `bundle of ${model} v${version}: files without ${BUNDLE_FILES.metadata}, never published`, inUse: running.training };
+  if (!has(BUNDLE_FILES.metadata))
+    return {
+      reason: `bundle of ${model} v${version}: files without ${BUNDLE_FILES.metadata}, never published`,
+      inUse: running.training,
+    };
   const runId = await store
     .get(`${g.prefix}/${BUNDLE_FILES.metadata}`)
     .then((b) => (JSON.parse(b.toString('utf8')) as { runId?: unknown }).runId)
     .catch(() => undefined);
   const run = typeof runId === 'string' ? exactRun(registry, runId) : null;
-  if (run?.status === 'RUNNING') return { reason: `bundle of ${model} v${version}: its run ${run.id} is still running`, inUse: true };
-  return { reason: `bundle of ${model} v${version} is not a registered version${run ? ` (run ${run.id} ${run.status})` : ''}`, inUse: false };
+  if (run?.status === 'RUNNING')
+    return { reason: `bundle of ${model} v${version}: its run ${run.id} is still running`, inUse: true };
+  return {
+    reason: `bundle of ${model} v${version} is not a registered version${run ? ` (run ${run.id} ${run.status})` : ''}`,
+    inUse: false,
+  };
 }
 
 /**
@@ -113,7 +130,9 @@ export async function gc(opts: GcOptions, deps: CoreDeps): Promise<GcResult> {
   const now = (deps.now?.() ?? new Date()).getTime();
   const known = {
     datasets: new Set(registry.listDatasets().map((d) => d.id)),
-    versions: new Set(registry.listModels().flatMap((m) => registry.listModelVersions(m.name).map((v) => `${m.name}/${v.version}`))),
+    versions: new Set(
+      registry.listModels().flatMap((m) => registry.listModelVersions(m.name).map((v) => `${m.name}/${v.version}`)),
+    ),
   };
   const names = new Set(registry.listRuns({ status: 'RUNNING', topLevelOnly: true }).map((r) => r.name));
   const running: Running = { etl: names.has('etl'), training: names.has('optimize') || names.has('retrain') };
@@ -143,5 +162,12 @@ export async function gc(opts: GcOptions, deps: CoreDeps): Promise<GcResult> {
     }
     removed.push(item);
   }
-  return { store: store.url, dry_run: opts.dryRun, grace_hours: opts.graceHours, removed, kept, bytes_removed: removed.reduce((a, i) => a + i.bytes, 0) };
+  return {
+    store: store.url,
+    dry_run: opts.dryRun,
+    grace_hours: opts.graceHours,
+    removed,
+    kept,
+    bytes_removed: removed.reduce((a, i) => a + i.bytes, 0),
+  };
 }

@@ -68,7 +68,15 @@ export interface OptimizeResult {
   dataset_id: string;
   engine: string;
   best_params: Record<string, unknown>;
-  cv: { metric: MetricName; score: number; f1: number; roc_auc: number; threshold: number; trials: number; folds: number } | null;
+  cv: {
+    metric: MetricName;
+    score: number;
+    f1: number;
+    roc_auc: number;
+    threshold: number;
+    trials: number;
+    folds: number;
+  } | null;
   /** Scored on every test row of the data set. */
   test: TestMetrics;
   /** Where the evaluation plots (SVG) are: one URI each in the artifact store. */
@@ -89,21 +97,49 @@ export function resolveDataset(deps: CoreDeps, id: string | undefined): Dataset 
 }
 
 const testMetrics = (m: ClassificationMetrics): TestMetrics => ({
-  f1: m.f1, accuracy: m.accuracy, precision: m.precision, recall: m.recall, roc_auc: m.roc_auc, log_loss: m.log_loss, threshold: m.threshold, confusion_matrix: m.confusion_matrix,
+  f1: m.f1,
+  accuracy: m.accuracy,
+  precision: m.precision,
+  recall: m.recall,
+  roc_auc: m.roc_auc,
+  log_loss: m.log_loss,
+  threshold: m.threshold,
+  confusion_matrix: m.confusion_matrix,
 });
 
 /** The parameters that apply to this search: a grid search has no trial count, a random one no grid, ml-cart neither. */
 function searchParams(opts: OptimizeOptions, datasetId: string): Record<string, string | number> {
-  const common = { model: opts.model, model_kind: opts.kind, dataset_id: datasetId, seed: opts.seed, promote: opts.promote };
+  const common = {
+    model: opts.model,
+    model_kind: opts.kind,
+    dataset_id: datasetId,
+    seed: opts.seed,
+    promote: opts.promote,
+  };
   if (opts.kind === 'cart') return common;
   return {
-    ...common, search: opts.search, ...(opts.search === 'grid' ? { grid: opts.grid } : { trials: opts.trials }), cv: opts.cv, metric: opts.metric,
-    early_stopping_rounds: opts.earlyStoppingRounds, engine: opts.engine, ...(opts.timeoutSec ? { timeout_seconds: opts.timeoutSec } : {}),
+    ...common,
+    search: opts.search,
+    ...(opts.search === 'grid' ? { grid: opts.grid } : { trials: opts.trials }),
+    cv: opts.cv,
+    metric: opts.metric,
+    early_stopping_rounds: opts.earlyStoppingRounds,
+    engine: opts.engine,
+    ...(opts.timeoutSec ? { timeout_seconds: opts.timeoutSec } : {}),
   };
 }
 
 /** The search settings a run recorded, so --resume repeats exactly the same candidates and folds. */
-const SEARCH_KEYS = ['search', 'cv', 'metric', 'seed', 'early_stopping_rounds', 'model_kind', 'engine', 'dataset_id'] as const;
+const SEARCH_KEYS = [
+  'search',
+  'cv',
+  'metric',
+  'seed',
+  'early_stopping_rounds',
+  'model_kind',
+  'engine',
+  'dataset_id',
+] as const;
 
 interface Resumed {
   opts: OptimizeOptions;
@@ -116,7 +152,9 @@ function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
   const p = prior.params;
   const missing = [...SEARCH_KEYS, p.search === 'random' ? 'trials' : 'grid'].filter((k) => p[k] === undefined);
   if (prior.name !== 'optimize' || p.model_kind === 'cart' || missing.length) {
-    throw new NotFoundError(`run ${prior.id} is not an XGBoost search that can be resumed${missing.length ? ` (it records no ${missing.join(', ')})` : ''}; name an optimize run, e.g. from 'rainops runs list'`);
+    throw new NotFoundError(
+      `run ${prior.id} is not an XGBoost search that can be resumed${missing.length ? ` (it records no ${missing.join(', ')})` : ''}; name an optimize run, e.g. from 'rainops runs list'`,
+    );
   }
   const children = deps.registry.listRuns({ parentRunId: prior.id, status: 'FINISHED' });
   return {
@@ -134,7 +172,9 @@ function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
       kind: p.model_kind as OptimizeOptions['kind'],
       engine: p.engine as EngineChoice,
     },
-    finishedRuns: children.filter((c) => c.tags.trial !== undefined).map((c) => ({ id: c.id, index: Number(c.tags.trial) })),
+    finishedRuns: children
+      .filter((c) => c.tags.trial !== undefined)
+      .map((c) => ({ id: c.id, index: Number(c.tags.trial) })),
   };
 }
 
@@ -147,42 +187,100 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
   const dataset = resolveDataset(deps, opts.dataset);
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {
-    return await tracked(registry, { experiment: EXPERIMENT, name: 'optimize', tags: resumed ? { resumed_from: resumed.from } : {} }, async (run) => {
-      registry.linkRunDataset(run.id, dataset.id, 'input');
-      const champion = registry.getAlias(opts.model, CHAMPION_ALIAS);
-      logger.info(`data set ${dataset.id}; loading ${dataset.rows.train} train and ${dataset.rows.test} test rows`);
-      const data = await loadDatasetMatrices(store, dataset.id);
-      const engine = opts.kind === 'xgboost' ? await loadEngine(opts.engine) : null;
-      if (engine) logger.info(`engine: ${engine.name} (XGBoost ${engine.libraryVersion})${engine.note ? `; ${engine.note}` : ''}`);
-      registry.logParams(run.id, searchParams(opts, dataset.id));
-      registry.setTags(run.id, { engine: engine?.name ?? 'ml-cart' });
+    return await tracked(
+      registry,
+      { experiment: EXPERIMENT, name: 'optimize', tags: resumed ? { resumed_from: resumed.from } : {} },
+      async (run) => {
+        registry.linkRunDataset(run.id, dataset.id, 'input');
+        const champion = registry.getAlias(opts.model, CHAMPION_ALIAS);
+        logger.info(`data set ${dataset.id}; loading ${dataset.rows.train} train and ${dataset.rows.test} test rows`);
+        const data = await loadDatasetMatrices(store, dataset.id);
+        const engine = opts.kind === 'xgboost' ? await loadEngine(opts.engine) : null;
+        if (engine)
+          logger.info(
+            `engine: ${engine.name} (XGBoost ${engine.libraryVersion})${engine.note ? `; ${engine.note}` : ''}`,
+          );
+        registry.logParams(run.id, searchParams(opts, dataset.id));
+        registry.setTags(run.id, { engine: engine?.name ?? 'ml-cart' });
 
-      const fitted = engine
-        ? await searchAndRefit(opts, deps, run.id, data, engine, resumed?.finishedRuns ?? [])
-        : await fitCart(opts, data);
-      const p = compileEnsemble(fitted.trees).predictMatrix(data.Xtest);
-      const m = classificationMetrics(data.yTest, p, fitted.threshold);
-      const test = testMetrics(m);
-      registry.logMetrics(run.id, { test_f1: m.f1, test_accuracy: m.accuracy, test_precision: m.precision, test_recall: m.recall, test_roc_auc: m.roc_auc, test_log_loss: m.log_loss, threshold: m.threshold });
-      const plots = await writeEvaluationPlots(registry, store, run.id, { y: data.yTest, p, metrics: m, trees: fitted.trees });
+        const fitted = engine
+          ? await searchAndRefit(opts, deps, run.id, data, engine, resumed?.finishedRuns ?? [])
+          : await fitCart(opts, data);
+        const p = compileEnsemble(fitted.trees).predictMatrix(data.Xtest);
+        const m = classificationMetrics(data.yTest, p, fitted.threshold);
+        const test = testMetrics(m);
+        registry.logMetrics(run.id, {
+          test_f1: m.f1,
+          test_accuracy: m.accuracy,
+          test_precision: m.precision,
+          test_recall: m.recall,
+          test_roc_auc: m.roc_auc,
+          test_log_loss: m.log_loss,
+          threshold: m.threshold,
+        });
+        const plots = await writeEvaluationPlots(registry, store, run.id, {
+          y: data.yTest,
+          p,
+          metrics: m,
+          trees: fitted.trees,
+        });
 
-      const { version } = await registerVersion(registry, store, {
-        model: opts.model, runId: run.id, datasetId: dataset.id, kind: opts.kind, trees: fitted.trees, pipeline: data.pipeline,
-        engineModel: fitted.engineModel, threshold: fitted.threshold, params: fitted.params,
-        metrics: { test_f1: m.f1, test_roc_auc: m.roc_auc, test_accuracy: m.accuracy, test_log_loss: m.log_loss, ...(fitted.cv ? { cv_score: fitted.cv.score } : {}) },
-        engine: engine?.name ?? 'ml-cart', libraries: fitted.libraries,
-      });
-      logger.info(`registered ${opts.model} v${version} (test F1 ${m.f1.toFixed(4)}, ROC AUC ${m.roc_auc.toFixed(4)}, threshold ${m.threshold.toFixed(3)})`);
-      const decision: PromotionDecision = await promote(registry, store, { model: opts.model, version, datasetId: dataset.id, policy: opts.promote, expected: champion, actor: `optimize run ${run.id}` });
-      logger.info(decision.alias ? `${CHAMPION_ALIAS} -> v${version}: ${decision.reason}` : `${CHAMPION_ALIAS} not moved: ${decision.reason}`);
-      registry.setTags(run.id, { model_version: String(version), promoted: String(decision.alias !== null) });
-      return {
-        run_id: run.id, model: opts.model, version, alias: decision.alias, promotion: decision.reason, champion_test_f1: decision.championF1,
-        dataset_id: dataset.id, engine: engine?.name ?? 'ml-cart', best_params: fitted.params, cv: fitted.cv, test,
-        plots: plots.map((path) => `${store.url}/runs/${run.id}/${path}`),
-        resumed: resumed ? { from_run_id: resumed.from, trials_reused: fitted.reused, trials_total: fitted.candidates } : null,
-      };
-    });
+        const { version } = await registerVersion(registry, store, {
+          model: opts.model,
+          runId: run.id,
+          datasetId: dataset.id,
+          kind: opts.kind,
+          trees: fitted.trees,
+          pipeline: data.pipeline,
+          engineModel: fitted.engineModel,
+          threshold: fitted.threshold,
+          params: fitted.params,
+          metrics: {
+            test_f1: m.f1,
+            test_roc_auc: m.roc_auc,
+            test_accuracy: m.accuracy,
+            test_log_loss: m.log_loss,
+            ...(fitted.cv ? { cv_score: fitted.cv.score } : {}),
+          },
+          engine: engine?.name ?? 'ml-cart',
+          libraries: fitted.libraries,
+        });
+        logger.info(
+          `registered ${opts.model} v${version} (test F1 ${m.f1.toFixed(4)}, ROC AUC ${m.roc_auc.toFixed(4)}, threshold ${m.threshold.toFixed(3)})`,
+        );
+        const decision: PromotionDecision = await promote(registry, store, {
+          model: opts.model,
+          version,
+          datasetId: dataset.id,
+          policy: opts.promote,
+          expected: champion,
+          actor: `optimize run ${run.id}`,
+        });
+        logger.info(
+          decision.alias
+            ? `${CHAMPION_ALIAS} -> v${version}: ${decision.reason}`
+            : `${CHAMPION_ALIAS} not moved: ${decision.reason}`,
+        );
+        registry.setTags(run.id, { model_version: String(version), promoted: String(decision.alias !== null) });
+        return {
+          run_id: run.id,
+          model: opts.model,
+          version,
+          alias: decision.alias,
+          promotion: decision.reason,
+          champion_test_f1: decision.championF1,
+          dataset_id: dataset.id,
+          engine: engine?.name ?? 'ml-cart',
+          best_params: fitted.params,
+          cv: fitted.cv,
+          test,
+          plots: plots.map((path) => `${store.url}/runs/${run.id}/${path}`),
+          resumed: resumed
+            ? { from_run_id: resumed.from, trials_reused: fitted.reused, trials_total: fitted.candidates }
+            : null,
+        };
+      },
+    );
   } finally {
     release();
   }
@@ -200,9 +298,17 @@ interface Fitted {
   candidates: number;
 }
 
-async function searchAndRefit(opts: OptimizeOptions, deps: OptimizeDeps, runId: string, data: DatasetMatrices, engine: XgbEngine, finishedRuns: Array<{ id: string; index: number }>): Promise<Fitted> {
+async function searchAndRefit(
+  opts: OptimizeOptions,
+  deps: OptimizeDeps,
+  runId: string,
+  data: DatasetMatrices,
+  engine: XgbEngine,
+  finishedRuns: Array<{ id: string; index: number }>,
+): Promise<Fitted> {
   const { registry, store, logger } = deps;
-  const candidates: XgbParamsInput[] = opts.search === 'grid' ? await gridCandidates(opts.grid) : randomCandidates(opts.trials, opts.seed);
+  const candidates: XgbParamsInput[] =
+    opts.search === 'grid' ? await gridCandidates(opts.grid) : randomCandidates(opts.trials, opts.seed);
   const fold = stratifiedFolds(data.yTrain, opts.cv, opts.seed);
   const finished = new Map<number, TrialResult>();
   for (const f of finishedRuns) {
@@ -210,8 +316,17 @@ async function searchAndRefit(opts: OptimizeOptions, deps: OptimizeDeps, runId: 
     const oof = await store.get(`runs/${f.id}/oof.f32`).catch(() => null);
     if (!oof || r.metrics.cv_score === undefined) continue;
     finished.set(f.index, {
-      index: f.index, runId: f.id, params: candidates[f.index]!, score: r.metrics.cv_score,
-      cv: { f1: r.metrics.cv_f1!, threshold: r.metrics.cv_threshold!, roc_auc: r.metrics.cv_roc_auc!, accuracy: r.metrics.cv_accuracy!, log_loss: r.metrics.cv_log_loss! },
+      index: f.index,
+      runId: f.id,
+      params: candidates[f.index]!,
+      score: r.metrics.cv_score,
+      cv: {
+        f1: r.metrics.cv_f1!,
+        threshold: r.metrics.cv_threshold!,
+        roc_auc: r.metrics.cv_roc_auc!,
+        accuracy: r.metrics.cv_accuracy!,
+        log_loss: r.metrics.cv_log_loss!,
+      },
       oof: new Float32Array(oof.buffer.slice(oof.byteOffset, oof.byteOffset + oof.byteLength)),
       foldTrees: (r.metricHistory.fold_trees ?? []).map((pt) => pt.value),
     });
@@ -219,12 +334,23 @@ async function searchAndRefit(opts: OptimizeOptions, deps: OptimizeDeps, runId: 
   if (opts.resume) logger.info(`resuming: ${finished.size} of ${candidates.length} trials already finished`);
   // The native engine uses every core per fit; the wasm engine is single-threaded, so it runs folds in parallel.
   const jobs = opts.jobs ?? (engine.name === 'native' ? 1 : Math.max(1, availableParallelism()));
-  logger.info(`${opts.search} search: ${candidates.length} candidates x ${opts.cv} folds, metric ${opts.metric}; ${describeParallelism(engine.name, jobs, opts.cv)}`);
+  logger.info(
+    `${opts.search} search: ${candidates.length} candidates x ${opts.cv} folds, metric ${opts.metric}; ${describeParallelism(engine.name, jobs, opts.cv)}`,
+  );
   const pool = await createFoldPool(data.Xtrain, data.yTrain, engine, jobs);
   let trials: TrialResult[];
   try {
     trials = await runSearch({
-      registry, parentRunId: runId, candidates, y: data.yTrain, fold, k: opts.cv, metric: opts.metric, earlyStoppingRounds: opts.earlyStoppingRounds, pool, finished,
+      registry,
+      parentRunId: runId,
+      candidates,
+      y: data.yTrain,
+      fold,
+      k: opts.cv,
+      metric: opts.metric,
+      earlyStoppingRounds: opts.earlyStoppingRounds,
+      pool,
+      finished,
       ...(opts.timeoutSec ? { deadline: Date.now() + opts.timeoutSec * 1000 } : {}),
       saveOof: async (trialRunId, oof) => {
         await store.put(`runs/${trialRunId}/oof.f32`, new Uint8Array(oof.buffer, oof.byteOffset, oof.byteLength));
@@ -234,23 +360,43 @@ async function searchAndRefit(opts: OptimizeOptions, deps: OptimizeDeps, runId: 
   } finally {
     await pool.close();
   }
-  if (trials.length === 0) throw new NotFoundError('optimize: no trial finished before --timeout; allow more time or fewer candidates');
+  if (trials.length === 0)
+    throw new NotFoundError('optimize: no trial finished before --timeout; allow more time or fewer candidates');
   const best = trials.reduce((a, b) => (b.score > a.score ? b : a));
   const nEstimators = Math.max(1, Math.round(best.foldTrees.reduce((a, b) => a + b, 0) / best.foldTrees.length));
   const params = { ...parseXgbParams(best.params), nEstimators };
   delete (params as { nthread?: number }).nthread;
   const recorded = xgbParamRecord(params);
-  logger.info(`best trial ${best.index}: ${opts.metric} ${best.score.toFixed(4)}; refitting on all ${data.Xtrain.rows} training rows with ${nEstimators} trees`);
-  registry.logMetrics(runId, { cv_score: best.score, cv_f1: best.cv.f1, cv_roc_auc: best.cv.roc_auc, best_trial: best.index, trials_finished: trials.length });
+  logger.info(
+    `best trial ${best.index}: ${opts.metric} ${best.score.toFixed(4)}; refitting on all ${data.Xtrain.rows} training rows with ${nEstimators} trees`,
+  );
+  registry.logMetrics(runId, {
+    cv_score: best.score,
+    cv_f1: best.cv.f1,
+    cv_roc_auc: best.cv.roc_auc,
+    best_trial: best.index,
+    trials_finished: trials.length,
+  });
   const model = await engine.train(data.Xtrain, data.yTrain, params);
   try {
     return {
       trees: model.toTrees(FEATURE_NAMES),
       threshold: best.cv.threshold,
       params: recorded,
-      engineModel: { file: model.format === 'xgboost-json' ? 'xgboost_model.json' : 'xgboost_model.bin', bytes: model.save() },
+      engineModel: {
+        file: model.format === 'xgboost-json' ? 'xgboost_model.json' : 'xgboost_model.bin',
+        bytes: model.save(),
+      },
       libraries: { xgboost: engine.libraryVersion, engine: engine.name },
-      cv: { metric: opts.metric, score: best.score, f1: best.cv.f1, roc_auc: best.cv.roc_auc, threshold: best.cv.threshold, trials: trials.length, folds: opts.cv },
+      cv: {
+        metric: opts.metric,
+        score: best.score,
+        f1: best.cv.f1,
+        roc_auc: best.cv.roc_auc,
+        threshold: best.cv.threshold,
+        trials: trials.length,
+        folds: opts.cv,
+      },
       reused: finished.size,
       candidates: candidates.length,
     };
@@ -270,13 +416,28 @@ async function fitCart(opts: OptimizeOptions, data: DatasetMatrices): Promise<Fi
   const pick = stratifiedSample(restY, Math.min(20_000, rest.length), opts.seed + 1);
   const holdout = Array.from(pick, (k) => rest[k]!);
   const p = compileEnsemble(cart.ensemble).predictMatrix(selectRows(data.Xtrain, holdout));
-  const { threshold } = bestF1Threshold(Float32Array.from(holdout, (i) => data.yTrain[i]!), p);
-  return { trees: cart.ensemble, threshold, params: snakeRecord(params), engineModel: null, libraries: { 'ml-cart': '2' }, cv: null, reused: 0, candidates: 1 };
+  const { threshold } = bestF1Threshold(
+    Float32Array.from(holdout, (i) => data.yTrain[i]!),
+    p,
+  );
+  return {
+    trees: cart.ensemble,
+    threshold,
+    params: snakeRecord(params),
+    engineModel: null,
+    libraries: { 'ml-cart': '2' },
+    cv: null,
+    reused: 0,
+    candidates: 1,
+  };
 }
 
 /** What runs at once, as the progress lines should say it. */
 function describeParallelism(engine: string, jobs: number, k: number): string {
-  const fits = jobs <= 1 ? `one fold fit at a time${engine === 'native' ? ' (the native engine uses every core in each fit)' : ''}` : `${jobs} fold fits at a time on worker threads`;
+  const fits =
+    jobs <= 1
+      ? `one fold fit at a time${engine === 'native' ? ' (the native engine uses every core in each fit)' : ''}`
+      : `${jobs} fold fits at a time on worker threads`;
   const trials = trialsInFlight(jobs, k);
   return trials > 1 ? `${fits}, up to ${trials} trials overlapping` : fits;
 }

@@ -35,7 +35,11 @@ export interface NewVersion {
  * anything) and then records the version: the registry row appears only once every file is stored.
  * The caller holds the model's lock, so the next version number is ours to use.
  */
-export async function registerVersion(registry: Registry, store: ArtifactStore, v: NewVersion): Promise<{ version: number; uri: string }> {
+export async function registerVersion(
+  registry: Registry,
+  store: ArtifactStore,
+  v: NewVersion,
+): Promise<{ version: number; uri: string }> {
   const exists = registry.listModels().some((m) => m.name === v.model);
   const latest = exists ? (registry.listModelVersions(v.model)[0]?.version ?? 0) : 0;
   const version = latest + 1;
@@ -65,7 +69,8 @@ export async function registerVersion(registry: Registry, store: ArtifactStore, 
       },
     }));
     await readBundle(store, staging, sha256, `${v.model} v${version}`);
-    if ((await store.publish(staging, prefix, BUNDLE_FILES.metadata)) === 'exists') throw bundleConflict(uri, v.model, version);
+    if ((await store.publish(staging, prefix, BUNDLE_FILES.metadata)) === 'exists')
+      throw bundleConflict(uri, v.model, version);
   } catch (err) {
     await store.removePrefix(staging).catch(() => undefined);
     throw err;
@@ -88,7 +93,9 @@ export async function registerVersion(registry: Registry, store: ArtifactStore, 
     throw err;
   }
   if (created.version !== version) {
-    throw new RainopsError(`registry: ${v.model} v${version} was registered as v${created.version}; another process registered a version without holding the model lock`);
+    throw new RainopsError(
+      `registry: ${v.model} v${version} was registered as v${created.version}; another process registered a version without holding the model lock`,
+    );
   }
   return { version, uri };
 }
@@ -105,12 +112,19 @@ function bundleConflict(uri: string, model: string, version: number): ConflictEr
  * removed when it is this registry's own leftover: a bundle never published (no metadata.json), or one
  * whose run is a finished or failed run of this registry that never got to register it.
  */
-async function clearOwnLeftover(registry: Registry, store: ArtifactStore, model: string, version: number): Promise<void> {
+async function clearOwnLeftover(
+  registry: Registry,
+  store: ArtifactStore,
+  model: string,
+  version: number,
+): Promise<void> {
   const prefix = bundlePrefix(model, version);
   if ((await store.list(`${prefix}/`)).length === 0) return;
   let runId: unknown;
   try {
-    ({ runId } = JSON.parse((await store.get(`${prefix}/${BUNDLE_FILES.metadata}`)).toString('utf8')) as { runId?: unknown });
+    ({ runId } = JSON.parse((await store.get(`${prefix}/${BUNDLE_FILES.metadata}`)).toString('utf8')) as {
+      runId?: unknown;
+    });
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
     // Files without the marker were never published, so no reader uses them.
@@ -123,16 +137,28 @@ async function clearOwnLeftover(registry: Registry, store: ArtifactStore, model:
 }
 
 /** Loads and verifies a registered version's bundle. */
-export async function loadVersion(registry: Registry, store: ArtifactStore, model: string, version: number): Promise<Bundle> {
+export async function loadVersion(
+  registry: Registry,
+  store: ArtifactStore,
+  model: string,
+  version: number,
+): Promise<Bundle> {
   const mv = registry.getModelVersion(model, version);
   const prefix = bundlePrefix(model, version);
   return readBundle(store, prefix, mv.bundleSha256, `${model} v${version}`);
 }
 
-export async function loadPredictor(registry: Registry, store: ArtifactStore, model: string, aliasOrVersion: string | number): Promise<Predictor> {
+export async function loadPredictor(
+  registry: Registry,
+  store: ArtifactStore,
+  model: string,
+  aliasOrVersion: string | number,
+): Promise<Predictor> {
   const version = typeof aliasOrVersion === 'number' ? aliasOrVersion : registry.getAlias(model, aliasOrVersion);
   if (version === null) {
-    throw new NotFoundError(`model ${model} has no alias ${String(aliasOrVersion)}; train one with 'rainops optimize' or point the alias with 'rainops promote ${model} VERSION'`);
+    throw new NotFoundError(
+      `model ${model} has no alias ${String(aliasOrVersion)}; train one with 'rainops optimize' or point the alias with 'rainops promote ${model} VERSION'`,
+    );
   }
   return createPredictor(await loadVersion(registry, store, model, version));
 }
@@ -149,14 +175,27 @@ export interface HeadToHead {
  * pipeline, leaving out the rows the champion trained on (an earlier data set's training rows can be a
  * later one's test rows).
  */
-export async function headToHead(store: ArtifactStore, datasetId: string, champion: Predictor, challenger: Predictor): Promise<HeadToHead> {
+export async function headToHead(
+  store: ArtifactStore,
+  datasetId: string,
+  champion: Predictor,
+  challenger: Predictor,
+): Promise<HeadToHead> {
   const raw = await loadRawTest(store, datasetId);
-  const seen = champion.bundle.metadata.datasetId === datasetId ? new Set<string>() : await trainingKeys(store, champion.bundle.metadata.datasetId);
+  const seen =
+    champion.bundle.metadata.datasetId === datasetId
+      ? new Set<string>()
+      : await trainingKeys(store, champion.bundle.metadata.datasetId);
   const keep = raw.rows.flatMap((r, i) => (seen.has(`${r.Date}|${r.Location}`) ? [] : [i]));
   const rows = keep.map((i) => raw.rows[i]!);
   const y = Float32Array.from(keep, (i) => raw.y[i]!);
   const f1 = (p: Predictor) => classificationMetrics(y, p.probabilities(rows), p.threshold).f1;
-  return { championF1: f1(champion), challengerF1: f1(challenger), rows: rows.length, excluded: raw.rows.length - rows.length };
+  return {
+    championF1: f1(champion),
+    challengerF1: f1(challenger),
+    rows: rows.length,
+    excluded: raw.rows.length - rows.length,
+  };
 }
 
 export interface PromotionDecision {
@@ -180,7 +219,14 @@ export function failedRunReason(registry: Registry, model: string, version: numb
 export async function promote(
   registry: Registry,
   store: ArtifactStore,
-  args: { model: string; version: number; datasetId: string; policy: PromotePolicy; expected: number | null; actor: string },
+  args: {
+    model: string;
+    version: number;
+    datasetId: string;
+    policy: PromotePolicy;
+    expected: number | null;
+    actor: string;
+  },
 ): Promise<PromotionDecision> {
   const { model, version, policy, expected } = args;
   if (policy === 'never') return { alias: null, previous: expected, reason: '--promote never', championF1: null };
@@ -189,11 +235,21 @@ export async function promote(
   let championF1: number | null = null;
   let reason = expected === null ? 'first version of the model' : '--promote always';
   if (policy === 'if-better' && expected !== null) {
-    const h = await headToHead(store, args.datasetId, await loadPredictor(registry, store, model, expected), await loadPredictor(registry, store, model, version));
+    const h = await headToHead(
+      store,
+      args.datasetId,
+      await loadPredictor(registry, store, model, expected),
+      await loadPredictor(registry, store, model, version),
+    );
     championF1 = h.championF1;
     const rows = `on the same ${h.rows} test rows${h.excluded ? ` (${h.excluded} the champion trained on left out)` : ''}`;
     if (!(h.challengerF1 > h.championF1)) {
-      return { alias: null, previous: expected, reason: `test F1 ${h.challengerF1.toFixed(4)} does not beat the champion v${expected}'s ${h.championF1.toFixed(4)} ${rows}`, championF1 };
+      return {
+        alias: null,
+        previous: expected,
+        reason: `test F1 ${h.challengerF1.toFixed(4)} does not beat the champion v${expected}'s ${h.championF1.toFixed(4)} ${rows}`,
+        championF1,
+      };
     }
     reason = `test F1 ${h.challengerF1.toFixed(4)} beats the champion v${expected}'s ${h.championF1.toFixed(4)} ${rows}`;
   }

@@ -32,6 +32,11 @@ export async function writeEvaluationPlots(
   }
   const imp = JSON.stringify(importance, null, 1);
   const r = await store.put(`runs/${runId}/feature_importance.json`, imp);
-  registry.logArtifact(runId, { path: 'feature_importance.json', size: r.size, sha256: r.sha256, uri: `${store.url}/runs/${runId}/feature_importance.json` });
+  registry.logArtifact(runId, {
+    path: 'feature_importance.json',
+    size: r.size,
+    sha256: r.sha256,
+    uri: `${store.url}/runs/${runId}/feature_importance.json`,
+  });
   return written;
 }

@@ -23,19 +23,30 @@ function failQuietly(registry: Registry, runId: string, input: FinishRunInput): 
  * returns, FAILED with the error's message when it throws (the error is rethrown). While it runs, the
  * registry renews the run's lease; if another process failed the run meanwhile, finishing it throws.
  */
-export async function tracked<T>(registry: Registry, input: StartRunInput, body: (run: TrackedRun) => Promise<T>): Promise<T> {
+export async function tracked<T>(
+  registry: Registry,
+  input: StartRunInput,
+  body: (run: TrackedRun) => Promise<T>,
+): Promise<T> {
   const run = registry.startRun(input);
   const cpu0 = process.cpuUsage();
   active.set(run.id, registry);
   const usage = () => {
     const cpu = process.cpuUsage(cpu0);
-    return { cpuTimeMs: Math.round((cpu.user + cpu.system) / 1000), peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+    return {
+      cpuTimeMs: Math.round((cpu.user + cpu.system) / 1000),
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    };
   };
   let result: T;
   try {
     result = await body({ id: run.id });
   } catch (err) {
-    failQuietly(registry, run.id, { status: 'FAILED', error: err instanceof Error ? err.message : String(err), ...usage() });
+    failQuietly(registry, run.id, {
+      status: 'FAILED',
+      error: err instanceof Error ? err.message : String(err),
+      ...usage(),
+    });
     throw err;
   } finally {
     active.delete(run.id);

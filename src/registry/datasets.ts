@@ -63,10 +63,7 @@ export function getDataset(ctx: RegistryContext, idOrPrefix: string): Dataset {
 
 /** Newest first; rowid breaks ties between data sets registered in the same millisecond. */
 export function listDatasets(ctx: RegistryContext): Dataset[] {
-  return ctx
-    .stmt<DatasetRow>(`${DATASET_SELECT} ORDER BY d.created_at DESC, d.rowid DESC`)
-    .all()
-    .map(toDataset);
+  return ctx.stmt<DatasetRow>(`${DATASET_SELECT} ORDER BY d.created_at DESC, d.rowid DESC`).all().map(toDataset);
 }
 
 export function newestDataset(ctx: RegistryContext): Dataset | null {

@@ -17,20 +17,14 @@ function toExperiment(row: ExperimentRow): Experiment {
 export function getOrCreateExperiment(ctx: RegistryContext, name: string): Experiment {
   checkNonEmpty('experiment name', name);
   // INSERT OR IGNORE keeps two processes creating the same experiment from colliding
-  ctx
-    .stmt('INSERT OR IGNORE INTO experiments (name, created_at) VALUES (?, ?)')
-    .run(name, isoNow(ctx));
-  const row = ctx
-    .stmt<ExperimentRow>('SELECT id, name, created_at FROM experiments WHERE name = ?')
-    .get(name);
+  ctx.stmt('INSERT OR IGNORE INTO experiments (name, created_at) VALUES (?, ?)').run(name, isoNow(ctx));
+  const row = ctx.stmt<ExperimentRow>('SELECT id, name, created_at FROM experiments WHERE name = ?').get(name);
   if (!row) throw new Error(`experiment ${name} vanished right after it was created`);
   return toExperiment(row);
 }
 
 export function findExperiment(ctx: RegistryContext, name: string): Experiment {
-  const row = ctx
-    .stmt<ExperimentRow>('SELECT id, name, created_at FROM experiments WHERE name = ?')
-    .get(name);
+  const row = ctx.stmt<ExperimentRow>('SELECT id, name, created_at FROM experiments WHERE name = ?').get(name);
   if (row) return toExperiment(row);
   const known = listExperiments(ctx).map((e) => `'${e.name}'`);
   const hint = known.length > 0 ? `known experiments: ${shortList(known)}` : 'no experiment exists yet';

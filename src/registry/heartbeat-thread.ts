@@ -35,7 +35,10 @@ function workerScript(): { code: string | URL; eval: boolean } {
   if (existsSync(fileURLToPath(js))) return { code: js, eval: false };
   const ts = new URL('./heartbeat-worker.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
-  return { code: `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
+  return {
+    code: `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(ts)}); });`,
+    eval: true,
+  };
 }
 
 /** Starts the thread, or returns null when it cannot (the caller then renews from its own thread). */

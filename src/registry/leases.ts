@@ -19,12 +19,17 @@ export interface LeasePolicy {
   readonly heartbeatMs: number;
 }
 
-export function leasePolicy(opts: { leaseMs?: number | undefined; heartbeatMs?: number | undefined } = {}): LeasePolicy {
+export function leasePolicy(
+  opts: { leaseMs?: number | undefined; heartbeatMs?: number | undefined } = {},
+): LeasePolicy {
   const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
-  if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new UsageError(`a lease must last more than 0 ms, not ${leaseMs}`);
+  if (!Number.isFinite(leaseMs) || leaseMs <= 0)
+    throw new UsageError(`a lease must last more than 0 ms, not ${leaseMs}`);
   const heartbeatMs = opts.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3));
   if (!Number.isFinite(heartbeatMs) || heartbeatMs <= 0 || heartbeatMs >= leaseMs) {
-    throw new UsageError(`the heartbeat must come more often than the lease lasts (${leaseMs} ms), not every ${heartbeatMs} ms`);
+    throw new UsageError(
+      `the heartbeat must come more often than the lease lasts (${leaseMs} ms), not every ${heartbeatMs} ms`,
+    );
   }
   return { leaseMs, heartbeatMs };
 }
@@ -59,7 +64,13 @@ export function leaseExpired(holder: LeaseHolder, now: Date): boolean {
  */
 export function lapse(holder: LeaseHolder, observer: LeaseObserver, now: Date): Lapse | null {
   if (leaseExpired(holder, now)) {
-    return { kind: 'expired', heartbeatAt: holder.heartbeatAt, leaseExpiresAt: holder.leaseExpiresAt!, hostname: holder.hostname, pid: holder.pid };
+    return {
+      kind: 'expired',
+      heartbeatAt: holder.heartbeatAt,
+      leaseExpiresAt: holder.leaseExpiresAt!,
+      hostname: holder.hostname,
+      pid: holder.pid,
+    };
   }
   const sameHost = holder.hostname === observer.hostname;
   if (sameHost && holder.pid !== observer.pid && !observer.isPidAlive(holder.pid)) {
@@ -70,7 +81,10 @@ export function lapse(holder: LeaseHolder, observer: LeaseObserver, now: Date): 
 
 /** One line for a run's error or a lock listing. */
 export function describeLapse(l: Lapse, what: 'run' | 'lock'): string {
-  if (l.kind === 'exited') return what === 'run' ? `process ${l.pid} exited without finishing the run` : `process ${l.pid} on host ${l.hostname} exited`;
+  if (l.kind === 'exited')
+    return what === 'run'
+      ? `process ${l.pid} exited without finishing the run`
+      : `process ${l.pid} on host ${l.hostname} exited`;
   return `heartbeat stopped at ${l.heartbeatAt ?? 'an unknown time'} on host ${l.hostname} (pid ${l.pid}); the lease ran out at ${l.leaseExpiresAt}`;
 }
 
@@ -183,7 +197,10 @@ export class LeaseKeeper {
     if (this.#closed || !this.#ctx.db.open || this.#empty()) return { runs: 0, locks: 0, lost: [] };
     const ctx = this.#ctx;
     const r = renewHeld(ctx.db, (sql) => ctx.stmt(sql), this.#held(), ctx.now(), this.policy.leaseMs);
-    const lost = [...r.lostRuns.map((id) => `run ${id}`), ...r.lostTokens.map((t) => `lock ${this.#locks.get(t) ?? '?'}`)];
+    const lost = [
+      ...r.lostRuns.map((id) => `run ${id}`),
+      ...r.lostTokens.map((t) => `lock ${this.#locks.get(t) ?? '?'}`),
+    ];
     this.#forget(r.lostRuns, r.lostTokens);
     return { runs: r.runs, locks: r.locks, lost };
   }
@@ -214,7 +231,12 @@ export class LeaseKeeper {
       return;
     }
     if (this.#mode === 'thread' && this.#thread === null && this.#timer === null) {
-      this.#thread = startHeartbeatThread(this.#ctx.db.name, this.policy, (runs, tokens) => this.#forget(runs, tokens), () => this.#fallBack());
+      this.#thread = startHeartbeatThread(
+        this.#ctx.db.name,
+        this.policy,
+        (runs, tokens) => this.#forget(runs, tokens),
+        () => this.#fallBack(),
+      );
     }
     if (this.#thread) this.#thread.update(this.#held());
     else if (this.#timer === null) this.#startTimer();

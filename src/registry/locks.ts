@@ -18,11 +18,16 @@ interface LockRow {
   lease_expires_at: string | null;
 }
 
-const LOCK_SELECT = 'SELECT name, owner_pid, hostname, run_id, acquired_at, token, heartbeat_at, lease_expires_at FROM locks';
+const LOCK_SELECT =
+  'SELECT name, owner_pid, hostname, run_id, acquired_at, token, heartbeat_at, lease_expires_at FROM locks';
 
 /** Why the row's holder no longer holds it, or null while it does. */
 function staleReason(ctx: RegistryContext, row: LockRow, now: Date): string | null {
-  const why = lapse({ pid: row.owner_pid, hostname: row.hostname, heartbeatAt: row.heartbeat_at, leaseExpiresAt: row.lease_expires_at }, ctx, now);
+  const why = lapse(
+    { pid: row.owner_pid, hostname: row.hostname, heartbeatAt: row.heartbeat_at, leaseExpiresAt: row.lease_expires_at },
+    ctx,
+    now,
+  );
   return why ? describeLapse(why, 'lock') : null;
 }
 
@@ -42,7 +47,12 @@ function toLock(ctx: RegistryContext, row: LockRow, now: Date): LockInfo {
 }
 
 /** Takes the lock, or returns who holds it; a holder whose lease ran out (or who died on this host) loses it. */
-function tryAcquire(ctx: RegistryContext, name: string, token: string, runId: string | null): { holder: LockInfo | null; reclaimed: boolean } {
+function tryAcquire(
+  ctx: RegistryContext,
+  name: string,
+  token: string,
+  runId: string | null,
+): { holder: LockInfo | null; reclaimed: boolean } {
   return ctx.write(() => {
     const now = ctx.now();
     const row = ctx.stmt<LockRow>(`${LOCK_SELECT} WHERE name = ?`).get(name);
@@ -81,7 +91,8 @@ export async function acquireLock(
   const waitMs = opts.waitMs ?? 0;
   const pollMs = opts.pollMs ?? 200;
   if (!Number.isFinite(waitMs) || waitMs < 0) throw new UsageError(`lock wait must be 0 ms or more, not ${waitMs}`);
-  if (!Number.isFinite(pollMs) || pollMs <= 0) throw new UsageError(`lock poll interval must be above 0 ms, not ${pollMs}`);
+  if (!Number.isFinite(pollMs) || pollMs <= 0)
+    throw new UsageError(`lock poll interval must be above 0 ms, not ${pollMs}`);
   const token = randomBytes(16).toString('hex');
   const started = Date.now();
   for (;;) {
@@ -129,16 +140,19 @@ export function breakLock(ctx: RegistryContext, name: string, opts: BreakLockOpt
     const lock = toLock(ctx, row, now);
     ctx.stmt('DELETE FROM locks WHERE name = ? AND token = ?').run(name, row.token);
     const run = row.run_id
-      ? ctx.stmt<{ status: string; start_time: string }>('SELECT status, start_time FROM runs WHERE id = ?').get(row.run_id)
+      ? ctx
+          .stmt<{ status: string; start_time: string }>('SELECT status, start_time FROM runs WHERE id = ?')
+          .get(row.run_id)
       : undefined;
     if (!row.run_id || !run) return { lock, runId: null, runFailed: false, note };
     const end = now.toISOString();
-    const failed = ctx
-      .stmt(
-        `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = ?, error = ?, lease_expires_at = NULL
+    const failed =
+      ctx
+        .stmt(
+          `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = ?, error = ?, lease_expires_at = NULL
          WHERE id = ? AND status = 'RUNNING'`,
-      )
-      .run(end, Math.max(0, now.getTime() - Date.parse(run.start_time)), note, row.run_id).changes === 1;
+        )
+        .run(end, Math.max(0, now.getTime() - Date.parse(run.start_time)), note, row.run_id).changes === 1;
     // its trials end with it, rather than staying RUNNING until their own leases run out
     ctx
       .stmt(

@@ -24,9 +24,7 @@ export const DATASET_LOOKUP: LookupSpec = {
 export function resolveId(ctx: RegistryContext, spec: LookupSpec, idOrPrefix: string): string {
   const wanted = spec.table === 'runs' ? idOrPrefix.trim().toLowerCase() : idOrPrefix.trim();
   if (wanted === '') throw new UsageError(`give a ${spec.noun} id or the first characters of one`);
-  const exact = ctx
-    .stmt<{ id: string }>(`SELECT id FROM ${spec.table} WHERE id = ?`)
-    .get(wanted);
+  const exact = ctx.stmt<{ id: string }>(`SELECT id FROM ${spec.table} WHERE id = ?`).get(wanted);
   if (exact) return exact.id;
   const matches = ctx
     .stmt<{ id: string }>(`SELECT id FROM ${spec.table} WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6`)

@@ -65,7 +65,9 @@ export function requireVersion(ctx: RegistryContext, model: string, version: num
     .stmt<{ version: number }>('SELECT version FROM model_versions WHERE model = ? AND version = ?')
     .get(model, version);
   if (!row) {
-    throw new NotFoundError(`model ${model} has no version ${version}; list its versions with 'rainops models show ${model}'`);
+    throw new NotFoundError(
+      `model ${model} has no version ${version}; list its versions with 'rainops models show ${model}'`,
+    );
   }
 }
 
@@ -123,10 +125,7 @@ export function getModelVersion(ctx: RegistryContext, model: string, version: nu
 /** Newest version first. */
 export function listModelVersions(ctx: RegistryContext, model: string): ModelVersion[] {
   requireModel(ctx, model);
-  return ctx
-    .stmt<VersionRow>(`${VERSION_SELECT} WHERE v.model = ? ORDER BY v.version DESC`)
-    .all(model)
-    .map(toVersion);
+  return ctx.stmt<VersionRow>(`${VERSION_SELECT} WHERE v.model = ? ORDER BY v.version DESC`).all(model).map(toVersion);
 }
 
 export function getModelVersionByAlias(ctx: RegistryContext, model: string, alias: string): ModelVersion | null {

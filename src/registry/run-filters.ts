@@ -24,7 +24,15 @@ const FILTER_HELP =
   "write filters as FIELD.KEY OP VALUE, FIELD one of params, metrics, tags and OP one of = != > >= < <= (e.g. 'params.max_depth=6' or 'metrics.test_f1>0.6')";
 
 /** Run columns a list can be sorted by, as users write them. */
-export const SORT_COLUMNS = ['start_time', 'end_time', 'duration_ms', 'name', 'status', 'peak_rss_bytes', 'cpu_time_ms'] as const;
+export const SORT_COLUMNS = [
+  'start_time',
+  'end_time',
+  'duration_ms',
+  'name',
+  'status',
+  'peak_rss_bytes',
+  'cpu_time_ms',
+] as const;
 
 function unquote(text: string): string {
   const first = text[0];
@@ -49,7 +57,10 @@ export function parseFilter(text: string): RunFilter {
   const isQuoted = quoted !== rawValue;
   const num = isQuoted ? null : asNumber(quoted);
   if (field === 'metrics') {
-    if (num === null) throw new UsageError(`the filter '${text}' compares a metric with '${rawValue}', which is not a number; ${FILTER_HELP}`);
+    if (num === null)
+      throw new UsageError(
+        `the filter '${text}' compares a metric with '${rawValue}', which is not a number; ${FILTER_HELP}`,
+      );
     return { field, key, op, value: num };
   }
   return { field: field as Field, key, op, value: num ?? quoted };

@@ -43,7 +43,12 @@ export function listRuns(ctx: RegistryContext, opts: ListRunsOptions = {}): RunS
     q.whereParams.push(resolveId(ctx, RUN_LOOKUP, opts.parentRunId));
   }
   if (opts.topLevelOnly) q.where.push('r.parent_run_id IS NULL');
-  checkKeysExist(ctx, { where: [...q.where], params: [...q.whereParams], topLevelOnly: opts.topLevelOnly === true }, filters, sort);
+  checkKeysExist(
+    ctx,
+    { where: [...q.where], params: [...q.whereParams], topLevelOnly: opts.topLevelOnly === true },
+    filters,
+    sort,
+  );
   if (opts.status !== undefined) addStatus(ctx, q, opts.status);
   for (const f of filters) q.addFilter(f);
   const order = sort ? q.orderBy(sort) : 'r.start_time DESC, r.id';
@@ -60,7 +65,10 @@ export function listRuns(ctx: RegistryContext, opts: ListRunsOptions = {}): RunS
     .transaction(() => {
       // filters make each query text unique, so it is prepared here rather than cached
       const rows = ctx.db.prepare<unknown[], RunRow>(sql).all(...params);
-      return loadRunValues(ctx, rows.map((row) => presentRun(ctx, toRun(row))));
+      return loadRunValues(
+        ctx,
+        rows.map((row) => presentRun(ctx, toRun(row))),
+      );
     })
     .deferred();
 }
@@ -78,20 +86,38 @@ const FIELDS: readonly Field[] = ['params', 'metrics', 'tags'];
  * A filter or sort on a key that no run in scope has would silently match or order nothing, so it is
  * a usage error naming the keys that do exist (read from the registry, whatever the runs recorded).
  */
-function checkKeysExist(ctx: RegistryContext, scope: Scope, filters: readonly RunFilter[], sort: RunSort | undefined): void {
-  const refs: Array<{ field: Field; key: string; sort: boolean }> = filters.map((f) => ({ field: f.field, key: f.key, sort: false }));
+function checkKeysExist(
+  ctx: RegistryContext,
+  scope: Scope,
+  filters: readonly RunFilter[],
+  sort: RunSort | undefined,
+): void {
+  const refs: Array<{ field: Field; key: string; sort: boolean }> = filters.map((f) => ({
+    field: f.field,
+    key: f.key,
+    sort: false,
+  }));
   if (sort && sort.field !== 'column') refs.push({ field: sort.field, key: sort.key, sort: true });
   const cond = scope.where.length ? `AND ${scope.where.join(' AND ')}` : '';
   const has = (field: Field, key: string, where = cond, params = scope.params) =>
-    ctx.db.prepare(`SELECT 1 FROM ${field} x JOIN runs r ON r.id = x.run_id WHERE ${keyMatch(field)} ${where} LIMIT 1`).get(key, ...params) !== undefined;
+    ctx.db
+      .prepare(`SELECT 1 FROM ${field} x JOIN runs r ON r.id = x.run_id WHERE ${keyMatch(field)} ${where} LIMIT 1`)
+      .get(key, ...params) !== undefined;
   for (const ref of refs) {
     if (has(ref.field, ref.key)) continue;
-    const anyRun = ctx.db.prepare(`SELECT 1 FROM runs r ${scope.where.length ? `WHERE ${scope.where.join(' AND ')}` : ''} LIMIT 1`).get(...scope.params);
+    const anyRun = ctx.db
+      .prepare(`SELECT 1 FROM runs r ${scope.where.length ? `WHERE ${scope.where.join(' AND ')}` : ''} LIMIT 1`)
+      .get(...scope.params);
     // With no runs in scope there is nothing to compare against: the list is empty either way.
     if (anyRun === undefined) return;
     const name = `${ref.field}.${ref.key}`;
-    const hint = scope.topLevelOnly && has(ref.field, ref.key, 'AND r.parent_run_id IS NOT NULL', []) ? ` (only trial runs have ${name}; add --all to list them)` : '';
-    const what = ref.sort ? `cannot sort runs by ${name}: no run in this list has it${hint}` : `no run in this list has ${name}, so no run could match${hint}`;
+    const hint =
+      scope.topLevelOnly && has(ref.field, ref.key, 'AND r.parent_run_id IS NOT NULL', [])
+        ? ` (only trial runs have ${name}; add --all to list them)`
+        : '';
+    const what = ref.sort
+      ? `cannot sort runs by ${name}: no run in this list has it${hint}`
+      : `no run in this list has ${name}, so no run could match${hint}`;
     throw new UsageError(`${what}; known keys: ${knownKeys(ctx, scope, cond, ref.sort)}`);
   }
 }
@@ -105,7 +131,9 @@ function keyMatch(field: Field): string {
 function knownKeys(ctx: RegistryContext, scope: Scope, cond: string, withColumns: boolean): string {
   const keys = FIELDS.flatMap((field) =>
     ctx.db
-      .prepare<unknown[], { key: string }>(`SELECT DISTINCT x.key FROM ${field} x JOIN runs r ON r.id = x.run_id WHERE 1 = 1 ${cond} ORDER BY x.key`)
+      .prepare<unknown[], { key: string }>(
+        `SELECT DISTINCT x.key FROM ${field} x JOIN runs r ON r.id = x.run_id WHERE 1 = 1 ${cond} ORDER BY x.key`,
+      )
       .all(...scope.params)
       .map((r) => `${field}.${r.key}`),
   );

@@ -35,7 +35,13 @@ export function loadRun(ctx: RegistryContext, id: string): Run {
 export function presentRun<R extends Run>(ctx: RegistryContext, run: R): R {
   const stale = run.status === 'RUNNING' ? ctx.staleRuns.get(run.id) : undefined;
   if (!stale) return run;
-  return { ...run, status: 'FAILED', endTime: stale.endTime, durationMs: elapsedMs(run.startTime, new Date(stale.endTime)), error: stale.error };
+  return {
+    ...run,
+    status: 'FAILED',
+    endTime: stale.endTime,
+    durationMs: elapsedMs(run.startTime, new Date(stale.endTime)),
+    error: stale.error,
+  };
 }
 
 export function startRun(ctx: RegistryContext, input: StartRunInput): Run {
@@ -52,7 +58,17 @@ export function startRun(ctx: RegistryContext, input: StartRunInput): Run {
         `INSERT INTO runs (id, experiment_id, name, parent_run_id, status, start_time, pid, hostname, heartbeat_at, lease_expires_at)
          VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?)`,
       )
-      .run(id, experiment.id, input.name, parent, now.toISOString(), ctx.pid, ctx.hostname, now.toISOString(), ctx.leases.expiry(now));
+      .run(
+        id,
+        experiment.id,
+        input.name,
+        parent,
+        now.toISOString(),
+        ctx.pid,
+        ctx.hostname,
+        now.toISOString(),
+        ctx.leases.expiry(now),
+      );
     const insertTag = ctx.stmt('INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)');
     for (const [key, value] of tags) insertTag.run(id, key, value);
     // a lock taken before its run started names the first top-level run, so an operator sees whose it is
@@ -98,7 +114,14 @@ function checkMetric(key: string, value: number, step: number): void {
   if (!Number.isSafeInteger(step)) throw new UsageError(`metric ${key} step must be a whole number, not ${step}`);
 }
 
-function insertMetric(ctx: RegistryContext, runId: string, key: string, value: number, step: number, time: string): void {
+function insertMetric(
+  ctx: RegistryContext,
+  runId: string,
+  key: string,
+  value: number,
+  step: number,
+  time: string,
+): void {
   ctx
     .stmt('INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)')
     .run(runId, key, Number.isNaN(value) ? null : value, step, time);
@@ -175,9 +198,7 @@ export function finishRun(ctx: RegistryContext, runId: string, input: FinishRunI
     const run = loadRun(ctx, runId);
     if (run.status !== 'RUNNING') {
       const why = run.error ? ` (${run.error})` : '';
-      throw new ConflictError(
-        `run ${runId} is already ${run.status}${why}; only a RUNNING run can be finished`,
-      );
+      throw new ConflictError(`run ${runId} is already ${run.status}${why}; only a RUNNING run can be finished`);
     }
     const end = ctx.now();
     ctx
@@ -186,7 +207,16 @@ export function finishRun(ctx: RegistryContext, runId: string, input: FinishRunI
            heartbeat_at = ?, lease_expires_at = NULL
          WHERE id = ?`,
       )
-      .run(input.status, end.toISOString(), elapsedMs(run.startTime, end), peak, cpu, input.error ?? null, end.toISOString(), runId);
+      .run(
+        input.status,
+        end.toISOString(),
+        elapsedMs(run.startTime, end),
+        peak,
+        cpu,
+        input.error ?? null,
+        end.toISOString(),
+        runId,
+      );
     return loadRun(ctx, runId);
   });
 }
@@ -203,13 +233,19 @@ interface LeaseRow {
 /** RUNNING runs, other than this connection's own, whose lease ran out or whose process died on this host. */
 export function findStaleRuns(ctx: RegistryContext): Array<{ id: string; startTime: string; error: string }> {
   const running = ctx
-    .stmt<LeaseRow>("SELECT id, pid, hostname, start_time, heartbeat_at, lease_expires_at FROM runs WHERE status = 'RUNNING'")
+    .stmt<LeaseRow>(
+      "SELECT id, pid, hostname, start_time, heartbeat_at, lease_expires_at FROM runs WHERE status = 'RUNNING'",
+    )
     .all();
   const now = ctx.now();
   const stale: Array<{ id: string; startTime: string; error: string }> = [];
   for (const r of running) {
     if (ctx.leases.holdsRun(r.id)) continue;
-    const why = lapse({ pid: r.pid, hostname: r.hostname, heartbeatAt: r.heartbeat_at, leaseExpiresAt: r.lease_expires_at }, ctx, now);
+    const why = lapse(
+      { pid: r.pid, hostname: r.hostname, heartbeatAt: r.heartbeat_at, leaseExpiresAt: r.lease_expires_at },
+      ctx,
+      now,
+    );
     if (why) stale.push({ id: r.id, startTime: r.start_time, error: describeLapse(why, 'run') });
   }
   return stale;
@@ -309,9 +345,7 @@ export function getRun(ctx: RegistryContext, idOrPrefix: string): RunDetail {
         )
         .all(id)
         .map((row) => ({ ...toDataset(row), role: row.role }));
-      const children = ctx
-        .stmt<{ n: number }>('SELECT count(*) AS n FROM runs WHERE parent_run_id = ?')
-        .get(id);
+      const children = ctx.stmt<{ n: number }>('SELECT count(*) AS n FROM runs WHERE parent_run_id = ?').get(id);
       return { ...summary, metricHistory, artifacts, datasets, childrenCount: children?.n ?? 0 };
     })
     .deferred();

@@ -7,9 +7,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 /** Param, metric and tag keys: no spaces or operators, so that `metrics.KEY>=0.6` filters parse. */
 export function checkKey(kind: string, key: string): void {
   if (!KEY.test(key) || key.length > 250) {
-    throw new UsageError(
-      `${kind} key '${key}' is not valid; use letters, digits and _ . - / (up to 250 characters)`,
-    );
+    throw new UsageError(`${kind} key '${key}' is not valid; use letters, digits and _ . - / (up to 250 characters)`);
   }
 }
 

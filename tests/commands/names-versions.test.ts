@@ -12,7 +12,9 @@ describe('model versions as typed', () => {
     for (const text of ['0x2', '1e0', ' 2', '2 ', '-1', '+2', '02', '0', '2.0', '', 'v2', '9007199254740993']) {
       expect(() => parseVersion(text), JSON.stringify(text)).toThrow(UsageError);
     }
-    expect(() => parseVersion('0x2')).toThrow("model version '0x2' is not valid; give a whole number from 1, written plainly, e.g. 2");
+    expect(() => parseVersion('0x2')).toThrow(
+      "model version '0x2' is not valid; give a whole number from 1, written plainly, e.g. 2",
+    );
   });
 
   it('promote and predict --version refuse anything else with exit 2, before opening the registry', async () => {
@@ -20,7 +22,9 @@ describe('model versions as typed', () => {
     for (const v of ['0x2', '1e0', ' 2', '02', '0']) {
       const r = await cli(['promote', 'Rain_dataset_model_prod', v], {}, cwd);
       expect(r.code, v).toBe(2);
-      expect(r.stderr).toBe(`rainops: model version '${v}' is not valid; give a whole number from 1, written plainly, e.g. 2\n`);
+      expect(r.stderr).toBe(
+        `rainops: model version '${v}' is not valid; give a whole number from 1, written plainly, e.g. 2\n`,
+      );
       const p = await cli(['predict', '--version', v, '--features', '{}'], {}, cwd);
       expect(p.code, v).toBe(2);
       expect(p.stderr).toBe('rainops: predict: --version: expected a version number written plainly, e.g. 2\n');
@@ -48,7 +52,9 @@ describe('registry names in flags', () => {
     for (const argv of cases) {
       const r = await cli(argv, {}, cwd);
       expect(r.code, argv.join(' ')).toBe(2);
-      expect(r.stderr, argv.join(' ')).toMatch(/(model|alias) name '.*' is not valid; start with a letter or digit and use letters, digits and _ \. - \(up to 200 characters\)\n$/s);
+      expect(r.stderr, argv.join(' ')).toMatch(
+        /(model|alias) name '.*' is not valid; start with a letter or digit and use letters, digits and _ \. - \(up to 200 characters\)\n$/s,
+      );
     }
     expect((await cli(['optimize', '--name', 'my model'], {}, cwd)).stderr).toBe(
       "rainops: optimize: --name: model name 'my model' is not valid; start with a letter or digit and use letters, digits and _ . - (up to 200 characters)\n",

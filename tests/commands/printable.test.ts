@@ -26,7 +26,16 @@ describe('user text in human output', () => {
     registry.setTags(ids.runId, { note: HOSTILE });
     const named = registry.startRun({ experiment: 'Rain Dataset', name: `evil\x1b[31m\nname` }).id;
     registry.finishRun(named, { status: 'FAILED', error: 'boom\n\x1b[0m' });
-    registry.createModelVersion({ model: 'M', runId: ids.runId, datasetId: ids.datasetId, bundleUri: 'file:///s/m/1', bundleSha256: SHA_A, engine: 'wasm', params: {}, metrics: { test_f1: 0.7 } });
+    registry.createModelVersion({
+      model: 'M',
+      runId: ids.runId,
+      datasetId: ids.datasetId,
+      bundleUri: 'file:///s/m/1',
+      bundleSha256: SHA_A,
+      engine: 'wasm',
+      params: {},
+      metrics: { test_f1: 0.7 },
+    });
     registry.close();
 
     const promote = await cli(['promote', 'M', '1', '--reason', HOSTILE, '--json'], {}, cwd);
@@ -39,7 +48,10 @@ describe('user text in human output', () => {
     expect(show.stdout).toContain(SHOWN);
     expect(show.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
     // JSON keeps the text exactly (under alias_history once --json keys are snake_case)
-    const doc = JSON.parse((await cli(['models', 'show', 'M', '--json'], {}, cwd)).stdout) as Record<string, Array<{ reason: string }>>;
+    const doc = JSON.parse((await cli(['models', 'show', 'M', '--json'], {}, cwd)).stdout) as Record<
+      string,
+      Array<{ reason: string }>
+    >;
     expect((doc.alias_history ?? doc.aliasHistory)!.at(-1)!.reason).toBe(HOSTILE);
 
     const list = await cli(['runs', 'list'], {}, cwd);

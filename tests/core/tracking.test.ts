@@ -22,7 +22,11 @@ describe('tracked', () => {
       return 42;
     });
     expect(out).toBe(42);
-    expect(registry.getRun(id)).toMatchObject({ status: 'FINISHED', durationMs: 27_000, cpuTimeMs: expect.any(Number) });
+    expect(registry.getRun(id)).toMatchObject({
+      status: 'FINISHED',
+      durationMs: 27_000,
+      cpuTimeMs: expect.any(Number),
+    });
     expect(registry.heartbeat()).toEqual({ runs: 0, locks: 0, lost: [] });
   });
 
@@ -36,7 +40,9 @@ describe('tracked', () => {
       return 'done';
     });
     await expect(run).rejects.toThrow(ConflictError);
-    await expect(run).rejects.toThrow(/is already FAILED \(lock model:m broken by operator on ops: stuck\); only a RUNNING run can be finished/);
+    await expect(run).rejects.toThrow(
+      /is already FAILED \(lock model:m broken by operator on ops: stuck\); only a RUNNING run can be finished/,
+    );
   });
 
   it("rethrows the body's own error when the run had already been failed", async () => {
@@ -73,7 +79,10 @@ describe('tracked', () => {
     // the operator fails the top run (and with it the trial); a signal then finds nothing left to fail
     operator.breakLock('model:m');
     expect(failActiveRuns('interrupted by SIGTERM')).toBe(0);
-    expect(registry.getRun(ids[1]!)).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/^lock model:m broken by operator on ops$/) });
+    expect(registry.getRun(ids[1]!)).toMatchObject({
+      status: 'FAILED',
+      error: expect.stringMatching(/^lock model:m broken by operator on ops$/),
+    });
     release();
     await expect(outer).rejects.toThrow(ConflictError);
   });

@@ -56,23 +56,32 @@ describe('csvRecordBatches', () => {
   });
 
   it('refuses binary bytes on the first line, and quoting csv-parse cannot read, naming the line but not the bytes', async () => {
-    const sliced = (bytes: Buffer, size: number) => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+    const sliced = (bytes: Buffer, size: number) =>
+      Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
     // a zip's first bytes (with a NUL), and Latin-1 text that is not UTF-8
-    for (const bytes of [Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x22, 0x0a, 0x41]), Buffer.from('Date,Locati\xf3n\n1,2\n', 'latin1')]) {
+    for (const bytes of [
+      Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x22, 0x0a, 0x41]),
+      Buffer.from('Date,Locati\xf3n\n1,2\n', 'latin1'),
+    ]) {
       for (const size of [1, 3, 4096]) {
         const err = await failure(sliced(bytes, size));
         expect(err.message).toBe('line 1 is not CSV text (binary or non-UTF-8 bytes)');
       }
     }
     // past the header, odd bytes are a matter for the row schema
-    expect(await records([Buffer.from('a,b\n\xf3,\x00\n', 'latin1')])).toEqual([['a', 'b'], ['\ufffd', '\x00']]);
+    expect(await records([Buffer.from('a,b\n\xf3,\x00\n', 'latin1')])).toEqual([
+      ['a', 'b'],
+      ['\ufffd', '\x00'],
+    ]);
     const quotes = 'a,b\n1,2\n3,4\nx,=HYPERLINK("http://e.x")\n5,6\n';
     for (const size of [2, 5, 4096]) {
       const err = await failure(cut(quotes, size));
       expect(err.message, `chunks of ${size}`).toBe('line 4 is not CSV text (a quote inside an unquoted field)');
     }
     expect((await failure(['a,b\n"x"y,1\n'])).message).toBe('line 2 is not CSV text (text after a closing quote)');
-    expect((await failure(['a,b\n1,2\n"never closed,1\n2,3\n'])).message).toMatch(/^line \d+ is not CSV text \(a quoted field is not closed by the end of the input\)$/);
+    expect((await failure(['a,b\n1,2\n"never closed,1\n2,3\n'])).message).toMatch(
+      /^line \d+ is not CSV text \(a quoted field is not closed by the end of the input\)$/,
+    );
   });
 
   it('line by line, keeps a line that is not CSV in place and reads the rest', async () => {

@@ -27,10 +27,29 @@ const R4 = '2017-06-24,Perth,,,,,,,,,,,,,,,,,,,,,';
 const csv = (...lines: string[]) => `${lines.join('\n')}\n`;
 
 const EXPECTED_R1 = {
-  Date: '2008-12-01', Location: 'Albury', MinTemp: 13.4, MaxTemp: 22.9, Rainfall: 0.6, Evaporation: null, Sunshine: null,
-  WindGustDir: 'W', WindGustSpeed: 44, WindDir9am: 'W', WindDir3pm: 'WNW', WindSpeed9am: 20, WindSpeed3pm: 24,
-  Humidity9am: 71, Humidity3pm: 22, Pressure9am: 1007.7, Pressure3pm: 1007.1, Cloud9am: 8, Cloud3pm: null,
-  Temp9am: 16.9, Temp3pm: 21.8, RainToday: 'No', RainTomorrow: 'No',
+  Date: '2008-12-01',
+  Location: 'Albury',
+  MinTemp: 13.4,
+  MaxTemp: 22.9,
+  Rainfall: 0.6,
+  Evaporation: null,
+  Sunshine: null,
+  WindGustDir: 'W',
+  WindGustSpeed: 44,
+  WindDir9am: 'W',
+  WindDir3pm: 'WNW',
+  WindSpeed9am: 20,
+  WindSpeed3pm: 24,
+  Humidity9am: 71,
+  Humidity3pm: 22,
+  Pressure9am: 1007.7,
+  Pressure3pm: 1007.1,
+  Cloud9am: 8,
+  Cloud3pm: null,
+  Temp9am: 16.9,
+  Temp3pm: 21.8,
+  RainToday: 'No',
+  RainTomorrow: 'No',
 };
 
 describe('readWeatherCsv', () => {
@@ -42,7 +61,11 @@ describe('readWeatherCsv', () => {
     expect(r.rows).toHaveLength(4);
     expect(r.rows[0]).toEqual(EXPECTED_R1);
     expect(r.rows[2]!.RainTomorrow).toBe('Yes');
-    expect(r.rows[3]).toEqual({ ...Object.fromEntries(RAW_COLUMNS.map((c) => [c, null])), Date: '2017-06-24', Location: 'Perth' });
+    expect(r.rows[3]).toEqual({
+      ...Object.fromEntries(RAW_COLUMNS.map((c) => [c, null])),
+      Date: '2017-06-24',
+      Location: 'Perth',
+    });
     expect(r.lines).toEqual([2, 3, 4, 5]);
   });
 
@@ -71,7 +94,11 @@ describe('readWeatherCsv', () => {
       const { readWeatherCsv } = await import(${JSON.stringify(READ_CSV_TS)});
       try { await readWeatherCsv(${JSON.stringify(path)}); console.log('RESOLVED'); }
       catch (e) { console.log('CAUGHT ' + e.name + ': ' + e.message); }`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     return `${r.stdout}${r.stderr}`;
   };
 

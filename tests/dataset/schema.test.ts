@@ -1,11 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { FEATURE_INPUT_COLUMNS, featuresToInput, PredictFeaturesSchema, RAW_COLUMNS, WeatherRowSchema } from '../../src/core/dataset/schema.js';
+import {
+  FEATURE_INPUT_COLUMNS,
+  featuresToInput,
+  PredictFeaturesSchema,
+  RAW_COLUMNS,
+  WeatherRowSchema,
+} from '../../src/core/dataset/schema.js';
 
 const features = {
-  Date: '2017-06-25', Location: 'Sydney', MinTemp: 8.1, MaxTemp: 17.4, Rainfall: 0, Evaporation: 2.4, Sunshine: 7.8,
-  WindGustDir: 'W', WindGustSpeed: 41, WindDir9am: 'W', WindDir3pm: 'WNW', WindSpeed9am: 17, WindSpeed3pm: 24,
-  Humidity9am: 63, Humidity3pm: 41, Pressure9am: 1021.4, Pressure3pm: 1019.2, Cloud9am: 1, Cloud3pm: 2,
-  Temp9am: 11.2, Temp3pm: 16.9, RainToday: 'No',
+  Date: '2017-06-25',
+  Location: 'Sydney',
+  MinTemp: 8.1,
+  MaxTemp: 17.4,
+  Rainfall: 0,
+  Evaporation: 2.4,
+  Sunshine: 7.8,
+  WindGustDir: 'W',
+  WindGustSpeed: 41,
+  WindDir9am: 'W',
+  WindDir3pm: 'WNW',
+  WindSpeed9am: 17,
+  WindSpeed3pm: 24,
+  Humidity9am: 63,
+  Humidity3pm: 41,
+  Pressure9am: 1021.4,
+  Pressure3pm: 1019.2,
+  Cloud9am: 1,
+  Cloud3pm: 2,
+  Temp9am: 11.2,
+  Temp3pm: 16.9,
+  RainToday: 'No',
 };
 const row = { ...features, RainTomorrow: 'Yes' };
 
@@ -35,18 +59,35 @@ describe('WeatherRowSchema', () => {
   });
 
   it.each([
-    ['MinTemp', -10, true], ['MinTemp', -10.1, false], ['MinTemp', 50, true], ['MinTemp', 50.1, false],
-    ['MaxTemp', -20, true], ['MaxTemp', -20.1, false], ['MaxTemp', 70, true], ['MaxTemp', 70.1, false],
-    ['Sunshine', 0, true], ['Sunshine', -0.1, false], ['Sunshine', 24, true], ['Sunshine', 24.1, false],
-    ['Rainfall', -0.1, false], ['Humidity3pm', 100, true], ['Humidity3pm', 101, false], ['Cloud9am', 9, true], ['Cloud9am', 10, false],
-    ['MinTemp', Number.NaN, false], ['MinTemp', Infinity, false], ['MinTemp', '12', false],
+    ['MinTemp', -10, true],
+    ['MinTemp', -10.1, false],
+    ['MinTemp', 50, true],
+    ['MinTemp', 50.1, false],
+    ['MaxTemp', -20, true],
+    ['MaxTemp', -20.1, false],
+    ['MaxTemp', 70, true],
+    ['MaxTemp', 70.1, false],
+    ['Sunshine', 0, true],
+    ['Sunshine', -0.1, false],
+    ['Sunshine', 24, true],
+    ['Sunshine', 24.1, false],
+    ['Rainfall', -0.1, false],
+    ['Humidity3pm', 100, true],
+    ['Humidity3pm', 101, false],
+    ['Cloud9am', 9, true],
+    ['Cloud9am', 10, false],
+    ['MinTemp', Number.NaN, false],
+    ['MinTemp', Infinity, false],
+    ['MinTemp', '12', false],
   ])('%s = %s -> valid %s', (col, value, ok) => {
     expect(WeatherRowSchema.safeParse({ ...row, [col]: value }).success).toBe(ok);
     expect(PredictFeaturesSchema.safeParse({ ...features, [col]: value }).success).toBe(ok);
   });
 
   it('says a garbage number is not a number, naming the column', () => {
-    expect(messages(WeatherRowSchema.safeParse({ ...row, Humidity9am: Number.NaN }))).toEqual(['Humidity9am: expected a number']);
+    expect(messages(WeatherRowSchema.safeParse({ ...row, Humidity9am: Number.NaN }))).toEqual([
+      'Humidity9am: expected a number',
+    ]);
   });
 
   it('takes Yes/No for RainToday and RainTomorrow only', () => {
@@ -64,7 +105,9 @@ describe('WeatherRowSchema', () => {
 
   it('rejects impossible dates', () => {
     for (const d of ['2015-02-29', '2015-13-01', '2015-04-31', '2015-4-1']) {
-      expect(messages(WeatherRowSchema.safeParse({ ...row, Date: d }))).toEqual(['Date: expected a real calendar day as YYYY-MM-DD']);
+      expect(messages(WeatherRowSchema.safeParse({ ...row, Date: d }))).toEqual([
+        'Date: expected a real calendar day as YYYY-MM-DD',
+      ]);
     }
     expect(WeatherRowSchema.safeParse({ ...row, Date: '2016-02-29' }).success).toBe(true);
   });
@@ -93,9 +136,13 @@ describe('PredictFeaturesSchema', () => {
   });
 
   it('takes RainToday as 0, 1, Yes or No, not negative or other words', () => {
-    for (const v of [0, 1, 'Yes', 'No']) expect(PredictFeaturesSchema.safeParse({ ...features, RainToday: v }).success, String(v)).toBe(true);
-    for (const v of [-1, 'Maybe', 'yes', null, true]) expect(PredictFeaturesSchema.safeParse({ ...features, RainToday: v }).success, String(v)).toBe(false);
-    expect(messages(PredictFeaturesSchema.safeParse({ ...features, RainToday: 'Maybe' }))).toEqual(['RainToday: expected 0, 1, Yes or No']);
+    for (const v of [0, 1, 'Yes', 'No'])
+      expect(PredictFeaturesSchema.safeParse({ ...features, RainToday: v }).success, String(v)).toBe(true);
+    for (const v of [-1, 'Maybe', 'yes', null, true])
+      expect(PredictFeaturesSchema.safeParse({ ...features, RainToday: v }).success, String(v)).toBe(false);
+    expect(messages(PredictFeaturesSchema.safeParse({ ...features, RainToday: 'Maybe' }))).toEqual([
+      'RainToday: expected 0, 1, Yes or No',
+    ]);
   });
 });
 

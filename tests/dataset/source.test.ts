@@ -15,7 +15,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const TEXT = `Date,Location\n${Array.from({ length: 5000 }, (_, i) => `2010-01-01,Place${i}`).join('\n')}\n`;
 
 /** The bytes with the first three in chunks of one: the gzip magic arrives split. */
-const byteByByte = (bytes: Buffer) => Readable.from([...[0, 1, 2].map((i) => bytes.subarray(i, i + 1)), bytes.subarray(3)]);
+const byteByByte = (bytes: Buffer) =>
+  Readable.from([...[0, 1, 2].map((i) => bytes.subarray(i, i + 1)), bytes.subarray(3)]);
 
 const collect = async (stream: Readable) => {
   const parts: Buffer[] = [];
@@ -38,7 +39,9 @@ describe('gunzipIfCompressed', () => {
 
   it('names the source when gzip data is damaged', async () => {
     const damaged = gzipSync(TEXT).subarray(0, 40);
-    await expect(collect(gunzipIfCompressed(Readable.from([damaged]), 'etl: w.csv.gz'))).rejects.toThrow(/^etl: w\.csv\.gz starts like gzip data but does not decompress/);
+    await expect(collect(gunzipIfCompressed(Readable.from([damaged]), 'etl: w.csv.gz'))).rejects.toThrow(
+      /^etl: w\.csv\.gz starts like gzip data but does not decompress/,
+    );
   });
 });
 
@@ -47,7 +50,10 @@ describe('stageSource', () => {
     const gz = join(dir, 'w.csv.gz');
     writeFileSync(gz, gzipSync(TEXT));
     const hooks = new Set<() => void>();
-    const staged = await stageSource(gz, { dir: join(dir, 'cache'), onInterrupt: (fn) => (hooks.add(fn), () => void hooks.delete(fn)) });
+    const staged = await stageSource(gz, {
+      dir: join(dir, 'cache'),
+      onInterrupt: (fn) => (hooks.add(fn), () => void hooks.delete(fn)),
+    });
     expect(hooks.size).toBe(1);
     expect(await collect(staged.stream)).toBe(TEXT);
     expect(await staged.digest()).toEqual({ sha256: sha256(TEXT), size: TEXT.length });
@@ -61,7 +67,10 @@ describe('stageSource', () => {
     const hooks = new Set<() => void>();
     const plain = join(dir, 'w.csv');
     writeFileSync(plain, TEXT);
-    const staged = await stageSource(plain, { dir: join(dir, 'cache'), onInterrupt: (fn) => (hooks.add(fn), () => void hooks.delete(fn)) });
+    const staged = await stageSource(plain, {
+      dir: join(dir, 'cache'),
+      onInterrupt: (fn) => (hooks.add(fn), () => void hooks.delete(fn)),
+    });
     expect(existsSync(staged.path)).toBe(true);
     for (const fn of hooks) fn();
     expect(existsSync(staged.path)).toBe(false);
@@ -74,7 +83,9 @@ describe('stageSource', () => {
     const staged = await stageSource(plain, { dir: join(dir, 'cache'), limits: { maxBytes: 1000 } });
     const err = await collect(staged.stream).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
-    expect((err as Error).message).toBe(`etl: ${plain} holds more than 1000 bytes (--max-source-bytes); pass a larger --max-source-bytes if it really is that big`);
+    expect((err as Error).message).toBe(
+      `etl: ${plain} holds more than 1000 bytes (--max-source-bytes); pass a larger --max-source-bytes if it really is that big`,
+    );
     await expect(staged.digest()).rejects.toBe(err);
     expect(existsSync(staged.path)).toBe(false);
   });

@@ -100,11 +100,23 @@ describe('stratifiedSplit', () => {
 
 describe('timeSplit', () => {
   it('puts the latest dates in test, keeping index order', () => {
-    const dates = ['2010-05-01', '2017-01-01', '2009-01-01', '2016-12-31', '2012-03-03', '2017-06-25', '2008-12-01', '2011-11-11'];
+    const dates = [
+      '2010-05-01',
+      '2017-01-01',
+      '2009-01-01',
+      '2016-12-31',
+      '2012-03-03',
+      '2017-06-25',
+      '2008-12-01',
+      '2011-11-11',
+    ];
     const s = timeSplit(dates, 0.3); // ceil(2.4) = 3 test rows: 2017-06-25, 2017-01-01, 2016-12-31
     expect(Array.from(s.test)).toEqual([1, 3, 5]);
     expect(Array.from(s.train)).toEqual([0, 2, 4, 6, 7]);
-    const maxTrain = Array.from(s.train).map((i) => dates[i]!).sort().pop()!;
+    const maxTrain = Array.from(s.train)
+      .map((i) => dates[i]!)
+      .sort()
+      .pop()!;
     for (const i of s.test) expect(dates[i]! >= maxTrain).toBe(true);
   });
 

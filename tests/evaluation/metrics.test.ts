@@ -159,7 +159,8 @@ describe('rocAuc', () => {
     const { y, p } = randomCase(7, 3000, 3);
     const curve = rocCurve(y, p, Infinity);
     let area = 0;
-    for (let k = 1; k < curve.length; k++) area += ((curve[k]!.fpr - curve[k - 1]!.fpr) * (curve[k]!.tpr + curve[k - 1]!.tpr)) / 2;
+    for (let k = 1; k < curve.length; k++)
+      area += ((curve[k]!.fpr - curve[k - 1]!.fpr) * (curve[k]!.tpr + curve[k - 1]!.tpr)) / 2;
     expect(rocAuc(y, p)).toBeCloseTo(area, 12);
   });
 });

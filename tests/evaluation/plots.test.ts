@@ -96,7 +96,16 @@ describe('rocSvg and precisionRecallSvg', () => {
     checkXml(svg);
     expect(svg).toContain('viewBox="0 0 480 360"');
     const t = textContent(svg);
-    for (const label of ['ROC curve', 'False positive rate', 'True positive rate', '0.0', '0.2', '1.0', `AUC = ${rocAuc(y, p).toFixed(3)}`]) expect(t).toContain(label);
+    for (const label of [
+      'ROC curve',
+      'False positive rate',
+      'True positive rate',
+      '0.0',
+      '0.2',
+      '1.0',
+      `AUC = ${rocAuc(y, p).toFixed(3)}`,
+    ])
+      expect(t).toContain(label);
     expect(svg).toContain('<polyline');
   });
 
@@ -119,12 +128,13 @@ describe('rocSvg and precisionRecallSvg', () => {
     checkXml(svg);
     expect(svg).toContain('viewBox="0 0 480 360"');
     const t = textContent(svg);
-    for (const label of ['Precision-recall curve', 'Recall', 'Precision', 'Baseline (positives 40.0%)', '0.6']) expect(t).toContain(label);
+    for (const label of ['Precision-recall curve', 'Recall', 'Precision', 'Baseline (positives 40.0%)', '0.6'])
+      expect(t).toContain(label);
   });
 
   it('handles a large thinned curve', () => {
     const n = 10_000;
-    const yy = Array.from({ length: n }, (_, i) => (i * 7919) % 3 === 0 ? 1 : 0);
+    const yy = Array.from({ length: n }, (_, i) => ((i * 7919) % 3 === 0 ? 1 : 0));
     const pp = Array.from({ length: n }, (_, i) => ((i * 104729) % 9973) / 9973);
     checkXml(rocSvg(rocCurve(yy, pp), rocAuc(yy, pp)));
     checkXml(precisionRecallSvg(precisionRecallCurve(yy, pp)));
@@ -137,7 +147,8 @@ describe('confusionMatrixSvg', () => {
     const svg = confusionMatrixSvg(m.confusion_matrix);
     checkXml(svg);
     const t = textContent(svg);
-    for (const label of ['Confusion matrix', 'Predicted', 'Actual', 'No rain', 'Rain', '50.0%', '10 rows']) expect(t).toContain(label);
+    for (const label of ['Confusion matrix', 'Predicted', 'Actual', 'No rain', 'Rain', '50.0%', '10 rows'])
+      expect(t).toContain(label);
     const [[tn, fp], [fn, tp]] = m.confusion_matrix;
     for (const v of [tn, fp, fn, tp]) expect(t).toContain(` ${v} `);
     expect(svg.match(/<rect [^>]*fill="#[0-9a-f]{6}" stroke="#fff"/g)).toHaveLength(4);
@@ -156,7 +167,10 @@ describe('confusionMatrixSvg', () => {
 
 describe('featureImportanceSvg', () => {
   it('draws the top 27 bars sorted by value', () => {
-    const entries = Array.from({ length: 40 }, (_, i) => ({ name: `feature_${String(i).padStart(2, '0')}`, value: ((i * 17) % 40) / 100 }));
+    const entries = Array.from({ length: 40 }, (_, i) => ({
+      name: `feature_${String(i).padStart(2, '0')}`,
+      value: ((i * 17) % 40) / 100,
+    }));
     const svg = featureImportanceSvg(entries, 'Gain importance');
     checkXml(svg);
     const t = textContent(svg);
@@ -164,7 +178,10 @@ describe('featureImportanceSvg', () => {
     expect(t).toContain('Importance');
     const shown = [...svg.matchAll(/<g><title>(feature_\d+):/g)].map((m) => m[1]!);
     expect(shown).toHaveLength(FEATURE_IMPORTANCE_TOP);
-    const expected = [...entries].sort((a, b) => b.value - a.value).slice(0, FEATURE_IMPORTANCE_TOP).map((e) => e.name);
+    const expected = [...entries]
+      .sort((a, b) => b.value - a.value)
+      .slice(0, FEATURE_IMPORTANCE_TOP)
+      .map((e) => e.name);
     expect(shown).toEqual(expected);
     const viewBox = /viewBox="0 0 480 (\d+(?:\.\d+)?)"/.exec(svg);
     expect(Number(viewBox![1])).toBeGreaterThanOrEqual(360);
@@ -188,6 +205,11 @@ describe('featureImportanceSvg', () => {
     expect(textContent(svg)).toContain('-0.05');
     checkXml(featureImportanceSvg([], 'Nothing'));
     checkXml(featureImportanceSvg([{ name: 'x', value: 0 }]));
-    checkXml(featureImportanceSvg([{ name: 'x', value: 1e9 }, { name: 'y', value: 3e-7 }]));
+    checkXml(
+      featureImportanceSvg([
+        { name: 'x', value: 1e9 },
+        { name: 'y', value: 3e-7 },
+      ]),
+    );
   });
 });

@@ -4,7 +4,10 @@ import { closestLocations, LOCATION_NAMES, LOCATIONS } from '../../src/core/feat
 
 describe('locations', () => {
   it('has the 49 stations of data/locations.json, names sorted', () => {
-    const shared = JSON.parse(readFileSync(new URL('../../data/locations.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const shared = JSON.parse(readFileSync(new URL('../../data/locations.json', import.meta.url), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(LOCATION_NAMES).toHaveLength(49);
     expect(LOCATION_NAMES).toEqual(Object.keys(shared).sort());
     expect(LOCATIONS).toEqual(shared);

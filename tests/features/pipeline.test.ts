@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONTINUOUS_COLUMNS } from '../../src/core/dataset/schema.js';
 import type { FeatureInput } from '../../src/core/dataset/schema.js';
-import { CLIPPED_COLUMNS, FEATURE_NAMES, fitPipeline, N_FEATURES, transformRow, transformRows } from '../../src/core/features/pipeline.js';
+import {
+  CLIPPED_COLUMNS,
+  FEATURE_NAMES,
+  fitPipeline,
+  N_FEATURES,
+  transformRow,
+  transformRows,
+} from '../../src/core/features/pipeline.js';
 
 /*
  * Reference values below were computed independently with numpy (np.quantile default
@@ -12,18 +19,53 @@ import { CLIPPED_COLUMNS, FEATURE_NAMES, fitPipeline, N_FEATURES, transformRow, 
  */
 
 const SPEC_FEATURES = [
-  'RainToday', 'MinTemp', 'MaxTemp', 'Rainfall', 'Evaporation', 'Sunshine', 'WindGustSpeed', 'WindSpeed9am',
-  'WindSpeed3pm', 'Humidity9am', 'Humidity3pm', 'Pressure9am', 'Pressure3pm', 'Cloud9am', 'Cloud3pm', 'Temp9am',
-  'Temp3pm', 'DayCos', 'DaySin', 'Lat', 'Lon', 'WindGustDirCos', 'WindGustDirSin', 'WindDir9amCos', 'WindDir9amSin',
-  'WindDir3pmCos', 'WindDir3pmSin',
+  'RainToday',
+  'MinTemp',
+  'MaxTemp',
+  'Rainfall',
+  'Evaporation',
+  'Sunshine',
+  'WindGustSpeed',
+  'WindSpeed9am',
+  'WindSpeed3pm',
+  'Humidity9am',
+  'Humidity3pm',
+  'Pressure9am',
+  'Pressure3pm',
+  'Cloud9am',
+  'Cloud3pm',
+  'Temp9am',
+  'Temp3pm',
+  'DayCos',
+  'DaySin',
+  'Lat',
+  'Lon',
+  'WindGustDirCos',
+  'WindGustDirSin',
+  'WindDir9amCos',
+  'WindDir9amSin',
+  'WindDir3pmCos',
+  'WindDir3pmSin',
 ];
 const at = (name: string) => SPEC_FEATURES.indexOf(name);
 
-const table = JSON.parse(readFileSync(new URL('../../data/locations.json', import.meta.url), 'utf8')) as Record<string, { lat: number; lon: number }>;
+const table = JSON.parse(readFileSync(new URL('../../data/locations.json', import.meta.url), 'utf8')) as Record<
+  string,
+  { lat: number; lon: number }
+>;
 
 const N = null;
 const COLS = {
-  Date: ['2016-01-01', '2016-12-31', '2015-12-31', '2016-03-01', '2015-03-01', '2017-07-01', '2012-02-29', '2010-10-10'],
+  Date: [
+    '2016-01-01',
+    '2016-12-31',
+    '2015-12-31',
+    '2016-03-01',
+    '2015-03-01',
+    '2017-07-01',
+    '2012-02-29',
+    '2010-10-10',
+  ],
   Location: ['Sydney', 'Albury', 'Sydney', 'Albury', 'Perth', 'Sydney', 'Albury', 'Perth'],
   MinTemp: [13.4, 7.4, N, 12.9, 9.2, 17.5, 14.6, 14.3],
   MaxTemp: [22.9, 25.1, 25.7, 28.0, 32.3, 29.7, 29.0, 23.2],
@@ -47,8 +89,8 @@ const COLS = {
   RainToday: ['Yes', 'No', 'Yes', 'Yes', N, 'No', 'Yes', N], // 4 Yes, 2 No -> 1
 } as const;
 
-const ROWS: FeatureInput[] = COLS.Date.map((_, i) =>
-  Object.fromEntries(Object.entries(COLS).map(([k, v]) => [k, v[i]])) as unknown as FeatureInput,
+const ROWS: FeatureInput[] = COLS.Date.map(
+  (_, i) => Object.fromEntries(Object.entries(COLS).map(([k, v]) => [k, v[i]])) as unknown as FeatureInput,
 );
 
 const NULL_ROW = (date: string, location: string): FeatureInput =>
@@ -59,19 +101,47 @@ const NULL_ROW = (date: string, location: string): FeatureInput =>
   }) as unknown as FeatureInput;
 
 // numpy: X.mean(0) and X.std(0) of the unscaled 8 x 27 feature matrix
-const REF_MEAN = [0.75, 12.757142857142856, 26.987499999999997, 0.6285714285714286, 5.0, 7.319999999999999, 37.0, 11.5, 20.75, 54.0, 23.375, 1010.4428571428572, 1008.2625, 5.333333333333333, 7.0, 18.287499999999998, 25.2, 0.46411031687388293, 0.19462364708067514, -34.220343625, 140.761858125, 0.05177669529663685, 0.19822330470336305, 0.27021500539477417, 0.2963868476529611, 0.15288056051605256, 0.048760180703041674];
-const REF_STD = [0.4330127018922193, 2.959247008470712, 3.100982707143011, 0.8855990708473639, 2.0, 3.7527989554464547, 11.816963442441548, 1.479019945774904, 5.165994579942956, 14.017845768876187, 5.406882188470542, 2.94187743747812, 2.2090368376285574, 1.8929694486000912, 0.0, 1.5830646701888085, 2.8359301824974463, 0.6243708609053222, 0.5973979225111079, 1.6203514952730125, 14.496383323532356, 0.7052086030559745, 0.6787543896524557, 0.5425876236950347, 0.7380632479746014, 0.7921590003683705, 0.588841317444257];
+const REF_MEAN = [
+  0.75, 12.757142857142856, 26.987499999999997, 0.6285714285714286, 5.0, 7.319999999999999, 37.0, 11.5, 20.75, 54.0,
+  23.375, 1010.4428571428572, 1008.2625, 5.333333333333333, 7.0, 18.287499999999998, 25.2, 0.46411031687388293,
+  0.19462364708067514, -34.220343625, 140.761858125, 0.05177669529663685, 0.19822330470336305, 0.27021500539477417,
+  0.2963868476529611, 0.15288056051605256, 0.048760180703041674,
+];
+const REF_STD = [
+  0.4330127018922193, 2.959247008470712, 3.100982707143011, 0.8855990708473639, 2.0, 3.7527989554464547,
+  11.816963442441548, 1.479019945774904, 5.165994579942956, 14.017845768876187, 5.406882188470542, 2.94187743747812,
+  2.2090368376285574, 1.8929694486000912, 0.0, 1.5830646701888085, 2.8359301824974463, 0.6243708609053222,
+  0.5973979225111079, 1.6203514952730125, 14.496383323532356, 0.7052086030559745, 0.6787543896524557,
+  0.5425876236950347, 0.7380632479746014, 0.7921590003683705, 0.588841317444257,
+];
 // numpy: standardized rows 0 and 6
-const REF_Z0 = [0.5773502691896258, 0.21723672982248332, -1.3181305366794138, -0.7097697471272133, -1.5, 0, -0.5923687615770185, -1.01418510567422, 0.6291140940445754, 1.2127398375109169, -0.254305522493537, -0.9323492229534913, -0.5262474487514606, 1.4087214501209984, 0.0, -0.876464509712364, -1.1989011651217052, 0.8582874645192288, -0.32578561080793905, 0.2163108597254956, 0.7206229748382846, -1.4914405336787335, -0.29203981252314215, 0.20728159297921872, 0.8501882278792443, -0.6760814339445662, -1.6517857772546742];
-const REF_Z6 = [0.5773502691896258, 0.6227452921577845, 0.648987817753474, 2.4519318537121912, 1.0, 1.3270095358485707, 1.92519847512531, 1.01418510567422, 0.6291140940445754, -0.35668818750321085, -0.8091539352067086, -0.28650314663675536, -0.028292873588787647, -2.2891723564466218, 0.0, -1.2554761895879798, 0.1057853969225037, 0.10462303485717575, 1.0942916372787912, -1.1479813981265778, 0.42454878141980174, 0.9292712582490927, -1.3338110216178036, 0.20728159297921872, 0.8501882278792443, 0.9732881550758162, 0.5670852940676316];
+const REF_Z0 = [
+  0.5773502691896258, 0.21723672982248332, -1.3181305366794138, -0.7097697471272133, -1.5, 0, -0.5923687615770185,
+  -1.01418510567422, 0.6291140940445754, 1.2127398375109169, -0.254305522493537, -0.9323492229534913,
+  -0.5262474487514606, 1.4087214501209984, 0.0, -0.876464509712364, -1.1989011651217052, 0.8582874645192288,
+  -0.32578561080793905, 0.2163108597254956, 0.7206229748382846, -1.4914405336787335, -0.29203981252314215,
+  0.20728159297921872, 0.8501882278792443, -0.6760814339445662, -1.6517857772546742,
+];
+const REF_Z6 = [
+  0.5773502691896258, 0.6227452921577845, 0.648987817753474, 2.4519318537121912, 1.0, 1.3270095358485707,
+  1.92519847512531, 1.01418510567422, 0.6291140940445754, -0.35668818750321085, -0.8091539352067086,
+  -0.28650314663675536, -0.028292873588787647, -2.2891723564466218, 0.0, -1.2554761895879798, 0.1057853969225037,
+  0.10462303485717575, 1.0942916372787912, -1.1479813981265778, 0.42454878141980174, 0.9292712582490927,
+  -1.3338110216178036, 0.20728159297921872, 0.8501882278792443, 0.9732881550758162, 0.5670852940676316,
+];
 // numpy: an all-missing row dated 2020-06-15 at Darwin
-const REF_NULL_ROW = [0.5773502691896258, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -2.277213670895934, 0.15583100750364712, 13.42912552522049, -0.6843645689815121, -0.07342039656389035, 1.181247160268345, 0.20728159297921872, 0.8501882278792443, 0.9732881550758162, 0.5670852940676316];
+const REF_NULL_ROW = [
+  0.5773502691896258, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -2.277213670895934, 0.15583100750364712,
+  13.42912552522049, -0.6843645689815121, -0.07342039656389035, 1.181247160268345, 0.20728159297921872,
+  0.8501882278792443, 0.9732881550758162, 0.5670852940676316,
+];
 
 const rowOf = (m: Float64Array, i: number) => Array.from(m.subarray(i * N_FEATURES, (i + 1) * N_FEATURES));
 const expectClose = (actual: number[], expected: number[], digits = 10) => {
   expect(actual).toHaveLength(expected.length);
   actual.forEach((a, j) => {
-    if (Math.abs(a - expected[j]!) > 10 ** -digits) expect.fail(`feature ${j} (${SPEC_FEATURES[j]}): ${a} != ${expected[j]}`);
+    if (Math.abs(a - expected[j]!) > 10 ** -digits)
+      expect.fail(`feature ${j} (${SPEC_FEATURES[j]}): ${a} != ${expected[j]}`);
   });
 };
 
@@ -156,7 +226,8 @@ describe('fitPipeline', () => {
     const q = fitPipeline([...ROWS].reverse());
     expect(q.clip).toEqual(p.clip);
     expect({ ...q.impute, continuous: null }).toEqual({ ...p.impute, continuous: null });
-    for (const col of CONTINUOUS_COLUMNS) expect(q.impute.continuous[col], col).toBeCloseTo(p.impute.continuous[col], 10);
+    for (const col of CONTINUOUS_COLUMNS)
+      expect(q.impute.continuous[col], col).toBeCloseTo(p.impute.continuous[col], 10);
     expectClose(q.scale.mean, p.scale.mean, 12);
   });
 });

@@ -9,8 +9,22 @@ describe('wind directions', () => {
 
   it('measures degrees counter-clockwise from east in 22.5 degree steps', () => {
     const table: Record<string, number> = {
-      E: 0, ENE: 22.5, NE: 45, NNE: 67.5, N: 90, NNW: 112.5, NW: 135, WNW: 157.5,
-      W: 180, WSW: 202.5, SW: 225, SSW: 247.5, S: 270, SSE: 292.5, SE: 315, ESE: 337.5,
+      E: 0,
+      ENE: 22.5,
+      NE: 45,
+      NNE: 67.5,
+      N: 90,
+      NNW: 112.5,
+      NW: 135,
+      WNW: 157.5,
+      W: 180,
+      WSW: 202.5,
+      SW: 225,
+      SSW: 247.5,
+      S: 270,
+      SSE: 292.5,
+      SE: 315,
+      ESE: 337.5,
     };
     for (const d of WIND_DIRECTIONS) expect(windDegrees(d)).toBe(table[d]);
   });

@@ -24,7 +24,11 @@ export interface CliResult {
 }
 
 /** Runs the CLI in-process with its own RAINOPS_HOME, capturing what it prints. */
-export async function cli(argv: string[], env: Record<string, string | undefined> = {}, cwd = tempDir()): Promise<CliResult> {
+export async function cli(
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+  cwd = tempDir(),
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const stdin = new PassThrough();

@@ -16,7 +16,11 @@ const WEATHER_SHA256 = '573fd715cd69fcacc4df32024d823b450ae3edaae7e8ff2eeb623adb
 const idOf = (r: Record<string, unknown>) => (r.dataset_id ?? r.datasetId) as string;
 
 const manifestFiles = (home: string, id: string) =>
-  (JSON.parse(readFileSync(join(home, '.rainops/store/datasets', id, 'manifest.json'), 'utf8')) as { files: Record<string, { sha256: string }> }).files;
+  (
+    JSON.parse(readFileSync(join(home, '.rainops/store/datasets', id, 'manifest.json'), 'utf8')) as {
+      files: Record<string, { sha256: string }>;
+    }
+  ).files;
 
 describe('etl sources: the bundled copy by default, gzip like plain', () => {
   const dirs: string[] = [];
@@ -82,7 +86,11 @@ describe('etl sources: the bundled copy by default, gzip like plain', () => {
     const gz = readFileSync(WEATHER_CSV);
     const server = createServer((req, res) => {
       const encoded = req.url === '/encoded/weatherAUS.csv.gz';
-      res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': gz.length, ...(encoded ? { 'content-encoding': 'gzip' } : {}) });
+      res.writeHead(200, {
+        'content-type': 'application/gzip',
+        'content-length': gz.length,
+        ...(encoded ? { 'content-encoding': 'gzip' } : {}),
+      });
       res.end(gz);
     });
     await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
@@ -102,11 +110,21 @@ describe('etl sources: the bundled copy by default, gzip like plain', () => {
 
   it('RAINOPS_SOURCE and --source still override the bundled copy', async () => {
     const small = join(dir(), 'small.csv.gz');
-    writeFileSync(small, gzipSync(`${weatherCsvText().split('\n').filter((l, i) => i === 0 || (i % 50 === 0 && l !== '')).join('\n')}\n`));
+    writeFileSync(
+      small,
+      gzipSync(
+        `${weatherCsvText()
+          .split('\n')
+          .filter((l, i) => i === 0 || (i % 50 === 0 && l !== ''))
+          .join('\n')}\n`,
+      ),
+    );
     const viaEnv = JSON.parse((await cli(['etl', '--json'], { RAINOPS_SOURCE: small }, dir())).stdout);
     expect(viaEnv.source).toBe(small);
     expect(viaEnv.rows.total).toBe(2_909);
-    const viaFlag = JSON.parse((await cli(['etl', '--source', small, '--json'], { RAINOPS_SOURCE: '/nonexistent.csv' }, dir())).stdout);
+    const viaFlag = JSON.parse(
+      (await cli(['etl', '--source', small, '--json'], { RAINOPS_SOURCE: '/nonexistent.csv' }, dir())).stdout,
+    );
     expect(idOf(viaFlag)).toBe(idOf(viaEnv));
   });
 
@@ -132,7 +150,12 @@ describe('etl sources: the bundled copy by default, gzip like plain', () => {
     utimesSync(stale, twoDaysAgo, twoDaysAgo);
     utimesSync(oldDownload, twoDaysAgo, twoDaysAgo);
     const small = join(dir(), 'small.csv');
-    writeFileSync(small, weatherCsvText().slice(0, 200_000).replace(/\n[^\n]*$/, '\n'));
+    writeFileSync(
+      small,
+      weatherCsvText()
+        .slice(0, 200_000)
+        .replace(/\n[^\n]*$/, '\n'),
+    );
     expect((await cli(['etl', '--source', small], {}, h)).code).toBe(0);
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(oldDownload)).toBe(false);

@@ -23,11 +23,21 @@ describe('rainops etl on the real weatherAUS.csv', () => {
   });
 
   it('keeps 142,193 labelled rows, split 113,754 / 28,439', () => {
-    expect(result.rows).toMatchObject({ total: 145_460, rejected: 0, excluded_by_until: 0, dropped: 3_267, kept: 142_193, train: 113_754, test: 28_439 });
+    expect(result.rows).toMatchObject({
+      total: 145_460,
+      rejected: 0,
+      excluded_by_until: 0,
+      dropped: 3_267,
+      kept: 142_193,
+      train: 113_754,
+      test: 28_439,
+    });
   });
 
   it('writes every file of the layout with the 27 features in order', () => {
-    for (const f of ['raw.csv', 'manifest.json', 'pipes/inputs_pipeline.json'].concat(['preprocessed', 'final'].flatMap((d) => ['X_train', 'X_test', 'y_train', 'y_test'].map((n) => `${d}/${n}.csv`)))) {
+    for (const f of ['raw.csv', 'manifest.json', 'pipes/inputs_pipeline.json'].concat(
+      ['preprocessed', 'final'].flatMap((d) => ['X_train', 'X_test', 'y_train', 'y_test'].map((n) => `${d}/${n}.csv`)),
+    )) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     const finalTrain = readCsv(join(dir, 'final/X_train.csv'));
@@ -64,17 +74,24 @@ describe('rainops etl on the real weatherAUS.csv', () => {
     const saved = JSON.parse(readFileSync(join(dir, 'pipes/inputs_pipeline.json'), 'utf8')) as InputsPipeline;
     expect(saved.scale.mean).toEqual(refit.scale.mean.map((m) => expect.closeTo(m, 9)));
     for (const side of ['train', 'test']) {
-      const rows = side === 'train' ? train.rows : (await readWeatherCsv(join(dir, 'preprocessed/X_test.csv'), { optionalColumns: ['RainTomorrow'] })).rows;
+      const rows =
+        side === 'train'
+          ? train.rows
+          : (await readWeatherCsv(join(dir, 'preprocessed/X_test.csv'), { optionalColumns: ['RainTomorrow'] })).rows;
       const expected = transformRows(refit, rows);
       const final = readCsv(join(dir, `final/X_${side}.csv`)).slice(1);
       let worst = 0;
-      final.forEach((line, i) => line.split(',').forEach((v, j) => (worst = Math.max(worst, Math.abs(Number(v) - expected[i * 27 + j]!)))));
+      final.forEach((line, i) =>
+        line.split(',').forEach((v, j) => (worst = Math.max(worst, Math.abs(Number(v) - expected[i * 27 + j]!)))),
+      );
       expect(worst).toBeLessThan(1e-5);
     }
   });
 
   it('standardizes the training features: mean 0, population std 1', () => {
-    const rows = readCsv(join(dir, 'final/X_train.csv')).slice(1).map((l) => l.split(',').map(Number));
+    const rows = readCsv(join(dir, 'final/X_train.csv'))
+      .slice(1)
+      .map((l) => l.split(',').map(Number));
     for (let j = 0; j < 27; j++) {
       const col = rows.map((r) => r[j]!);
       const mu = col.reduce((a, b) => a + b, 0) / col.length;
@@ -88,7 +105,12 @@ describe('rainops etl on the real weatherAUS.csv', () => {
     const runs = await cli(['runs', 'show', result.run_id.slice(0, 8), '--json'], {}, home);
     expect(runs.code).toBe(0);
     const run = JSON.parse(runs.stdout);
-    expect(run).toMatchObject({ status: 'FINISHED', experiment: 'Rain Dataset', name: 'etl', params: { seed: '42', test_size: '0.2', split: 'stratified' } });
+    expect(run).toMatchObject({
+      status: 'FINISHED',
+      experiment: 'Rain Dataset',
+      name: 'etl',
+      params: { seed: '42', test_size: '0.2', split: 'stratified' },
+    });
     expect(run.metrics).toMatchObject({ rows_train: 113_754, rows_test: 28_439, rows_rejected: 0 });
     expect(run.metrics.train_positive_rate).toBeCloseTo(0.2242, 3);
     expect(run.duration_ms).toBeGreaterThan(0);
@@ -101,15 +123,27 @@ describe('rainops etl on the real weatherAUS.csv', () => {
 
   it('reuses the version for the same source and split, and makes a new one for another seed', async () => {
     const again = JSON.parse((await cli(['etl', '--source', WEATHER_CSV, '--json'], {}, home)).stdout);
-    expect(again).toMatchObject({ dataset_id: result.dataset_id, reused: true, rows: { excluded_by_until: 0, train: 113_754 } });
-    const until = await cli(['etl', '--source', WEATHER_CSV, '--until', '2009-06-30', '--seed', '7', '--json'], {}, home);
+    expect(again).toMatchObject({
+      dataset_id: result.dataset_id,
+      reused: true,
+      rows: { excluded_by_until: 0, train: 113_754 },
+    });
+    const until = await cli(
+      ['etl', '--source', WEATHER_CSV, '--until', '2009-06-30', '--seed', '7', '--json'],
+      {},
+      home,
+    );
     const other = JSON.parse(until.stdout);
     expect(other.dataset_id).not.toBe(result.dataset_id);
     // Rows dated after --until are left out, and the count says so.
     expect(other.rows.excluded_by_until).toBeGreaterThan(100_000);
-    expect(other.rows.total - other.rows.rejected - other.rows.excluded_by_until - other.rows.dropped).toBe(other.rows.kept);
+    expect(other.rows.total - other.rows.rejected - other.rows.excluded_by_until - other.rows.dropped).toBe(
+      other.rows.kept,
+    );
     const human = await cli(['etl', '--source', WEATHER_CSV, '--until', '2009-06-30', '--seed', '7'], {}, home);
-    expect(human.stdout).toMatch(new RegExp(`^dated after --until 2009-06-30 \\(left out\\) +${other.rows.excluded_by_until}$`, 'm'));
+    expect(human.stdout).toMatch(
+      new RegExp(`^dated after --until 2009-06-30 \\(left out\\) +${other.rows.excluded_by_until}$`, 'm'),
+    );
     const noUntil = await cli(['etl', '--source', WEATHER_CSV], {}, home);
     expect(noUntil.stdout).not.toContain('--until');
     const list = JSON.parse((await cli(['datasets', 'list', '--json'], {}, home)).stdout);
@@ -118,8 +152,10 @@ describe('rainops etl on the real weatherAUS.csv', () => {
 });
 
 describe('rainops etl on bad input', () => {
-  const header = 'Date,Location,MinTemp,MaxTemp,Rainfall,Evaporation,Sunshine,WindGustDir,WindGustSpeed,WindDir9am,WindDir3pm,WindSpeed9am,WindSpeed3pm,Humidity9am,Humidity3pm,Pressure9am,Pressure3pm,Cloud9am,Cloud3pm,Temp9am,Temp3pm,RainToday,RainTomorrow';
-  const row = (date: string, loc = 'Albury', minTemp = '13.4', tomorrow = 'No') => `${date},${loc},${minTemp},22.9,0.6,NA,NA,W,44,W,WNW,20,24,71,22,1007.7,1007.1,8,NA,16.9,21.8,No,${tomorrow}`;
+  const header =
+    'Date,Location,MinTemp,MaxTemp,Rainfall,Evaporation,Sunshine,WindGustDir,WindGustSpeed,WindDir9am,WindDir3pm,WindSpeed9am,WindSpeed3pm,Humidity9am,Humidity3pm,Pressure9am,Pressure3pm,Cloud9am,Cloud3pm,Temp9am,Temp3pm,RainToday,RainTomorrow';
+  const row = (date: string, loc = 'Albury', minTemp = '13.4', tomorrow = 'No') =>
+    `${date},${loc},${minTemp},22.9,0.6,NA,NA,W,44,W,WNW,20,24,71,22,1007.7,1007.1,8,NA,16.9,21.8,No,${tomorrow}`;
   const write = (body: string) => {
     const p = join(tempDir(), 'data.csv');
     writeFileSync(p, body);
@@ -132,7 +168,9 @@ describe('rainops etl on bad input', () => {
     const p = write(`${header.replace(',RainTomorrow', '')}\n${row('2008-12-01').replace(/,No$/, '')}\n`);
     const r = await cli(['etl', '--source', p], {}, home);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n').at(-1)).toBe('rainops: etl: column RainTomorrow is missing from data.csv (line 1); expected the weatherAUS header');
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      'rainops: etl: column RainTomorrow is missing from data.csv (line 1); expected the weatherAUS header',
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(await datasets(home)).toEqual([]);
     const runs = JSON.parse((await cli(['runs', 'list', '--json'], {}, home)).stdout);
@@ -140,14 +178,24 @@ describe('rainops etl on bad input', () => {
   });
 
   it('counts rows with garbage numbers or unknown locations, and --strict names the line', async () => {
-    const rows = [row('2008-12-01'), row('2008-12-02', 'Albury', 'abc'), row('2008-12-03', 'Atlantis'), row('2008-12-04', 'Albury', '1', 'Yes'), row('2008-12-05'), row('2008-12-06', 'Albury', '2', 'Yes')];
+    const rows = [
+      row('2008-12-01'),
+      row('2008-12-02', 'Albury', 'abc'),
+      row('2008-12-03', 'Atlantis'),
+      row('2008-12-04', 'Albury', '1', 'Yes'),
+      row('2008-12-05'),
+      row('2008-12-06', 'Albury', '2', 'Yes'),
+    ];
     const p = write(`${[header, ...rows].join('\n')}\n`);
     const home = tempDir();
     const r = await cli(['etl', '--source', p, '--json'], {}, home);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.rows).toMatchObject({ total: 6, rejected: 2, kept: 4, test: 1, train: 3 });
-    expect(out.rejected_by_reason).toEqual({ 'MinTemp: expected a number': 1, 'Location: unknown location "Atlantis"; closest: Albany, Watsonia, Adelaide': 1 });
+    expect(out.rejected_by_reason).toEqual({
+      'MinTemp: expected a number': 1,
+      'Location: unknown location "Atlantis"; closest: Albany, Watsonia, Adelaide': 1,
+    });
     const strict = await cli(['etl', '--source', p, '--strict'], {}, tempDir());
     expect(strict.code).toBe(1);
     expect(strict.stderr).toContain('data.csv line 3: MinTemp: expected a number');
@@ -163,7 +211,9 @@ describe('rainops etl on bad input', () => {
     const port = await closedPort();
     const url = await cli(['etl', '--source', `http://127.0.0.1:${port}/weatherAUS.csv`]);
     expect(url.code).toBe(1);
-    expect(url.stderr).toContain(`cannot download http://127.0.0.1:${port}/weatherAUS.csv (ECONNREFUSED); check the network, or pass --source PATH`);
+    expect(url.stderr).toContain(
+      `cannot download http://127.0.0.1:${port}/weatherAUS.csv (ECONNREFUSED); check the network, or pass --source PATH`,
+    );
   });
 
   it('says which line of a binary or garbage file is not CSV text, without echoing its bytes (exit 1)', async () => {
@@ -171,10 +221,18 @@ describe('rainops etl on bad input', () => {
     writeFileSync(garbage, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x22, 0xc3, 0x0a, 0x41, 0x22, 0x42, 0x0a]));
     const r = await cli(['etl', '--source', garbage]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n').at(-1)).toBe('rainops: etl: garbage.bin line 1 is not CSV text (binary or non-UTF-8 bytes); expected the weatherAUS header and comma-separated rows');
-    const quotes = await cli(['etl', '--source', write(`${[header, row('2008-12-01'), row('2008-12-02', '=HYPERLINK("x")')].join('\n')}\n`)]);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      'rainops: etl: garbage.bin line 1 is not CSV text (binary or non-UTF-8 bytes); expected the weatherAUS header and comma-separated rows',
+    );
+    const quotes = await cli([
+      'etl',
+      '--source',
+      write(`${[header, row('2008-12-01'), row('2008-12-02', '=HYPERLINK("x")')].join('\n')}\n`),
+    ]);
     expect(quotes.code).toBe(1);
-    expect(quotes.stderr).toContain('rainops: etl: data.csv line 3 is not CSV text (a quote inside an unquoted field);');
+    expect(quotes.stderr).toContain(
+      'rainops: etl: data.csv line 3 is not CSV text (a quote inside an unquoted field);',
+    );
     expect(quotes.stderr).not.toContain('unexpected error');
   });
 

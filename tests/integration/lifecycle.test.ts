@@ -17,7 +17,6 @@ const versions = (home: string) => {
   }
 };
 
-
 describe('champion / challenger through the CLI', () => {
   const home = tempDir();
   const grid = join(home, 'grid.json');
@@ -26,7 +25,9 @@ describe('champion / challenger through the CLI', () => {
 
   beforeAll(async () => {
     writeFileSync(grid, JSON.stringify({ learningRate: [0.3], maxDepth: [4], nEstimators: [40] }));
-    early = JSON.parse((await cli(['etl', '--source', WEATHER_CSV, '--until', '2015-06-30', '--json'], {}, home)).stdout).dataset_id;
+    early = JSON.parse(
+      (await cli(['etl', '--source', WEATHER_CSV, '--until', '2015-06-30', '--json'], {}, home)).stdout,
+    ).dataset_id;
     const opt = await cli(['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--json'], {}, home);
     expect(opt.code).toBe(0);
     expect(JSON.parse(opt.stdout)).toMatchObject({ version: 1, alias: 'prod_best', dataset_id: early });
@@ -37,7 +38,9 @@ describe('champion / challenger through the CLI', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ trained: false, run_id: null, winner: null });
-    expect(out.message).toBe(`no newer data set than the champion's ${early}; nothing to retrain (use --force to retrain anyway)`);
+    expect(out.message).toBe(
+      `no newer data set than the champion's ${early}; nothing to retrain (use --force to retrain anyway)`,
+    );
     expect(versions(home)).toEqual([1]);
   });
 
@@ -46,7 +49,12 @@ describe('champion / challenger through the CLI', () => {
     const r = await cli(['retrain', '--cv', '2', '--json'], {}, home);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ trained: true, dataset_id: full, champion: { version: 1, dataset_id: early }, challenger: { version: 2 } });
+    expect(out).toMatchObject({
+      trained: true,
+      dataset_id: full,
+      champion: { version: 1, dataset_id: early },
+      challenger: { version: 2 },
+    });
     expect(out.test_f1_champion).toBeGreaterThan(0.5);
     expect(out.test_f1_challenger).toBeGreaterThan(0.5);
     expect(out.winner).toBe(out.test_f1_challenger > out.test_f1_champion ? 'challenger' : 'champion');
@@ -63,15 +71,22 @@ describe('champion / challenger through the CLI', () => {
   }, 120_000);
 
   it('promote and rollback move the alias and record every move', async () => {
-    const before = JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases.prod_best as number;
+    const before = JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases
+      .prod_best as number;
     const target = before === 1 ? 2 : 1;
     const p = await cli(['promote', MODEL, String(target), '--reason', 'by hand', '--json'], {}, home);
     expect(JSON.parse(p.stdout)).toMatchObject({ from_version: before, to_version: target, changed: true });
     const back = await cli(['rollback', MODEL, '--json'], {}, home);
     expect(JSON.parse(back.stdout)).toMatchObject({ from_version: target, to_version: before });
-    const history = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout).alias_history.filter((h: { alias: string }) => h.alias === 'prod_best');
+    const history = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout).alias_history.filter(
+      (h: { alias: string }) => h.alias === 'prod_best',
+    );
     expect(history.at(-2)).toMatchObject({ from_version: before, to_version: target, reason: 'by hand' });
-    expect(history.at(-1)).toMatchObject({ from_version: target, to_version: before, reason: `rollback from v${target}` });
+    expect(history.at(-1)).toMatchObject({
+      from_version: target,
+      to_version: before,
+      reason: `rollback from v${target}`,
+    });
     const missing = await cli(['promote', MODEL, '99'], {}, home);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('has no version 99');
@@ -99,7 +114,12 @@ describe('champion / challenger through the CLI', () => {
     const [oa, oc, od] = [JSON.parse(ra.stdout), JSON.parse(rc.stdout), JSON.parse(rd.stdout)];
     for (const o of [oc, od]) {
       if (oa.promoted) expect(o.test_f1_challenger).toBe(o.test_f1_champion);
-      else expect([o.champion.version, o.test_f1_champion, o.test_f1_challenger]).toEqual([oa.champion.version, oa.test_f1_champion, oa.test_f1_challenger]);
+      else
+        expect([o.champion.version, o.test_f1_champion, o.test_f1_challenger]).toEqual([
+          oa.champion.version,
+          oa.test_f1_champion,
+          oa.test_f1_challenger,
+        ]);
     }
     expect([oc.promoted, od.promoted]).toEqual([false, false]);
     expect(versions(home).length).toBe(before + 3);
@@ -115,9 +135,16 @@ describe('champion / challenger through the CLI', () => {
     const killed = await victim.done;
     expect(killed.signal).toBe('SIGKILL');
     expect(integrity(home)).toBe('ok');
-    const runs = JSON.parse((await cli(['runs', 'list', '--all', '--json'], {}, home)).stdout) as Array<{ name: string; status: string; error: string | null }>;
+    const runs = JSON.parse((await cli(['runs', 'list', '--all', '--json'], {}, home)).stdout) as Array<{
+      name: string;
+      status: string;
+      error: string | null;
+    }>;
     expect(runs.filter((r) => r.status === 'RUNNING')).toEqual([]);
-    expect(runs.find((r) => r.name === 'retrain')).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/exited without finishing/) });
+    expect(runs.find((r) => r.name === 'retrain')).toMatchObject({
+      status: 'FAILED',
+      error: expect.stringMatching(/exited without finishing/),
+    });
     expect(versions(home)).toEqual(before);
     expect(JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases).toEqual(aliasBefore);
     const next = await cli(['retrain', '--force', '--cv', '2', '--json'], {}, home);

@@ -11,7 +11,12 @@ const MODEL_LOCK = 'model:Rain_dataset_model_prod';
 function camel(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(camel);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), k === 'tags' || k === 'params' ? v : camel(v)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
+      k === 'tags' || k === 'params' ? v : camel(v),
+    ]),
+  );
 }
 const parse = (text: string) => camel(JSON.parse(text)) as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- shapes checked by the assertions
 const homes: string[] = [];
@@ -25,7 +30,12 @@ async function heldElsewhere(agoMs: number): Promise<{ home: string; runId: stri
   const home = tempDir();
   homes.push(home);
   const beat = new Date(Date.now() - agoMs);
-  const registry = openRegistry(join(home, '.rainops/registry.db'), { hostname: 'container-1', pid: 4242, now: () => beat, leaseMs: 60_000 });
+  const registry = openRegistry(join(home, '.rainops/registry.db'), {
+    hostname: 'container-1',
+    pid: 4242,
+    now: () => beat,
+    leaseMs: 60_000,
+  });
   await registry.acquireLock(MODEL_LOCK);
   const runId = registry.startRun({ experiment: 'Rain Dataset', name: 'retrain' }).id;
   registry.close();
@@ -39,12 +49,23 @@ describe('rainops locks', () => {
     expect(listed.code).toBe(0);
     expect(parse(listed.stdout)).toEqual([
       {
-        name: MODEL_LOCK, ownerPid: 4242, hostname: 'container-1', runId, acquiredAt: beat, heartbeatAt: beat,
-        leaseExpiresAt: new Date(Date.parse(beat) + 60_000).toISOString(), stale: false, staleReason: null,
+        name: MODEL_LOCK,
+        ownerPid: 4242,
+        hostname: 'container-1',
+        runId,
+        acquiredAt: beat,
+        heartbeatAt: beat,
+        leaseExpiresAt: new Date(Date.parse(beat) + 60_000).toISOString(),
+        stale: false,
+        staleReason: null,
       },
     ]);
     const text = await cli(['locks', 'list'], {}, home);
-    expect(text.stdout).toMatch(new RegExp(`^lock +holder +run +acquired +heartbeat +expires +state\\n${MODEL_LOCK} +pid 4242 on container-1 +${runId.slice(0, 12)} .* held\\n$`));
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^lock +holder +run +acquired +heartbeat +expires +state\\n${MODEL_LOCK} +pid 4242 on container-1 +${runId.slice(0, 12)} .* held\\n$`,
+      ),
+    );
 
     const broken = await cli(['locks', 'break', MODEL_LOCK, '--reason', 'container was killed', '--json'], {}, home);
     expect(broken.code).toBe(0);
@@ -62,14 +83,22 @@ describe('rainops locks', () => {
     const { home, runId, beat } = await heldElsewhere(120_000);
     const [lock] = parse((await cli(['locks', 'list', '--json'], {}, home)).stdout);
     const end = new Date(Date.parse(beat) + 60_000).toISOString();
-    expect(lock).toMatchObject({ stale: true, staleReason: `heartbeat stopped at ${beat} on host container-1 (pid 4242); the lease ran out at ${end}` });
+    expect(lock).toMatchObject({
+      stale: true,
+      staleReason: `heartbeat stopped at ${beat} on host container-1 (pid 4242); the lease ran out at ${end}`,
+    });
     // a read-only command shows the run as it will be recorded
-    expect(parse((await cli(['runs', 'show', runId, '--json'], {}, home)).stdout)).toMatchObject({ status: 'FAILED', error: lock.staleReason });
+    expect(parse((await cli(['runs', 'show', runId, '--json'], {}, home)).stdout)).toMatchObject({
+      status: 'FAILED',
+      error: lock.staleReason,
+    });
     const text = await cli(['locks', 'list'], {}, home);
     expect(text.stdout).toContain('stale: heartbeat stopped at');
     const broken = await cli(['locks', 'break', MODEL_LOCK], {}, home);
     expect(broken.code).toBe(0);
-    expect(broken.stdout).toBe(`broke lock ${MODEL_LOCK} (held by pid 4242 on container-1, run ${runId} since ${beat})\nrun ${runId} had already ended; tagged lock_broken\n`);
+    expect(broken.stdout).toBe(
+      `broke lock ${MODEL_LOCK} (held by pid 4242 on container-1, run ${runId} since ${beat})\nrun ${runId} had already ended; tagged lock_broken\n`,
+    );
     expect(broken.stderr).toBe('');
   });
 
@@ -78,7 +107,9 @@ describe('rainops locks', () => {
     homes.push(home);
     const missing = await cli(['locks', 'break', 'model:nope'], {}, home);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe("rainops: no lock named 'model:nope'; list the locks held now with 'rainops locks list'\n");
+    expect(missing.stderr).toBe(
+      "rainops: no lock named 'model:nope'; list the locks held now with 'rainops locks list'\n",
+    );
     expect((await cli(['locks', 'break', MODEL_LOCK, '--reason', ' '], {}, home)).code).toBe(2);
     const bad = await cli(['locks', 'list'], { RAINOPS_LEASE_SECONDS: 'soon' }, home);
     expect(bad.code).toBe(2);

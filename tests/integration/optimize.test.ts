@@ -19,15 +19,34 @@ describe('rainops optimize on the real data set (small budget)', () => {
   beforeAll(async () => {
     writeFileSync(grid, JSON.stringify({ learningRate: [0.3], maxDepth: [3, 4], nEstimators: [40] }));
     expect((await cli(['etl', '--source', WEATHER_CSV], {}, home)).code).toBe(0);
-    const r = await cli(['optimize', '--grid', grid, '--cv', '3', '--engine', 'wasm', '--jobs', '2', '--json'], {}, home);
+    const r = await cli(
+      ['optimize', '--grid', grid, '--cv', '3', '--engine', 'wasm', '--jobs', '2', '--json'],
+      {},
+      home,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.code).toBe(0);
     first = JSON.parse(r.stdout);
   }, 180_000);
 
   it('prints the documented JSON and registers v1 under prod_best', () => {
-    expect(first).toMatchObject({ model: MODEL, version: 1, alias: 'prod_best', engine: 'wasm', cv: { metric: 'f1', trials: 2, folds: 3 } });
-    expect(Object.keys(first.test).sort()).toEqual(['accuracy', 'confusion_matrix', 'f1', 'log_loss', 'precision', 'recall', 'roc_auc', 'threshold']);
+    expect(first).toMatchObject({
+      model: MODEL,
+      version: 1,
+      alias: 'prod_best',
+      engine: 'wasm',
+      cv: { metric: 'f1', trials: 2, folds: 3 },
+    });
+    expect(Object.keys(first.test).sort()).toEqual([
+      'accuracy',
+      'confusion_matrix',
+      'f1',
+      'log_loss',
+      'precision',
+      'recall',
+      'roc_auc',
+      'threshold',
+    ]);
     expect(first.test.f1).toBeGreaterThan(0.6);
     expect(first.test.roc_auc).toBeGreaterThan(0.85);
     const [[tn, fp], [fn, tp]] = first.test.confusion_matrix;
@@ -51,7 +70,14 @@ describe('rainops optimize on the real data set (small budget)', () => {
     }
     const parent = JSON.parse((await cli(['runs', 'show', first.run_id, '--json'], {}, home)).stdout);
     const paths = parent.artifacts.map((a: { path: string }) => a.path);
-    expect(paths).toEqual(expect.arrayContaining(['plots/roc.svg', 'plots/precision_recall.svg', 'plots/confusion_matrix.svg', 'plots/feature_importance.svg']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'plots/roc.svg',
+        'plots/precision_recall.svg',
+        'plots/confusion_matrix.svg',
+        'plots/feature_importance.svg',
+      ]),
+    );
     const svg = readFileSync(join(home, '.rainops/store/runs', first.run_id, 'plots/roc.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(parent.metrics.test_f1).toBeCloseTo(first.test.f1, 10);
@@ -70,7 +96,9 @@ describe('rainops optimize on the real data set (small budget)', () => {
       tampered.writeUInt8(tampered.readUInt8(tampered.length - 3) ^ 1, tampered.length - 3);
       writeFileSync(trees, tampered);
       await expect(loadPredictor(registry, store, MODEL, 'prod_best')).rejects.toThrow(IntegrityError);
-      await expect(loadPredictor(registry, store, MODEL, 'prod_best')).rejects.toThrow(/trees\.json does not match its recorded sha256/);
+      await expect(loadPredictor(registry, store, MODEL, 'prod_best')).rejects.toThrow(
+        /trees\.json does not match its recorded sha256/,
+      );
       writeFileSync(trees, original);
     } finally {
       registry.close();
@@ -80,16 +108,29 @@ describe('rainops optimize on the real data set (small budget)', () => {
   it('promotes only a better model with if-better, never with never', async () => {
     const worse = join(home, 'worse.json');
     writeFileSync(worse, JSON.stringify({ learningRate: [0.3], maxDepth: [1], nEstimators: [3] }));
-    const r = JSON.parse((await cli(['optimize', '--grid', worse, '--cv', '2', '--engine', 'wasm', '--jobs', '1', '--json'], {}, home)).stdout);
+    const r = JSON.parse(
+      (await cli(['optimize', '--grid', worse, '--cv', '2', '--engine', 'wasm', '--jobs', '1', '--json'], {}, home))
+        .stdout,
+    );
     expect(r.version).toBe(2);
     expect(r.alias).toBeNull();
     expect(r.champion_test_f1).toBeCloseTo(first.test.f1, 6);
     expect(r.promotion).toMatch(/does not beat the champion v1/);
-    const never = JSON.parse((await cli(['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--promote', 'never', '--json'], {}, home)).stdout);
+    const never = JSON.parse(
+      (
+        await cli(
+          ['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--promote', 'never', '--json'],
+          {},
+          home,
+        )
+      ).stdout,
+    );
     expect(never).toMatchObject({ version: 3, alias: null });
     const shown = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout);
     expect(shown.versions.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
-    expect(shown.alias_history).toEqual([expect.objectContaining({ alias: 'prod_best', from_version: null, to_version: 1 })]);
+    expect(shown.alias_history).toEqual([
+      expect.objectContaining({ alias: 'prod_best', from_version: null, to_version: 1 }),
+    ]);
   });
 
   it('resumes a search, reusing finished trials instead of training them again', async () => {

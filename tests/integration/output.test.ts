@@ -8,7 +8,11 @@ import { nonSnakeKeys } from '../helpers/json-keys.js';
 const MODEL = 'Rain_dataset_model_prod';
 const PACKAGE = JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
 // Progress, warnings and logs only: every stderr line of a command that succeeds is one timestamped log line of it.
-const onlyLogLines = (stderr: string, scope: string) => stderr.trimEnd().split('\n').filter((l) => !new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${scope}: `).test(l));
+const onlyLogLines = (stderr: string, scope: string) =>
+  stderr
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${scope}: `).test(l));
 
 /** Parses --json output and checks that every key is snake_case (data maps aside). */
 function snakeJson(r: CliResult, what: string): any {
@@ -55,7 +59,12 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
     const { optimize } = human;
     expect(optimize.stdout).toMatch(new RegExp(`^${MODEL} v1 from run `, 'm'));
     const plots = [...optimize.stdout.matchAll(/^ {2}(\/\S+\.svg)$/gm)].map((m) => m[1]!);
-    expect(plots.map((p) => p.split('/').at(-1))).toEqual(['roc.svg', 'precision_recall.svg', 'confusion_matrix.svg', 'feature_importance.svg']);
+    expect(plots.map((p) => p.split('/').at(-1))).toEqual([
+      'roc.svg',
+      'precision_recall.svg',
+      'confusion_matrix.svg',
+      'feature_importance.svg',
+    ]);
     for (const p of plots) expect(readFileSync(p, 'utf8').startsWith('<svg')).toBe(true);
     expect(optimize.stdout).toMatch(/^test metrics on all \d+ test rows of data set /m);
     expect(onlyLogLines(optimize.stderr, 'optimize')).toEqual([]);
@@ -64,7 +73,10 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
   it("optimize's progress says how many fits run at once, and one job runs one trial at a time", async () => {
     expect(human.optimize.stderr).toContain('grid search: 2 candidates x 2 folds, metric f1; one fold fit at a time');
     expect(human.optimize.stderr).not.toContain('job(s)');
-    const trials = snakeJson(await run(['runs', 'list', '--parent', firstRun, '--sort', 'start_time', '--json']), 'runs list --json');
+    const trials = snakeJson(
+      await run(['runs', 'list', '--parent', firstRun, '--sort', 'start_time', '--json']),
+      'runs list --json',
+    );
     expect(trials).toHaveLength(2);
     expect(trials[1].start_time >= trials[0].end_time).toBe(true);
     expect(trials.map((t: { params: Record<string, string> }) => t.params.max_depth)).toEqual(['2', '3']);
@@ -75,7 +87,22 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
     expect(gridRun.params).toMatchObject({ search: 'grid', grid, cv: '2' });
     expect(gridRun.params.trials).toBeUndefined();
     const random = snakeJson(
-      await run(['optimize', '--search', 'random', '--trials', '1', '--cv', '2', '--early-stopping', '5', '--engine', 'wasm', '--promote', 'never', '--json']),
+      await run([
+        'optimize',
+        '--search',
+        'random',
+        '--trials',
+        '1',
+        '--cv',
+        '2',
+        '--early-stopping',
+        '5',
+        '--engine',
+        'wasm',
+        '--promote',
+        'never',
+        '--json',
+      ]),
       'optimize --json',
     );
     expect(random.plots).toHaveLength(4);
@@ -84,10 +111,19 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
     expect(randomRun.params).toMatchObject({ search: 'random', trials: '1' });
     expect(randomRun.params.grid).toBeUndefined();
     // Hyperparameters are recorded, filtered and sorted under XGBoost's names.
-    expect(Object.keys(random.best_params)).toEqual(expect.arrayContaining(['max_depth', 'learning_rate', 'n_estimators', 'colsample_bytree']));
-    const byDepth = snakeJson(await run(['runs', 'list', '--all', '--filter', `params.max_depth=${random.best_params.max_depth}`, '--json']), 'runs list --filter');
+    expect(Object.keys(random.best_params)).toEqual(
+      expect.arrayContaining(['max_depth', 'learning_rate', 'n_estimators', 'colsample_bytree']),
+    );
+    const byDepth = snakeJson(
+      await run(['runs', 'list', '--all', '--filter', `params.max_depth=${random.best_params.max_depth}`, '--json']),
+      'runs list --filter',
+    );
     expect(byDepth.length).toBeGreaterThan(0);
-    expect(byDepth.every((r: { params: Record<string, string> }) => r.params.max_depth === String(random.best_params.max_depth))).toBe(true);
+    expect(
+      byDepth.every(
+        (r: { params: Record<string, string> }) => r.params.max_depth === String(random.best_params.max_depth),
+      ),
+    ).toBe(true);
   }, 120_000);
 
   it('optimize --resume with a prefix says what it resumed and tags the full run id', async () => {
@@ -97,7 +133,10 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
     const runId = /from run ([0-9a-f-]+) /.exec(r.stdout)![1]!;
     const shown = snakeJson(await run(['runs', 'show', runId, '--json']), 'runs show --json');
     expect(shown.tags.resumed_from).toBe(firstRun);
-    const json = snakeJson(await run(['optimize', '--resume', firstRun.slice(0, 8), '--promote', 'never', '--json']), 'optimize --resume --json');
+    const json = snakeJson(
+      await run(['optimize', '--resume', firstRun.slice(0, 8), '--promote', 'never', '--json']),
+      'optimize --resume --json',
+    );
     expect(json.resumed).toEqual({ from_run_id: firstRun, trials_reused: 2, trials_total: 2 });
   }, 120_000);
 
@@ -117,24 +156,44 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
     const retrain = await run(['retrain', '--cv', '2', '--min-delta', '1']);
     expect(retrain.code, retrain.stderr).toBe(0);
     expect(retrain.stdout).toMatch(/^test_f1_champion +0\.\d{4} +\(v1, trained on /m);
-    expect(retrain.stdout).toMatch(new RegExp(`^both scored on the same \\d+ test rows of data set ${full.dataset_id}`, 'm'));
-    expect(retrain.stdout).toContain("'rainops models show' lists each version's test_f1 on all test rows of its own data set");
+    expect(retrain.stdout).toMatch(
+      new RegExp(`^both scored on the same \\d+ test rows of data set ${full.dataset_id}`, 'm'),
+    );
+    expect(retrain.stdout).toContain(
+      "'rainops models show' lists each version's test_f1 on all test rows of its own data set",
+    );
     expect(onlyLogLines(retrain.stderr, 'retrain')).toEqual([]);
     const json = snakeJson(await run(['retrain', '--cv', '2', '--min-delta', '1', '--json']), 'retrain --json');
     expect(json).toMatchObject({ trained: true, dataset_id: full.dataset_id, winner: 'champion' });
     expect(json.comparison_rows + json.excluded_rows).toBe(full.rows.test);
     const nothing = await run(['retrain', '--dataset', early.dataset_id]);
-    expect(nothing.stdout).toBe(`no newer data set than the champion's ${early.dataset_id}; nothing to retrain (use --force to retrain anyway)\n`);
+    expect(nothing.stdout).toBe(
+      `no newer data set than the champion's ${early.dataset_id}; nothing to retrain (use --force to retrain anyway)\n`,
+    );
     expect(nothing.stderr).toBe('');
 
     const promote = await run(['promote', MODEL, '2']);
     expect(promote.stdout).toBe(`${MODEL}@prod_best: v1 -> v2\n`);
-    expect(snakeJson(await run(['rollback', MODEL, '--json']), 'rollback --json')).toMatchObject({ from_version: 2, to_version: 1, changed: true });
-    expect(snakeJson(await run(['promote', MODEL, '2', '--json']), 'promote --json')).toMatchObject({ from_version: 1, to_version: 2 });
+    expect(snakeJson(await run(['rollback', MODEL, '--json']), 'rollback --json')).toMatchObject({
+      from_version: 2,
+      to_version: 1,
+      changed: true,
+    });
+    expect(snakeJson(await run(['promote', MODEL, '2', '--json']), 'promote --json')).toMatchObject({
+      from_version: 1,
+      to_version: 2,
+    });
     expect((await run(['rollback', MODEL])).stdout).toBe(`${MODEL}@prod_best: v2 -> v1\n`);
 
-    const pipeline = snakeJson(await run(['pipeline', '--source', csv, '--cv', '2', '--min-delta', '1', '--json']), 'pipeline --json');
-    expect(pipeline).toMatchObject({ action: 'retrain', etl: { dataset_id: full.dataset_id, reused: true }, result: { trained: true } });
+    const pipeline = snakeJson(
+      await run(['pipeline', '--source', csv, '--cv', '2', '--min-delta', '1', '--json']),
+      'pipeline --json',
+    );
+    expect(pipeline).toMatchObject({
+      action: 'retrain',
+      etl: { dataset_id: full.dataset_id, reused: true },
+      result: { trained: true },
+    });
   }, 180_000);
 
   it('models, runs, data sets and predict: every --json document is snake_case', async () => {
@@ -142,7 +201,12 @@ describe('the output contract: results on stdout, progress on stderr, snake_case
     expect(models[0]).toMatchObject({ name: MODEL, aliases: { prod_best: 1 } });
     expect(models[0].latest_version).toBeGreaterThan(1);
     const shown = snakeJson(await run(['models', 'show', MODEL, '--json']), 'models show --json');
-    expect(shown.versions.at(-1)).toMatchObject({ version: 1, dataset_id: early.dataset_id, run_id: firstRun, bundle_uri: expect.any(String) });
+    expect(shown.versions.at(-1)).toMatchObject({
+      version: 1,
+      dataset_id: early.dataset_id,
+      run_id: firstRun,
+      bundle_uri: expect.any(String),
+    });
     expect(shown.versions.at(-1).params).toMatchObject({ max_depth: expect.any(Number), learning_rate: 0.3 });
     expect(shown.alias_history[0]).toMatchObject({ from_version: null, to_version: 1 });
     const table = await run(['models', 'show', MODEL]);

@@ -27,7 +27,11 @@ describe('CART', () => {
   });
 
   it('converts ml-cart’s tree to the ensemble form and scores like ml-cart', () => {
-    const { ensemble, classifier, sample, fillValues } = trainCart(X, y, WEATHER_FEATURES, { maxDepth: 5, sampleSize: 600, seed: 3 });
+    const { ensemble, classifier, sample, fillValues } = trainCart(X, y, WEATHER_FEATURES, {
+      maxDepth: 5,
+      sampleSize: 600,
+      seed: 3,
+    });
     expect(sample).toHaveLength(600);
     validateEnsemble(ensemble);
     expect(ensemble.trees[0]!.left.length).toBeGreaterThan(3);
@@ -35,11 +39,17 @@ describe('CART', () => {
     const scorer = compileEnsemble(ensemble);
     const probs = scorer.predictMatrix(rows);
     const imputed = Array.from({ length: rows.rows }, (_, i) =>
-      Array.from(rows.data.subarray(i * rows.cols, (i + 1) * rows.cols), (v, j) => (Number.isNaN(v) ? fillValues[j]! : v)),
+      Array.from(rows.data.subarray(i * rows.cols, (i + 1) * rows.cols), (v, j) =>
+        Number.isNaN(v) ? fillValues[j]! : v,
+      ),
     );
     const classes = classifier.predict(imputed);
     // ml-cart's leaf distribution, read through its own tree walk
-    const root = (classifier as unknown as { root: { classify(r: number[]): { get(i: number, j: number): number; columns: number } } }).root;
+    const root = (
+      classifier as unknown as {
+        root: { classify(r: number[]): { get(i: number, j: number): number; columns: number } };
+      }
+    ).root;
     let agree = 0;
     for (let i = 0; i < rows.rows; i++) {
       const dist = root.classify(imputed[i]!);

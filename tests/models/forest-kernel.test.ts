@@ -65,7 +65,9 @@ describe('compileForestKernel', () => {
     const random = seededRandom(100 + maxDepth);
     const values = [-1, -0.25, 0, 0.1, Math.fround(0.1), 0.5, 2, -Infinity, Infinity, 1e40];
     for (let r = 0; r < 500; r++) {
-      const row = Array.from({ length: 5 }, () => (random() < 0.5 ? values[Math.floor(random() * values.length)]! : random() * 6 - 3));
+      const row = Array.from({ length: 5 }, () =>
+        random() < 0.5 ? values[Math.floor(random() * values.length)]! : random() * 6 - 3,
+      );
       expect(kernel.margin(row, 0)).toBe(reference(te, row));
     }
   });
@@ -109,7 +111,14 @@ describe('wasm integers', () => {
 });
 
 // The ES library this project compiles against declares no WebAssembly API; these are the parts used here.
-const wasm = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object; Instance: new (m: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+const wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Module: new (b: Uint8Array) => object;
+      Instance: new (m: object) => { exports: Record<string, unknown> };
+    };
+  }
+).WebAssembly;
 const instantiate = (fn: FunctionBuilder) => new wasm.Instance(new wasm.Module(wasmModule([fn], 1))).exports;
 
 describe('wasm builder', () => {

@@ -15,7 +15,8 @@ const fresh = <T>(load: () => T): T => {
 
 afterEach(() => {
   if (original) Object.defineProperty(wasm, 'instantiateStreaming', original);
-  for (const l of process.listeners('uncaughtException')) if (String(l).includes('ExitStatus')) process.off('uncaughtException', l);
+  for (const l of process.listeners('uncaughtException'))
+    if (String(l).includes('ExitStatus')) process.off('uncaughtException', l);
 });
 
 describe('requireMlXgboostGlue', () => {
@@ -38,7 +39,12 @@ describe('requireMlXgboostGlue', () => {
 
   it('leaves WebAssembly.instantiateStreaming and the uncaughtException listeners as they were', async () => {
     const streaming = vi.fn();
-    Object.defineProperty(wasm, 'instantiateStreaming', { value: streaming, configurable: true, writable: true, enumerable: false });
+    Object.defineProperty(wasm, 'instantiateStreaming', {
+      value: streaming,
+      configurable: true,
+      writable: true,
+      enumerable: false,
+    });
     const mine = () => undefined;
     process.on('uncaughtException', mine);
     try {
@@ -47,7 +53,12 @@ describe('requireMlXgboostGlue', () => {
       await mod.isReady;
       expect(typeof mod._malloc).toBe('function');
       expect(process.listeners('uncaughtException')).toEqual(before);
-      expect(Object.getOwnPropertyDescriptor(wasm, 'instantiateStreaming')).toEqual({ value: streaming, configurable: true, writable: true, enumerable: false });
+      expect(Object.getOwnPropertyDescriptor(wasm, 'instantiateStreaming')).toEqual({
+        value: streaming,
+        configurable: true,
+        writable: true,
+        enumerable: false,
+      });
       expect(streaming).not.toHaveBeenCalled();
     } finally {
       process.off('uncaughtException', mine);
@@ -57,7 +68,9 @@ describe('requireMlXgboostGlue', () => {
   it('puts everything back when the glue fails to load', () => {
     const before = process.listeners('uncaughtException');
     const descriptor = Object.getOwnPropertyDescriptor(wasm, 'instantiateStreaming');
-    expect(() => requireMlXgboostGlue(require.resolve('./helpers/failing-glue.cjs'))).toThrow('the glue failed to load');
+    expect(() => requireMlXgboostGlue(require.resolve('./helpers/failing-glue.cjs'))).toThrow(
+      'the glue failed to load',
+    );
     expect(process.listeners('uncaughtException')).toEqual(before);
     expect(Object.getOwnPropertyDescriptor(wasm, 'instantiateStreaming')).toEqual(descriptor);
   });

@@ -28,7 +28,13 @@ describe.skipIf(nativeError !== null)('native engine (libxgboost)', () => {
   });
 
   it('parsed trees score held-out rows like the library', async () => {
-    const model = await engine.train(train.X, train.y, { maxDepth: 6, nEstimators: 50, subsample: 0.8, colsampleBytree: 0.7, seed: 3 });
+    const model = await engine.train(train.X, train.y, {
+      maxDepth: 6,
+      nEstimators: 50,
+      subsample: 0.8,
+      colsampleBytree: 0.7,
+      seed: 3,
+    });
     const te = model.toTrees(WEATHER_FEATURES);
     expect(te.trees).toHaveLength(50);
     expect(maxAbsDiff(compileEnsemble(te).predictMatrix(test.X), model.predict(test.X))).toBeLessThan(1e-6);

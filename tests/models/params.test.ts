@@ -20,7 +20,14 @@ describe('parseXgbParams', () => {
   });
 
   it('accepts XGBoost and scikit-learn names', () => {
-    const p = parseXgbParams({ max_depth: 4, learning_rate: 0.1, n_estimators: 300, reg_lambda: 2, random_state: 42, n_jobs: 2 });
+    const p = parseXgbParams({
+      max_depth: 4,
+      learning_rate: 0.1,
+      n_estimators: 300,
+      reg_lambda: 2,
+      random_state: 42,
+      n_jobs: 2,
+    });
     expect(p).toMatchObject({ maxDepth: 4, learningRate: 0.1, nEstimators: 300, lambda: 2, seed: 42, nthread: 2 });
     expect(parseXgbParams({ eta: 0.05 }).learningRate).toBe(0.05);
   });
@@ -56,8 +63,21 @@ describe('parseXgbParams', () => {
   });
 
   it('records hyperparameters under the snake_case names whichever spelling was given', () => {
-    expect(xgbParamRecord({ maxDepth: 4, eta: 0.1, reg_lambda: 2, nEstimators: 30, colsampleBytree: 0.5, nthread: undefined })).toEqual({
-      max_depth: 4, learning_rate: 0.1, lambda: 2, n_estimators: 30, colsample_bytree: 0.5,
+    expect(
+      xgbParamRecord({
+        maxDepth: 4,
+        eta: 0.1,
+        reg_lambda: 2,
+        nEstimators: 30,
+        colsampleBytree: 0.5,
+        nthread: undefined,
+      }),
+    ).toEqual({
+      max_depth: 4,
+      learning_rate: 0.1,
+      lambda: 2,
+      n_estimators: 30,
+      colsample_bytree: 0.5,
     });
     const recorded = xgbParamRecord(parseXgbParams({ maxDepth: 3 }));
     expect(Object.keys(recorded).every((k) => /^[a-z0-9_]+$/.test(k))).toBe(true);

@@ -15,8 +15,26 @@ function sample(): TreeEnsemble {
     baseMargin: 0.25,
     featureNames: ['x0', 'x1'],
     trees: [
-      { left: [1, -1, -1], right: [2, -1, -1], feature: [0, -1, -1], threshold: [threshold, 0, 0], defaultLeft: [0, 0, 0], value: [0, -1, 1], gain: [5, 0, 0], cover: [10, 4, 6] },
-      { left: [1, -1, -1], right: [2, -1, -1], feature: [1, -1, -1], threshold: [2, 0, 0], defaultLeft: [1, 0, 0], value: [0, 0.5, -0.5], gain: [3, 0, 0], cover: [10, 5, 5] },
+      {
+        left: [1, -1, -1],
+        right: [2, -1, -1],
+        feature: [0, -1, -1],
+        threshold: [threshold, 0, 0],
+        defaultLeft: [0, 0, 0],
+        value: [0, -1, 1],
+        gain: [5, 0, 0],
+        cover: [10, 4, 6],
+      },
+      {
+        left: [1, -1, -1],
+        right: [2, -1, -1],
+        feature: [1, -1, -1],
+        threshold: [2, 0, 0],
+        defaultLeft: [1, 0, 0],
+        value: [0, 0.5, -0.5],
+        gain: [3, 0, 0],
+        cover: [10, 5, 5],
+      },
     ],
   };
 }
@@ -41,7 +59,12 @@ describe('compileEnsemble', () => {
   });
 
   it('scores a matrix like single rows, for Float64Array rows too', () => {
-    const X = matrixFromRows([[0, 0], [1, 3], [Number.NaN, 1], [0.1, Number.NaN]]);
+    const X = matrixFromRows([
+      [0, 0],
+      [1, 3],
+      [Number.NaN, 1],
+      [0.1, Number.NaN],
+    ]);
     const p = c.predictMatrix(X);
     for (let i = 0; i < X.rows; i++) {
       expect(p[i]).toBe(c.predictProba(X.data.subarray(i * 2, i * 2 + 2)));
@@ -50,7 +73,10 @@ describe('compileEnsemble', () => {
   });
 
   it('accumulates float32 margins tree by tree', () => {
-    const X = matrixFromRows([[0, 0], [1, 3]]);
+    const X = matrixFromRows([
+      [0, 0],
+      [1, 3],
+    ]);
     const margins = new Float32Array(2).fill(0.25);
     const seen: number[] = [];
     c.accumulateMargins(X, margins, 0, 2, (t) => seen.push(t));

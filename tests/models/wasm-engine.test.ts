@@ -29,7 +29,13 @@ describe('wasm engine', () => {
     expect(te.trees).toHaveLength(40);
     expect(te.baseMargin).toBe(0);
     expect(maxAbsDiff(compileEnsemble(te).predictMatrix(test.X), model.predict(test.X))).toBeLessThan(1e-6);
-    expect(model).toMatchObject({ engine: 'wasm', format: 'xgboost-binary', bestIteration: 39, nTrees: 40, roundsTrained: 40 });
+    expect(model).toMatchObject({
+      engine: 'wasm',
+      format: 'xgboost-binary',
+      bestIteration: 39,
+      nTrees: 40,
+      roundsTrained: 40,
+    });
     model.free();
   });
 
@@ -67,7 +73,11 @@ describe('wasm engine', () => {
   it('reports the best round like a full run truncated to it', async () => {
     const p = { maxDepth: 4, nEstimators: 30, seed: 1 };
     const scores: number[] = [];
-    const full = await engine.train(train.X, train.y, p, { eval: test, metric: 'auc', onRound: (r) => scores.push(r.score ?? Number.NaN) });
+    const full = await engine.train(train.X, train.y, p, {
+      eval: test,
+      metric: 'auc',
+      onRound: (r) => scores.push(r.score ?? Number.NaN),
+    });
     expect(full.nTrees).toBe(30);
     const te = full.toTrees(WEATHER_FEATURES);
     const k = 12;
@@ -106,7 +116,10 @@ describe('wasm engine', () => {
     const p = { maxDepth: 3, nEstimators: 30, subsample: 0.6, seed: 5 };
     const alone = await engine.train(train.X, train.y, p);
     const other = await createWasmEngine({ chunkRounds: 3 });
-    const [a, b] = await Promise.all([other.train(train.X, train.y, p), engine.train(train.X, train.y, { ...p, seed: 9 })]);
+    const [a, b] = await Promise.all([
+      other.train(train.X, train.y, p),
+      engine.train(train.X, train.y, { ...p, seed: 9 }),
+    ]);
     expect(Buffer.from(a.save()).equals(Buffer.from(alone.save()))).toBe(true);
     for (const m of [alone, a, b]) m.free();
   });

@@ -19,7 +19,12 @@ describe('XGBoost binary model layout', () => {
 
   it('reads the header, the trees and their stats', () => {
     const m = parseXgbBinary(bytes);
-    expect(m).toMatchObject({ majorVersion: 0, numFeature: WEATHER_FEATURES.length, objective: 'binary:logistic', booster: 'gbtree' });
+    expect(m).toMatchObject({
+      majorVersion: 0,
+      numFeature: WEATHER_FEATURES.length,
+      objective: 'binary:logistic',
+      booster: 'gbtree',
+    });
     expect(Object.is(m.baseScore, -0)).toBe(true);
     expect(m.trees).toHaveLength(12);
     expect(m.layout.tail).toBe(bytes.length);

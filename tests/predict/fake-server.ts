@@ -18,7 +18,14 @@ export async function fakeServer(opts: { batch?: boolean; apiKey?: string } = {}
   const requests: FakeServer['requests'] = [];
   const score = (row: unknown, loc: Array<string | number>) => {
     const parsed = PredictFeaturesSchema.safeParse(row);
-    if (!parsed.success) return { detail: parsed.error.issues.map((i) => ({ loc: [...loc, ...i.path.map((p) => (typeof p === 'number' ? p : String(p)))], msg: i.message, type: i.code })) };
+    if (!parsed.success)
+      return {
+        detail: parsed.error.issues.map((i) => ({
+          loc: [...loc, ...i.path.map((p) => (typeof p === 'number' ? p : String(p)))],
+          msg: i.message,
+          type: i.code,
+        })),
+      };
     return answer(parsed.data.Humidity3pm / 100, 0.5);
   };
   const server = createServer((req, res) => {
@@ -29,7 +36,8 @@ export async function fakeServer(opts: { batch?: boolean; apiKey?: string } = {}
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(value));
       };
-      if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) return send(401, { detail: 'Not authenticated' });
+      if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`)
+        return send(401, { detail: 'Not authenticated' });
       const json = JSON.parse(body || 'null') as { features?: unknown };
       if (req.url === '/predict' && req.method === 'POST') {
         requests.push({ path: '/predict', rows: 1 });
@@ -39,7 +47,11 @@ export async function fakeServer(opts: { batch?: boolean; apiKey?: string } = {}
       if (req.url === '/predict/batch' && req.method === 'POST' && opts.batch !== false) {
         const rows = json?.features as unknown[];
         requests.push({ path: '/predict/batch', rows: rows.length });
-        return send(200, { model, count: rows.length, predictions: rows.map((row, index) => ({ index, ...score(row, ['body', 'features', index]) })) });
+        return send(200, {
+          model,
+          count: rows.length,
+          predictions: rows.map((row, index) => ({ index, ...score(row, ['body', 'features', index]) })),
+        });
       }
       requests.push({ path: `${req.url} (404)`, rows: 0 });
       send(404, { detail: 'Not Found' });

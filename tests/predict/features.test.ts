@@ -23,15 +23,21 @@ describe('parseFeatures', () => {
   it('names the field of the first problem on one line, zod-prettified', () => {
     const msg = fail(() => parseFeatures({ features: { ...EXAMPLE_FEATURES, MinTemp: 60 } }));
     expect(msg).toBe('predict: invalid features: ✖ Too big: expected number to be <=50 → at MinTemp');
-    expect(fail(() => parseFeatures({ ...EXAMPLE_FEATURES, Location: 'Sydnee' }))).toContain('unknown location "Sydnee"; closest: Sydney');
-    expect(fail(() => parseFeatures({ ...EXAMPLE_FEATURES, WindDir9am: 'NORTH', Sunshine: 30 }))).toMatch(/→ at Sunshine \(and 1 more problem\)$/);
+    expect(fail(() => parseFeatures({ ...EXAMPLE_FEATURES, Location: 'Sydnee' }))).toContain(
+      'unknown location "Sydnee"; closest: Sydney',
+    );
+    expect(fail(() => parseFeatures({ ...EXAMPLE_FEATURES, WindDir9am: 'NORTH', Sunshine: 30 }))).toMatch(
+      /→ at Sunshine \(and 1 more problem\)$/,
+    );
     const missing = fail(() => parseFeatures({ Date: '2024-08-26' }));
     expect(missing).toMatch(/→ at Location \(and 20 more problems\)$/);
     expect(missing).not.toContain('\n');
   });
 
   it('explains text that is not JSON, or empty', () => {
-    expect(fail(() => parseFeaturesJson('{nope', '--features'))).toMatch(/^predict: --features is not valid JSON \(.*\); pass one JSON object of features$/);
+    expect(fail(() => parseFeaturesJson('{nope', '--features'))).toMatch(
+      /^predict: --features is not valid JSON \(.*\); pass one JSON object of features$/,
+    );
     expect(fail(() => parseFeaturesJson('  \n', 'standard input'))).toMatch(/^predict: standard input is empty/);
   });
 });

@@ -120,7 +120,9 @@ describe('aliases', () => {
       `model ${M} has no version 9; list its versions with 'rainops models show ${M}'`,
     );
     expect(() => registry.setAlias({ model: M, alias: 'prod best', version: 1, ...who })).toThrow(UsageError);
-    expect(() => registry.setAlias({ model: M, alias: 'prod_best', version: 1, actor: '', reason: 'x' })).toThrow(UsageError);
+    expect(() => registry.setAlias({ model: M, alias: 'prod_best', version: 1, actor: '', reason: 'x' })).toThrow(
+      UsageError,
+    );
     expect(registry.aliasHistory(M)).toEqual([]);
   });
 
@@ -128,10 +130,12 @@ describe('aliases', () => {
     const registry = open(tempDbPath());
     withVersions(registry, 2);
     registry.setAlias({ model: M, alias: 'challenger', version: 2, ...who });
-    expect(() => registry.deleteAlias({ model: M, alias: 'challenger', expected: 1, actor: 'retrain', reason: 'x' })).toThrow(
-      `alias challenger of ${M} moved from v1 to v2 while this ran; nothing was removed`,
-    );
-    expect(registry.deleteAlias({ model: M, alias: 'challenger', expected: 2, actor: 'retrain', reason: 'lost' })).toEqual({
+    expect(() =>
+      registry.deleteAlias({ model: M, alias: 'challenger', expected: 1, actor: 'retrain', reason: 'x' }),
+    ).toThrow(`alias challenger of ${M} moved from v1 to v2 while this ran; nothing was removed`);
+    expect(
+      registry.deleteAlias({ model: M, alias: 'challenger', expected: 2, actor: 'retrain', reason: 'lost' }),
+    ).toEqual({
       model: M,
       alias: 'challenger',
       fromVersion: 2,
@@ -139,7 +143,9 @@ describe('aliases', () => {
       changed: true,
     });
     expect(registry.getAlias(M, 'challenger')).toBeNull();
-    expect(() => registry.deleteAlias({ model: M, alias: 'challenger', actor: 'x', reason: 'y' })).toThrow(NotFoundError);
+    expect(() => registry.deleteAlias({ model: M, alias: 'challenger', actor: 'x', reason: 'y' })).toThrow(
+      NotFoundError,
+    );
     expect(registry.aliasHistory(M, 'challenger').map((h) => [h.fromVersion, h.toVersion])).toEqual([
       [null, 2],
       [2, null],
@@ -152,17 +158,46 @@ describe('aliases', () => {
     const registry = open(file, { now: clock.now });
     withVersions(registry, 3);
     expect(registry.previousAliasTarget(M, 'prod_best')).toBeNull();
-    registry.setAlias({ model: M, alias: 'prod_best', version: 1, expected: null, actor: 'optimize', reason: 'first model' });
+    registry.setAlias({
+      model: M,
+      alias: 'prod_best',
+      version: 1,
+      expected: null,
+      actor: 'optimize',
+      reason: 'first model',
+    });
     expect(registry.previousAliasTarget(M, 'prod_best')).toBeNull();
     clock.advance(1000);
-    registry.setAlias({ model: M, alias: 'prod_best', version: 2, expected: 1, actor: 'retrain', reason: 'challenger won' });
+    registry.setAlias({
+      model: M,
+      alias: 'prod_best',
+      version: 2,
+      expected: 1,
+      actor: 'retrain',
+      reason: 'challenger won',
+    });
     clock.advance(1000);
-    registry.setAlias({ model: M, alias: 'prod_best', version: 3, expected: 2, actor: 'alice', reason: 'manual promote' });
+    registry.setAlias({
+      model: M,
+      alias: 'prod_best',
+      version: 3,
+      expected: 2,
+      actor: 'alice',
+      reason: 'manual promote',
+    });
     registry.setAlias({ model: M, alias: 'challenger', version: 1, actor: 'retrain', reason: 'other alias' });
     expect(registry.previousAliasTarget(M, 'prod_best')).toBe(2);
 
     const history = registry.aliasHistory(M, 'prod_best');
-    expect(history.map(({ fromVersion, toVersion, actor, reason, time }) => ({ fromVersion, toVersion, actor, reason, time }))).toEqual([
+    expect(
+      history.map(({ fromVersion, toVersion, actor, reason, time }) => ({
+        fromVersion,
+        toVersion,
+        actor,
+        reason,
+        time,
+      })),
+    ).toEqual([
       { fromVersion: null, toVersion: 1, actor: 'optimize', reason: 'first model', time: '2024-03-01T00:00:00.000Z' },
       { fromVersion: 1, toVersion: 2, actor: 'retrain', reason: 'challenger won', time: '2024-03-01T00:00:01.000Z' },
       { fromVersion: 2, toVersion: 3, actor: 'alice', reason: 'manual promote', time: '2024-03-01T00:00:02.000Z' },
@@ -170,7 +205,14 @@ describe('aliases', () => {
     expect(registry.aliasHistory(M)).toHaveLength(4);
 
     // a rollback is itself a move, so the target before it is the version rolled back from
-    registry.setAlias({ model: M, alias: 'prod_best', version: 2, expected: 3, actor: 'rollback', reason: 'bad deploy' });
+    registry.setAlias({
+      model: M,
+      alias: 'prod_best',
+      version: 2,
+      expected: 3,
+      actor: 'rollback',
+      reason: 'bad deploy',
+    });
     expect(registry.previousAliasTarget(M, 'prod_best')).toBe(3);
     expect(registry.aliasHistory(M, 'prod_best').slice(0, 3)).toEqual(history);
 

@@ -24,7 +24,12 @@ describe('data sets', () => {
     expect(first).toEqual({ ...input('ds-20240301-aaaa'), createdAt: '2024-03-01T00:00:00.000Z' });
 
     clock.advance(60_000);
-    const again = registry.registerDataset(input('ds-20240301-aaaa', { uri: 'file:///elsewhere', rows: { raw: 1, rejected: 0, dropped: 0, train: 1, test: 0 } }));
+    const again = registry.registerDataset(
+      input('ds-20240301-aaaa', {
+        uri: 'file:///elsewhere',
+        rows: { raw: 1, rejected: 0, dropped: 0, train: 1, test: 0 },
+      }),
+    );
     expect(again).toEqual(first);
     expect(registry.listDatasets()).toHaveLength(1);
     expect(registry.getDataset('ds-20240301-aaaa')).toEqual(first);
@@ -48,16 +53,22 @@ describe('data sets', () => {
     registry.registerDataset(input('ds-abd2'));
     expect(registry.getDataset('ds-abc').id).toBe('ds-abc1');
     expect(() => registry.getDataset('ds-ab')).toThrow(UsageError);
-    expect(() => registry.getDataset('ds-ab')).toThrow(/data set id prefix 'ds-ab' matches 2 data sets \(ds-abc1, ds-abd2\)/);
+    expect(() => registry.getDataset('ds-ab')).toThrow(
+      /data set id prefix 'ds-ab' matches 2 data sets \(ds-abc1, ds-abd2\)/,
+    );
     expect(() => registry.getDataset('ds-zz')).toThrow(NotFoundError);
-    expect(() => registry.getDataset('ds-zz')).toThrow("data set ds-zz not found; list data sets with 'rainops datasets list'");
+    expect(() => registry.getDataset('ds-zz')).toThrow(
+      "data set ds-zz not found; list data sets with 'rainops datasets list'",
+    );
     // a prefix is plain text, not a LIKE pattern
     expect(() => registry.getDataset('ds-ab_')).toThrow(NotFoundError);
   });
 
   it('check hashes and counts before storing', () => {
     const registry = open(tempDbPath());
-    expect(() => registry.registerDataset(input('x', { manifestSha256: 'abc' }))).toThrow(/manifest sha256 of data set x 'abc' is not a sha256/);
+    expect(() => registry.registerDataset(input('x', { manifestSha256: 'abc' }))).toThrow(
+      /manifest sha256 of data set x 'abc' is not a sha256/,
+    );
     expect(() =>
       registry.registerDataset(input('x', { rows: { raw: -1, rejected: 0, dropped: 0, train: 0, test: 0 } })),
     ).toThrow(UsageError);

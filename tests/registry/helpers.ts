@@ -94,21 +94,26 @@ export async function runInProcesses(body: string, argsFor: (i: number) => strin
     `import { openRegistry } from ${JSON.stringify(REGISTRY_ENTRY)};\nconst argv = process.argv.slice(2);\n${WAIT_UNTIL}\n${body}\n`,
   );
   const cwd = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  const runs = Array.from({ length: count }, (_, i) =>
-    new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, ...argsFor(i)], { cwd });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (code === 0) return resolve(out);
-        // stack lines of the child would make vitest look for source maps of deleted files
-        const reason = err.split('\n').filter((line) => !/^\s+at /.test(line)).join('\n');
-        reject(new Error(`worker ${i} exited ${code}: ${reason}`));
-      });
-    }),
+  const runs = Array.from(
+    { length: count },
+    (_, i) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', script, ...argsFor(i)], { cwd });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => {
+          if (code === 0) return resolve(out);
+          // stack lines of the child would make vitest look for source maps of deleted files
+          const reason = err
+            .split('\n')
+            .filter((line) => !/^\s+at /.test(line))
+            .join('\n');
+          reject(new Error(`worker ${i} exited ${code}: ${reason}`));
+        });
+      }),
   );
   return Promise.all(runs);
 }

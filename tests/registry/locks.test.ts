@@ -15,13 +15,22 @@ describe('locks', () => {
     const release = await a.acquireLock('pipeline', { runId: RUN });
     expect(a.listLocks()).toEqual([
       {
-        name: 'pipeline', ownerPid: 10, hostname: 'h', runId: RUN, acquiredAt: expect.any(String),
-        heartbeatAt: expect.any(String), leaseExpiresAt: expect.any(String), stale: false, staleReason: null,
+        name: 'pipeline',
+        ownerPid: 10,
+        hostname: 'h',
+        runId: RUN,
+        acquiredAt: expect.any(String),
+        heartbeatAt: expect.any(String),
+        leaseExpiresAt: expect.any(String),
+        stale: false,
+        staleReason: null,
       },
     ]);
     await expect(b.acquireLock('pipeline')).rejects.toThrow(ConflictError);
     await expect(b.acquireLock('pipeline')).rejects.toThrow(
-      new RegExp(`lock 'pipeline' is still held by run ${RUN}, pid 10 on host h \\(since .*, last heartbeat .*, lease until .*\\); another rainops command is working.*'rainops locks break pipeline' frees it at once`),
+      new RegExp(
+        `lock 'pipeline' is still held by run ${RUN}, pid 10 on host h \\(since .*, last heartbeat .*, lease until .*\\); another rainops command is working.*'rainops locks break pipeline' frees it at once`,
+      ),
     );
     // other names are independent
     const other = await b.acquireLock('etl');
@@ -107,20 +116,33 @@ describe('leases', () => {
   it('free a lock held on another host once its lease runs out, whatever its pid says', async () => {
     const clock = fakeClock(T0);
     const file = tempDbPath();
-    const container = open(file, { pid: 1, hostname: 'container-1', isPidAlive: alive, now: clock.now, leaseMs: 30_000 });
+    const container = open(file, {
+      pid: 1,
+      hostname: 'container-1',
+      isPidAlive: alive,
+      now: clock.now,
+      leaseMs: 30_000,
+    });
     const here = open(file, { pid: 1, hostname: 'host', isPidAlive: alive, now: clock.now, leaseMs: 30_000 });
     await container.acquireLock('model:m');
     expect(here.listLocks()[0]).toMatchObject({ heartbeatAt: T0, leaseExpiresAt: at(30_000), stale: false });
 
     clock.advance(29_999);
-    await expect(here.acquireLock('model:m')).rejects.toThrow(/pid 1 on host container-1 .*lease until 2024-03-01T00:00:30.000Z/);
+    await expect(here.acquireLock('model:m')).rejects.toThrow(
+      /pid 1 on host container-1 .*lease until 2024-03-01T00:00:30.000Z/,
+    );
     clock.advance(1);
     expect(here.listLocks()[0]).toMatchObject({
       stale: true,
       staleReason: `heartbeat stopped at ${T0} on host container-1 (pid 1); the lease ran out at ${at(30_000)}`,
     });
     const release = await here.acquireLock('model:m');
-    expect(here.listLocks()[0]).toMatchObject({ hostname: 'host', heartbeatAt: at(30_000), leaseExpiresAt: at(60_000), stale: false });
+    expect(here.listLocks()[0]).toMatchObject({
+      hostname: 'host',
+      heartbeatAt: at(30_000),
+      leaseExpiresAt: at(60_000),
+      stale: false,
+    });
     // the old holder learns at its next beat that the lock is gone
     expect(container.heartbeat()).toEqual({ runs: 0, locks: 0, lost: ['lock model:m'] });
     expect(container.heartbeat()).toEqual({ runs: 0, locks: 0, lost: [] });
@@ -206,7 +228,9 @@ describe('leases', () => {
   it('refuse a lease without length or a heartbeat slower than the lease', () => {
     const file = tempDbPath();
     expect(() => open(file, { leaseMs: 0 })).toThrow(UsageError);
-    expect(() => open(file, { leaseMs: 1000, heartbeatMs: 1000 })).toThrow(/heartbeat must come more often than the lease lasts \(1000 ms\)/);
+    expect(() => open(file, { leaseMs: 1000, heartbeatMs: 1000 })).toThrow(
+      /heartbeat must come more often than the lease lasts \(1000 ms\)/,
+    );
   });
 
   it.skipIf(!canSpawnTs)('keep being renewed from their own thread while this one is blocked', async () => {
@@ -217,7 +241,9 @@ describe('leases', () => {
     const lease = () => {
       const db = new Database(file, { readonly: true });
       try {
-        return db.prepare("SELECT (SELECT lease_expires_at FROM locks) AS lock, (SELECT lease_expires_at FROM runs) AS run").get() as { lock: string; run: string };
+        return db
+          .prepare('SELECT (SELECT lease_expires_at FROM locks) AS lock, (SELECT lease_expires_at FROM runs) AS run')
+          .get() as { lock: string; run: string };
       } finally {
         db.close();
       }
@@ -238,26 +264,29 @@ describe('leases', () => {
     release();
   });
 
-  it.skipIf(!canSpawnTs)('end their thread before the registry closes, so the closing connection folds the WAL into the file', async () => {
-    const file = tempDbPath();
-    const holder = open(file, { leaseMs: 2_000, heartbeatMs: 100 });
-    const run = holder.startRun({ experiment: 'e', name: 'etl' });
-    const beat = () => {
-      const db = new Database(file, { readonly: true });
-      try {
-        return (db.prepare('SELECT heartbeat_at FROM runs').get() as { heartbeat_at: string }).heartbeat_at;
-      } finally {
-        db.close();
-      }
-    };
-    const first = beat();
-    await waitFor(() => beat() !== first, 30_000);
-    holder.finishRun(run.id, { status: 'FINISHED' });
-    await holder.acquireLock('model:m');
-    holder.close();
-    expect(fs.existsSync(`${file}-wal`)).toBe(false);
-    expect(open(file).getRun(run.id).status).toBe('FINISHED');
-  });
+  it.skipIf(!canSpawnTs)(
+    'end their thread before the registry closes, so the closing connection folds the WAL into the file',
+    async () => {
+      const file = tempDbPath();
+      const holder = open(file, { leaseMs: 2_000, heartbeatMs: 100 });
+      const run = holder.startRun({ experiment: 'e', name: 'etl' });
+      const beat = () => {
+        const db = new Database(file, { readonly: true });
+        try {
+          return (db.prepare('SELECT heartbeat_at FROM runs').get() as { heartbeat_at: string }).heartbeat_at;
+        } finally {
+          db.close();
+        }
+      };
+      const first = beat();
+      await waitFor(() => beat() !== first, 30_000);
+      holder.finishRun(run.id, { status: 'FINISHED' });
+      await holder.acquireLock('model:m');
+      holder.close();
+      expect(fs.existsSync(`${file}-wal`)).toBe(false);
+      expect(open(file).getRun(run.id).status).toBe('FINISHED');
+    },
+  );
 
   it.skipIf(!canSpawnTs)('never keep a process alive: a holder that returns exits', async () => {
     const body = `
@@ -294,8 +323,14 @@ describe('breakLock', () => {
     });
     expect(operator.listLocks()).toEqual([]);
     const failed = operator.getRun(run.id);
-    expect(failed).toMatchObject({ status: 'FAILED', error: 'lock model:m broken by operator on ops: container was killed', durationMs: 5_000 });
-    expect(failed.tags.lock_broken).toBe('2024-03-01T00:00:05.000Z lock model:m broken by operator on ops: container was killed');
+    expect(failed).toMatchObject({
+      status: 'FAILED',
+      error: 'lock model:m broken by operator on ops: container was killed',
+      durationMs: 5_000,
+    });
+    expect(failed.tags.lock_broken).toBe(
+      '2024-03-01T00:00:05.000Z lock model:m broken by operator on ops: container was killed',
+    );
     // its trials end with it; finished ones stay as they were
     expect(operator.getRun(trial.id)).toMatchObject({ status: 'FAILED', error: failed.error, durationMs: 4_000 });
     expect(operator.getRun(done.id).status).toBe('FINISHED');
@@ -313,13 +348,22 @@ describe('breakLock', () => {
     const release = await registry.acquireLock('model:m');
     const run = registry.startRun({ experiment: 'e', name: 'optimize' });
     registry.finishRun(run.id, { status: 'FINISHED' });
-    expect(registry.breakLock('model:m', { actor: 'ci' })).toMatchObject({ runId: run.id, runFailed: false, note: 'lock model:m broken by ci' });
-    expect(registry.getRun(run.id)).toMatchObject({ status: 'FINISHED', tags: { lock_broken: expect.stringMatching(/ lock model:m broken by ci$/) } });
+    expect(registry.breakLock('model:m', { actor: 'ci' })).toMatchObject({
+      runId: run.id,
+      runFailed: false,
+      note: 'lock model:m broken by ci',
+    });
+    expect(registry.getRun(run.id)).toMatchObject({
+      status: 'FINISHED',
+      tags: { lock_broken: expect.stringMatching(/ lock model:m broken by ci$/) },
+    });
     release();
 
     await registry.acquireLock('etl');
     expect(registry.breakLock('etl')).toMatchObject({ runId: null, runFailed: false });
     expect(() => registry.breakLock('etl')).toThrow(NotFoundError);
-    expect(() => registry.breakLock('etl')).toThrow("no lock named 'etl'; list the locks held now with 'rainops locks list'");
+    expect(() => registry.breakLock('etl')).toThrow(
+      "no lock named 'etl'; list the locks held now with 'rainops locks list'",
+    );
   });
 });

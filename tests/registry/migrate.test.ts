@@ -123,7 +123,9 @@ describe('migrations', () => {
     }
     expect(error).toBeInstanceOf(RainopsError);
     expect((error as Error).message).toMatch(
-      new RegExp(`schema version ${LATEST_SCHEMA_VERSION + 5} but this rainops only knows up to ${LATEST_SCHEMA_VERSION}; upgrade rainops`),
+      new RegExp(
+        `schema version ${LATEST_SCHEMA_VERSION + 5} but this rainops only knows up to ${LATEST_SCHEMA_VERSION}; upgrade rainops`,
+      ),
     );
   });
 
@@ -140,6 +142,10 @@ describe('migrations', () => {
     const startAt = String(Date.now() + 3000);
     const versions = await runInProcesses(body, (i) => [file, startAt, `p${i}`], 4);
     expect(versions).toEqual(Array(4).fill(String(LATEST_SCHEMA_VERSION)));
-    expect(open(file).listExperiments().map((e) => e.name)).toEqual(['p0', 'p1', 'p2', 'p3', 'shared']);
+    expect(
+      open(file)
+        .listExperiments()
+        .map((e) => e.name),
+    ).toEqual(['p0', 'p1', 'p2', 'p3', 'shared']);
   });
 });

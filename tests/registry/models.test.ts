@@ -90,9 +90,13 @@ describe('model versions', () => {
     const registry = open(tempDbPath());
     const ids = seedRunAndDataset(registry);
     addVersion(registry, ids);
-    expect(() => registry.getModelVersion('nope', 1)).toThrow("model nope not found; list models with 'rainops models list'");
+    expect(() => registry.getModelVersion('nope', 1)).toThrow(
+      "model nope not found; list models with 'rainops models list'",
+    );
     expect(() => registry.getModelVersion(MODEL, 7)).toThrow(NotFoundError);
-    expect(() => registry.getModelVersion(MODEL, 7)).toThrow(`model ${MODEL} has no version 7; list its versions with 'rainops models show ${MODEL}'`);
+    expect(() => registry.getModelVersion(MODEL, 7)).toThrow(
+      `model ${MODEL} has no version 7; list its versions with 'rainops models show ${MODEL}'`,
+    );
     expect(() => registry.getModelVersion(MODEL, 0)).toThrow(UsageError);
     expect(() => registry.listModelVersions('nope')).toThrow(NotFoundError);
   });
@@ -104,7 +108,15 @@ describe('model versions', () => {
     expect(() => addVersion(registry, { ...ids, datasetId: 'missing' })).toThrow(NotFoundError);
     expect(() => addVersion(registry, ids, 'bad/name')).toThrow(UsageError);
     expect(() =>
-      registry.createModelVersion({ model: MODEL, ...ids, bundleUri: 'u', bundleSha256: 'x', engine: 'wasm', params: {}, metrics: {} }),
+      registry.createModelVersion({
+        model: MODEL,
+        ...ids,
+        bundleUri: 'u',
+        bundleSha256: 'x',
+        engine: 'wasm',
+        params: {},
+        metrics: {},
+      }),
     ).toThrow(UsageError);
     // nothing half-written: the failed attempts created no model
     expect(registry.listModels()).toEqual([]);

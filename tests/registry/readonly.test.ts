@@ -34,7 +34,9 @@ describe('a read-only registry', () => {
     expect(reader.getDataset(datasetId).id).toBe(datasetId);
     expect(reader.listLocks()).toEqual([]);
     expect(() => reader.startRun({ experiment: 'e', name: 'x' })).toThrow(RainopsError);
-    expect(() => reader.setTags(runId, { k: 'v' })).toThrow(`registry ${file} was opened read-only; this command cannot change it`);
+    expect(() => reader.setTags(runId, { k: 'v' })).toThrow(
+      `registry ${file} was opened read-only; this command cannot change it`,
+    );
   });
 
   it('shows a run whose holder is gone as FAILED without writing it down', () => {
@@ -45,13 +47,22 @@ describe('a read-only registry', () => {
     gone.linkRunDataset(runId, datasetId, 'input');
     gone.close();
     clock.advance(5_000);
-    const live = open(file, { hostname: 'container-10', pid: 3, now: clock.now, leaseMs: 10_000 }).startRun({ experiment: 'e', name: 'still going' });
+    const live = open(file, { hostname: 'container-10', pid: 3, now: clock.now, leaseMs: 10_000 }).startRun({
+      experiment: 'e',
+      name: 'still going',
+    });
     clock.advance(6_000);
 
     const reader = open(file, { readonly: true, hostname: 'here', isPidAlive: alive, now: clock.now });
-    const error = 'heartbeat stopped at 2024-03-01T00:00:00.000Z on host container-9 (pid 3); the lease ran out at 2024-03-01T00:00:10.000Z';
+    const error =
+      'heartbeat stopped at 2024-03-01T00:00:00.000Z on host container-9 (pid 3); the lease ran out at 2024-03-01T00:00:10.000Z';
     const timesOut = reader.getRun(runId);
-    expect(timesOut).toMatchObject({ status: 'FAILED', error, endTime: '2024-03-01T00:00:11.000Z', durationMs: 11_000 });
+    expect(timesOut).toMatchObject({
+      status: 'FAILED',
+      error,
+      endTime: '2024-03-01T00:00:11.000Z',
+      durationMs: 11_000,
+    });
     // started at 5 s, the other run holds until 15 s
     expect(reader.getRun(live.id).status).toBe('RUNNING');
     expect(reader.listRuns({ status: 'FAILED' }).map((r) => r.id)).toEqual([runId]);
@@ -71,7 +82,9 @@ describe('a read-only registry', () => {
     open(file).getOrCreateExperiment('committed');
     const other = new Database(file);
     other.pragma('busy_timeout = 0');
-    other.exec("BEGIN IMMEDIATE; INSERT INTO experiments (name, created_at) VALUES ('pending', '2024-01-01T00:00:00.000Z')");
+    other.exec(
+      "BEGIN IMMEDIATE; INSERT INTO experiments (name, created_at) VALUES ('pending', '2024-01-01T00:00:00.000Z')",
+    );
     try {
       // with the write lock taken, a writer could not even begin: shown first so the reader's success means something
       const blocked = new Database(file);
@@ -129,7 +142,10 @@ describe('migration 2 (leases)', () => {
     const before = Date.now();
     migrate(db);
     const after = Date.now();
-    const row = db.prepare('SELECT heartbeat_at, lease_expires_at FROM runs').get() as { heartbeat_at: string; lease_expires_at: string };
+    const row = db.prepare('SELECT heartbeat_at, lease_expires_at FROM runs').get() as {
+      heartbeat_at: string;
+      lease_expires_at: string;
+    };
     db.close();
     expect(row.heartbeat_at).toBe('2020-01-01T00:00:00.000Z');
     // SQLite's clock keeps milliseconds too, so the expiry lies between the two readings of ours, an hour on

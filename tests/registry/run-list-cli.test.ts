@@ -29,7 +29,9 @@ describe('rainops runs list with a key no run has', () => {
     );
     const sorted = await cli(['runs', 'list', '--sort', 'metrics.f1'], {}, cwd);
     expect(sorted.code).toBe(2);
-    expect(sorted.stderr).toMatch(/^rainops: cannot sort runs by metrics\.f1: no run in this list has it; known keys: start_time, .*, metrics\.test_f1, tags\.engine\n$/);
+    expect(sorted.stderr).toMatch(
+      /^rainops: cannot sort runs by metrics\.f1: no run in this list has it; known keys: start_time, .*, metrics\.test_f1, tags\.engine\n$/,
+    );
   });
 
   it('points at --all when only the hidden trials have the key, and finds it with --all', async () => {

@@ -44,7 +44,11 @@ describe('listRuns', () => {
     const runs = registry.listRuns();
     expect(names(runs)).toEqual(['other', 't5', 't4', 't3', 't2', 't1', 'search']);
     const t2 = runs.find((r) => r.id === ids['t2']);
-    expect(t2).toMatchObject({ params: { max_depth: '6', booster: 'gbtree' }, metrics: { f1: 0.69 }, tags: { kind: 'trial' } });
+    expect(t2).toMatchObject({
+      params: { max_depth: '6', booster: 'gbtree' },
+      metrics: { f1: 0.69 },
+      tags: { kind: 'trial' },
+    });
     expect(runs.find((r) => r.id === ids['t4'])?.metrics).toEqual({ f1: 0.3 });
   });
 
@@ -56,7 +60,9 @@ describe('listRuns', () => {
     expect(names(registry.listRuns({ status: 'FAILED' }))).toEqual(['t3']);
     expect(names(registry.listRuns({ experiment: 'Rain Dataset', limit: 2 }))).toEqual(['t5', 't4']);
     expect(() => registry.listRuns({ experiment: 'Nope' })).toThrow(NotFoundError);
-    expect(() => registry.listRuns({ experiment: 'Nope' })).toThrow(/experiment 'Nope' not found; known experiments: 'Other', 'Rain Dataset'/);
+    expect(() => registry.listRuns({ experiment: 'Nope' })).toThrow(
+      /experiment 'Nope' not found; known experiments: 'Other', 'Rain Dataset'/,
+    );
     expect(() => registry.listRuns({ parentRunId: parent, topLevelOnly: true })).toThrow(UsageError);
     expect(() => registry.listRuns({ limit: 0 })).toThrow(UsageError);
   });
@@ -84,17 +90,45 @@ describe('listRuns', () => {
 
   it('sorts by a metric either way, runs without it last', () => {
     const { registry, parent } = seed();
-    expect(names(registry.listRuns({ parentRunId: parent, sort: '-metrics.f1' }))).toEqual(['t2', 't3', 't1', 't5', 't4']);
-    expect(names(registry.listRuns({ parentRunId: parent, sort: 'metrics.f1' }))).toEqual(['t4', 't5', 't1', 't3', 't2']);
+    expect(names(registry.listRuns({ parentRunId: parent, sort: '-metrics.f1' }))).toEqual([
+      't2',
+      't3',
+      't1',
+      't5',
+      't4',
+    ]);
+    expect(names(registry.listRuns({ parentRunId: parent, sort: 'metrics.f1' }))).toEqual([
+      't4',
+      't5',
+      't1',
+      't3',
+      't2',
+    ]);
     expect(names(registry.listRuns({ sort: '-metrics.f1', limit: 1 }))).toEqual(['t2']);
     // runs without the metric come after every run that has it
-    expect(names(registry.listRuns({ sort: 'metrics.f1' })).slice(-2).sort()).toEqual(['other', 'search']);
+    expect(
+      names(registry.listRuns({ sort: 'metrics.f1' }))
+        .slice(-2)
+        .sort(),
+    ).toEqual(['other', 'search']);
   });
 
   it('sorts params as numbers when they are numbers, and by start time', () => {
     const { registry, parent } = seed();
-    expect(names(registry.listRuns({ parentRunId: parent, sort: 'params.max_depth' }))).toEqual(['t1', 't2', 't3', 't4', 't5']);
-    expect(names(registry.listRuns({ parentRunId: parent, sort: '-params.max_depth' }))).toEqual(['t4', 't3', 't2', 't1', 't5']);
+    expect(names(registry.listRuns({ parentRunId: parent, sort: 'params.max_depth' }))).toEqual([
+      't1',
+      't2',
+      't3',
+      't4',
+      't5',
+    ]);
+    expect(names(registry.listRuns({ parentRunId: parent, sort: '-params.max_depth' }))).toEqual([
+      't4',
+      't3',
+      't2',
+      't1',
+      't5',
+    ]);
     expect(names(registry.listRuns({ sort: 'start_time' }))).toEqual(['search', 't1', 't2', 't3', 't4', 't5', 'other']);
     expect(names(registry.listRuns({ sort: '-start_time', limit: 1 }))).toEqual(['other']);
   });
@@ -116,7 +150,10 @@ describe('listRuns', () => {
 
   it('refuses a filter or sort on a key no run in scope has, naming the keys that exist', () => {
     const { registry, parent } = seed();
-    const filter = (f: string, o = {}) => () => registry.listRuns({ filters: [f], ...o });
+    const filter =
+      (f: string, o = {}) =>
+      () =>
+        registry.listRuns({ filters: [f], ...o });
     expect(filter('params.depth=6')).toThrow(UsageError);
     expect(filter('params.depth=6')).toThrow(
       /^no run in this list has params\.depth, so no run could match; known keys: params\.booster, params\.max_depth, metrics\.f1, tags\.kind$/,
@@ -129,12 +166,17 @@ describe('listRuns', () => {
     expect(filter('params.max_depth=6', { topLevelOnly: true })).toThrow(
       /^no run in this list has params\.max_depth, so no run could match \(only trial runs have params\.max_depth; add --all to list them\); known keys: none$/,
     );
-    expect(filter('metrics.f1>0', { experiment: 'Other' })).toThrow(/no run in this list has metrics\.f1, so no run could match; known keys: none$/);
+    expect(filter('metrics.f1>0', { experiment: 'Other' })).toThrow(
+      /no run in this list has metrics\.f1, so no run could match; known keys: none$/,
+    );
     // a status narrows the list but not what can be asked of it
     expect(names(registry.listRuns({ status: 'FAILED', filters: ['metrics.f1>0.6'] }))).toEqual(['t3']);
     expect(names(registry.listRuns({ status: 'RUNNING', filters: ['params.booster=dart'] }))).toEqual([]);
 
-    const sort = (by: string, o = {}) => () => registry.listRuns({ sort: by, ...o });
+    const sort =
+      (by: string, o = {}) =>
+      () =>
+        registry.listRuns({ sort: by, ...o });
     expect(sort('params.depth')).toThrow(UsageError);
     expect(sort('-params.depth', { parentRunId: parent })).toThrow(
       /^cannot sort runs by params\.depth: no run in this list has it; known keys: start_time, end_time, duration_ms, name, status, peak_rss_bytes, cpu_time_ms, params\.booster, params\.max_depth, metrics\.f1, tags\.kind$/,

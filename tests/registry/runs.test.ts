@@ -131,16 +131,18 @@ describe('runs', () => {
     expect(detail.artifacts[0]).toMatchObject({ path: 'report.json', size: 13, uri: 'file:///s/report2.json' });
     expect(detail.datasets.map((d) => [d.id, d.role])).toEqual([[datasetId, 'input']]);
     expect(detail.childrenCount).toBe(2);
-    expect(() =>
-      registry.logArtifact(runId, { path: 'x', size: 1, sha256: 'not-a-hash', uri: 'file:///x' }),
-    ).toThrow(/not a sha256/);
+    expect(() => registry.logArtifact(runId, { path: 'x', size: 1, sha256: 'not-a-hash', uri: 'file:///x' })).toThrow(
+      /not a sha256/,
+    );
   });
 
   it('refuse to log to, or start a child of, a run that does not exist', () => {
     const registry = open(tempDbPath());
     const missing = '0'.repeat(32);
     expect(() => registry.logMetric(missing, 'f1', 1)).toThrow(NotFoundError);
-    expect(() => registry.logParams(missing, { a: 1 })).toThrow(`run ${missing} not found; list runs with 'rainops runs list'`);
+    expect(() => registry.logParams(missing, { a: 1 })).toThrow(
+      `run ${missing} not found; list runs with 'rainops runs list'`,
+    );
     expect(() => registry.startRun({ experiment: 'e', name: 'child', parentRunId: missing })).toThrow(NotFoundError);
     expect(registry.listRuns()).toEqual([]);
   });
@@ -165,7 +167,9 @@ describe('getRun by id prefix', () => {
 
     const shared = ids.map((id) => id[0]).find((c, i, all) => all.indexOf(c) !== i) as string;
     expect(() => registry.getRun(shared)).toThrow(UsageError);
-    expect(() => registry.getRun(shared)).toThrow(new RegExp(`run id prefix '${shared}' matches \\d+ runs .*; give more characters`));
+    expect(() => registry.getRun(shared)).toThrow(
+      new RegExp(`run id prefix '${shared}' matches \\d+ runs .*; give more characters`),
+    );
 
     const absent = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f']
       .map((c) => `${c}${c}${c}${c}${c}${c}`)
@@ -217,7 +221,10 @@ describe('reapDeadRuns', () => {
     expect(mine.getRun(run).status).toBe('RUNNING');
 
     const later = open(file, { pid: 501, hostname: 'h', isPidAlive: dead });
-    expect(later.getRun(run)).toMatchObject({ status: 'FAILED', error: 'process 500 exited without finishing the run' });
+    expect(later.getRun(run)).toMatchObject({
+      status: 'FAILED',
+      error: 'process 500 exited without finishing the run',
+    });
   });
 
   it('uses a default liveness check that sees this process and not an exited one', () => {

@@ -8,7 +8,8 @@ import { modelHome } from '../server/helpers.js';
 import type { ModelHome } from '../server/helpers.js';
 
 /** Whether this machine lets an unprivileged mount namespace mount a tmpfs (a small, really full disk). */
-const canMountTmpfs = spawnSync('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs -o size=16k tmpfs /mnt'], { stdio: 'ignore' }).status === 0;
+const canMountTmpfs =
+  spawnSync('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs -o size=16k tmpfs /mnt'], { stdio: 'ignore' }).status === 0;
 
 /**
  * Runs the binary with a `kib` KiB tmpfs mounted at `disk` (seen only by that process), then prints what
@@ -17,7 +18,11 @@ const canMountTmpfs = spawnSync('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs -
 function onTinyDisk(kib: number, disk: string, args: string[], cwd: string, env: Record<string, string> = {}) {
   const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const script = `mount -t tmpfs -o size=${kib}k tmpfs '${disk}' && '${process.execPath}' '${BIN}' ${quoted}; rc=$?; echo "--- left:"; find '${disk}' -type f; exit $rc`;
-  const r = spawnSync('unshare', ['-rm', 'sh', '-c', script], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
+  const r = spawnSync('unshare', ['-rm', 'sh', '-c', script], {
+    cwd,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
   const [stdout = '', left = ''] = r.stdout.split('--- left:\n');
   return { code: r.status, stdout, stderr: r.stderr, left: left.split('\n').filter(Boolean) };
 }
@@ -36,10 +41,14 @@ describe.skipIf(!canMountTmpfs)('a full disk is a DataError naming the file and 
   it('etl with its store on a full disk: exit 1, one line, no temp files left, nothing registered', async () => {
     const disk = tempDir();
     const cwd = tempDir();
-    const r = onTinyDisk(128, disk, ['etl', '--source', rows, '--store', `file://${disk}/store`], cwd, { RAINOPS_HOME: join(cwd, '.rainops') });
+    const r = onTinyDisk(128, disk, ['etl', '--source', rows, '--store', `file://${disk}/store`], cwd, {
+      RAINOPS_HOME: join(cwd, '.rainops'),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(
-      new RegExp(`^rainops: store: no space left on device while writing file://${disk}/store/(?:staging/[0-9a-f]+/)?datasets/[0-9a-f]+/[\\w/]+\\.csv; free space or point --store elsewhere$`),
+      new RegExp(
+        `^rainops: store: no space left on device while writing file://${disk}/store/(?:staging/[0-9a-f]+/)?datasets/[0-9a-f]+/[\\w/]+\\.csv; free space or point --store elsewhere$`,
+      ),
     );
     expect(r.stderr).not.toContain('unexpected error');
     expect(r.left.filter((f) => f.includes('.tmp-'))).toEqual([]);
@@ -48,15 +57,25 @@ describe.skipIf(!canMountTmpfs)('a full disk is a DataError naming the file and 
 
   it('predict --output on a full disk: exit 1, one line, no partial or temp file', () => {
     const disk = tempDir();
-    const r = onTinyDisk(32, disk, ['predict', '--input', rows, '--output', join(disk, 'preds.csv')], home.dir, { RAINOPS_HOME: home.rainopsHome });
+    const r = onTinyDisk(32, disk, ['predict', '--input', rows, '--output', join(disk, 'preds.csv')], home.dir, {
+      RAINOPS_HOME: home.rainopsHome,
+    });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`rainops: predict: no space left on device while writing ${join(disk, 'preds.csv')}; free space or point --output elsewhere\n`);
+    expect(r.stderr).toBe(
+      `rainops: predict: no space left on device while writing ${join(disk, 'preds.csv')}; free space or point --output elsewhere\n`,
+    );
     expect(r.left).toEqual([]);
   });
 
   it('predict to a standard output that is full (/dev/full): exit 1, one line', () => {
-    const r = spawnSync('sh', ['-c', `'${process.execPath}' '${BIN}' predict --input '${rows}' > /dev/full`], { cwd: home.dir, env: { ...process.env, RAINOPS_HOME: home.rainopsHome }, encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', `'${process.execPath}' '${BIN}' predict --input '${rows}' > /dev/full`], {
+      cwd: home.dir,
+      env: { ...process.env, RAINOPS_HOME: home.rainopsHome },
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('rainops: predict: no space left on device while writing predictions to standard output; free space, or write them to another disk with --output\n');
+    expect(r.stderr).toBe(
+      'rainops: predict: no space left on device while writing predictions to standard output; free space, or write them to another disk with --output\n',
+    );
   });
 });

@@ -35,7 +35,11 @@ describe('kill -9 leaves a consistent registry and the next run succeeds', () =>
     await victim.done;
     expect(integrity(home)).toBe('ok');
     expect(JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)).toEqual([]);
-    const all = JSON.parse((await cli(['runs', 'list', '--all', '--json'], {}, home)).stdout) as Array<{ id: string; name: string; status: string }>;
+    const all = JSON.parse((await cli(['runs', 'list', '--all', '--json'], {}, home)).stdout) as Array<{
+      id: string;
+      name: string;
+      status: string;
+    }>;
     expect(all.filter((r) => r.status === 'RUNNING')).toEqual([]);
     const killed = all.find((r) => r.name === 'optimize')!;
     expect(killed.status).toBe('FAILED');
@@ -59,7 +63,9 @@ describe('concurrent retrains', () => {
     expect([ra.code, rb.code]).toEqual([0, 0]);
     const outs = [JSON.parse(ra.stdout), JSON.parse(rb.stdout)];
     expect(outs.filter((o) => o.promoted).length).toBeLessThanOrEqual(1);
-    const history = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout).alias_history.filter((h: { alias: string }) => h.alias === 'prod_best');
+    const history = JSON.parse((await cli(['models', 'show', MODEL, '--json'], {}, home)).stdout).alias_history.filter(
+      (h: { alias: string }) => h.alias === 'prod_best',
+    );
     expect(history.length).toBe(1 + outs.filter((o) => o.promoted).length);
     expect(integrity(home)).toBe('ok');
   });

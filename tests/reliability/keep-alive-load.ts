@@ -34,7 +34,11 @@ function parseResponse(buf: Buffer): Parsed | null {
   const head = buf.subarray(0, end).toString('latin1');
   const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
   if (buf.length < end + 4 + length) return null;
-  return { status: Number(head.slice(9, 12)), close: /\r\nconnection:\s*close/i.test(head), rest: buf.subarray(end + 4 + length) };
+  return {
+    status: Number(head.slice(9, 12)),
+    close: /\r\nconnection:\s*close/i.test(head),
+    rest: buf.subarray(end + 4 + length),
+  };
 }
 
 /**
@@ -91,11 +95,17 @@ export function keepAliveLoad(port: number, request: string | Buffer, connection
         });
         socket.on('error', (err: NodeJS.ErrnoException) => {
           if (!connected && err.code === 'ECONNREFUSED') outcome.refused++;
-          else if (outstanding) outcome.dropped.push(`${err.code ?? err.message} on client ${k}'s request ${sent[k]} (${onThis} on this connection)`);
+          else if (outstanding)
+            outcome.dropped.push(
+              `${err.code ?? err.message} on client ${k}'s request ${sent[k]} (${onThis} on this connection)`,
+            );
           outstanding = false;
         });
         socket.on('close', () => {
-          if (outstanding) outcome.dropped.push(`closed without an answer on client ${k}'s request ${sent[k]} (${onThis} on this connection)`);
+          if (outstanding)
+            outcome.dropped.push(
+              `closed without an answer on client ${k}'s request ${sent[k]} (${onThis} on this connection)`,
+            );
           if (!connected) return resolve();
           // The server closed after its answer (Connection: close): come back on a new connection.
           setImmediate(connect);
@@ -106,10 +116,11 @@ export function keepAliveLoad(port: number, request: string | Buffer, connection
 
   const done = Promise.all(Array.from({ length: connections }, (_, k) => client(k))).then(() => outcome);
   return {
-    warm: (n) => new Promise<void>((resolve) => {
-      warmWaiters.push({ n, resolve });
-      checkWarm();
-    }),
+    warm: (n) =>
+      new Promise<void>((resolve) => {
+        warmWaiters.push({ n, resolve });
+        checkWarm();
+      }),
     done,
     stop: () => {
       stopping = true;

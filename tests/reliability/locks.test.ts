@@ -64,20 +64,35 @@ describe.skipIf(!canUnshare)('locks and leases across hosts', () => {
   afterAll(() => rmSync(home, { recursive: true, force: true }));
 
   it('a retrain killed with SIGKILL on another host blocks the next retrain only until its lease runs out', async () => {
-    const victim = spawnIn(['--uts'], 'hostname other-host && exec "$@"', ['retrain', '--force', '--cv', '2'], { ...env, RAINOPS_LEASE_SECONDS: LEASE_SECONDS });
+    const victim = spawnIn(['--uts'], 'hostname other-host && exec "$@"', ['retrain', '--force', '--cv', '2'], {
+      ...env,
+      RAINOPS_LEASE_SECONDS: LEASE_SECONDS,
+    });
     // killed while its trials train, as soon as the registry says so
-    await waitFor(() => look(home, (r) => r.listRuns({ status: 'RUNNING' }).some((x) => x.name.startsWith('trial-') && x.hostname === 'other-host')), 120_000);
+    await waitFor(
+      () =>
+        look(home, (r) =>
+          r.listRuns({ status: 'RUNNING' }).some((x) => x.name.startsWith('trial-') && x.hostname === 'other-host'),
+        ),
+      120_000,
+    );
     victim.child.kill('SIGKILL');
     expect((await victim.done).signal).toBe('SIGKILL');
 
     const [held] = look(home, (r) => r.listLocks());
     expect(held).toMatchObject({ name: LOCK, hostname: 'other-host', stale: false });
     const runId = (held as LockInfo).runId!;
-    expect(look(home, (r) => r.getRun(runId))).toMatchObject({ name: 'retrain', status: 'RUNNING', hostname: 'other-host' });
+    expect(look(home, (r) => r.getRun(runId))).toMatchObject({
+      name: 'retrain',
+      status: 'RUNNING',
+      hostname: 'other-host',
+    });
     // its pid means nothing here: before its lease ends the holder is taken at its word
     const early = await cli(['retrain', '--force', '--cv', '2'], {}, home);
     expect(early.code).toBe(1);
-    expect(early.stderr).toMatch(new RegExp(`lock '${LOCK}' is still held by run ${runId}, pid \\d+ on host other-host`));
+    expect(early.stderr).toMatch(
+      new RegExp(`lock '${LOCK}' is still held by run ${runId}, pid \\d+ on host other-host`),
+    );
 
     const next = await cli(['retrain', '--force', '--cv', '2', '--wait', '120', '--json'], {}, home);
     expect(next.code).toBe(0);
@@ -88,15 +103,24 @@ describe.skipIf(!canUnshare)('locks and leases across hosts', () => {
     expect(Date.parse(nextStart)).toBeGreaterThanOrEqual(Date.parse((held as LockInfo).leaseExpiresAt!));
 
     const killed = look(home, (r) => r.getRun(runId));
-    expect(killed).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/^heartbeat stopped at \S+ on host other-host \(pid \d+\); the lease ran out at /) });
+    expect(killed).toMatchObject({
+      status: 'FAILED',
+      error: expect.stringMatching(/^heartbeat stopped at \S+ on host other-host \(pid \d+\); the lease ran out at /),
+    });
     expect(look(home, (r) => r.listRuns({ status: 'RUNNING' }))).toEqual([]);
     expect(look(home, (r) => r.listLocks())).toEqual([]);
     expect(integrity(home)).toBe('ok');
   }, 300_000);
 
   it('locks break frees a lock at once and records who broke it on the run', async () => {
-    const victim = spawnIn(['--uts'], 'hostname other-host && exec "$@"', ['retrain', '--force', '--cv', '2'], { ...env, RAINOPS_LEASE_SECONDS: '600' });
-    await waitFor(() => look(home, (r) => r.listLocks().some((l) => l.hostname === 'other-host' && l.runId !== null)), 120_000);
+    const victim = spawnIn(['--uts'], 'hostname other-host && exec "$@"', ['retrain', '--force', '--cv', '2'], {
+      ...env,
+      RAINOPS_LEASE_SECONDS: '600',
+    });
+    await waitFor(
+      () => look(home, (r) => r.listLocks().some((l) => l.hostname === 'other-host' && l.runId !== null)),
+      120_000,
+    );
     victim.child.kill('SIGKILL');
     await victim.done;
     const runId = look(home, (r) => r.listLocks()[0]!.runId!);
@@ -105,7 +129,10 @@ describe.skipIf(!canUnshare)('locks and leases across hosts', () => {
     const out = JSON.parse(broken.stdout) as Record<string, unknown>;
     // either key style of --json
     expect([out.runId ?? out.run_id, out.runFailed ?? out.run_failed]).toEqual([runId, true]);
-    expect(look(home, (r) => r.getRun(runId))).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/^lock model:\S+ broken by operator on \S+: container killed$/) });
+    expect(look(home, (r) => r.getRun(runId))).toMatchObject({
+      status: 'FAILED',
+      error: expect.stringMatching(/^lock model:\S+ broken by operator on \S+: container killed$/),
+    });
     const next = await cli(['retrain', '--force', '--cv', '2', '--json'], {}, home);
     expect(next.code).toBe(0);
   }, 300_000);
@@ -135,7 +162,10 @@ describe.skipIf(!canUnshare)('locks and leases across hosts', () => {
     it('work on a registry in a read-only directory', async () => {
       const dir = copyHome();
       for (const [i, args] of reads.entries()) {
-        const r = await spawnIn(['--mount'], 'mount --bind -o ro "$RO_DIR" "$RO_DIR" && exec "$@"', args, { RAINOPS_HOME: join(dir, '.rainops'), RO_DIR: join(dir, '.rainops') }).done;
+        const r = await spawnIn(['--mount'], 'mount --bind -o ro "$RO_DIR" "$RO_DIR" && exec "$@"', args, {
+          RAINOPS_HOME: join(dir, '.rainops'),
+          RO_DIR: join(dir, '.rainops'),
+        }).done;
         expect(r.stderr).toContain('cannot be read in place (a read-only directory or a full disk)');
         expect([r.code, r.stdout]).toEqual([0, expected[i]]);
       }
@@ -149,7 +179,11 @@ describe.skipIf(!canUnshare)('locks and leases across hosts', () => {
       // a tmpfs just big enough, the registry copied in, then every free block taken
       const script = `mount -t tmpfs -o size=${mb}m tmpfs "$FULL" && cp "$SRC" "$FULL/registry.db" && (dd if=/dev/zero of="$FULL/fill" bs=4k 2>/dev/null || true) && exec "$@"`;
       for (const [i, args] of reads.entries()) {
-        const r = await spawnIn(['--mount'], script, args, { RAINOPS_HOME: join(dir, '.rainops'), FULL: join(dir, '.rainops'), SRC: join(dir, 'registry.db') }).done;
+        const r = await spawnIn(['--mount'], script, args, {
+          RAINOPS_HOME: join(dir, '.rainops'),
+          FULL: join(dir, '.rainops'),
+          SRC: join(dir, 'registry.db'),
+        }).done;
         // no room for the -shm index either: the copy is read
         expect(r.stderr).toContain('cannot be read in place (a read-only directory or a full disk)');
         expect([r.code, r.stdout]).toEqual([0, expected[i]]);

@@ -32,15 +32,27 @@ function batchInFlight(port: number): { written: Promise<void>; answer: Promise<
   let got = '';
   socket.on('data', (d) => (got += d.toString('latin1')));
   socket.on('error', () => undefined);
-  const answer = new Promise<string>((resolve) => socket.on('close', () => resolve(got.slice(0, got.indexOf('\r\n\r\n') + 1))));
+  const answer = new Promise<string>((resolve) =>
+    socket.on('close', () => resolve(got.slice(0, got.indexOf('\r\n\r\n') + 1))),
+  );
   const written = new Promise<void>((resolve) =>
-    socket.on('connect', () => socket.write(`POST /predict/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(batch)}\r\n\r\n${batch}`, () => resolve())),
+    socket.on('connect', () =>
+      socket.write(
+        `POST /predict/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(batch)}\r\n\r\n${batch}`,
+        () => resolve(),
+      ),
+    ),
   );
   return { written, answer };
 }
 
 describe('rainops serve stops on a signal without dropping a request it accepted', () => {
-  for (const [signal, workers] of [['SIGTERM', 1], ['SIGHUP', 1], ['SIGTERM', 2], ['SIGHUP', 2]] as const) {
+  for (const [signal, workers] of [
+    ['SIGTERM', 1],
+    ['SIGHUP', 1],
+    ['SIGTERM', 2],
+    ['SIGHUP', 2],
+  ] as const) {
     it(`${signal}${workers > 1 ? ` with --workers ${workers}` : ''}, while 50 keep-alive connections send and a 10,000-row batch is in flight`, async () => {
       const p = serve(['--workers', String(workers), '--drain-timeout', '10']);
       const port = Number(new URL(await p.listening).port);
@@ -77,7 +89,9 @@ describe('rainops serve stops on a signal without dropping a request it accepted
     await new Promise<void>((r) => idle.once('data', () => r()).write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'));
     const idleClosed = new Promise<number>((r) => idle.on('close', () => r(Date.now())));
     const stalled = await connect();
-    stalled.write(`POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 20)}`);
+    stalled.write(
+      `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 20)}`,
+    );
     const stalledClosed = new Promise<number>((r) => stalled.on('close', () => r(Date.now())));
     const signalledAt = Date.now();
     p.child.kill('SIGTERM');

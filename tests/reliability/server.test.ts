@@ -28,7 +28,15 @@ function malformed(n: number): Array<{ body: string; type: string }> {
   const keys = Object.keys(EXAMPLE.features);
   // Values no field accepts, and field-specific impossibilities (bounds, calendar, stations).
   const values: unknown[] = [null, true, '', 'NaN', 'x'.repeat(5000), [], {}, [1, 2], { $gt: 0 }];
-  const impossible: Array<[string, unknown]> = [['MinTemp', 1e308], ['MaxTemp', -1e308], ['Date', '2024-02-30'], ['Location', 'Atlantis'], ['Sunshine', 25], ['RainToday', -1], ['WindGustDir', 'NORTH']];
+  const impossible: Array<[string, unknown]> = [
+    ['MinTemp', 1e308],
+    ['MaxTemp', -1e308],
+    ['Date', '2024-02-30'],
+    ['Location', 'Atlantis'],
+    ['Sunshine', 25],
+    ['RainToday', -1],
+    ['WindGustDir', 'NORTH'],
+  ];
   const out: Array<{ body: string; type: string }> = [];
   for (let i = 0; i < n; i++) {
     const f: Record<string, unknown> = { ...EXAMPLE.features };
@@ -41,10 +49,14 @@ function malformed(n: number): Array<{ body: string; type: string }> {
       f[key] = value;
     }
     const body =
-      kind === 3 ? JSON.stringify(f).slice(0, Math.floor(random() * 200))
-        : kind === 4 ? '['.repeat(5000) + ']'.repeat(5000)
-          : kind === 5 ? JSON.stringify({ features: pick(values) })
-            : kind === 6 ? JSON.stringify(pick(values))
+      kind === 3
+        ? JSON.stringify(f).slice(0, Math.floor(random() * 200))
+        : kind === 4
+          ? '['.repeat(5000) + ']'.repeat(5000)
+          : kind === 5
+            ? JSON.stringify({ features: pick(values) })
+            : kind === 6
+              ? JSON.stringify(pick(values))
               : JSON.stringify({ features: f });
     out.push({ body, type: i % 50 === 49 ? 'text/plain' : 'application/json' });
   }
@@ -75,10 +87,20 @@ describe('rainops serve under bad input, alias moves and tampered bundles', () =
     const statuses = new Map<number, number>();
     for (let i = 0; i < bodies.length; i += 50) {
       const batch = bodies.slice(i, i + 50);
-      const res = await Promise.all(batch.map((b) => fetch(`${url}/predict/`, { method: 'POST', headers: { 'Content-Type': b.type }, body: b.body }).then((r) => (r.body?.cancel(), r.status))));
+      const res = await Promise.all(
+        batch.map((b) =>
+          fetch(`${url}/predict/`, { method: 'POST', headers: { 'Content-Type': b.type }, body: b.body }).then(
+            (r) => (r.body?.cancel(), r.status),
+          ),
+        ),
+      );
       for (const s of res) statuses.set(s, (statuses.get(s) ?? 0) + 1);
     }
-    const big = await fetch(`${url}/predict/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'x'.repeat(5 * 1024 * 1024) }).then((r) => r.status);
+    const big = await fetch(`${url}/predict/`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: 'x'.repeat(5 * 1024 * 1024),
+    }).then((r) => r.status);
     expect(big).toBe(413);
     const bad = [...statuses.keys()].filter((s) => s < 400 || s >= 500);
     expect(bad, JSON.stringify([...statuses])).toEqual([]);
@@ -87,21 +109,31 @@ describe('rainops serve under bad input, alias moves and tampered bundles', () =
   });
 
   it('keeps /health under 100 ms while six 10,000-row batches of invalid rows are in flight, and answers each in a small body', async () => {
-    const bad = { ...EXAMPLE.features, MinTemp: 'cold', Location: 'Atlantis', Date: '2024-02-30', WindGustDir: 'NORTH' };
+    const bad = {
+      ...EXAMPLE.features,
+      MinTemp: 'cold',
+      Location: 'Atlantis',
+      Date: '2024-02-30',
+      WindGustDir: 'NORTH',
+    };
     const body = JSON.stringify({ features: new Array(10_000).fill(bad) });
     // Warm: the first batch compiles the code paths it takes.
     expect((await post(`${url}/predict/batch`, { features: new Array(1000).fill(bad) })).status).toBe(200);
     // The batches come from another process, as they would: this one only probes, and its timings are the server's.
     const file = join(home.dir, 'bad-batch.json');
     writeFileSync(file, body);
-    const sender = spawn(process.execPath, ['--input-type=module', '-e', SEND_SIX, `${url}/predict/batch`, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const sender = spawn(process.execPath, ['--input-type=module', '-e', SEND_SIX, `${url}/predict/batch`, file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     sender.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     let inFlight = true;
-    const exited = new Promise<number | null>((resolve) => sender.on('close', (code) => {
-      inFlight = false;
-      resolve(code);
-    }));
+    const exited = new Promise<number | null>((resolve) =>
+      sender.on('close', (code) => {
+        inFlight = false;
+        resolve(code);
+      }),
+    );
     // Probing starts once the server has begun reading the batches.
     await waitFor(() => out.includes('sending'), 10_000);
     const latencies: number[] = [];
@@ -132,7 +164,11 @@ describe('rainops serve under bad input, alias moves and tampered bundles', () =
     const versions = new Set<number>();
     const client = async () => {
       while (!stop) {
-        const r = await post(`${url}/predict/`, EXAMPLE).catch((e: Error) => ({ status: 0, text: async () => e.message, json: async () => null }));
+        const r = await post(`${url}/predict/`, EXAMPLE).catch((e: Error) => ({
+          status: 0,
+          text: async () => e.message,
+          json: async () => null,
+        }));
         if (r.status === 200) {
           ok++;
           versions.add(((await r.json()) as { model: { version: number } }).model.version);
@@ -141,7 +177,14 @@ describe('rainops serve under bad input, alias moves and tampered bundles', () =
     };
     const clients = Array.from({ length: 20 }, client);
     for (let i = 0; i < 12; i++) {
-      home.registry.setAlias({ model: MODEL, alias: 'prod_best', version: (i % 3) + 1, expected: undefined, actor: 'test', reason: 'flip' });
+      home.registry.setAlias({
+        model: MODEL,
+        alias: 'prod_best',
+        version: (i % 3) + 1,
+        expected: undefined,
+        actor: 'test',
+        reason: 'flip',
+      });
       await new Promise((r) => setTimeout(r, 400));
     }
     stop = true;
@@ -152,13 +195,30 @@ describe('rainops serve under bad input, alias moves and tampered bundles', () =
   });
 
   it('keeps its model when the next bundle has a flipped byte, and counts the failed reload', async () => {
-    home.registry.setAlias({ model: MODEL, alias: 'prod_best', version: 1, expected: undefined, actor: 'test', reason: 'reset' });
-    await waitFor(async () => ((await (await fetch(`${url}/model`)).json()) as { version: number }).version === 1, 10_000);
+    home.registry.setAlias({
+      model: MODEL,
+      alias: 'prod_best',
+      version: 1,
+      expected: undefined,
+      actor: 'test',
+      reason: 'reset',
+    });
+    await waitFor(
+      async () => ((await (await fetch(`${url}/model`)).json()) as { version: number }).version === 1,
+      10_000,
+    );
     const trees = join(home.rainopsHome, 'store/models', MODEL, '2/trees.json');
     const bytes = readFileSync(trees);
     bytes.writeUInt8(bytes.readUInt8(100) ^ 1, 100);
     writeFileSync(trees, bytes);
-    home.registry.setAlias({ model: MODEL, alias: 'prod_best', version: 2, expected: 1, actor: 'test', reason: 'tampered' });
+    home.registry.setAlias({
+      model: MODEL,
+      alias: 'prod_best',
+      version: 2,
+      expected: 1,
+      actor: 'test',
+      reason: 'tampered',
+    });
     const metrics = await waitFor(async () => {
       const text = await (await fetch(`${url}/metrics`)).text();
       return /rainops_model_reload_failures_total [1-9]/.test(text) ? text : null;

@@ -14,7 +14,8 @@ const stagingFiles = (home: string) => {
   const cache = join(home, '.rainops/cache');
   return existsSync(cache) ? readdirSync(cache) : [];
 };
-const runs = async (home: string) => JSON.parse((await cli(['runs', 'list', '--json'], {}, home)).stdout) as Array<{ name: string; status: string }>;
+const runs = async (home: string) =>
+  JSON.parse((await cli(['runs', 'list', '--json'], {}, home)).stdout) as Array<{ name: string; status: string }>;
 
 const dirs: string[] = [];
 const dir = () => {
@@ -46,8 +47,15 @@ describe('etl reads a source once: FIFOs and pipes work', () => {
   });
 
   it('/dev/stdin fed by a shell pipe, and <(cat file): the same data set again', async () => {
-    for (const script of ['cat "$1" | "$0" "$2" etl --source /dev/stdin --json', 'exec "$0" "$2" etl --source <(cat "$1") --json']) {
-      const r = spawnSync('bash', ['-c', script, process.execPath, WEATHER_CSV, BIN], { cwd: home, env: { ...process.env, RAINOPS_HOME: join(home, '.rainops') }, encoding: 'utf8' });
+    for (const script of [
+      'cat "$1" | "$0" "$2" etl --source /dev/stdin --json',
+      'exec "$0" "$2" etl --source <(cat "$1") --json',
+    ]) {
+      const r = spawnSync('bash', ['-c', script, process.execPath, WEATHER_CSV, BIN], {
+        cwd: home,
+        env: { ...process.env, RAINOPS_HOME: join(home, '.rainops') },
+        encoding: 'utf8',
+      });
       expect(r.status, r.stderr).toBe(0);
       const out = JSON.parse(r.stdout);
       expect(out).toMatchObject({ reused: true, rows: { total: 145_460 } });
@@ -77,7 +85,10 @@ describe('etl reads a source once: FIFOs and pipes work', () => {
 });
 
 describe('a read that blocks still ends on a signal', () => {
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     it(`${signal} to an etl waiting on a FIFO without a writer exits ${code}, marks the run FAILED and removes its staging file`, async () => {
       const home = dir();
       const fifo = join(dir(), 'nobody-writes.fifo');
@@ -140,7 +151,9 @@ describe('a remote source that never ends, stalls or never answers', () => {
     const home = dir();
     const r = await cli(['etl', '--source', `${base}/stalls.csv`, '--read-timeout', '0.5'], {}, home);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`rainops: etl: ${base}/stalls\\.csv sent nothing for 0\\.5 s \\(--read-timeout\\) after \\d+ bytes`));
+    expect(r.stderr).toMatch(
+      new RegExp(`rainops: etl: ${base}/stalls\\.csv sent nothing for 0\\.5 s \\(--read-timeout\\) after \\d+ bytes`),
+    );
     expect(stagingFiles(home)).toEqual([]);
   });
 
@@ -156,7 +169,10 @@ describe('a remote source that never ends, stalls or never answers', () => {
     const home = dir();
     const etl = spawnCli(['etl', '--source', `${base}/endless.csv`], home);
     // Wait until the staging copy has grown, so the signal lands mid-download.
-    const grown = () => stagingFiles(home).some((f) => statSync(join(home, '.rainops/cache', f), { throwIfNoEntry: false })?.size! > 1 << 20);
+    const grown = () =>
+      stagingFiles(home).some(
+        (f) => statSync(join(home, '.rainops/cache', f), { throwIfNoEntry: false })?.size! > 1 << 20,
+      );
     await waitFor(grown, 60_000);
     etl.child.kill('SIGTERM');
     const r = await etl.done;

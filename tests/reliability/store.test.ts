@@ -36,12 +36,14 @@ function fingerprint(root: string): Record<string, string> {
   if (!existsSync(root)) return {};
   const out: Record<string, string> = {};
   for (const e of readdirSync(root, { recursive: true, withFileTypes: true })) {
-    if (e.isFile()) out[join(e.parentPath, e.name).slice(root.length + 1)] = sha256(readFileSync(join(e.parentPath, e.name)));
+    if (e.isFile())
+      out[join(e.parentPath, e.name).slice(root.length + 1)] = sha256(readFileSync(join(e.parentPath, e.name)));
   }
   return out;
 }
 
-const filesUnder = (dir: string) => (existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length : 0);
+const filesUnder = (dir: string) =>
+  existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length : 0;
 
 describe('writes never destroy what another run owns', () => {
   it('two overlapping etl runs of one source, the later failing on a full disk: the first data set stays whole and trains', async () => {
@@ -82,7 +84,9 @@ describe('writes never destroy what another run owns', () => {
 
       // Registered, whole, and the manifest on disk is the one registered.
       const registered = registryA.getDataset(datasetId);
-      expect(sha256(readFileSync(join(home, 'store/datasets', datasetId, 'manifest.json')))).toBe(registered.manifestSha256);
+      expect(sha256(readFileSync(join(home, 'store/datasets', datasetId, 'manifest.json')))).toBe(
+        registered.manifestSha256,
+      );
       const m = await loadDatasetMatrices(fileStore, datasetId);
       expect([m.Xtrain.rows, m.Xtest.rows]).toEqual([rows.train, rows.test]);
       // The failed run removed its own staging and nothing else.
@@ -106,7 +110,10 @@ describe('writes never destroy what another run owns', () => {
     const source = smallCsv(dir);
     // The registry exists first, as after any earlier command, so both processes start on equal terms.
     expect((await cli(['runs', 'list'], {}, dir)).code).toBe(0);
-    const runs = [spawnCli(['etl', '--source', source, '--json'], dir), spawnCli(['etl', '--source', source, '--json'], dir)];
+    const runs = [
+      spawnCli(['etl', '--source', source, '--json'], dir),
+      spawnCli(['etl', '--source', source, '--json'], dir),
+    ];
     const done = await Promise.all(runs.map((r) => r.done));
     expect(done.map((d) => d.code)).toEqual([0, 0]);
     expect(done.map((d) => (JSON.parse(d.stdout) as { reused: boolean }).reused).sort()).toEqual([false, true]);
@@ -114,7 +121,9 @@ describe('writes never destroy what another run owns', () => {
     try {
       const list = registry.listDatasets();
       expect(list).toHaveLength(1);
-      expect(sha256(readFileSync(join(dir, '.rainops/store/datasets', list[0]!.id, 'manifest.json')))).toBe(list[0]!.manifestSha256);
+      expect(sha256(readFileSync(join(dir, '.rainops/store/datasets', list[0]!.id, 'manifest.json')))).toBe(
+        list[0]!.manifestSha256,
+      );
     } finally {
       registry.close();
     }
@@ -132,10 +141,17 @@ describe('writes never destroy what another run owns', () => {
     const dry = await cli(['gc', '--dry-run', '--grace', '0', '--json'], {}, dir);
     expect(dry.code).toBe(0);
     const listed = JSON.parse(dry.stdout) as { removed: Array<{ kind: string; prefix: string; reason: string }> };
-    expect(listed.removed).toEqual([expect.objectContaining({ kind: 'staging', reason: expect.stringMatching(/^staging of run [0-9a-f]{32} \(FAILED\), never published$/) })]);
+    expect(listed.removed).toEqual([
+      expect.objectContaining({
+        kind: 'staging',
+        reason: expect.stringMatching(/^staging of run [0-9a-f]{32} \(FAILED\), never published$/),
+      }),
+    ]);
     expect(filesUnder(staging)).toBeGreaterThan(0);
     const real = await cli(['gc', '--grace', '0', '--json'], {}, dir);
-    expect(JSON.parse(real.stdout).removed.map((i: { prefix: string }) => i.prefix)).toEqual(listed.removed.map((i) => i.prefix));
+    expect(JSON.parse(real.stdout).removed.map((i: { prefix: string }) => i.prefix)).toEqual(
+      listed.removed.map((i) => i.prefix),
+    );
     expect(filesUnder(staging)).toBe(0);
     expect((await cli(['etl', '--source', WEATHER_CSV], {}, dir)).code).toBe(0);
   });
@@ -157,7 +173,9 @@ describe('a store knows its registry', () => {
       const r = await cli(args, shared, two);
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split('\n').at(-1)).toMatch(
-        new RegExp(`^rainops: store file://${storeDir} belongs to registry ${ownerId} \\(${one}/\\.rainops/registry\\.db on .+\\), not to this registry .*; point --home or RAINOPS_HOME at the registry that owns the store.*'rainops store adopt'$`),
+        new RegExp(
+          `^rainops: store file://${storeDir} belongs to registry ${ownerId} \\(${one}/\\.rainops/registry\\.db on .+\\), not to this registry .*; point --home or RAINOPS_HOME at the registry that owns the store.*'rainops store adopt'$`,
+        ),
       );
     }
     expect(fingerprint(storeDir)).toEqual(before);

@@ -23,8 +23,10 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => home?.close());
 
-const promote = (version: number) => home.registry.setAlias({ model: MODEL, alias: 'prod_best', version, actor: 'test', reason: 'serve test' });
-const version = async (url: string) => (((await (await post(`${url}/predict`, EXAMPLE)).json()) as Json).model as Json).version as number;
+const promote = (version: number) =>
+  home.registry.setAlias({ model: MODEL, alias: 'prod_best', version, actor: 'test', reason: 'serve test' });
+const version = async (url: string) =>
+  (((await (await post(`${url}/predict`, EXAMPLE)).json()) as Json).model as Json).version as number;
 const metric = async (url: string, series: string) => {
   const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? NaN : Number(line.slice(series.length + 1));
@@ -39,7 +41,15 @@ describe('following the alias', () => {
   it('swaps in the version the alias moves to, while a request in flight finishes on the old one', async () => {
     promote(1);
     s = await startServer(
-      { host: '127.0.0.1', port: 0, model: MODEL, alias: 'prod_best', pollSec: 0.1, requestTimeoutSec: 10, adminToken: 'adm' },
+      {
+        host: '127.0.0.1',
+        port: 0,
+        model: MODEL,
+        alias: 'prod_best',
+        pollSec: 0.1,
+        requestTimeoutSec: 10,
+        adminToken: 'adm',
+      },
       { registry: home.registry, store: home.store, logger },
     );
     expect(await version(s.url)).toBe(1);
@@ -51,7 +61,9 @@ describe('following the alias', () => {
     let reply = '';
     socket.on('data', (d) => (reply += d.toString()));
     await new Promise((r) => socket.on('connect', r));
-    socket.write(`POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 20)}`);
+    socket.write(
+      `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 20)}`,
+    );
     await new Promise((r) => setTimeout(r, 50));
 
     const t0 = Date.now();
@@ -87,9 +99,13 @@ describe('following the alias', () => {
         status: 'stale',
         model: MODEL,
         version: 2,
-        reason: expect.stringMatching(/^alias prod_best points at v3, which could not be loaded \(.*does not match its recorded sha256.*\); still serving v2$/),
+        reason: expect.stringMatching(
+          /^alias prod_best points at v3, which could not be loaded \(.*does not match its recorded sha256.*\); still serving v2$/,
+        ),
       });
-      expect(logger.lines.join('\n')).toMatch(/could not load Rain_dataset_model_prod v3 \(alias prod_best\): .*trees\.json does not match its recorded sha256.*still serving v2/);
+      expect(logger.lines.join('\n')).toMatch(
+        /could not load Rain_dataset_model_prod v3 \(alias prod_best\): .*trees\.json does not match its recorded sha256.*still serving v2/,
+      );
       // Not retried on every poll (that would log and count every 100 ms).
       await new Promise((r) => setTimeout(r, 500));
       expect(await metric(s.url, 'rainops_model_reload_failures_total')).toBe(1);
@@ -106,7 +122,13 @@ describe('following the alias', () => {
   it('keeps serving when the alias is removed, and says so once', async () => {
     home.registry.deleteAlias({ model: MODEL, alias: 'prod_best', actor: 'test', reason: 'serve test' });
     try {
-      await waitFor(() => logger.lines.some((l) => l.includes('alias prod_best of Rain_dataset_model_prod was removed; still serving v3')), 3000);
+      await waitFor(
+        () =>
+          logger.lines.some((l) =>
+            l.includes('alias prod_best of Rain_dataset_model_prod was removed; still serving v3'),
+          ),
+        3000,
+      );
       await new Promise((r) => setTimeout(r, 300));
       expect(logger.lines.filter((l) => l.includes('was removed')).length).toBe(1);
       expect(await version(s.url)).toBe(3);
@@ -167,7 +189,12 @@ describe('following the registry file', () => {
       const r = await fetch(`${s.url}/ready`);
       return r.status === 503 ? ((await r.json()) as Json) : null;
     }, 5000);
-    expect(ready).toEqual({ status: 'stale', model: MODEL, version: 2, reason: `the registry file ${clone.file} was removed; not following the alias until it is back; still serving v2` });
+    expect(ready).toEqual({
+      status: 'stale',
+      model: MODEL,
+      version: 2,
+      reason: `the registry file ${clone.file} was removed; not following the alias until it is back; still serving v2`,
+    });
     expect(await version(s.url)).toBe(2);
     await new Promise((r) => setTimeout(r, 300));
     expect(logger.lines.filter((l) => l.includes('was removed')).length).toBe(1);
@@ -192,15 +219,23 @@ async function backup(from: string, to: string): Promise<void> {
 describe('the model holder', () => {
   it('refuses to start without the model or the alias, or with a tampered bundle', async () => {
     const deps = { registry: home.registry, store: home.store, logger: memoryLogger() };
-    await expect(createModelHolder({ model: 'Nope', alias: 'prod_best', pollMs: 0 }, deps).init()).rejects.toThrow(NotFoundError);
-    await expect(createModelHolder({ model: 'Nope', alias: 'prod_best', pollMs: 0 }, deps).init()).rejects.toThrow(/no model named Nope in the registry/);
-    await expect(createModelHolder({ model: MODEL, alias: 'staging', pollMs: 0 }, deps).init()).rejects.toThrow(/has no alias staging/);
+    await expect(createModelHolder({ model: 'Nope', alias: 'prod_best', pollMs: 0 }, deps).init()).rejects.toThrow(
+      NotFoundError,
+    );
+    await expect(createModelHolder({ model: 'Nope', alias: 'prod_best', pollMs: 0 }, deps).init()).rejects.toThrow(
+      /no model named Nope in the registry/,
+    );
+    await expect(createModelHolder({ model: MODEL, alias: 'staging', pollMs: 0 }, deps).init()).rejects.toThrow(
+      /has no alias staging/,
+    );
     promote(1);
     const trees = join(home.rainopsHome, 'store/models', MODEL, '1/trees.json');
     const original = readFileSync(trees);
     writeFileSync(trees, Buffer.concat([original, Buffer.from(' ')]));
     try {
-      await expect(createModelHolder({ model: MODEL, alias: 'prod_best', pollMs: 0 }, deps).init()).rejects.toThrow(IntegrityError);
+      await expect(createModelHolder({ model: MODEL, alias: 'prod_best', pollMs: 0 }, deps).init()).rejects.toThrow(
+        IntegrityError,
+      );
     } finally {
       writeFileSync(trees, original);
     }

@@ -21,7 +21,10 @@ let holder: ModelHolder;
 beforeAll(async () => {
   home = await modelHome(1);
   predictor = await loadPredictor(home.registry, home.store, MODEL, 'prod_best');
-  holder = createModelHolder({ model: MODEL, alias: 'prod_best', pollMs: 0 }, { registry: home.registry, store: home.store, logger: memoryLogger() });
+  holder = createModelHolder(
+    { model: MODEL, alias: 'prod_best', pollMs: 0 },
+    { registry: home.registry, store: home.store, logger: memoryLogger() },
+  );
   await holder.init();
 }, 120_000);
 afterAll(() => home?.close());
@@ -31,8 +34,11 @@ function makeApp(extra: Partial<AppDeps> = {}) {
   const log: string[] = [];
   const metrics = createMetrics();
   const app = createApp({ holder, metrics, logger, accessLog: (l) => log.push(l), ...extra });
-  const post = (path: string, body: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }) =>
-    app.request(path, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const post = (
+    path: string,
+    body: unknown,
+    headers: Record<string, string> = { 'Content-Type': 'application/json' },
+  ) => app.request(path, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return { app, post, log, logger, metrics };
 }
 
@@ -87,24 +93,83 @@ describe('POST /predict', () => {
   });
 
   const cases: Array<[string, unknown, { loc: Array<string | number>; type: string; msg?: RegExp }]> = [
-    ['a missing field', withFeature({}, ['MinTemp']), { loc: ['body', 'features', 'MinTemp'], type: 'missing', msg: /Field required/ }],
-    ['MinTemp above 50', withFeature({ MinTemp: 51 }), { loc: ['body', 'features', 'MinTemp'], type: 'less_than_equal', msg: /less than or equal to 50/ }],
-    ['MaxTemp below -20', withFeature({ MaxTemp: -21 }), { loc: ['body', 'features', 'MaxTemp'], type: 'greater_than_equal', msg: /-20/ }],
-    ['Sunshine above 24', withFeature({ Sunshine: 25 }), { loc: ['body', 'features', 'Sunshine'], type: 'less_than_equal' }],
-    ['a number as a string', withFeature({ MinTemp: '9.8' }), { loc: ['body', 'features', 'MinTemp'], type: 'float_type' }],
-    ['a day that does not exist', withFeature({ Date: '2023-02-29' }), { loc: ['body', 'features', 'Date'], type: 'value_error', msg: /real calendar day/ }],
-    ['a misspelt station', withFeature({ Location: 'Adelade' }), { loc: ['body', 'features', 'Location'], type: 'value_error', msg: /unknown location "Adelade"; closest: Adelaide/ }],
-    ['an unknown wind direction', withFeature({ WindGustDir: 'XX' }), { loc: ['body', 'features', 'WindGustDir'], type: 'enum', msg: /ESE/ }],
-    ['RainToday maybe', withFeature({ RainToday: 'maybe' }), { loc: ['body', 'features', 'RainToday'], type: 'value_error' }],
-    ['RainToday below 0', withFeature({ RainToday: -1 }), { loc: ['body', 'features', 'RainToday'], type: 'greater_than_equal' }],
+    [
+      'a missing field',
+      withFeature({}, ['MinTemp']),
+      { loc: ['body', 'features', 'MinTemp'], type: 'missing', msg: /Field required/ },
+    ],
+    [
+      'MinTemp above 50',
+      withFeature({ MinTemp: 51 }),
+      { loc: ['body', 'features', 'MinTemp'], type: 'less_than_equal', msg: /less than or equal to 50/ },
+    ],
+    [
+      'MaxTemp below -20',
+      withFeature({ MaxTemp: -21 }),
+      { loc: ['body', 'features', 'MaxTemp'], type: 'greater_than_equal', msg: /-20/ },
+    ],
+    [
+      'Sunshine above 24',
+      withFeature({ Sunshine: 25 }),
+      { loc: ['body', 'features', 'Sunshine'], type: 'less_than_equal' },
+    ],
+    [
+      'a number as a string',
+      withFeature({ MinTemp: '9.8' }),
+      { loc: ['body', 'features', 'MinTemp'], type: 'float_type' },
+    ],
+    [
+      'a day that does not exist',
+      withFeature({ Date: '2023-02-29' }),
+      { loc: ['body', 'features', 'Date'], type: 'value_error', msg: /real calendar day/ },
+    ],
+    [
+      'a misspelt station',
+      withFeature({ Location: 'Adelade' }),
+      {
+        loc: ['body', 'features', 'Location'],
+        type: 'value_error',
+        msg: /unknown location "Adelade"; closest: Adelaide/,
+      },
+    ],
+    [
+      'an unknown wind direction',
+      withFeature({ WindGustDir: 'XX' }),
+      { loc: ['body', 'features', 'WindGustDir'], type: 'enum', msg: /ESE/ },
+    ],
+    [
+      'RainToday maybe',
+      withFeature({ RainToday: 'maybe' }),
+      { loc: ['body', 'features', 'RainToday'], type: 'value_error' },
+    ],
+    [
+      'RainToday below 0',
+      withFeature({ RainToday: -1 }),
+      { loc: ['body', 'features', 'RainToday'], type: 'greater_than_equal' },
+    ],
     ['no features', { other: 1 }, { loc: ['body', 'features'], type: 'missing' }],
     ['features not an object', { features: 'sunny' }, { loc: ['body', 'features'], type: 'model_attributes_type' }],
     ['a list as the body', [EXAMPLE], { loc: ['body'], type: 'model_attributes_type' }],
     ['null as the body', 'null', { loc: ['body'], type: 'model_attributes_type' }],
     ['an empty body', '', { loc: ['body'], type: 'missing' }],
-    ['a number too large for a double', JSON.stringify(EXAMPLE).replace('"MinTemp":9.8', '"MinTemp":1e400'), { loc: ['body', 'features', 'MinTemp'], type: 'finite_number' }],
-    ['a deeply nested value', JSON.stringify(withFeature({ MinTemp: 0 })).replace('"MinTemp":0', `"MinTemp":${'['.repeat(100_000)}${']'.repeat(100_000)}`), { loc: ['body', 'features', 'MinTemp'], type: 'float_type' }],
-    ['a deeply nested body', `${'['.repeat(400_000)}${']'.repeat(400_000)}`, { loc: ['body'], type: 'model_attributes_type' }],
+    [
+      'a number too large for a double',
+      JSON.stringify(EXAMPLE).replace('"MinTemp":9.8', '"MinTemp":1e400'),
+      { loc: ['body', 'features', 'MinTemp'], type: 'finite_number' },
+    ],
+    [
+      'a deeply nested value',
+      JSON.stringify(withFeature({ MinTemp: 0 })).replace(
+        '"MinTemp":0',
+        `"MinTemp":${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      ),
+      { loc: ['body', 'features', 'MinTemp'], type: 'float_type' },
+    ],
+    [
+      'a deeply nested body',
+      `${'['.repeat(400_000)}${']'.repeat(400_000)}`,
+      { loc: ['body'], type: 'model_attributes_type' },
+    ],
   ];
   it.each(cases)('answers 422 in the FastAPI shape for %s', async (_, body, want) => {
     const { post } = makeApp();
@@ -113,7 +178,11 @@ describe('POST /predict', () => {
     const { detail } = (await res.json()) as { detail: Json[] };
     expect(detail.length).toBeGreaterThanOrEqual(1);
     for (const d of detail) {
-      expect(Object.keys(d).filter((k) => k !== 'ctx').sort()).toEqual(['loc', 'msg', 'type']);
+      expect(
+        Object.keys(d)
+          .filter((k) => k !== 'ctx')
+          .sort(),
+      ).toEqual(['loc', 'msg', 'type']);
       expect(typeof d.msg).toBe('string');
     }
     const hit = detail.find((d) => JSON.stringify(d.loc) === JSON.stringify(want.loc));
@@ -124,7 +193,10 @@ describe('POST /predict', () => {
 
   it('reports every invalid field at once, with bounds in ctx, and keeps messages short', async () => {
     const { post } = makeApp();
-    const res = await post('/predict', withFeature({ MinTemp: 99, Humidity3pm: 101, Location: 'x'.repeat(100_000) }, ['Temp3pm']));
+    const res = await post(
+      '/predict',
+      withFeature({ MinTemp: 99, Humidity3pm: 101, Location: 'x'.repeat(100_000) }, ['Temp3pm']),
+    );
     const { detail } = (await res.json()) as { detail: Json[] };
     expect(detail.map((d) => d.loc.at(-1)).sort()).toEqual(['Humidity3pm', 'Location', 'MinTemp', 'Temp3pm']);
     expect(detail.find((d) => d.loc.at(-1) === 'MinTemp')!.ctx).toEqual({ le: 50 });
@@ -142,21 +214,31 @@ describe('POST /predict', () => {
 
   it('answers 415 for another content type, and reads a body without one as JSON', async () => {
     const { app, post } = makeApp();
-    const res = await post('/predict', JSON.stringify(EXAMPLE), { 'Content-Type': 'application/x-www-form-urlencoded' });
+    const res = await post('/predict', JSON.stringify(EXAMPLE), {
+      'Content-Type': 'application/x-www-form-urlencoded',
+    });
     expect(res.status).toBe(415);
     expect(((await res.json()) as Json).detail).toMatch(/application\/json/);
     expect((await post('/predict', JSON.stringify(EXAMPLE), { 'Content-Type': 'text/plain' })).status).toBe(415);
     // A string body would get text/plain from fetch: bytes go without any Content-Type.
-    const bare = await app.request('/predict', { method: 'POST', body: new TextEncoder().encode(JSON.stringify(EXAMPLE)) });
+    const bare = await app.request('/predict', {
+      method: 'POST',
+      body: new TextEncoder().encode(JSON.stringify(EXAMPLE)),
+    });
     expect(bare.status).toBe(200);
-    expect((await post('/predict', JSON.stringify(EXAMPLE), { 'Content-Type': 'application/json; charset=utf-8' })).status).toBe(200);
+    expect(
+      (await post('/predict', JSON.stringify(EXAMPLE), { 'Content-Type': 'application/json; charset=utf-8' })).status,
+    ).toBe(200);
   });
 
   it('answers 413 past 1 MiB (by Content-Length or by counting)', async () => {
     const { post } = makeApp();
     const big = JSON.stringify({ ...EXAMPLE, pad: 'x'.repeat(1024 * 1024) });
     expect((await post('/predict', big)).status).toBe(413);
-    const res = await post('/predict', big, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(big)) });
+    const res = await post('/predict', big, {
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(big)),
+    });
     expect(res.status).toBe(413);
     expect(((await res.json()) as Json).detail).toMatch(/at most 1048576 bytes/);
     // Just under the limit is fine.
@@ -177,7 +259,12 @@ describe('POST /predict', () => {
   it('answers 500 without a stack when scoring throws, and logs why', async () => {
     const broken = {
       ...holder.current()!,
-      predictor: { ...predictor, predict: () => { throw new Error('boom in the scorer'); } },
+      predictor: {
+        ...predictor,
+        predict: () => {
+          throw new Error('boom in the scorer');
+        },
+      },
     } as LoadedModel;
     const { post, logger } = makeApp({ holder: { ...holder, current: () => broken } });
     const res = await post('/predict', EXAMPLE);
@@ -190,15 +277,26 @@ describe('POST /predict', () => {
 describe('POST /predict/batch', () => {
   it('scores the valid rows and gives each invalid row its own error with its index', async () => {
     const { post } = makeApp();
-    const rows = [EXAMPLE.features, { ...EXAMPLE.features, MinTemp: 99 }, { ...EXAMPLE.features, RainToday: 'Yes', Location: 'Perth' }];
+    const rows = [
+      EXAMPLE.features,
+      { ...EXAMPLE.features, MinTemp: 99 },
+      { ...EXAMPLE.features, RainToday: 'Yes', Location: 'Perth' },
+    ];
     const res = await post('/predict/batch', { features: rows });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Json;
     expect(body).toMatchObject({ model: { name: MODEL, version: 1 }, count: 3, valid: 2, invalid: 1 });
     expect(body.predictions.map((p: Json) => p.index)).toEqual([0, 1, 2]);
     const single = (await (await post('/predict', EXAMPLE)).json()) as Json;
-    expect(body.predictions[0]).toEqual({ index: 0, prediction_bool: single.prediction_bool, prediction_str: single.prediction_str, probability: single.probability });
-    expect(body.predictions[1].detail).toEqual([expect.objectContaining({ loc: ['body', 'features', 1, 'MinTemp'], type: 'less_than_equal' })]);
+    expect(body.predictions[0]).toEqual({
+      index: 0,
+      prediction_bool: single.prediction_bool,
+      prediction_str: single.prediction_str,
+      probability: single.probability,
+    });
+    expect(body.predictions[1].detail).toEqual([
+      expect.objectContaining({ loc: ['body', 'features', 1, 'MinTemp'], type: 'less_than_equal' }),
+    ]);
     const perth = (await (await post('/predict', { features: rows[2] })).json()) as Json;
     expect(body.predictions[2].probability).toBe(perth.probability);
   });
@@ -241,7 +339,9 @@ describe('POST /predict/batch', () => {
     const core = createPredictCore({ holder, metrics: createMetrics(), logger: memoryLogger() });
     const loaded = holder.current()!;
     const rows = Array.from({ length: 3000 }, (_, i) =>
-      i % 5 === 0 ? { ...EXAMPLE.features, MinTemp: 'x', Location: i % 2 ? 'Atlantis' : 'Perth' } : { ...EXAMPLE.features, Humidity3pm: i % 100, Location: i % 3 ? 'Adelaide' : 'Perth' },
+      i % 5 === 0
+        ? { ...EXAMPLE.features, MinTemp: 'x', Location: i % 2 ? 'Atlantis' : 'Perth' }
+        : { ...EXAMPLE.features, Humidity3pm: i % 100, Location: i % 3 ? 'Adelaide' : 'Perth' },
     );
     for (const body of [{ features: rows }, rows]) {
       const text = JSON.stringify(body, null, 1);
@@ -251,7 +351,10 @@ describe('POST /predict/batch', () => {
     // Not JSON, cut or not: the same 400 as a whole parse gives.
     const broken = `${JSON.stringify({ features: rows }).slice(0, -3)}x]}`;
     const err = await core.predictBatchText(loaded, broken).catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 400, body: { detail: [{ type: 'json_invalid', loc: ['body', expect.any(Number)] }] } });
+    expect(err).toMatchObject({
+      status: 400,
+      body: { detail: [{ type: 'json_invalid', loc: ['body', expect.any(Number)] }] },
+    });
   });
 
   it('lets the event loop run while it checks and scores a large batch', async () => {
@@ -279,7 +382,9 @@ describe('POST /predict/batch', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as Json;
     expect(body.valid).toBe(10_000);
-    expect(new Set(body.predictions.map((p: Json) => p.probability))).toEqual(new Set([predictor.predict(featuresToInput(PredictFeaturesSchema.parse(EXAMPLE.features))).probability]));
+    expect(new Set(body.predictions.map((p: Json) => p.probability))).toEqual(
+      new Set([predictor.predict(featuresToInput(PredictFeaturesSchema.parse(EXAMPLE.features))).probability]),
+    );
     const s = metrics.snapshot().predictions;
     expect(s.rain + s.dry).toBe(10_000);
   });
@@ -292,7 +397,14 @@ describe('service routes', () => {
     expect(await (await app.request('/health')).json()).toEqual({ status: 'ok' });
     expect(await (await app.request('/ready')).json()).toEqual({ status: 'ready', model: MODEL, version: 1 });
     const info = (await (await app.request('/model')).json()) as Json;
-    expect(info).toMatchObject({ name: MODEL, version: 1, alias: 'prod_best', threshold: predictor.threshold, engine: 'wasm', dataset: predictor.bundle.metadata.datasetId });
+    expect(info).toMatchObject({
+      name: MODEL,
+      version: 1,
+      alias: 'prod_best',
+      threshold: predictor.threshold,
+      engine: 'wasm',
+      dataset: predictor.bundle.metadata.datasetId,
+    });
     expect(info.metrics.test_f1).toBeGreaterThan(0.3);
     expect(Date.parse(info.loaded_at)).not.toBeNaN();
   });
@@ -324,14 +436,33 @@ describe('service routes', () => {
     const doc = (await res.json()) as Json;
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.info.version).toBe('9.9.9');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/', '/admin/reload', '/health', '/metrics', '/model', '/openapi.json', '/predict', '/predict/', '/predict/batch', '/ready'].filter((p) => p !== '/openapi.json').sort());
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      [
+        '/',
+        '/admin/reload',
+        '/health',
+        '/metrics',
+        '/model',
+        '/openapi.json',
+        '/predict',
+        '/predict/',
+        '/predict/batch',
+        '/ready',
+      ]
+        .filter((p) => p !== '/openapi.json')
+        .sort(),
+    );
     const f = doc.components.schemas.Features;
     expect(f.required).toHaveLength(22);
     expect(f.properties.MinTemp).toMatchObject({ type: 'number', minimum: -10, maximum: 50 });
     expect(f.properties.Location.enum).toHaveLength(49);
     expect(f.properties.Date.format).toBe('date');
-    expect(doc.paths['/predict'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/PredictRequest' });
-    expect(doc.paths['/predict'].post.responses['422'].content['application/json'].schema.$ref).toBe('#/components/schemas/HTTPValidationError');
+    expect(doc.paths['/predict'].post.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/PredictRequest',
+    });
+    expect(doc.paths['/predict'].post.responses['422'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/HTTPValidationError',
+    );
     expect(doc.paths['/predict'].post.security).toEqual([{ apiKey: [] }]);
     // Every $ref points at a schema that exists.
     const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g)!;
@@ -382,9 +513,13 @@ describe('service routes', () => {
     expect(await value(ok)).toBe(2);
     expect(await value(bad)).toBe(1);
     expect(await value('rainops_http_request_duration_seconds_count{route="/predict"}')).toBe(3);
-    expect((await value('rainops_predictions_total{class="1"}')) + (await value('rainops_predictions_total{class="0"}'))).toBe(2);
+    expect(
+      (await value('rainops_predictions_total{class="1"}')) + (await value('rainops_predictions_total{class="0"}')),
+    ).toBe(2);
     await post('/predict/batch', [EXAMPLE.features, EXAMPLE.features, EXAMPLE.features]);
-    expect((await value('rainops_predictions_total{class="1"}')) + (await value('rainops_predictions_total{class="0"}'))).toBe(5);
+    expect(
+      (await value('rainops_predictions_total{class="1"}')) + (await value('rainops_predictions_total{class="0"}')),
+    ).toBe(5);
     const text = await (await app.request('/metrics')).text();
     expect(text).toContain('# TYPE rainops_http_request_duration_seconds histogram');
     expect(text).toMatch(/rainops_http_request_duration_seconds_bucket\{route="\/predict",le="\+Inf"\} 3/);
@@ -414,9 +549,13 @@ describe('auth', () => {
     const none = await post('/predict', EXAMPLE);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect((await post('/predict', EXAMPLE, { 'Content-Type': 'application/json', Authorization: 'Bearer wrong' })).status).toBe(401);
+    expect(
+      (await post('/predict', EXAMPLE, { 'Content-Type': 'application/json', Authorization: 'Bearer wrong' })).status,
+    ).toBe(401);
     expect((await post('/predict/batch', [EXAMPLE.features])).status).toBe(401);
-    expect((await post('/predict', EXAMPLE, { 'Content-Type': 'application/json', Authorization: 'Bearer s3cret' })).status).toBe(200);
+    expect(
+      (await post('/predict', EXAMPLE, { 'Content-Type': 'application/json', Authorization: 'Bearer s3cret' })).status,
+    ).toBe(200);
     expect((await app.request('/health')).status).toBe(200);
   });
 
@@ -425,7 +564,9 @@ describe('auth', () => {
     expect((await open.request('/admin/reload', { method: 'POST' })).status).toBe(404);
     const { app } = makeApp({ options: { adminToken: 'adm' } });
     expect((await app.request('/admin/reload', { method: 'POST' })).status).toBe(401);
-    expect((await app.request('/admin/reload', { method: 'POST', headers: { Authorization: 'Bearer nope' } })).status).toBe(401);
+    expect(
+      (await app.request('/admin/reload', { method: 'POST', headers: { Authorization: 'Bearer nope' } })).status,
+    ).toBe(401);
     const ok = await app.request('/admin/reload', { method: 'POST', headers: { Authorization: 'Bearer adm' } });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ status: 'unchanged', version: 1, previous: 1 });

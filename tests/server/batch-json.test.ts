@@ -37,8 +37,17 @@ function reference(text: string): { value: unknown } | 'throws' {
 
 describe('parseBatchJson', () => {
   it('cuts the batch shapes into runs whose rows are what JSON.parse gives', async () => {
-    const rows = Array.from({ length: 3000 }, (_, i) => ({ ...EXAMPLE_FEATURES, MinTemp: i, Location: i % 7 ? 'Adelaide' : 'a "quoted", [bracketed] {braced} \\ place' }));
-    for (const text of [JSON.stringify({ features: rows }), JSON.stringify(rows), JSON.stringify({ features: rows }, null, 2), ` \n[${rows.map((r) => JSON.stringify(r)).join(' ,\n ')}]\n `]) {
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      ...EXAMPLE_FEATURES,
+      MinTemp: i,
+      Location: i % 7 ? 'Adelaide' : 'a "quoted", [bracketed] {braced} \\ place',
+    }));
+    for (const text of [
+      JSON.stringify({ features: rows }),
+      JSON.stringify(rows),
+      JSON.stringify({ features: rows }, null, 2),
+      ` \n[${rows.map((r) => JSON.stringify(r)).join(' ,\n ')}]\n `,
+    ]) {
       pauses = 0;
       const parsed = await parseBatchJson(text);
       expect(parsed).toEqual({ value: JSON.parse(text) });
@@ -47,11 +56,27 @@ describe('parseBatchJson', () => {
     }
     expect(await parseBatchJson('[]')).toEqual({ value: [] });
     expect(await parseBatchJson('{"features": []}')).toEqual({ value: { features: [] } });
-    expect(await parseBatchJson('[[1, [2]], {"a": {"b": "]},"}}, "x", 3.5e2, null, true]')).toEqual({ value: [[1, [2]], { a: { b: ']},' } }, 'x', 350, null, true] });
+    expect(await parseBatchJson('[[1, [2]], {"a": {"b": "]},"}}, "x", 3.5e2, null, true]')).toEqual({
+      value: [[1, [2]], { a: { b: ']},' } }, 'x', 350, null, true],
+    });
   });
 
   it('leaves to JSON.parse every body it cannot cut cleanly; its runs parse only when the body is JSON', async () => {
-    for (const text of ['[1,]', '[,1]', '[1,,2]', '[1] x', '{"features": [1], "features": 2}', '{"other": 1, "features": [1]}', '{"features": [1]', '[1', '"x"', '{}', '[1}', '{"features": [1]]}', '\ufeff[1]']) {
+    for (const text of [
+      '[1,]',
+      '[,1]',
+      '[1,,2]',
+      '[1] x',
+      '{"features": [1], "features": 2}',
+      '{"other": 1, "features": [1]}',
+      '{"features": [1]',
+      '[1',
+      '"x"',
+      '{}',
+      '[1}',
+      '{"features": [1]]}',
+      '\ufeff[1]',
+    ]) {
       expect(await parseBatchJson(text), text).toBeNull();
     }
     // Seeded random edits of a valid body: whatever comes back is exactly JSON.parse's value.
@@ -65,7 +90,12 @@ describe('parseBatchJson', () => {
         const at = Math.floor(random() * text.length);
         const op = random();
         const ch = alphabet[Math.floor(random() * alphabet.length)]!;
-        text = op < 0.4 ? text.slice(0, at) + text.slice(at + 1) : op < 0.8 ? text.slice(0, at) + ch + text.slice(at) : text.slice(0, at) + ch + text.slice(at + 1);
+        text =
+          op < 0.4
+            ? text.slice(0, at) + text.slice(at + 1)
+            : op < 0.8
+              ? text.slice(0, at) + ch + text.slice(at)
+              : text.slice(0, at) + ch + text.slice(at + 1);
       }
       const want = reference(text);
       const got = await parseBatchJson(text);

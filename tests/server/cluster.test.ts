@@ -21,7 +21,8 @@ class FakeWorker extends EventEmitter {
   }
   send(m: { type: string; id?: number }) {
     this.sent.push(m);
-    if (m.type === 'rainops:snapshot?' && this.answers) queueMicrotask(() => this.say({ type: 'rainops:snapshot', id: m.id, snapshot: this.snapshot }));
+    if (m.type === 'rainops:snapshot?' && this.answers)
+      queueMicrotask(() => this.say({ type: 'rainops:snapshot', id: m.id, snapshot: this.snapshot }));
     if (m.type === 'rainops:shutdown' && this.leaves) queueMicrotask(() => this.exit(0, null));
   }
   say(m: unknown) {
@@ -117,8 +118,12 @@ describe('startCluster', () => {
 
   it('fails, naming the worker, when one exits before it listens, and stops the others', async () => {
     onFork = (w) => (w.index === 2 ? w.exit(1, null) : listen(w));
-    await expect(startCluster({ workers: 3, graceMs: 1000, host: '127.0.0.1', port: 0 }, { logger })).rejects.toThrow('serve: worker 2 exited (code 1) before serving');
-    expect(forked.filter((w) => w.index !== 2).every((w) => w.dead && w.sent.some((m) => m.type === 'rainops:shutdown'))).toBe(true);
+    await expect(startCluster({ workers: 3, graceMs: 1000, host: '127.0.0.1', port: 0 }, { logger })).rejects.toThrow(
+      'serve: worker 2 exited (code 1) before serving',
+    );
+    expect(
+      forked.filter((w) => w.index !== 2).every((w) => w.dead && w.sent.some((m) => m.type === 'rainops:shutdown')),
+    ).toBe(true);
   });
 
   it('replaces a worker that dies after it listened, after a second, under the same index', async () => {
@@ -158,10 +163,17 @@ describe('workerChannel', () => {
     posted = [];
     const send = Object.getOwnPropertyDescriptor(process, 'send');
     const connected = Object.getOwnPropertyDescriptor(process, 'connected');
-    Object.defineProperty(process, 'send', { value: (m: unknown) => posted.push(m), configurable: true, writable: true });
+    Object.defineProperty(process, 'send', {
+      value: (m: unknown) => posted.push(m),
+      configurable: true,
+      writable: true,
+    });
     Object.defineProperty(process, 'connected', { value: true, configurable: true, writable: true });
     restore = () => {
-      for (const [key, d] of [['send', send], ['connected', connected]] as const) {
+      for (const [key, d] of [
+        ['send', send],
+        ['connected', connected],
+      ] as const) {
         if (d) Object.defineProperty(process, key, d);
         else delete (process as unknown as Record<string, unknown>)[key];
       }

@@ -26,16 +26,27 @@ describe('rainops serve (a real process)', () => {
   it('serves on a free port, says where, and stops cleanly on SIGTERM', async () => {
     const p = serve(['--port', '0', '--json']);
     const url = await p.listening;
-    expect(p.stderr()).toMatch(new RegExp(`^listening on http://127\\.0\\.0\\.1:\\d+ \\(${MODEL} v1 via prod_best\\)$`, 'm'));
+    expect(p.stderr()).toMatch(
+      new RegExp(`^listening on http://127\\.0\\.0\\.1:\\d+ \\(${MODEL} v1 via prod_best\\)$`, 'm'),
+    );
     const res = await post(`${url}/predict`, EXAMPLE);
     expect(res.status).toBe(200);
     expect(((await res.json()) as Json).model).toEqual({ name: MODEL, version: 1 });
-    expect(JSON.parse(await waitFor(() => p.stdout().trim()))).toMatchObject({ url, model: MODEL, version: 1, alias: 'prod_best' });
+    expect(JSON.parse(await waitFor(() => p.stdout().trim()))).toMatchObject({
+      url,
+      model: MODEL,
+      version: 1,
+      alias: 'prod_best',
+    });
     p.child.kill('SIGTERM');
     expect(await p.exited).toEqual({ code: 0, signal: null });
     expect(p.stderr()).toContain('serve: SIGTERM: finishing requests in flight, then stopping');
     // The access log: one JSON line per request.
-    const access = p.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Json);
+    const access = p
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Json);
     expect(access).toEqual([expect.objectContaining({ method: 'POST', path: '/predict', status: 200 })]);
   });
 
@@ -43,7 +54,9 @@ describe('rainops serve (a real process)', () => {
     const empty = tempDir('rainops-serve-empty-');
     const none = serve(['--port', '0'], {}, empty);
     expect((await none.exited).code).toBe(1);
-    expect(none.stderr()).toMatch(/^rainops: no model named Rain_dataset_model_prod in the registry .*rainops optimize.*\n$/);
+    expect(none.stderr()).toMatch(
+      /^rainops: no model named Rain_dataset_model_prod in the registry .*rainops optimize.*\n$/,
+    );
     const noAlias = await cli(['serve', '--port', '0', '--alias', 'staging'], {}, home.dir);
     expect(noAlias.code).toBe(1);
     expect(noAlias.stderr).toMatch(/^rainops: model Rain_dataset_model_prod has no alias staging; .*\n$/);
@@ -77,7 +90,12 @@ describe('rainops serve (a real process)', () => {
     const p = serve(['--port', '0']);
     const url = await p.listening;
     const send = (path: string, body: string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
-      fetch(`${url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body, duplex: 'half' } as RequestInit).then(
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body,
+        duplex: 'half',
+      } as RequestInit).then(
         async (r) => `${r.status} ${((await r.json()) as Json).detail}`,
         (e: Error & { cause?: { code?: string } }) => `failed: ${e.cause?.code ?? e.message}`,
       );
@@ -93,14 +111,20 @@ describe('rainops serve (a real process)', () => {
     for (const path of ['/predict/', '/predict', '/predict?via=hono']) {
       expect(await send(path, 'x'.repeat(5 * MB)), path).toBe('413 Request body too large: at most 1048576 bytes');
       expect(await send(path, stream(5 * MB)), path).toBe('413 Request body too large: at most 1048576 bytes');
-      expect(await send(path, 'x'.repeat(5 * MB), { Connection: 'close' }), path).toBe('413 Request body too large: at most 1048576 bytes');
+      expect(await send(path, 'x'.repeat(5 * MB), { Connection: 'close' }), path).toBe(
+        '413 Request body too large: at most 1048576 bytes',
+      );
     }
     for (const path of ['/predict/batch', '/predict/batch?via=hono']) {
       expect(await send(path, 'x'.repeat(10 * MB)), path).toBe('413 Request body too large: at most 8388608 bytes');
-      expect(await send(path, stream(10 * MB), { Connection: 'close' }), path).toBe('413 Request body too large: at most 8388608 bytes');
+      expect(await send(path, stream(10 * MB), { Connection: 'close' }), path).toBe(
+        '413 Request body too large: at most 8388608 bytes',
+      );
     }
     // Refusals that come before the body (here a wrong type) reach the client the same way.
-    expect(await send('/predict', 'x'.repeat(5 * MB), { 'Content-Type': 'text/csv', Connection: 'close' })).toMatch(/^415 Unsupported Media Type/);
+    expect(await send('/predict', 'x'.repeat(5 * MB), { 'Content-Type': 'text/csv', Connection: 'close' })).toMatch(
+      /^415 Unsupported Media Type/,
+    );
     // The server is fine afterwards.
     expect((await post(`${url}/predict`, EXAMPLE)).status).toBe(200);
     p.child.kill('SIGTERM');
@@ -110,14 +134,20 @@ describe('rainops serve (a real process)', () => {
   it('--workers 2 serves one port from two processes and adds up their metrics', async () => {
     const p = serve(['--port', '0', '--workers', '2']);
     const url = await p.listening;
-    expect(p.stderr()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(Rain_dataset_model_prod v1 via prod_best\) with 2 workers/);
+    expect(p.stderr()).toMatch(
+      /listening on http:\/\/127\.0\.0\.1:\d+ \(Rain_dataset_model_prod v1 via prod_best\) with 2 workers/,
+    );
     // Separate connections, so that the primary hands them to both workers.
-    const results = await Promise.all(Array.from({ length: 20 }, () => post(`${url}/predict`, EXAMPLE, { Connection: 'close' })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => post(`${url}/predict`, EXAMPLE, { Connection: 'close' })),
+    );
     expect(results.map((r) => r.status)).toEqual(new Array(20).fill(200));
     const text = await (await fetch(`${url}/metrics`, { headers: { Connection: 'close' } })).text();
     expect(text).toMatch(/^rainops_processes 2$/m);
     expect(text).toMatch(/^rainops_http_requests_total\{method="POST",route="\/predict",status="200"\} 20$/m);
-    expect(text).toMatch(/^rainops_model_info\{model="Rain_dataset_model_prod",alias="prod_best",version="1",engine="wasm"\} 2$/m);
+    expect(text).toMatch(
+      /^rainops_model_info\{model="Rain_dataset_model_prod",alias="prod_best",version="1",engine="wasm"\} 2$/m,
+    );
     p.child.kill('SIGTERM');
     expect((await p.exited).code).toBe(0);
   }, 30_000);

@@ -41,7 +41,23 @@ export async function modelHome(versions = 1): Promise<ModelHome> {
     const grid = join(dir, `grid${v}.json`);
     // Each version a little different, so that their answers differ.
     writeFileSync(grid, JSON.stringify({ learningRate: [0.3], maxDepth: [2 + v], nEstimators: [10 + 5 * v] }));
-    const r = await cli(['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--jobs', '1', '--promote', v === 1 ? 'always' : 'never'], {}, dir);
+    const r = await cli(
+      [
+        'optimize',
+        '--grid',
+        grid,
+        '--cv',
+        '2',
+        '--engine',
+        'wasm',
+        '--jobs',
+        '1',
+        '--promote',
+        v === 1 ? 'always' : 'never',
+      ],
+      {},
+      dir,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.code).toBe(0);
   }
@@ -57,7 +73,11 @@ export function memoryLogger(): Logger & { lines: string[] } {
   return { ...silentLogger, lines, info: (m) => lines.push(m), warn: (m) => lines.push(`warning: ${m}`) };
 }
 
-export async function waitFor<T>(probe: () => Promise<T | null | undefined> | T | null | undefined, timeoutMs = 5000, stepMs = 25): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | null | undefined> | T | null | undefined,
+  timeoutMs = 5000,
+  stepMs = 25,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -84,7 +104,12 @@ export interface ServeProcess {
 export const BIN = resolve(__dirname, '../../bin/rainops.js');
 
 /** `rainops serve ...` in its own process, from source (through tsx), or the built binary with `built`. */
-export function spawnServe(args: string[], dir: string, env: Record<string, string> = {}, opts: { built?: boolean } = {}): ServeProcess {
+export function spawnServe(
+  args: string[],
+  dir: string,
+  env: Record<string, string> = {},
+  opts: { built?: boolean } = {},
+): ServeProcess {
   const entry = opts.built ? [BIN] : ['--import', TSX, ENTRY];
   const child = spawn(process.execPath, [...entry, 'serve', ...args], {
     cwd: dir,
@@ -94,7 +119,9 @@ export function spawnServe(args: string[], dir: string, env: Record<string, stri
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('close', (code, signal) => res({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on('close', (code, signal) => res({ code, signal })),
+  );
   const listening = new Promise<string>((res, rej) => {
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
@@ -109,4 +136,8 @@ export function spawnServe(args: string[], dir: string, env: Record<string, stri
 }
 
 export const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });

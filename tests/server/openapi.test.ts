@@ -12,18 +12,45 @@ import { BatchRequestSchema, PredictRequestSchema, PredictResponseSchema } from 
 
 type Doc = {
   info: { version: string };
-  paths: Record<string, Record<string, { security?: unknown; requestBody?: { content: Record<string, { example?: unknown }> }; responses: Record<string, unknown> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: unknown;
+        requestBody?: { content: Record<string, { example?: unknown }> };
+        responses: Record<string, unknown>;
+      }
+    >
+  >;
   components: { schemas: Record<string, Record<string, unknown>>; securitySchemes?: Record<string, unknown> };
 };
 
-const base: OpenApiOptions = { version: '1.2.3', bodyLimit: 65536, batchBodyLimit: 1 << 20, apiKey: false, admin: false };
-const doc = (o: Partial<OpenApiOptions> = {}) => buildOpenApi({ ...base, ...o }) as unknown as Doc & Record<string, unknown>;
+const base: OpenApiOptions = {
+  version: '1.2.3',
+  bodyLimit: 65536,
+  batchBodyLimit: 1 << 20,
+  apiKey: false,
+  admin: false,
+};
+const doc = (o: Partial<OpenApiOptions> = {}) =>
+  buildOpenApi({ ...base, ...o }) as unknown as Doc & Record<string, unknown>;
 const VARIANTS: Array<Partial<OpenApiOptions>> = [{}, { apiKey: true }, { admin: true }, { apiKey: true, admin: true }];
 
 /** The app with no model loaded: enough to see which routes exist. */
 function app(o: Partial<OpenApiOptions>) {
-  const holder: AppDeps['holder'] = { model: 'm', alias: 'prod_best', current: () => null, refresh: async () => ({ changed: false }) as never };
-  return createApp({ holder, metrics: createMetrics(), logger: silentLogger, options: { ...(o.apiKey ? { apiKey: 'k' } : {}), ...(o.admin ? { adminToken: 't' } : {}) } });
+  const holder: AppDeps['holder'] = {
+    model: 'm',
+    alias: 'prod_best',
+    current: () => null,
+    refresh: async () => ({ changed: false }) as never,
+  };
+  return createApp({
+    holder,
+    metrics: createMetrics(),
+    logger: silentLogger,
+    options: { ...(o.apiKey ? { apiKey: 'k' } : {}), ...(o.admin ? { adminToken: 't' } : {}) },
+  });
 }
 
 /** Every `$ref` anywhere in a value. */
@@ -60,7 +87,9 @@ describe('the OpenAPI document', () => {
 
   it.each(VARIANTS)('documents exactly the routes the app serves (%o)', async (o) => {
     const served = app(o);
-    const documented = Object.entries(doc(o).paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const documented = Object.entries(doc(o).paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     // Every documented operation exists: neither 404 nor 405.
     for (const op of documented) {
       const [method, path] = op.split(' ') as [string, string];
@@ -74,7 +103,9 @@ describe('the OpenAPI document', () => {
       const res = await served.request(path, { method });
       if (res.status !== 404 && res.status !== 405) answered.push(`${method} ${path}`);
     }
-    const undocumented = [...new Set(answered)].filter((op) => !documented.includes(op) && !/ \/(openapi\.json|docs)/.test(op));
+    const undocumented = [...new Set(answered)].filter(
+      (op) => !documented.includes(op) && !/ \/(openapi\.json|docs)/.test(op),
+    );
     expect(undocumented).toEqual([]);
   });
 
@@ -100,13 +131,22 @@ describe('the OpenAPI document', () => {
     const d = doc();
     expect(d.components.schemas.Features!.example).toEqual(EXAMPLE_FEATURES);
     expect(PredictFeaturesSchema.safeParse(d.components.schemas.Features!.example).success).toBe(true);
-    expect(PredictRequestSchema.safeParse(d.paths['/predict']!.post!.requestBody!.content['application/json']!.example).success).toBe(true);
-    expect(BatchRequestSchema.safeParse(d.paths['/predict/batch']!.post!.requestBody!.content['application/json']!.example).success).toBe(true);
+    expect(
+      PredictRequestSchema.safeParse(d.paths['/predict']!.post!.requestBody!.content['application/json']!.example)
+        .success,
+    ).toBe(true);
+    expect(
+      BatchRequestSchema.safeParse(d.paths['/predict/batch']!.post!.requestBody!.content['application/json']!.example)
+        .success,
+    ).toBe(true);
     expect(PredictResponseSchema.safeParse(d.components.schemas.PredictResponse!.example).success).toBe(true);
   });
 
   it('lists every field of a day, each station, and the date format', () => {
-    const features = doc().components.schemas.Features as { properties: Record<string, { enum?: string[]; format?: string }>; required: string[] };
+    const features = doc().components.schemas.Features as {
+      properties: Record<string, { enum?: string[]; format?: string }>;
+      required: string[];
+    };
     expect(Object.keys(features.properties).sort()).toEqual(Object.keys(EXAMPLE_FEATURES).sort());
     expect(features.properties.Location!.enum).toHaveLength(49);
     expect(features.properties.Date!.format).toBe('date');

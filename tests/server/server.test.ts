@@ -25,17 +25,26 @@ async function start(opts: Partial<ServeOptions> = {}) {
   let log = '';
   const s = await startServer(
     { host: '127.0.0.1', port: 0, model: MODEL, alias: 'prod_best', pollSec: 0, requestTimeoutSec: 10, ...opts },
-    { registry: home.registry, store: home.store, logger, accessLog: (t, done) => {
+    {
+      registry: home.registry,
+      store: home.store,
+      logger,
+      accessLog: (t, done) => {
         log += t;
         done();
-      } },
+      },
+    },
   );
   servers.push(s);
   return { s, logger, log: () => log };
 }
 
 /** Sends raw bytes and resolves with everything the server sent back before closing (or the timeout). */
-function raw(port: number, chunks: Array<string | Buffer>, opts: { gapMs?: number; waitMs?: number } = {}): Promise<string> {
+function raw(
+  port: number,
+  chunks: Array<string | Buffer>,
+  opts: { gapMs?: number; waitMs?: number } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let got = '';
@@ -59,7 +68,8 @@ function raw(port: number, chunks: Array<string | Buffer>, opts: { gapMs?: numbe
   });
 }
 
-const head = (path: string, length: number, extra = '') => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}\r\n`;
+const head = (path: string, length: number, extra = '') =>
+  `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}\r\n`;
 
 describe('the Node server (lean path for POST /predict, Hono for the rest)', () => {
   it('listens on 127.0.0.1 on a free port and answers like the app does', async () => {
@@ -78,7 +88,11 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     for (const body of bodies) {
       const text = typeof body === 'string' ? body : JSON.stringify(body);
       const viaNode = await post(`${s.url}/predict`, text);
-      const viaApp = await app.request('/predict', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: text });
+      const viaApp = await app.request('/predict', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: text,
+      });
       expect(viaNode.status, text.slice(0, 60)).toBe(viaApp.status);
       expect(await viaNode.json()).toEqual(await viaApp.json());
       expect(viaNode.headers.get('content-type')).toMatch(/^application\/json/);
@@ -89,7 +103,10 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     expect(await (await fetch(`${s.url}/health`)).json()).toEqual({ status: 'ok' });
     expect((await post(`${s.url}/predict/batch`, [EXAMPLE.features])).status).toBe(200);
     await new Promise((r) => setImmediate(r));
-    const lines = log().trim().split('\n').map((l) => JSON.parse(l) as Json);
+    const lines = log()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Json);
     expect(lines.filter((l) => l.path === '/predict')).toHaveLength(bodies.length);
     expect(lines.at(-1)).toMatchObject({ method: 'POST', path: '/predict/batch', status: 200 });
   });
@@ -161,11 +178,28 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
   it('never answers 5xx to a malformed body (random bodies on the lean path and through Hono)', async () => {
     const { s, logger } = await start();
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
     const value = (depth: number): unknown => {
       const r = rand();
-      if (depth > 3 || r < 0.3) return pick<unknown>([null, true, 0, -1, 1e308, -1e-308, 3.5, '', 'Yes', 'No', 'Adelaide', '2024-02-29', 'ESE', '\u0000', 'x'.repeat(300)]);
+      if (depth > 3 || r < 0.3)
+        return pick<unknown>([
+          null,
+          true,
+          0,
+          -1,
+          1e308,
+          -1e-308,
+          3.5,
+          '',
+          'Yes',
+          'No',
+          'Adelaide',
+          '2024-02-29',
+          'ESE',
+          '\u0000',
+          'x'.repeat(300),
+        ]);
       if (r < 0.5) return Array.from({ length: Math.floor(rand() * 4) }, () => value(depth + 1));
       const keys = Object.keys(EXAMPLE.features).concat(['features', '__proto__', 'constructor', '']);
       return Object.fromEntries(Array.from({ length: Math.floor(rand() * 6) }, () => [pick(keys), value(depth + 1)]));
@@ -176,10 +210,22 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
       for (let k = 0; k < 3; k++) f[pick(Object.keys(f))] = value(2);
       texts.push(JSON.stringify(rand() < 0.7 ? { features: f } : value(0)));
     }
-    texts.push('{"features": {"MinTemp": 1e999999}}', '[[[[[[[[[[', '{"a":"\\ud800"}', '\u00ff\u00fe', '{"features": NaN}', 'true', '"str"', '{}'.repeat(1000));
+    texts.push(
+      '{"features": {"MinTemp": 1e999999}}',
+      '[[[[[[[[[[',
+      '{"a":"\\ud800"}',
+      '\u00ff\u00fe',
+      '{"features": NaN}',
+      'true',
+      '"str"',
+      '{}'.repeat(1000),
+    );
     for (const text of texts) {
       for (const path of ['/predict', '/predict/batch']) {
-        const res = await post(`${s.url}${path}`, path === '/predict/batch' && text.startsWith('{"features": {') ? `[${text}]` : text);
+        const res = await post(
+          `${s.url}${path}`,
+          path === '/predict/batch' && text.startsWith('{"features": {') ? `[${text}]` : text,
+        );
         expect([200, 400, 422], `${path} ${text.slice(0, 80)}`).toContain(res.status);
         await res.arrayBuffer();
       }
@@ -198,7 +244,9 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     expect(status(await raw(s.port, ['GET /nowhere HTTP/1.0\r\n\r\n']))).toBe(404);
     const body = JSON.stringify(EXAMPLE);
     // Routes the lean path declines (a query string) go through Hono, which must not need a Host either.
-    const declined = await raw(s.port, [`POST /predict?x=1 HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`]);
+    const declined = await raw(s.port, [
+      `POST /predict?x=1 HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    ]);
     expect(declined).toMatch(/^HTTP\/1\.1 200 /);
     for (const request of [
       'GET /health HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n',
@@ -213,9 +261,20 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     }
     await new Promise((r) => setImmediate(r));
     // Counted and logged like any request.
-    const lines = log().trim().split('\n').map((l) => JSON.parse(l) as Json);
-    expect(lines.filter((l) => l.status === 400).map((l) => `${l.method} ${l.path}`)).toEqual(['GET /health', 'GET /health', 'OPTIONS *', 'OPTIONS *', 'POST /predict/batch?x']);
-    expect(await (await fetch(`${s.url}/metrics`)).text()).toMatch(/^rainops_http_requests_total\{method="OPTIONS",route="unmatched",status="400"\} 2$/m);
+    const lines = log()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Json);
+    expect(lines.filter((l) => l.status === 400).map((l) => `${l.method} ${l.path}`)).toEqual([
+      'GET /health',
+      'GET /health',
+      'OPTIONS *',
+      'OPTIONS *',
+      'POST /predict/batch?x',
+    ]);
+    expect(await (await fetch(`${s.url}/metrics`)).text()).toMatch(
+      /^rainops_http_requests_total\{method="OPTIONS",route="unmatched",status="400"\} 2$/m,
+    );
   });
 
   it('drops the connection of a client that goes on sending far past the limit, and stays up', async () => {
@@ -256,7 +315,10 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     const idleClosed = new Promise<number>((r) => idle.on('close', () => r(Date.now())));
     await new Promise<void>((r) => idle.once('data', () => r()).write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'));
     // A request whose body arrives in two parts, the second after close() began.
-    const inFlight = raw(s.port, [head('/predict', Buffer.byteLength(body)), body.slice(0, 50), body.slice(50)], { gapMs: 400, waitMs: 5000 });
+    const inFlight = raw(s.port, [head('/predict', Buffer.byteLength(body)), body.slice(0, 50), body.slice(50)], {
+      gapMs: 400,
+      waitMs: 5000,
+    });
     await new Promise((r) => setTimeout(r, 200));
     const closeStarted = Date.now();
     const closing = s.close();

@@ -65,7 +65,11 @@ export function testStore(name: string, makeStore: () => Promise<ArtifactStore> 
 
     it('writes with putIfAbsent only when the key is absent, leaving what is there', async () => {
       const store = await makeStore();
-      expect(await store.putIfAbsent('once/owner.json', 'first')).toEqual({ key: 'once/owner.json', size: 5, sha256: sha256('first') });
+      expect(await store.putIfAbsent('once/owner.json', 'first')).toEqual({
+        key: 'once/owner.json',
+        size: 5,
+        sha256: sha256('first'),
+      });
       expect(await store.putIfAbsent('once/owner.json', 'second')).toBeNull();
       expect((await store.get('once/owner.json')).toString()).toBe('first');
     });
@@ -117,7 +121,9 @@ export function testStore(name: string, makeStore: () => Promise<ArtifactStore> 
     it('refuses to publish a staging whose marker was never written, and keeps it', async () => {
       const store = await makeStore();
       await store.put('staging/d/ds/y/data.csv', '1');
-      await expect(store.publish('staging/d/ds/y', 'ds/y', 'manifest.json')).rejects.toThrow(/manifest\.json was never written/);
+      await expect(store.publish('staging/d/ds/y', 'ds/y', 'manifest.json')).rejects.toThrow(
+        /manifest\.json was never written/,
+      );
       expect(await store.list('ds/y/')).toEqual([]);
       expect(await store.list('staging/d/')).toEqual(['staging/d/ds/y/data.csv']);
     });

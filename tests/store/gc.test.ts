@@ -14,7 +14,16 @@ async function scene() {
   const store = createMemoryStore({ now: () => new Date(t) });
   const registry: Registry = open(tempDbPath());
   const ids = seedRunAndDataset(registry, 'registered-ds');
-  registry.createModelVersion({ model: 'M', runId: ids.runId, datasetId: ids.datasetId, bundleUri: 'memory:///models/M/1', bundleSha256: SHA_A, engine: 'wasm', params: {}, metrics: {} });
+  registry.createModelVersion({
+    model: 'M',
+    runId: ids.runId,
+    datasetId: ids.datasetId,
+    bundleUri: 'memory:///models/M/1',
+    bundleSha256: SHA_A,
+    engine: 'wasm',
+    params: {},
+    metrics: {},
+  });
   registry.finishRun(ids.runId, { status: 'FINISHED' });
   const failed = registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
   registry.finishRun(failed.id, { status: 'FAILED', error: 'killed' });
@@ -50,8 +59,12 @@ describe('gc', () => {
       ['bundle', 'models/M/2', 1, JSON.stringify({ runId: failed.id }).length, 73],
       ['bundle', 'models/M/3', 1, 1, 73],
     ]);
-    expect(r.removed.find((i) => i.prefix === 'models/M/2')?.reason).toBe(`bundle of M v2 is not a registered version (run ${failed.id} FAILED)`);
-    expect(r.removed.find((i) => i.prefix === 'datasets/half')?.reason).toBe('data set half: files without manifest.json, never published');
+    expect(r.removed.find((i) => i.prefix === 'models/M/2')?.reason).toBe(
+      `bundle of M v2 is not a registered version (run ${failed.id} FAILED)`,
+    );
+    expect(r.removed.find((i) => i.prefix === 'datasets/half')?.reason).toBe(
+      'data set half: files without manifest.json, never published',
+    );
     expect(r.kept.map((i) => [i.prefix, i.age_hours])).toEqual([['datasets/young', 1]]);
     expect(await store.list('')).toEqual(before);
   });
@@ -76,8 +89,12 @@ describe('gc', () => {
     await store.put(`staging/${etl.id}/datasets/y/raw.csv`, 'in progress');
     const r = await gc({ dryRun: false, graceHours: 0 }, deps);
     // While an etl runs, any unregistered data set may be the one it is publishing or registering.
-    expect(r.kept.map((i) => i.prefix).sort()).toEqual([`staging/${etl.id}`, 'datasets/half', 'datasets/orphan', 'datasets/young'].sort());
-    expect(r.kept.find((i) => i.prefix === `staging/${etl.id}`)?.reason).toBe(`staging of run ${etl.id}, which is still running`);
+    expect(r.kept.map((i) => i.prefix).sort()).toEqual(
+      [`staging/${etl.id}`, 'datasets/half', 'datasets/orphan', 'datasets/young'].sort(),
+    );
+    expect(r.kept.find((i) => i.prefix === `staging/${etl.id}`)?.reason).toBe(
+      `staging of run ${etl.id}, which is still running`,
+    );
     expect(await store.exists(`staging/${etl.id}/datasets/y/raw.csv`)).toBe(true);
     expect(await store.exists('datasets/orphan/manifest.json')).toBe(true);
     // Bundles are not an etl's business: the unpublished and unregistered ones go.

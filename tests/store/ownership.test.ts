@@ -13,7 +13,11 @@ import type { Registry } from '../../src/registry/index.js';
 import { cli, tempDir } from '../helpers/cli.js';
 import { open, SHA_A, seedRunAndDataset, tempDbPath } from '../registry/helpers.js';
 
-const claimant = (registry: Registry) => ({ registry, hostname: 'test-host', now: () => new Date('2026-01-02T03:04:05Z') });
+const claimant = (registry: Registry) => ({
+  registry,
+  hostname: 'test-host',
+  now: () => new Date('2026-01-02T03:04:05Z'),
+});
 
 const TREES: TreeEnsemble = {
   kind: 'tree-ensemble',
@@ -26,8 +30,18 @@ const TREES: TreeEnsemble = {
 
 function newVersion(ids: { runId: string; datasetId: string }, model = 'M'): NewVersion {
   return {
-    model, runId: ids.runId, datasetId: ids.datasetId, kind: 'xgboost', trees: TREES, pipeline: {} as InputsPipeline, engineModel: null,
-    threshold: 0.5, params: {}, metrics: { test_f1: 0.5 }, engine: 'wasm', libraries: {},
+    model,
+    runId: ids.runId,
+    datasetId: ids.datasetId,
+    kind: 'xgboost',
+    trees: TREES,
+    pipeline: {} as InputsPipeline,
+    engineModel: null,
+    threshold: 0.5,
+    params: {},
+    metrics: { test_f1: 0.5 },
+    engine: 'wasm',
+    libraries: {},
   };
 }
 
@@ -38,10 +52,17 @@ describe('store ownership', () => {
     const second = open(tempDbPath());
     await ensureOwner(store, claimant(first));
     expect(await readOwner(store)).toEqual({
-      format: 1, registry_id: first.registryId(), registry: first.file, hostname: 'test-host', claimed_at: '2026-01-02T03:04:05.000Z',
+      format: 1,
+      registry_id: first.registryId(),
+      registry: first.file,
+      hostname: 'test-host',
+      claimed_at: '2026-01-02T03:04:05.000Z',
     });
     await ensureOwner(store, claimant(first));
-    const err = await ensureOwner(store, claimant(second)).then(() => null, (e: unknown) => e);
+    const err = await ensureOwner(store, claimant(second)).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as Error).message).toBe(
       `store memory:// belongs to registry ${first.registryId()} (${first.file} on test-host), not to this registry (${second.file}, id ${second.registryId()}), ` +
@@ -93,10 +114,13 @@ describe('store ownership', () => {
     const inner = createMemoryStore();
     await inner.put('k', 'v');
     let checks = 0;
-    const store = guardWrites(inner, once(async () => {
-      checks++;
-      throw new ConflictError('not yours');
-    }));
+    const store = guardWrites(
+      inner,
+      once(async () => {
+        checks++;
+        throw new ConflictError('not yours');
+      }),
+    );
     expect((await store.get('k')).toString()).toBe('v');
     expect(await store.list('')).toEqual(['k']);
     await expect(store.put('a', '1')).rejects.toThrow('not yours');
@@ -109,14 +133,21 @@ describe('store ownership', () => {
 });
 
 describe('registering a model version', () => {
-  async function setup(): Promise<{ registry: Registry; store: ArtifactStore; ids: { runId: string; datasetId: string } }> {
+  async function setup(): Promise<{
+    registry: Registry;
+    store: ArtifactStore;
+    ids: { runId: string; datasetId: string };
+  }> {
     const registry = open(tempDbPath());
     return { registry, store: createMemoryStore(), ids: seedRunAndDataset(registry) };
   }
 
   it('publishes the bundle at models/<model>/<version>/ and leaves no staging', async () => {
     const { registry, store, ids } = await setup();
-    expect(await registerVersion(registry, store, newVersion(ids))).toEqual({ version: 1, uri: 'memory:///models/M/1' });
+    expect(await registerVersion(registry, store, newVersion(ids))).toEqual({
+      version: 1,
+      uri: 'memory:///models/M/1',
+    });
     expect(await store.list('staging/')).toEqual([]);
     expect((await loadVersion(registry, store, 'M', 1)).metadata.runId).toBe(ids.runId);
   });
@@ -126,9 +157,14 @@ describe('registering a model version', () => {
     const foreign = JSON.stringify({ runId: 'e'.repeat(32), model: 'M', version: 1 });
     await store.put('models/M/1/metadata.json', foreign);
     await store.put('models/M/1/trees.json', 'their trees');
-    const err = await registerVersion(registry, store, newVersion(ids)).then(() => null, (e: unknown) => e);
+    const err = await registerVersion(registry, store, newVersion(ids)).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConflictError);
-    expect((err as Error).message).toMatch(/^the store already holds a bundle at memory:\/\/\/models\/M\/1: another registry uses this store .* nothing was overwritten/);
+    expect((err as Error).message).toMatch(
+      /^the store already holds a bundle at memory:\/\/\/models\/M\/1: another registry uses this store .* nothing was overwritten/,
+    );
     expect((await store.get('models/M/1/metadata.json')).toString()).toBe(foreign);
     expect((await store.get('models/M/1/trees.json')).toString()).toBe('their trees');
     expect(await store.list('staging/')).toEqual([]);
@@ -148,7 +184,9 @@ describe('registering a model version', () => {
 
   it('removes the bundle it published when the registry refuses the version', async () => {
     const { registry, store, ids } = await setup();
-    await expect(registerVersion(registry, store, { ...newVersion(ids), datasetId: 'no-such-data-set' })).rejects.toThrow();
+    await expect(
+      registerVersion(registry, store, { ...newVersion(ids), datasetId: 'no-such-data-set' }),
+    ).rejects.toThrow();
     expect(await store.list('')).toEqual([]);
   });
 });
@@ -161,9 +199,18 @@ describe('a version whose run failed after registering it', () => {
     await registerVersion(registry, store, newVersion(ids));
     registry.finishRun(ids.runId, { status: 'FAILED', error: 'killed after registering' });
     for (const policy of ['always', 'if-better'] as const) {
-      const d = await promote(registry, store, { model: 'M', version: 1, datasetId: ids.datasetId, policy, expected: null, actor: 'test' });
+      const d = await promote(registry, store, {
+        model: 'M',
+        version: 1,
+        datasetId: ids.datasetId,
+        policy,
+        expected: null,
+        actor: 'test',
+      });
       expect(d.alias).toBeNull();
-      expect(d.reason).toBe(`v1's run ${ids.runId} FAILED, and a version of a failed run is never promoted implicitly; check it, then promote it by hand with 'rainops promote M 1' if it is sound`);
+      expect(d.reason).toBe(
+        `v1's run ${ids.runId} FAILED, and a version of a failed run is never promoted implicitly; check it, then promote it by hand with 'rainops promote M 1' if it is sound`,
+      );
     }
     expect(registry.getAlias('M', 'prod_best')).toBeNull();
   });
@@ -173,14 +220,32 @@ describe('a version whose run failed after registering it', () => {
     const registry = openRegistry(join(dir, '.rainops/registry.db'));
     const ids = seedRunAndDataset(registry);
     const ok = registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
-    const version = { model: 'M', datasetId: ids.datasetId, bundleUri: 'memory:///models/M', bundleSha256: SHA_A, engine: 'wasm', params: {}, metrics: {} };
+    const version = {
+      model: 'M',
+      datasetId: ids.datasetId,
+      bundleUri: 'memory:///models/M',
+      bundleSha256: SHA_A,
+      engine: 'wasm',
+      params: {},
+      metrics: {},
+    };
     registry.createModelVersion({ ...version, runId: ids.runId });
     registry.createModelVersion({ ...version, runId: ok.id });
     registry.finishRun(ids.runId, { status: 'FAILED', error: 'died' });
     registry.finishRun(ok.id, { status: 'FINISHED' });
     registry.close();
     const text = await cli(['models', 'show', 'M'], {}, dir);
-    expect(text.stdout.split('\n').filter((l) => /^\s+[12] /.test(l)).map((l) => l.trim().split(/\s{2,}/).slice(0, 2))).toEqual([
+    expect(
+      text.stdout
+        .split('\n')
+        .filter((l) => /^\s+[12] /.test(l))
+        .map((l) =>
+          l
+            .trim()
+            .split(/\s{2,}/)
+            .slice(0, 2),
+        ),
+    ).toEqual([
       ['2', 'ready'],
       ['1', 'run failed'],
     ]);
@@ -198,7 +263,12 @@ describe('rainops store show and adopt', () => {
     const one = tempDir();
     const two = tempDir();
     const store = { RAINOPS_STORE: `file://${join(one, 'shared-store')}` };
-    const show = async (dir: string) => JSON.parse((await cli(['store', 'show', '--json'], store, dir)).stdout) as { registry_id: string; owned: boolean; owner: { registry_id: string } | null };
+    const show = async (dir: string) =>
+      JSON.parse((await cli(['store', 'show', '--json'], store, dir)).stdout) as {
+        registry_id: string;
+        owned: boolean;
+        owner: { registry_id: string } | null;
+      };
     expect(await show(one)).toMatchObject({ owner: null, owned: false });
     // Any writing command claims an unowned store; gc is the quickest.
     expect((await cli(['gc'], store, one)).code).toBe(0);
@@ -212,7 +282,10 @@ describe('rainops store show and adopt', () => {
     const adopt = await cli(['store', 'adopt', '--json'], store, two);
     expect(adopt.code).toBe(0);
     const second = await show(two);
-    expect(JSON.parse(adopt.stdout)).toMatchObject({ owner: { registry_id: second.registry_id, adopted_from: first.registry_id }, previous_owner: { registry_id: first.registry_id } });
+    expect(JSON.parse(adopt.stdout)).toMatchObject({
+      owner: { registry_id: second.registry_id, adopted_from: first.registry_id },
+      previous_owner: { registry_id: first.registry_id },
+    });
     expect(second.owned).toBe(true);
     expect((await cli(['gc'], store, two)).code).toBe(0);
     expect((await cli(['gc'], store, one)).code).toBe(1);

@@ -43,12 +43,18 @@ describe('the CLI against an s3:// store', () => {
 
     const list = await cli(['datasets', 'list', '--json'], env(), cwd);
     const datasets = JSON.parse(list.stdout) as Array<{ id: string; uri: string }>;
-    expect(datasets).toEqual([expect.objectContaining({ id: datasetId, uri: `s3://${bucket}/prefix/datasets/${datasetId}` })]);
+    expect(datasets).toEqual([
+      expect.objectContaining({ id: datasetId, uri: `s3://${bucket}/prefix/datasets/${datasetId}` }),
+    ]);
     expect(await s3.client().statObject(bucket, `prefix/datasets/${datasetId}/manifest.json`)).toBeTruthy();
 
     const grid = join(cwd, 'grid.json');
     writeFileSync(grid, JSON.stringify({ learningRate: [0.3], maxDepth: [2], nEstimators: [10] }));
-    const opt = await cli(['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--jobs', '1', '--json'], env(), cwd);
+    const opt = await cli(
+      ['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--jobs', '1', '--json'],
+      env(),
+      cwd,
+    );
     expect(opt.stderr).not.toMatch(/\n\s+at /);
     expect(opt.code).toBe(0);
     expect(JSON.parse(opt.stdout)).toMatchObject({ model: MODEL, version: 1 });
@@ -82,7 +88,9 @@ describe('the CLI against an s3:// store', () => {
     const t0 = Date.now();
     const r = await cli(['etl', '--source', smallCsv], { ...env(), RAINOPS_S3_ENDPOINT: `http://127.0.0.1:${port}` });
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n').at(-1)).toBe(`rainops: [rainops] [s3] cannot reach http://127.0.0.1:${port} (ECONNREFUSED); is the server running?`);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      `rainops: [rainops] [s3] cannot reach http://127.0.0.1:${port} (ECONNREFUSED); is the server running?`,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(Date.now() - t0).toBeLessThan(30_000);
   }, 60_000);
@@ -94,7 +102,11 @@ describe('the CLI against an s3:// store', () => {
     const before = await s3.client().listObjectsV2(bucket, 'two-homes/', true).toArray();
     const r = await cli(['etl', '--source', smallCsv, '--seed', '7'], shared, tempDir());
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^rainops: store s3://${bucket}/two-homes belongs to registry [0-9a-f]{32} \\(${one}/\\.rainops/registry\\.db on .+\\), not to this registry`));
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(
+      new RegExp(
+        `^rainops: store s3://${bucket}/two-homes belongs to registry [0-9a-f]{32} \\(${one}/\\.rainops/registry\\.db on .+\\), not to this registry`,
+      ),
+    );
     const after = await s3.client().listObjectsV2(bucket, 'two-homes/', true).toArray();
     expect(after.map((o: { name?: string }) => o.name)).toEqual(before.map((o: { name?: string }) => o.name));
   }, 60_000);

@@ -22,7 +22,14 @@ export interface S3Target {
 export async function startS3(): Promise<S3Target> {
   const env = process.env;
   if (env.RAINOPS_TEST_S3_ENDPOINT) {
-    return target(env.RAINOPS_TEST_S3_ENDPOINT, env.RAINOPS_TEST_S3_ACCESS_KEY ?? 'minioadmin', env.RAINOPS_TEST_S3_SECRET_KEY ?? 'minioadmin', 'minio', [], async () => undefined);
+    return target(
+      env.RAINOPS_TEST_S3_ENDPOINT,
+      env.RAINOPS_TEST_S3_ACCESS_KEY ?? 'minioadmin',
+      env.RAINOPS_TEST_S3_SECRET_KEY ?? 'minioadmin',
+      'minio',
+      [],
+      async () => undefined,
+    );
   }
   const dir = mkdtempSync(join(tmpdir(), 'rainops-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
@@ -39,11 +46,26 @@ export async function startS3(): Promise<S3Target> {
   });
 }
 
-function target(endpoint: string, accessKey: string, secretKey: string, kind: S3Target['kind'], requests: string[], close: () => Promise<void>): S3Target {
+function target(
+  endpoint: string,
+  accessKey: string,
+  secretKey: string,
+  kind: S3Target['kind'],
+  requests: string[],
+  close: () => Promise<void>,
+): S3Target {
   const u = new URL(endpoint);
   const useSSL = u.protocol === 'https:';
   const client = () =>
-    new Client({ endPoint: u.hostname, port: u.port ? Number(u.port) : useSSL ? 443 : 80, useSSL, accessKey, secretKey, pathStyle: true, region: 'us-east-1' });
+    new Client({
+      endPoint: u.hostname,
+      port: u.port ? Number(u.port) : useSSL ? 443 : 80,
+      useSSL,
+      accessKey,
+      secretKey,
+      pathStyle: true,
+      region: 'us-east-1',
+    });
   return { endpoint, accessKey, secretKey, kind, requests, client, close };
 }
 

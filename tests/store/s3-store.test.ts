@@ -23,7 +23,9 @@ afterAll(async () => {
   await s3?.close();
 });
 
-const settings = (over: Partial<{ bucket: string; prefix: string; endpoint: string; accessKey: string; secretKey: string }> = {}) => ({
+const settings = (
+  over: Partial<{ bucket: string; prefix: string; endpoint: string; accessKey: string; secretKey: string }> = {},
+) => ({
   bucket,
   prefix: `p-${randomBytes(4).toString('hex')}`,
   endpoint: s3.endpoint,
@@ -33,7 +35,8 @@ const settings = (over: Partial<{ bucket: string; prefix: string; endpoint: stri
   ...over,
 });
 const fast: S3StoreOptions = { retryDelaysMs: [20, 40, 80] };
-const makeStore = (over: Parameters<typeof settings>[0] = {}, opts: S3StoreOptions = fast) => createS3Store(settings(over), opts);
+const makeStore = (over: Parameters<typeof settings>[0] = {}, opts: S3StoreOptions = fast) =>
+  createS3Store(settings(over), opts);
 
 /** Runs fn and returns what it threw, with how long that took and how many retries were announced. */
 async function failure(run: (opts: S3StoreOptions) => Promise<unknown>, opts: S3StoreOptions = fast) {
@@ -62,7 +65,11 @@ describe('s3 store', () => {
     expect((await store.get('d/x/a.csv')).toString()).toBe('a');
     if (s3.kind !== 's3rver') return;
     const writes = s3.requests.slice(from).filter((r) => r.startsWith(`PUT /${bucket}/${prefix}/d/x/`));
-    expect(writes.map((r) => r.split('?')[0])).toEqual([`PUT /${bucket}/${prefix}/d/x/a.csv`, `PUT /${bucket}/${prefix}/d/x/b.csv`, `PUT /${bucket}/${prefix}/d/x/manifest.json`]);
+    expect(writes.map((r) => r.split('?')[0])).toEqual([
+      `PUT /${bucket}/${prefix}/d/x/a.csv`,
+      `PUT /${bucket}/${prefix}/d/x/b.csv`,
+      `PUT /${bucket}/${prefix}/d/x/manifest.json`,
+    ]);
   });
 
   it('creates a missing bucket on first use', async () => {
@@ -102,7 +109,10 @@ describe('s3 store', () => {
     expect(r).toEqual({ key: 'big.bin', size: body.length, sha256: sha256(body) });
     const stat = await s3.client().statObject(bucket, `${prefix}/big.bin`);
     // Three parts went up; MinIO marks a multipart object's ETag with -<parts>, s3rver does not.
-    if (s3.kind === 's3rver') expect(s3.requests.filter((r) => r.startsWith(`PUT /${bucket}/${prefix}/big.bin?`) && /[?&]partNumber=/.test(r))).toHaveLength(3);
+    if (s3.kind === 's3rver')
+      expect(
+        s3.requests.filter((r) => r.startsWith(`PUT /${bucket}/${prefix}/big.bin?`) && /[?&]partNumber=/.test(r)),
+      ).toHaveLength(3);
     else expect(stat.etag).toMatch(/-3$/);
     // The digest travelled with the upload's first request.
     expect(stat.metaData.sha256).toBe(r.sha256);
@@ -135,7 +145,9 @@ describe('s3 store', () => {
   });
 
   it('fails at once on an unknown access key, naming the setting', async () => {
-    const { err, retries } = await failure((o) => makeStore({ accessKey: 'NOBODY', bucket: freshBucket('ak') }, o).get('a.txt'));
+    const { err, retries } = await failure((o) =>
+      makeStore({ accessKey: 'NOBODY', bucket: freshBucket('ak') }, o).get('a.txt'),
+    );
     expect(err).toBeInstanceOf(RainopsError);
     expect(err.message).toMatch(/credentials.*RAINOPS_S3_ACCESS_KEY/);
     expect(retries).toBe(0);
@@ -145,9 +157,13 @@ describe('s3 store', () => {
 describe('s3 store failures (local fake servers)', () => {
   it('reports an endpoint that refuses connections after a bounded number of retries', async () => {
     const port = await closedPort();
-    const { err, retries, ms } = await failure((o) => makeStore({ endpoint: `http://127.0.0.1:${port}` }, o).put('a.txt', 'x'));
+    const { err, retries, ms } = await failure((o) =>
+      makeStore({ endpoint: `http://127.0.0.1:${port}` }, o).put('a.txt', 'x'),
+    );
     expect(err).toBeInstanceOf(RainopsError);
-    expect(err.message).toBe(`[rainops] [s3] cannot reach http://127.0.0.1:${port} (ECONNREFUSED); is the server running?`);
+    expect(err.message).toBe(
+      `[rainops] [s3] cannot reach http://127.0.0.1:${port} (ECONNREFUSED); is the server running?`,
+    );
     expect(retries).toBe(3);
     expect(ms).toBeLessThan(10_000);
   });
@@ -158,7 +174,9 @@ describe('s3 store failures (local fake servers)', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const { port } = silent.address() as { port: number };
     try {
-      const { err, retries } = await failure((o) => makeStore({ endpoint: `http://127.0.0.1:${port}` }, { ...o, idleTimeoutMs: 200 }).get('a.txt'));
+      const { err, retries } = await failure((o) =>
+        makeStore({ endpoint: `http://127.0.0.1:${port}` }, { ...o, idleTimeoutMs: 200 }).get('a.txt'),
+      );
       expect(err.message).toMatch(/cannot reach .* \(ETIMEDOUT\)/);
       expect(retries).toBe(3);
     } finally {
@@ -201,10 +219,17 @@ describe('s3 store failures (local fake servers)', () => {
   });
 
   it('leaves nothing behind when a multipart upload cannot complete', async () => {
-    const proxy = await faultyProxy((req) => (req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '') ? '400' : undefined));
+    const proxy = await faultyProxy((req) =>
+      req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '') ? '400' : undefined,
+    );
     try {
       const store = makeStore({ endpoint: proxy.endpoint }, { ...fast, partSize: 5 * 1024 * 1024 });
-      const { err, retries } = await failure((o) => makeStore({ endpoint: proxy.endpoint }, { ...o, partSize: 5 * 1024 * 1024 }).put('half.bin', randomBytes(6 * 1024 * 1024)));
+      const { err, retries } = await failure((o) =>
+        makeStore({ endpoint: proxy.endpoint }, { ...o, partSize: 5 * 1024 * 1024 }).put(
+          'half.bin',
+          randomBytes(6 * 1024 * 1024),
+        ),
+      );
       expect(err).toBeInstanceOf(RainopsError);
       expect(err.message).toMatch(/InvalidPart/);
       expect(retries).toBe(0);
@@ -218,12 +243,17 @@ describe('s3 store failures (local fake servers)', () => {
   it('says so when the bucket is missing and the credentials may not create it', async () => {
     const fake = http.createServer((req, res) => {
       if (req.method === 'HEAD') res.writeHead(404).end();
-      else res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code><Message>Access Denied.</Message></Error>');
+      else
+        res
+          .writeHead(403, { 'content-type': 'application/xml' })
+          .end('<Error><Code>AccessDenied</Code><Message>Access Denied.</Message></Error>');
     });
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
     const { port } = fake.address() as { port: number };
     try {
-      const { err, retries } = await failure((o) => makeStore({ endpoint: `http://127.0.0.1:${port}`, bucket: 'locked' }, o).put('a.txt', 'x'));
+      const { err, retries } = await failure((o) =>
+        makeStore({ endpoint: `http://127.0.0.1:${port}`, bucket: 'locked' }, o).put('a.txt', 'x'),
+      );
       expect(err).toBeInstanceOf(RainopsError);
       expect(err.message).toMatch(/bucket "locked" does not exist .* may not create it/);
       expect(retries).toBe(0);
@@ -246,7 +276,9 @@ async function faultyProxy(fault: (req: http.IncomingMessage) => Fault) {
     if (f === '503' || f === '400') {
       const code = f === '503' ? 'ServiceUnavailable' : 'InvalidPart';
       req.resume();
-      res.writeHead(Number(f), { 'content-type': 'application/xml' }).end(`<Error><Code>${code}</Code><Message>injected</Message></Error>`);
+      res
+        .writeHead(Number(f), { 'content-type': 'application/xml' })
+        .end(`<Error><Code>${code}</Code><Message>injected</Message></Error>`);
       return;
     }
     if (f === 'reset') {
@@ -254,10 +286,13 @@ async function faultyProxy(fault: (req: http.IncomingMessage) => Fault) {
       return;
     }
     // Headers pass unchanged, Host included, so the signature still matches upstream.
-    const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (u) => {
-      res.writeHead(u.statusCode ?? 502, u.headers);
-      u.pipe(res);
-    });
+    const up = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (u) => {
+        res.writeHead(u.statusCode ?? 502, u.headers);
+        u.pipe(res);
+      },
+    );
     req.pipe(up);
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
@@ -273,11 +308,25 @@ async function faultyProxy(fault: (req: http.IncomingMessage) => Fault) {
 }
 
 describe('s3 settings', () => {
-  const env = { RAINOPS_S3_ENDPOINT: 'http://127.0.0.1:9000', RAINOPS_S3_ACCESS_KEY: 'ak', RAINOPS_S3_SECRET_KEY: 'sk' };
+  const env = {
+    RAINOPS_S3_ENDPOINT: 'http://127.0.0.1:9000',
+    RAINOPS_S3_ACCESS_KEY: 'ak',
+    RAINOPS_S3_SECRET_KEY: 'sk',
+  };
 
   it('reads the bucket, prefix and settings, with us-east-1 as the default region', () => {
-    expect(s3SettingsFromEnv('s3://rain/team/x/', env)).toEqual({ bucket: 'rain', prefix: 'team/x', endpoint: 'http://127.0.0.1:9000', accessKey: 'ak', secretKey: 'sk', region: 'us-east-1' });
-    expect(s3SettingsFromEnv('s3://rain', { ...env, RAINOPS_S3_REGION: 'eu-west-1' })).toMatchObject({ prefix: '', region: 'eu-west-1' });
+    expect(s3SettingsFromEnv('s3://rain/team/x/', env)).toEqual({
+      bucket: 'rain',
+      prefix: 'team/x',
+      endpoint: 'http://127.0.0.1:9000',
+      accessKey: 'ak',
+      secretKey: 'sk',
+      region: 'us-east-1',
+    });
+    expect(s3SettingsFromEnv('s3://rain', { ...env, RAINOPS_S3_REGION: 'eu-west-1' })).toMatchObject({
+      prefix: '',
+      region: 'eu-west-1',
+    });
     expect(openStore('s3://rain/x', { cwd: '/', env }).url).toBe('s3://rain/x');
   });
 
@@ -292,8 +341,12 @@ describe('s3 settings', () => {
   });
 
   it('rejects a bad endpoint, bucket or prefix', () => {
-    expect(() => s3SettingsFromEnv('s3://rain', { ...env, RAINOPS_S3_ENDPOINT: 'ftp://x' })).toThrow(/RAINOPS_S3_ENDPOINT must be an http/);
-    expect(() => s3SettingsFromEnv('s3://rain', { ...env, RAINOPS_S3_ENDPOINT: 'http://x:9000/rain' })).toThrow(/has a path/);
+    expect(() => s3SettingsFromEnv('s3://rain', { ...env, RAINOPS_S3_ENDPOINT: 'ftp://x' })).toThrow(
+      /RAINOPS_S3_ENDPOINT must be an http/,
+    );
+    expect(() => s3SettingsFromEnv('s3://rain', { ...env, RAINOPS_S3_ENDPOINT: 'http://x:9000/rain' })).toThrow(
+      /has a path/,
+    );
     expect(() => s3SettingsFromEnv('s3://Rain_Bucket/x', env)).toThrow(/not a valid bucket name/);
     expect(() => s3SettingsFromEnv('s3://rain/a/../b', env)).toThrow(UsageError);
   });

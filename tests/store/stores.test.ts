@@ -32,7 +32,9 @@ describe('file store', () => {
   it('lets exactly one of many concurrent putIfAbsent calls write, and leaves no temp file', async () => {
     const root = tempRoot();
     const store = createFileStore(root);
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => store.putIfAbsent('owner.json', `writer ${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => store.putIfAbsent('owner.json', `writer ${i}`)),
+    );
     const winners = results.filter((r) => r !== null);
     expect(winners).toHaveLength(1);
     expect((await store.get('owner.json')).toString()).toBe(`writer ${results.findIndex((r) => r !== null)}`);
@@ -47,7 +49,9 @@ describe('file store', () => {
       await store.put(`staging/${r}/datasets/x/data.csv`, `from ${r}`);
       await store.put(`staging/${r}/datasets/x/manifest.json`, r);
     }
-    const outcomes = await Promise.all(runs.map((r) => store.publish(`staging/${r}/datasets/x`, 'datasets/x', 'manifest.json')));
+    const outcomes = await Promise.all(
+      runs.map((r) => store.publish(`staging/${r}/datasets/x`, 'datasets/x', 'manifest.json')),
+    );
     expect(outcomes.filter((o) => o === 'published')).toHaveLength(1);
     const winner = runs[outcomes.indexOf('published')]!;
     expect((await store.get('datasets/x/data.csv')).toString()).toBe(`from ${winner}`);
@@ -69,7 +73,9 @@ describe('file store', () => {
     ];
     for (const [url, why] of cases) {
       expect(() => openStore(url, { cwd: '/', env: {} }), url).toThrow(UsageError);
-      expect(() => openStore(url, { cwd: '/', env: {} }), url).toThrow(`store: ${url} ${why}; write file:// then an absolute path`);
+      expect(() => openStore(url, { cwd: '/', env: {} }), url).toThrow(
+        `store: ${url} ${why}; write file:// then an absolute path`,
+      );
     }
   });
 });

@@ -20,16 +20,35 @@ describe('form state', () => {
 
   it('ranks filter matches: exact, then prefix, then substring, ignoring case', () => {
     expect(filterOptions(['NNE', 'NE', 'N', 'ENE', 'E'], 'n')).toEqual(['N', 'NNE', 'NE', 'ENE']);
-    expect(filterOptions(['Albury', 'Sydney', 'SydneyAirport', 'NorahHead'], 'ney')).toEqual(['Sydney', 'SydneyAirport']);
+    expect(filterOptions(['Albury', 'Sydney', 'SydneyAirport', 'NorahHead'], 'ney')).toEqual([
+      'Sydney',
+      'SydneyAirport',
+    ]);
     expect(filterOptions(['A', 'B'], '')).toEqual(['A', 'B']);
   });
 
   it('toggles RainToday with y, n, space and the arrows', () => {
     const base = { ...initialFormState(), focus: at('RainToday') };
     expect(run([{ type: 'type', text: 'y' }], base).values.RainToday).toBe('Yes');
-    expect(run([{ type: 'type', text: 'y' }, { type: 'type', text: 'N' }], base).values.RainToday).toBe('No');
+    expect(
+      run(
+        [
+          { type: 'type', text: 'y' },
+          { type: 'type', text: 'N' },
+        ],
+        base,
+      ).values.RainToday,
+    ).toBe('No');
     expect(run([{ type: 'type', text: ' ' }], base).values.RainToday).toBe('Yes');
-    expect(run([{ type: 'cycle', by: -1 }, { type: 'cycle', by: 1 }], base).values.RainToday).toBe('No');
+    expect(
+      run(
+        [
+          { type: 'cycle', by: -1 },
+          { type: 'cycle', by: 1 },
+        ],
+        base,
+      ).values.RainToday,
+    ).toBe('No');
   });
 
   it('wraps a select when stepping past its ends', () => {
@@ -43,11 +62,25 @@ describe('form state', () => {
     expect(s1.pending).toMatchObject({ id: 1, features: { Location: 'Adelaide', MinTemp: 9.8, RainToday: 'No' } });
     const s2 = run([{ type: 'submit' }], s1);
     const model = { name: 'm', version: 1 };
-    const late = formReducer(s2, { type: 'answered', id: 1, result: { prediction_bool: 0, prediction_str: 'x', probability: 0.1, model } });
+    const late = formReducer(s2, {
+      type: 'answered',
+      id: 1,
+      result: { prediction_bool: 0, prediction_str: 'x', probability: 0.1, model },
+    });
     expect(late.result).toBeNull();
-    const fresh = formReducer(s2, { type: 'answered', id: 2, result: { prediction_bool: 1, prediction_str: 'y', probability: 0.9, model } });
+    const fresh = formReducer(s2, {
+      type: 'answered',
+      id: 2,
+      result: { prediction_bool: 1, prediction_str: 'y', probability: 0.9, model },
+    });
     expect(fresh).toMatchObject({ pending: null, result: { probability: 0.9 }, stale: false });
-    const invalid = run([{ type: 'move', by: 1 }, { type: 'move', by: 1 }, { type: 'clear' }, { type: 'move', by: 1 }, { type: 'submit' }]);
+    const invalid = run([
+      { type: 'move', by: 1 },
+      { type: 'move', by: 1 },
+      { type: 'clear' },
+      { type: 'move', by: 1 },
+      { type: 'submit' },
+    ]);
     expect(invalid.pending).toBeNull();
     expect(invalid.focus).toBe(at('MinTemp'));
     expect(invalid.errors.MinTemp).toBe('required');

@@ -14,13 +14,43 @@ import type { PredictResult } from '../../src/core/predict/scorer.js';
 import { PredictForm } from '../../src/core/tui/predict-form.js';
 import { runPredictForm } from '../../src/core/tui/run-form.js';
 
-const KEY = { tab: '\t', shiftTab: '\x1b[Z', up: '\x1b[A', down: '\x1b[B', right: '\x1b[C', left: '\x1b[D', enter: '\r', backspace: '\x7f', ctrlS: '\x13', ctrlC: '\x03', esc: '\x1b' };
+const KEY = {
+  tab: '\t',
+  shiftTab: '\x1b[Z',
+  up: '\x1b[A',
+  down: '\x1b[B',
+  right: '\x1b[C',
+  left: '\x1b[D',
+  enter: '\r',
+  backspace: '\x7f',
+  ctrlS: '\x13',
+  ctrlC: '\x03',
+  esc: '\x1b',
+};
 
 const EXAMPLE: PredictFeatures = {
-  Date: '2024-08-26', Location: 'Adelaide', MinTemp: 9.8, MaxTemp: 18.2, Rainfall: 0.2, Evaporation: 1.4, Sunshine: 0,
-  WindGustDir: 'ESE', WindGustSpeed: 39, WindDir9am: 'NW', WindDir3pm: 'W', WindSpeed9am: 17, WindSpeed3pm: 11,
-  Humidity9am: 91, Humidity3pm: 95, Pressure9am: 1020.3, Pressure3pm: 1016.4, Cloud9am: 7, Cloud3pm: 8, Temp9am: 12.7,
-  Temp3pm: 14.6, RainToday: 'No',
+  Date: '2024-08-26',
+  Location: 'Adelaide',
+  MinTemp: 9.8,
+  MaxTemp: 18.2,
+  Rainfall: 0.2,
+  Evaporation: 1.4,
+  Sunshine: 0,
+  WindGustDir: 'ESE',
+  WindGustSpeed: 39,
+  WindDir9am: 'NW',
+  WindDir3pm: 'W',
+  WindSpeed9am: 17,
+  WindSpeed3pm: 11,
+  Humidity9am: 91,
+  Humidity3pm: 95,
+  Pressure9am: 1020.3,
+  Pressure3pm: 1016.4,
+  Cloud9am: 7,
+  Cloud3pm: 8,
+  Temp9am: 12.7,
+  Temp3pm: 14.6,
+  RainToday: 'No',
 };
 
 const tick = (ms = 15) => new Promise((r) => setTimeout(r, ms));
@@ -36,7 +66,12 @@ async function eventually(cond: () => boolean, ms = 10_000): Promise<void> {
 
 function answerFor(features: PredictFeatures): PredictResult {
   const rain = features.Humidity3pm > 50;
-  return { prediction_bool: rain ? 1 : 0, prediction_str: rain ? ANSWER_RAIN : ANSWER_DRY, probability: rain ? 0.734 : 0.12, model: { name: 'Rain_dataset_model_prod', version: 7 } };
+  return {
+    prediction_bool: rain ? 1 : 0,
+    prediction_str: rain ? ANSWER_RAIN : ANSWER_DRY,
+    probability: rain ? 0.734 : 0.12,
+    model: { name: 'Rain_dataset_model_prod', version: 7 },
+  };
 }
 
 /** Gives ink-testing-library's terminal (100 columns, no row count) a size, as a terminal resize does. */
@@ -60,7 +95,10 @@ function setup(predict = vi.fn(async (f: PredictFeatures) => answerFor(f)), size
   };
   const frame = () => app.lastFrame() ?? '';
   /** The rendered line of a field, found by its label. */
-  const row = (label: string) => frame().split('\n').find((l) => l.includes(label)) ?? '';
+  const row = (label: string) =>
+    frame()
+      .split('\n')
+      .find((l) => l.includes(label)) ?? '';
   return { app, press, frame, row, predict };
 }
 
@@ -75,11 +113,26 @@ describe('PredictForm', () => {
     expect(row('Date (YYYY-MM-DD)')).toContain('›');
     expect(row('Location')).toContain('Adelaide');
     for (const [label, value] of [
-      ['MinTemp (°C, -10 to 50)', '9.8'], ['MaxTemp (°C, -20 to 70)', '18.2'], ['Rainfall (mm, ≥ 0)', '0.2'], ['Evaporation (mm, ≥ 0)', '1.4'],
-      ['Sunshine (h, 0 to 24)', '0'], ['WindGustDir', 'ESE'], ['WindGustSpeed (km/h, ≥ 0)', '39'], ['WindDir9am', 'NW'], ['WindDir3pm', 'W'],
-      ['WindSpeed9am (km/h, ≥ 0)', '17'], ['WindSpeed3pm (km/h, ≥ 0)', '11'], ['Humidity9am (%, 0 to 100)', '91'], ['Humidity3pm (%, 0 to 100)', '95'],
-      ['Pressure9am (hPa)', '1020.3'], ['Pressure3pm (hPa)', '1016.4'], ['Cloud9am (oktas, 0 to 9)', '7'], ['Cloud3pm (oktas, 0 to 9)', '8'],
-      ['Temp9am (°C)', '12.7'], ['Temp3pm (°C)', '14.6'], ['RainToday (yes/no)', 'No'],
+      ['MinTemp (°C, -10 to 50)', '9.8'],
+      ['MaxTemp (°C, -20 to 70)', '18.2'],
+      ['Rainfall (mm, ≥ 0)', '0.2'],
+      ['Evaporation (mm, ≥ 0)', '1.4'],
+      ['Sunshine (h, 0 to 24)', '0'],
+      ['WindGustDir', 'ESE'],
+      ['WindGustSpeed (km/h, ≥ 0)', '39'],
+      ['WindDir9am', 'NW'],
+      ['WindDir3pm', 'W'],
+      ['WindSpeed9am (km/h, ≥ 0)', '17'],
+      ['WindSpeed3pm (km/h, ≥ 0)', '11'],
+      ['Humidity9am (%, 0 to 100)', '91'],
+      ['Humidity3pm (%, 0 to 100)', '95'],
+      ['Pressure9am (hPa)', '1020.3'],
+      ['Pressure3pm (hPa)', '1016.4'],
+      ['Cloud9am (oktas, 0 to 9)', '7'],
+      ['Cloud3pm (oktas, 0 to 9)', '8'],
+      ['Temp9am (°C)', '12.7'],
+      ['Temp3pm (°C)', '14.6'],
+      ['RainToday (yes/no)', 'No'],
     ] as const) {
       expect(row(label), label).toMatch(new RegExp(`\\s${value.replace('.', '\\.')}\\b`));
     }
@@ -132,7 +185,7 @@ describe('PredictForm', () => {
     expect(row('WindGustDir')).toContain('‹ N ›');
   });
 
-  it('types into a number field and shows a wrong value\'s message beside it', async () => {
+  it("types into a number field and shows a wrong value's message beside it", async () => {
     const { press, row, predict, frame } = setup();
     await press(KEY.down, KEY.down, KEY.backspace, KEY.backspace, KEY.backspace);
     expect(row('MinTemp')).toContain('✖ required');
@@ -211,7 +264,12 @@ describe('PredictForm in an 80x24 terminal', () => {
     expect(text).toContain('[ Predict ]');
     return lines;
   };
-  const focusedLabel = (text: string) => text.split('\n').find((l) => l.startsWith('› '))?.slice(2, 28).trim();
+  const focusedLabel = (text: string) =>
+    text
+      .split('\n')
+      .find((l) => l.startsWith('› '))
+      ?.slice(2, 28)
+      .trim();
 
   it('keeps the header, the focused field and the Predict button on screen wherever the focus is', async () => {
     const { press, frame } = setup(undefined, SIZE);
@@ -237,7 +295,20 @@ describe('PredictForm in an 80x24 terminal', () => {
     expect(focusedLabel(frame())).toBe('RainToday (yes/no)');
     expect(frame().split('\n')[2]).toBe('  ↑ 4 more');
     expect(row('Date (YYYY-MM-DD)')).toBe('');
-    await press(KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down);
+    await press(
+      KEY.down,
+      KEY.down,
+      KEY.down,
+      KEY.down,
+      KEY.down,
+      KEY.down,
+      KEY.down,
+      KEY.down,
+      KEY.down,
+      KEY.down,
+      KEY.down,
+      KEY.down,
+    );
     // the focused field sits in the middle of the window of 18 fields, which shows fields 3 to 20
     expect(focusedLabel(frame())).toBe('WindDir3pm (compass)');
     const lines = frame().split('\n');
@@ -259,7 +330,12 @@ describe('PredictForm in an 80x24 terminal', () => {
     await press('0');
     fits(frame());
     expect(row('Humidity3pm')).toContain('950▏');
-    const below = frame().split('\n')[frame().split('\n').findIndex((l) => l.startsWith('› ')) + 1]!;
+    const below =
+      frame().split('\n')[
+        frame()
+          .split('\n')
+          .findIndex((l) => l.startsWith('› ')) + 1
+      ]!;
     expect(below).toMatch(/^ {29}✖ Too big: expected number to be <=100$/);
     expect(frame()).toContain('values changed since: Ctrl+S again');
     expect(frame()).toContain('1 field needs a valid value before predicting');
@@ -267,7 +343,9 @@ describe('PredictForm in an 80x24 terminal', () => {
 
   it('fits a failed prediction too, and redraws for a taller terminal', async () => {
     const predict = vi.fn(async (): Promise<PredictResult> => {
-      throw new Error('predict: cannot reach rainops serve at http://127.0.0.1:9 (ECONNREFUSED); start it with rainops serve or check --url');
+      throw new Error(
+        'predict: cannot reach rainops serve at http://127.0.0.1:9 (ECONNREFUSED); start it with rainops serve or check --url',
+      );
     });
     const { app, press, frame, row } = setup(predict, SIZE);
     await press(KEY.ctrlS);
@@ -285,7 +363,13 @@ describe('PredictForm in an 80x24 terminal', () => {
 function fakeTerminal() {
   let data: string | null = null;
   const stdin = Object.assign(new EventEmitter(), {
-    isTTY: true, setEncoding() {}, setRawMode() {}, resume() {}, pause() {}, ref() {}, unref() {},
+    isTTY: true,
+    setEncoding() {},
+    setRawMode() {},
+    resume() {},
+    pause() {},
+    ref() {},
+    unref() {},
     read: () => {
       const d = data;
       data = null;
@@ -297,17 +381,29 @@ function fakeTerminal() {
     },
   });
   let out = '';
-  const stdout = Object.assign(new EventEmitter(), { isTTY: true, columns: 120, rows: 50, write: (s: string) => ((out += s), true) });
+  const stdout = Object.assign(new EventEmitter(), {
+    isTTY: true,
+    columns: 120,
+    rows: 50,
+    write: (s: string) => ((out += s), true),
+  });
   return { stdin, stdout, output: () => out };
 }
 
 describe('runPredictForm', () => {
-  for (const [name, key] of [['Esc', KEY.esc], ['Ctrl+C', KEY.ctrlC]] as const) {
+  for (const [name, key] of [
+    ['Esc', KEY.esc],
+    ['Ctrl+C', KEY.ctrlC],
+  ] as const) {
     it(`ends on ${name}`, async () => {
       const t = fakeTerminal();
       const predict = vi.fn(async (f: PredictFeatures) => answerFor(f));
       // Streams typed as ink expects them; the fakes implement what it calls.
-      const streams = { stdin: t.stdin as unknown as NodeJS.ReadStream, stdout: t.stdout as unknown as NodeJS.WriteStream, stderr: t.stdout as unknown as NodeJS.WriteStream };
+      const streams = {
+        stdin: t.stdin as unknown as NodeJS.ReadStream,
+        stdout: t.stdout as unknown as NodeJS.WriteStream,
+        stderr: t.stdout as unknown as NodeJS.WriteStream,
+      };
       let ended = false;
       const done = runPredictForm({ ...streams, predict, source: 'test' }).then(() => (ended = true));
       await eventually(() => t.output().includes('Location'));

@@ -10,7 +10,12 @@ import { EXIT_3, QUIET_EXIT, UNCAUGHT, toyData } from './helpers.js';
 const CRASHING = new URL('./crashing-fold-worker.ts', import.meta.url);
 const { X, y } = toyData(240, 7);
 const { train, valid } = foldIndices(stratifiedFolds(y, 3, 1), 0);
-const task = (seed: number) => ({ params: { maxDepth: 2, nEstimators: 5, seed }, train, valid, earlyStoppingRounds: 10 });
+const task = (seed: number) => ({
+  params: { maxDepth: 2, nEstimators: 5, seed },
+  train,
+  valid,
+  earlyStoppingRounds: 10,
+});
 
 let engine: XgbEngine;
 let pool: FoldPool;

@@ -20,7 +20,12 @@ function countingEngine() {
       state.fits++;
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
       state.running--;
-      return { bestIteration: 4, roundsTrained: 5, predict: (X: { rows: number }) => new Float32Array(X.rows).fill(0.3), free: () => undefined };
+      return {
+        bestIteration: 4,
+        roundsTrained: 5,
+        predict: (X: { rows: number }) => new Float32Array(X.rows).fill(0.3),
+        free: () => undefined,
+      };
     },
   } as unknown as XgbEngine;
   return { engine, state };
@@ -36,7 +41,12 @@ describe('search progress tells the truth', () => {
   it('one job fits one fold at a time, however many are queued', async () => {
     const { engine, state } = countingEngine();
     const pool = await createFoldPool(X, y, engine, 1);
-    const task = { params: { nEstimators: 5 }, train: Uint32Array.from({ length: 30 }, (_, i) => i), valid: Uint32Array.from({ length: 10 }, (_, i) => 30 + i), earlyStoppingRounds: 10 };
+    const task = {
+      params: { nEstimators: 5 },
+      train: Uint32Array.from({ length: 30 }, (_, i) => i),
+      valid: Uint32Array.from({ length: 10 }, (_, i) => 30 + i),
+      earlyStoppingRounds: 10,
+    };
     const results = await Promise.all([pool.run(task), pool.run(task), pool.run(task)]);
     expect(state.fits).toBe(3);
     expect(state.most).toBe(1);
@@ -54,8 +64,20 @@ describe('search progress tells the truth', () => {
       const events: SearchProgress[] = [];
       const t0 = performance.now();
       const trials = await runSearch({
-        registry, parentRunId: parent, candidates: [{ maxDepth: 2, nEstimators: 5 }, { maxDepth: 3, nEstimators: 5 }, { maxDepth: 4, nEstimators: 5 }],
-        y, fold: stratifiedFolds(y, 2, 1), k: 2, metric: 'f1', earlyStoppingRounds: 10, pool, onProgress: (p) => events.push(p),
+        registry,
+        parentRunId: parent,
+        candidates: [
+          { maxDepth: 2, nEstimators: 5 },
+          { maxDepth: 3, nEstimators: 5 },
+          { maxDepth: 4, nEstimators: 5 },
+        ],
+        y,
+        fold: stratifiedFolds(y, 2, 1),
+        k: 2,
+        metric: 'f1',
+        earlyStoppingRounds: 10,
+        pool,
+        onProgress: (p) => events.push(p),
       });
       const elapsed = performance.now() - t0;
       expect(trials).toHaveLength(3);

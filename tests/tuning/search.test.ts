@@ -57,7 +57,9 @@ describe('runSearch', () => {
     const pool = fakePool();
     const progress: SearchProgress[] = [];
     // 0.55 puts the negatives above the positives: the worse candidate.
-    const trials = await search(pool, [{ learningRate: 0.55 }, { learningRate: 0.1 }], { onProgress: (p) => progress.push(p) });
+    const trials = await search(pool, [{ learningRate: 0.55 }, { learningRate: 0.1 }], {
+      onProgress: (p) => progress.push(p),
+    });
     expect(trials.map((t) => t.index)).toEqual([0, 1]);
     expect(pool.calls).toHaveLength(2 * K);
     // Each fold's held-out rows are disjoint and together cover every row once.
@@ -71,15 +73,24 @@ describe('runSearch', () => {
       ['trial-0', 'FINISHED', trials[0]!.score],
       ['trial-1', 'FINISHED', trials[1]!.score],
     ]);
-    expect(progress.map((p) => [p.done, p.total, p.failed])).toEqual([[0, 2, 0], [1, 2, 0], [2, 2, 0]]);
+    expect(progress.map((p) => [p.done, p.total, p.failed])).toEqual([
+      [0, 2, 0],
+      [1, 2, 0],
+      [2, 2, 0],
+    ]);
   });
 
   it('reuses the finished trials of a resumed search instead of training them again', async () => {
     const pool = fakePool();
     const first = await search(pool, [{ learningRate: 0.4 }, { learningRate: 0.1 }, { learningRate: 0.2 }]);
-    const finished = new Map<number, TrialResult>([[0, first[0]!], [2, first[2]!]]);
+    const finished = new Map<number, TrialResult>([
+      [0, first[0]!],
+      [2, first[2]!],
+    ]);
     const again = fakePool();
-    const resumed = await search(again, [{ learningRate: 0.4 }, { learningRate: 0.1 }, { learningRate: 0.2 }], { finished });
+    const resumed = await search(again, [{ learningRate: 0.4 }, { learningRate: 0.1 }, { learningRate: 0.2 }], {
+      finished,
+    });
     expect(again.calls.map((c) => c.params.learningRate)).toEqual([0.1, 0.1, 0.1]);
     expect(resumed.map((t) => t.index)).toEqual([0, 1, 2]);
     expect(resumed[0]).toBe(first[0]);
@@ -98,7 +109,9 @@ describe('runSearch', () => {
 describe('runSearch on workers that crash', () => {
   let pool: FoldPool;
   beforeAll(async () => {
-    pool = await createFoldPool(X, y, await loadEngine('wasm'), 2, { worker: new URL('./crashing-fold-worker.ts', import.meta.url) });
+    pool = await createFoldPool(X, y, await loadEngine('wasm'), 2, {
+      worker: new URL('./crashing-fold-worker.ts', import.meta.url),
+    });
   });
   afterAll(() => pool.close());
 
@@ -116,10 +129,17 @@ describe('runSearch on workers that crash', () => {
     expect(runs[4]!.error).toMatch(/a fold failed to train: .*max_depth/);
     expect(registry.getRun(parentRunId).metrics.trials_failed).toBe(3);
     expect(progress.at(-1)).toMatchObject({ done: 6, total: 6, failed: 3 });
-    expect(progress.filter((p) => p.lastFailure).map((p) => p.lastFailure!.index).sort()).toEqual([1, 3, 4]);
+    expect(
+      progress
+        .filter((p) => p.lastFailure)
+        .map((p) => p.lastFailure!.index)
+        .sort(),
+    ).toEqual([1, 3, 4]);
   });
 
   it('says why when every trial failed', async () => {
-    await expect(search(pool, [ok(EXIT_3), ok(UNCAUGHT)])).rejects.toThrow(/every trial failed \(2 of 2\); trial 0: a training worker crashed .*code: 3/);
+    await expect(search(pool, [ok(EXIT_3), ok(UNCAUGHT)])).rejects.toThrow(
+      /every trial failed \(2 of 2\); trial 0: a training worker crashed .*code: 3/,
+    );
   });
 });

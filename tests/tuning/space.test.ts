@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { parseXgbParams } from '../../src/core/models/params.js';
-import { expandGrid, gridCandidates, loadGridFile, randomCandidates, SEED_GRID, SMALL_GRID } from '../../src/core/tuning/space.js';
+import {
+  expandGrid,
+  gridCandidates,
+  loadGridFile,
+  randomCandidates,
+  SEED_GRID,
+  SMALL_GRID,
+} from '../../src/core/tuning/space.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rainops-space-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +40,9 @@ describe('expandGrid', () => {
 
   it('refuses an empty value list, saying what to write', () => {
     expect(() => expandGrid({ maxDepth: [] })).toThrow(UsageError);
-    expect(() => expandGrid({ maxDepth: [] })).toThrow(/maxDepth must list at least one value, e.g. "maxDepth": \[3, 6\]/);
+    expect(() => expandGrid({ maxDepth: [] })).toThrow(
+      /maxDepth must list at least one value, e.g. "maxDepth": \[3, 6\]/,
+    );
     expect(() => expandGrid({ maxDepth: 3 as unknown as number[] })).toThrow(/maxDepth must list at least one value/);
   });
 
@@ -50,7 +59,10 @@ describe('grid files', () => {
       { max_depth: 3, eta: 0.1 },
       { max_depth: 4, eta: 0.1 },
     ]);
-    expect(await loadGridFile(file('list.json', '[{"maxDepth": 2}, {"maxDepth": 5, "nEstimators": 10}]'))).toEqual([{ maxDepth: 2 }, { maxDepth: 5, nEstimators: 10 }]);
+    expect(await loadGridFile(file('list.json', '[{"maxDepth": 2}, {"maxDepth": 5, "nEstimators": 10}]'))).toEqual([
+      { maxDepth: 2 },
+      { maxDepth: 5, nEstimators: 10 },
+    ]);
   });
 
   it.each([

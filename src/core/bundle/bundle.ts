@@ -5,7 +5,11 @@ import type { TreeEnsemble } from '../models/trees.js';
 import { validateEnsemble } from '../models/trees.js';
 import type { ArtifactStore } from '../store/types.js';
 
-export const BUNDLE_FILES = { trees: 'trees.json', pipeline: 'inputs_pipeline.json', metadata: 'metadata.json' } as const;
+export const BUNDLE_FILES = {
+  trees: 'trees.json',
+  pipeline: 'inputs_pipeline.json',
+  metadata: 'metadata.json',
+} as const;
 
 /** What a model version records about itself (metadata.json). */
 export interface BundleMetadata {
@@ -43,7 +47,12 @@ export function bundlePrefix(model: string, version: number): string {
 export async function writeBundle(
   store: ArtifactStore,
   prefix: string,
-  parts: { trees: TreeEnsemble; pipeline: InputsPipeline; engineModel: { file: string; bytes: Uint8Array } | null; metadata: Omit<BundleMetadata, 'files' | 'engineModelFile'> },
+  parts: {
+    trees: TreeEnsemble;
+    pipeline: InputsPipeline;
+    engineModel: { file: string; bytes: Uint8Array } | null;
+    metadata: Omit<BundleMetadata, 'files' | 'engineModelFile'>;
+  },
 ): Promise<{ sha256: string }> {
   const files: BundleMetadata['files'] = {};
   const put = async (name: string, body: string | Uint8Array) => {
@@ -59,15 +68,22 @@ export async function writeBundle(
 }
 
 /** Reads a bundle and checks every file against the sha256 recorded for it; a changed file is an IntegrityError. */
-export async function readBundle(store: ArtifactStore, prefix: string, expectedSha256: string, label: string): Promise<Bundle> {
+export async function readBundle(
+  store: ArtifactStore,
+  prefix: string,
+  expectedSha256: string,
+  label: string,
+): Promise<Bundle> {
   const metaBytes = await store.get(`${prefix}/${BUNDLE_FILES.metadata}`);
   const fix = `the bundle at ${store.url}/${prefix} was changed after registration; restore it, or register a new version and move the alias to it`;
-  if (sha256(metaBytes) !== expectedSha256) throw new IntegrityError(`${label}: metadata.json does not match its recorded sha256; ${fix}`);
+  if (sha256(metaBytes) !== expectedSha256)
+    throw new IntegrityError(`${label}: metadata.json does not match its recorded sha256; ${fix}`);
   const metadata = JSON.parse(metaBytes.toString('utf8')) as BundleMetadata;
   const verified = async (name: string) => {
     const bytes = await store.get(`${prefix}/${name}`);
     const want = metadata.files[name];
-    if (!want || sha256(bytes) !== want.sha256) throw new IntegrityError(`${label}: ${name} does not match its recorded sha256; ${fix}`);
+    if (!want || sha256(bytes) !== want.sha256)
+      throw new IntegrityError(`${label}: ${name} does not match its recorded sha256; ${fix}`);
     return bytes;
   };
   const trees = JSON.parse((await verified(BUNDLE_FILES.trees)).toString('utf8')) as unknown;

@@ -49,7 +49,8 @@ export function createPredictor(bundle: Bundle): Predictor {
       const x = transformRows(bundle.pipeline, rows);
       roundLikeTraining(x);
       const out = new Float64Array(rows.length);
-      for (let i = 0; i < rows.length; i++) out[i] = scorer.predictProba(x.subarray(i * N_FEATURES, (i + 1) * N_FEATURES));
+      for (let i = 0; i < rows.length; i++)
+        out[i] = scorer.predictProba(x.subarray(i * N_FEATURES, (i + 1) * N_FEATURES));
       return out;
     },
     predict(row) {

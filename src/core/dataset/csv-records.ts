@@ -132,9 +132,14 @@ export function parseQuotedLine(line: string): CsvRecord {
   }
 }
 
-const decode = (decoder: TextDecoder, chunk: Buffer | string): string => (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+const decode = (decoder: TextDecoder, chunk: Buffer | string): string =>
+  typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
 
-async function* rest(head: string, chunks: AsyncIterator<Buffer | string>, decoder: TextDecoder): AsyncGenerator<string> {
+async function* rest(
+  head: string,
+  chunks: AsyncIterator<Buffer | string>,
+  decoder: TextDecoder,
+): AsyncGenerator<string> {
   yield head;
   for (;;) {
     const next = await chunks.next();
@@ -155,7 +160,10 @@ const REASONS: Record<string, string> = {
 /** csv-parse's error as CsvTextError: its message quotes the offending bytes, which may be binary. */
 function textError(err: CsvError, linesBefore: number): CsvTextError {
   const at = (err as CsvError & { lines?: number }).lines;
-  return new CsvTextError(linesBefore + (typeof at === 'number' && at > 0 ? at : 1), REASONS[err.code] ?? 'not comma-separated text');
+  return new CsvTextError(
+    linesBefore + (typeof at === 'number' && at > 0 ? at : 1),
+    REASONS[err.code] ?? 'not comma-separated text',
+  );
 }
 
 async function* quotedRecords(input: Readable, linesBefore: number): AsyncGenerator<string[][]> {

@@ -22,7 +22,10 @@ export function parseNumericCsv(text: string, name: string, cols: number): Matri
   const data = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     const cells = lines[i + 1]!.split(',');
-    if (cells.length !== cols) throw new DataError(`${name} line ${i + 2} has ${cells.length} values where ${cols} were expected; the data set is damaged, run etl again`);
+    if (cells.length !== cols)
+      throw new DataError(
+        `${name} line ${i + 2} has ${cells.length} values where ${cols} were expected; the data set is damaged, run etl again`,
+      );
     for (let j = 0; j < cols; j++) data[i * cols + j] = Number(cells[j]);
   }
   return { rows, cols, data };
@@ -36,7 +39,13 @@ async function text(store: ArtifactStore, key: string): Promise<string> {
 export async function loadDatasetMatrices(store: ArtifactStore, datasetId: string): Promise<DatasetMatrices> {
   const base = `datasets/${datasetId}`;
   const [xtr, ytr, xte, yte, pipe] = await Promise.all(
-    ['final/X_train.csv', 'final/y_train.csv', 'final/X_test.csv', 'final/y_test.csv', 'pipes/inputs_pipeline.json'].map((f) => text(store, `${base}/${f}`)),
+    [
+      'final/X_train.csv',
+      'final/y_train.csv',
+      'final/X_test.csv',
+      'final/y_test.csv',
+      'pipes/inputs_pipeline.json',
+    ].map((f) => text(store, `${base}/${f}`)),
   );
   const Xtrain = parseNumericCsv(xtr!, 'final/X_train.csv', N_FEATURES);
   const Xtest = parseNumericCsv(xte!, 'final/X_test.csv', N_FEATURES);
@@ -50,12 +59,20 @@ export async function loadDatasetMatrices(store: ArtifactStore, datasetId: strin
 }
 
 /** The raw test rows and labels of a data set, to score any model through its own pipeline. */
-export async function loadRawTest(store: ArtifactStore, datasetId: string): Promise<{ rows: WeatherRow[]; y: Float32Array }> {
+export async function loadRawTest(
+  store: ArtifactStore,
+  datasetId: string,
+): Promise<{ rows: WeatherRow[]; y: Float32Array }> {
   const base = `datasets/${datasetId}`;
-  const read = await readWeatherCsv({ stream: await store.stream(`${base}/preprocessed/X_test.csv`), name: 'preprocessed/X_test.csv' }, { optionalColumns: ['RainTomorrow'] });
+  const read = await readWeatherCsv(
+    { stream: await store.stream(`${base}/preprocessed/X_test.csv`), name: 'preprocessed/X_test.csv' },
+    { optionalColumns: ['RainTomorrow'] },
+  );
   const y = parseNumericCsv(await text(store, `${base}/final/y_test.csv`), 'final/y_test.csv', 1).data;
   if (read.rejected > 0 || read.rows.length !== y.length) {
-    throw new DataError(`data set ${datasetId}: preprocessed/X_test.csv has ${read.rows.length} valid rows for ${y.length} labels; run etl again`);
+    throw new DataError(
+      `data set ${datasetId}: preprocessed/X_test.csv has ${read.rows.length} valid rows for ${y.length} labels; run etl again`,
+    );
   }
   return { rows: read.rows, y };
 }

@@ -50,17 +50,36 @@ export function textCell(text: string | undefined): string | null {
 function candidate(record: string[], index: number[]): Record<(typeof RAW_COLUMNS)[number], string | number | null> {
   const at = (j: number) => (index[j]! < 0 ? undefined : record[index[j]!]);
   return {
-    Date: textCell(at(0)), Location: textCell(at(1)), MinTemp: numericCell(at(2)), MaxTemp: numericCell(at(3)), Rainfall: numericCell(at(4)),
-    Evaporation: numericCell(at(5)), Sunshine: numericCell(at(6)), WindGustDir: textCell(at(7)), WindGustSpeed: numericCell(at(8)),
-    WindDir9am: textCell(at(9)), WindDir3pm: textCell(at(10)), WindSpeed9am: numericCell(at(11)), WindSpeed3pm: numericCell(at(12)),
-    Humidity9am: numericCell(at(13)), Humidity3pm: numericCell(at(14)), Pressure9am: numericCell(at(15)), Pressure3pm: numericCell(at(16)),
-    Cloud9am: numericCell(at(17)), Cloud3pm: numericCell(at(18)), Temp9am: numericCell(at(19)), Temp3pm: numericCell(at(20)),
-    RainToday: textCell(at(21)), RainTomorrow: textCell(at(22)),
+    Date: textCell(at(0)),
+    Location: textCell(at(1)),
+    MinTemp: numericCell(at(2)),
+    MaxTemp: numericCell(at(3)),
+    Rainfall: numericCell(at(4)),
+    Evaporation: numericCell(at(5)),
+    Sunshine: numericCell(at(6)),
+    WindGustDir: textCell(at(7)),
+    WindGustSpeed: numericCell(at(8)),
+    WindDir9am: textCell(at(9)),
+    WindDir3pm: textCell(at(10)),
+    WindSpeed9am: numericCell(at(11)),
+    WindSpeed3pm: numericCell(at(12)),
+    Humidity9am: numericCell(at(13)),
+    Humidity3pm: numericCell(at(14)),
+    Pressure9am: numericCell(at(15)),
+    Pressure3pm: numericCell(at(16)),
+    Cloud9am: numericCell(at(17)),
+    Cloud3pm: numericCell(at(18)),
+    Temp9am: numericCell(at(19)),
+    Temp3pm: numericCell(at(20)),
+    RainToday: textCell(at(21)),
+    RainTomorrow: textCell(at(22)),
   };
 }
 
 /** One data row of the CSV: the validated row, or why the row schema rejected it. */
-export type CsvRowResult = { line: number; row: WeatherRow; reason?: undefined } | { line: number; row?: undefined; reason: string };
+export type CsvRowResult =
+  | { line: number; row: WeatherRow; reason?: undefined }
+  | { line: number; row?: undefined; reason: string };
 
 export interface IterateOptions {
   /** Columns that may be absent (prediction inputs have no RainTomorrow). */
@@ -77,7 +96,10 @@ export interface IterateOptions {
  * Streams a weatherAUS-shaped CSV (a path, or a stream named for messages) in batches of rows, each
  * validated with the shared row schema and tagged with its 1-based line in the source.
  */
-export async function* iterateWeatherCsvBatches(input: string | { stream: Readable; name: string }, opts: IterateOptions = {}): AsyncGenerator<CsvRowResult[]> {
+export async function* iterateWeatherCsvBatches(
+  input: string | { stream: Readable; name: string },
+  opts: IterateOptions = {},
+): AsyncGenerator<CsvRowResult[]> {
   const scope = opts.scope ?? 'etl';
   const path = typeof input === 'string' ? input : input.name;
   const name = basename(path);
@@ -116,10 +138,13 @@ export async function* iterateWeatherCsvBatches(input: string | { stream: Readab
   } catch (err) {
     if (err instanceof RainopsError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new DataError(`${scope}: source ${path} does not exist; pass --source with a path to weatherAUS.csv`);
+    if (code === 'ENOENT')
+      throw new DataError(`${scope}: source ${path} does not exist; pass --source with a path to weatherAUS.csv`);
     if (code === 'EISDIR') throw new DataError(`${scope}: source ${path} is a folder; pass --source with a CSV file`);
     if (err instanceof CsvTextError) {
-      throw new DataError(`${scope}: ${name} line ${err.line} is not CSV text (${err.reason}); expected the weatherAUS header and comma-separated rows`);
+      throw new DataError(
+        `${scope}: ${name} line ${err.line} is not CSV text (${err.reason}); expected the weatherAUS header and comma-separated rows`,
+      );
     }
     throw err;
   } finally {
@@ -130,12 +155,18 @@ export async function* iterateWeatherCsvBatches(input: string | { stream: Readab
 }
 
 /** The same rows one by one. */
-export async function* iterateWeatherCsv(input: string | { stream: Readable; name: string }, opts: IterateOptions = {}): AsyncGenerator<CsvRowResult> {
+export async function* iterateWeatherCsv(
+  input: string | { stream: Readable; name: string },
+  opts: IterateOptions = {},
+): AsyncGenerator<CsvRowResult> {
   for await (const batch of iterateWeatherCsvBatches(input, opts)) yield* batch;
 }
 
 /** Reads a whole weatherAUS-shaped CSV, counting rejected rows by reason (or failing on the first with strict). */
-export async function readWeatherCsv(input: string | { stream: Readable; name: string }, opts: ReadOptions = {}): Promise<ReadResult> {
+export async function readWeatherCsv(
+  input: string | { stream: Readable; name: string },
+  opts: ReadOptions = {},
+): Promise<ReadResult> {
   const name = basename(typeof input === 'string' ? input : input.name);
   const result: ReadResult = { rows: [], lines: [], total: 0, rejected: 0, rejectedByReason: {}, afterUntil: 0 };
   for await (const batch of iterateWeatherCsvBatches(input, opts)) {
@@ -143,7 +174,9 @@ export async function readWeatherCsv(input: string | { stream: Readable; name: s
       result.total++;
       if (row === undefined) {
         if (opts.strict) {
-          throw new DataError(`${opts.scope ?? 'etl'}: ${name} line ${line}: ${reason}; fix the row or run without --strict to skip rejected rows`);
+          throw new DataError(
+            `${opts.scope ?? 'etl'}: ${name} line ${line}: ${reason}; fix the row or run without --strict to skip rejected rows`,
+          );
         }
         result.rejected++;
         result.rejectedByReason[reason] = (result.rejectedByReason[reason] ?? 0) + 1;
@@ -159,7 +192,13 @@ export async function readWeatherCsv(input: string | { stream: Readable; name: s
 }
 
 /** Maps each expected column to its position in the file's header; -1 for an allowed absence. */
-function headerIndex(header: string[], name: string, optional: readonly string[], ignored: readonly string[], scope: string): number[] {
+function headerIndex(
+  header: string[],
+  name: string,
+  optional: readonly string[],
+  ignored: readonly string[],
+  scope: string,
+): number[] {
   const names = header.map((h) => h.trim());
   const missing = RAW_COLUMNS.filter((c) => !names.includes(c) && !optional.includes(c) && !ignored.includes(c));
   if (missing.length > 0) {

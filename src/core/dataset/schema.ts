@@ -5,19 +5,51 @@ import { WIND_DIRECTIONS } from '../features/wind.js';
 
 /** The weatherAUS header, in file order. */
 export const RAW_COLUMNS = [
-  'Date', 'Location', 'MinTemp', 'MaxTemp', 'Rainfall', 'Evaporation', 'Sunshine', 'WindGustDir',
-  'WindGustSpeed', 'WindDir9am', 'WindDir3pm', 'WindSpeed9am', 'WindSpeed3pm', 'Humidity9am',
-  'Humidity3pm', 'Pressure9am', 'Pressure3pm', 'Cloud9am', 'Cloud3pm', 'Temp9am', 'Temp3pm',
-  'RainToday', 'RainTomorrow',
+  'Date',
+  'Location',
+  'MinTemp',
+  'MaxTemp',
+  'Rainfall',
+  'Evaporation',
+  'Sunshine',
+  'WindGustDir',
+  'WindGustSpeed',
+  'WindDir9am',
+  'WindDir3pm',
+  'WindSpeed9am',
+  'WindSpeed3pm',
+  'Humidity9am',
+  'Humidity3pm',
+  'Pressure9am',
+  'Pressure3pm',
+  'Cloud9am',
+  'Cloud3pm',
+  'Temp9am',
+  'Temp3pm',
+  'RainToday',
+  'RainTomorrow',
 ] as const;
 
 /** The input columns a prediction takes: every raw column but the label. */
 export const FEATURE_INPUT_COLUMNS = RAW_COLUMNS.filter((c) => c !== 'RainTomorrow');
 
 export const CONTINUOUS_COLUMNS = [
-  'MinTemp', 'MaxTemp', 'Rainfall', 'Evaporation', 'Sunshine', 'WindGustSpeed', 'WindSpeed9am',
-  'WindSpeed3pm', 'Humidity9am', 'Humidity3pm', 'Pressure9am', 'Pressure3pm', 'Cloud9am', 'Cloud3pm',
-  'Temp9am', 'Temp3pm',
+  'MinTemp',
+  'MaxTemp',
+  'Rainfall',
+  'Evaporation',
+  'Sunshine',
+  'WindGustSpeed',
+  'WindSpeed9am',
+  'WindSpeed3pm',
+  'Humidity9am',
+  'Humidity3pm',
+  'Pressure9am',
+  'Pressure3pm',
+  'Cloud9am',
+  'Cloud3pm',
+  'Temp9am',
+  'Temp3pm',
 ] as const;
 export type ContinuousColumn = (typeof CONTINUOUS_COLUMNS)[number];
 
@@ -51,15 +83,21 @@ export const DateSchema = z.string({ error: 'expected a date as YYYY-MM-DD' }).r
   error: 'expected a real calendar day as YYYY-MM-DD',
 });
 
-export const LocationSchema = z.string({ error: 'expected a station name' }).refine((s) => Object.hasOwn(LOCATIONS, s), {
-  error: (issue) => `unknown location "${String(issue.input)}"; closest: ${closestLocations(String(issue.input)).join(', ')}`,
-});
+export const LocationSchema = z
+  .string({ error: 'expected a station name' })
+  .refine((s) => Object.hasOwn(LOCATIONS, s), {
+    error: (issue) =>
+      `unknown location "${String(issue.input)}"; closest: ${closestLocations(String(issue.input)).join(', ')}`,
+  });
 
 export const WindDirectionSchema = z.enum(WIND_DIRECTIONS, { error: `expected one of ${WIND_DIRECTIONS.join(', ')}` });
 export const YesNoSchema = z.enum(['Yes', 'No'], { error: 'expected Yes or No' });
 
 function continuousShape<T extends z.ZodType>(wrap: (s: z.ZodNumber) => T) {
-  return Object.fromEntries(CONTINUOUS_COLUMNS.map((c) => [c, wrap(CONTINUOUS_BOUNDS[c])])) as Record<ContinuousColumn, T>;
+  return Object.fromEntries(CONTINUOUS_COLUMNS.map((c) => [c, wrap(CONTINUOUS_BOUNDS[c])])) as Record<
+    ContinuousColumn,
+    T
+  >;
 }
 
 /** One row of weatherAUS.csv once `NA`/empty cells are null and numbers are numbers. */

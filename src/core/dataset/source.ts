@@ -26,7 +26,11 @@ export interface SourceLimits {
   maxBytes: number;
 }
 
-export const DEFAULT_SOURCE_LIMITS: SourceLimits = { connectTimeoutMs: 30_000, readTimeoutMs: 60_000, maxBytes: 2 * 1024 ** 3 };
+export const DEFAULT_SOURCE_LIMITS: SourceLimits = {
+  connectTimeoutMs: 30_000,
+  readTimeoutMs: 60_000,
+  maxBytes: 2 * 1024 ** 3,
+};
 
 /** The given limits, the defaults for the rest (an undefined value counts as not given). */
 const limitsOf = (l: Partial<SourceLimits> = {}): SourceLimits => ({
@@ -56,14 +60,14 @@ const GZIP_MAGIC = [0x1f, 0x8b];
  * FIFOs and sockets are read through an event-driven pipe handle; regular files as usual.
  */
 export async function openLocal(path: string): Promise<Readable> {
-  const fd = await new Promise<number>((resolve, reject) => open(path, constants.O_RDONLY | constants.O_NONBLOCK, (err, n) => (err ? reject(err) : resolve(n)))).catch(
-    (err: unknown) => {
-      // Linux cannot open /dev/stdin (/proc/self/fd/0) when it is a socket, as Node's child pipes are: read the fd itself.
-      const fdNumber = /^\/(?:dev\/stdin$|dev\/fd\/(\d+)$|proc\/self\/fd\/(\d+)$)/.exec(path);
-      if ((err as NodeJS.ErrnoException).code !== 'ENXIO' || !fdNumber) throw err;
-      return Number(fdNumber[1] ?? fdNumber[2] ?? 0);
-    },
-  );
+  const fd = await new Promise<number>((resolve, reject) =>
+    open(path, constants.O_RDONLY | constants.O_NONBLOCK, (err, n) => (err ? reject(err) : resolve(n))),
+  ).catch((err: unknown) => {
+    // Linux cannot open /dev/stdin (/proc/self/fd/0) when it is a socket, as Node's child pipes are: read the fd itself.
+    const fdNumber = /^\/(?:dev\/stdin$|dev\/fd\/(\d+)$|proc\/self\/fd\/(\d+)$)/.exec(path);
+    if ((err as NodeJS.ErrnoException).code !== 'ENXIO' || !fdNumber) throw err;
+    return Number(fdNumber[1] ?? fdNumber[2] ?? 0);
+  });
   let info: Stats;
   try {
     info = await new Promise<Stats>((resolve, reject) => fstat(fd, (err, s) => (err ? reject(err) : resolve(s))));
@@ -104,8 +108,13 @@ export function gunzipIfCompressed(input: Readable, label: string): Readable {
       try {
         for await (const chunk of gunzip) yield chunk as Buffer;
       } catch (err) {
-        if (typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).code!.startsWith('Z_')) {
-          throw new DataError(`${label} starts like gzip data but does not decompress (${(err as Error).message}); check the file, or pass the uncompressed CSV`);
+        if (
+          typeof (err as NodeJS.ErrnoException).code === 'string' &&
+          (err as NodeJS.ErrnoException).code!.startsWith('Z_')
+        ) {
+          throw new DataError(
+            `${label} starts like gzip data but does not decompress (${(err as Error).message}); check the file, or pass the uncompressed CSV`,
+          );
         }
         throw err;
       }
@@ -118,7 +127,11 @@ export function gunzipIfCompressed(input: Readable, label: string): Readable {
 
 // A view, not a copy, of the Uint8Arrays a fetch body yields.
 const toBuffer = (chunk: Buffer | string | Uint8Array): Buffer =>
-  typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  typeof chunk === 'string'
+    ? Buffer.from(chunk)
+    : Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
 /** A source's bytes (a path, FIFO or http(s) URL), decompressed when gzipped. Local open errors keep their errno code. */
 export async function openSource(source: string, opts: OpenSourceOptions = {}): Promise<Readable> {
@@ -129,7 +142,11 @@ export async function openSource(source: string, opts: OpenSourceOptions = {}): 
 const seconds = (ms: number) => `${+(ms / 1000).toFixed(3)} s`;
 
 /** An http(s) body with a deadline for the answer and another for each silence while it streams. */
-async function openRemote(url: string, limits: SourceLimits, doFetch: FetchLike = (u, init) => fetch(u, init)): Promise<Readable> {
+async function openRemote(
+  url: string,
+  limits: SourceLimits,
+  doFetch: FetchLike = (u, init) => fetch(u, init),
+): Promise<Readable> {
   const abort = new AbortController();
   let timedOut = false;
   const connect = setTimeout(() => {
@@ -141,7 +158,9 @@ async function openRemote(url: string, limits: SourceLimits, doFetch: FetchLike 
     res = await doFetch(url, { signal: abort.signal });
   } catch (err) {
     if (timedOut) {
-      throw new RainopsError(`etl: ${url} did not answer within ${seconds(limits.connectTimeoutMs)} (--connect-timeout); check the URL and the network, or raise --connect-timeout`);
+      throw new RainopsError(
+        `etl: ${url} did not answer within ${seconds(limits.connectTimeoutMs)} (--connect-timeout); check the URL and the network, or raise --connect-timeout`,
+      );
     }
     throw downloadError(url, err);
   } finally {
@@ -149,7 +168,9 @@ async function openRemote(url: string, limits: SourceLimits, doFetch: FetchLike 
   }
   if (!res.ok || !res.body) {
     abort.abort();
-    throw new RainopsError(`etl: downloading ${url} failed with HTTP ${res.status}; check the URL or pass --source PATH`);
+    throw new RainopsError(
+      `etl: downloading ${url} failed with HTTP ${res.status}; check the URL or pass --source PATH`,
+    );
   }
   const reader = res.body.getReader();
   async function* body(): AsyncGenerator<Uint8Array> {
@@ -157,7 +178,9 @@ async function openRemote(url: string, limits: SourceLimits, doFetch: FetchLike 
     try {
       for (;;) {
         let idle: NodeJS.Timeout | undefined;
-        const silence = new Promise<'silence'>((resolve) => (idle = setTimeout(() => resolve('silence'), limits.readTimeoutMs)));
+        const silence = new Promise<'silence'>(
+          (resolve) => (idle = setTimeout(() => resolve('silence'), limits.readTimeoutMs)),
+        );
         let next: Awaited<ReturnType<typeof reader.read>> | 'silence';
         try {
           next = await Promise.race([reader.read(), silence]);
@@ -188,7 +211,10 @@ function downloadError(url: string, err: unknown): RainopsError {
   if (err instanceof RainopsError) return err;
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const why = cause?.code ?? cause?.message ?? (err as Error).message;
-  return new RainopsError(`etl: cannot download ${url} (${why}); check the network, or pass --source PATH (or set RAINOPS_SOURCE) to a local weatherAUS.csv`, { cause: err });
+  return new RainopsError(
+    `etl: cannot download ${url} (${why}); check the network, or pass --source PATH (or set RAINOPS_SOURCE) to a local weatherAUS.csv`,
+    { cause: err },
+  );
 }
 
 export interface StagedSource extends AsyncDisposable {
@@ -251,7 +277,9 @@ export async function stageSource(source: string, opts: StageOptions): Promise<S
       for await (const chunk of input as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > limits.maxBytes) {
-          throw new DataError(`etl: ${source} holds more than ${limits.maxBytes} bytes (--max-source-bytes); pass a larger --max-source-bytes if it really is that big`);
+          throw new DataError(
+            `etl: ${source} holds more than ${limits.maxBytes} bytes (--max-source-bytes); pass a larger --max-source-bytes if it really is that big`,
+          );
         }
         hash.update(chunk);
         await writing;
@@ -286,11 +314,17 @@ export async function stageSource(source: string, opts: StageOptions): Promise<S
 /** Opening errors of a local source as sentences. */
 function openError(source: string, err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new DataError(`etl: source ${source} does not exist; pass --source with a path or URL of weatherAUS.csv, or leave it out to use the bundled copy`);
+  if (code === 'ENOENT')
+    return new DataError(
+      `etl: source ${source} does not exist; pass --source with a path or URL of weatherAUS.csv, or leave it out to use the bundled copy`,
+    );
   if (code === 'EISDIR') return new DataError(`etl: source ${source} is a folder; pass --source with a CSV file`);
-  if (code === 'EACCES') return new DataError(`etl: source ${source} is not readable (permission denied); check its permissions`);
+  if (code === 'EACCES')
+    return new DataError(`etl: source ${source} is not readable (permission denied); check its permissions`);
   if (typeof code === 'string' && (err as NodeJS.ErrnoException).syscall === 'open') {
-    return new DataError(`etl: cannot open source ${source} (${code}); pass --source with a readable file, FIFO or URL`);
+    return new DataError(
+      `etl: cannot open source ${source} (${code}); pass --source with a readable file, FIFO or URL`,
+    );
   }
   return err;
 }

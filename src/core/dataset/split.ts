@@ -1,4 +1,3 @@
-
 /** Row indices of each side of a split, ascending: rows keep their source order. */
 export interface Split {
   train: Uint32Array;
@@ -45,7 +44,12 @@ function rowHash(seed: number, key: string): number {
  * (e.g. Date and Location), so a row keeps its side across data set versions that contain it: a
  * model trained on an earlier version has (nearly) never seen a later version's test rows.
  */
-export function stratifiedSplit(labels: ArrayLike<number>, testSize: number, seed: number, keys?: readonly string[]): Split {
+export function stratifiedSplit(
+  labels: ArrayLike<number>,
+  testSize: number,
+  seed: number,
+  keys?: readonly string[],
+): Split {
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i]!;
@@ -57,7 +61,10 @@ export function stratifiedSplit(labels: ArrayLike<number>, testSize: number, see
     list.push(i);
   }
   const classes = [...byClass.keys()].sort((a, b) => a - b);
-  const quotas = allocate(testCount(labels.length, testSize), classes.map((c) => byClass.get(c)!.length));
+  const quotas = allocate(
+    testCount(labels.length, testSize),
+    classes.map((c) => byClass.get(c)!.length),
+  );
   const rank = new Uint32Array(labels.length);
   for (let i = 0; i < labels.length; i++) rank[i] = rowHash(seed, keys?.[i] ?? String(i));
   const isTest = new Uint8Array(labels.length);
@@ -71,7 +78,9 @@ export function stratifiedSplit(labels: ArrayLike<number>, testSize: number, see
 
 /** The latest rows by date form the test side (ties at the boundary go by source order). */
 export function timeSplit(dates: readonly string[], testSize: number): Split {
-  const order = Array.from(dates.keys()).sort((a, b) => (dates[a]! < dates[b]! ? -1 : dates[a]! > dates[b]! ? 1 : a - b));
+  const order = Array.from(dates.keys()).sort((a, b) =>
+    dates[a]! < dates[b]! ? -1 : dates[a]! > dates[b]! ? 1 : a - b,
+  );
   const isTest = new Uint8Array(dates.length);
   const nTest = testCount(dates.length, testSize);
   for (let k = order.length - nTest; k < order.length; k++) isTest[order[k]!] = 1;

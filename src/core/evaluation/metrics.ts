@@ -52,18 +52,21 @@ export const MAX_CURVE_POINTS = 500;
 export const LOG_LOSS_EPS = 1e-15;
 
 function checkInputs(y: ArrayLike<number>, p: ArrayLike<number>, allowEmpty = false): void {
-  if (y.length !== p.length) throw new DataError(`labels and probabilities differ in length (${y.length} labels, ${p.length} probabilities)`);
+  if (y.length !== p.length)
+    throw new DataError(`labels and probabilities differ in length (${y.length} labels, ${p.length} probabilities)`);
   if (!allowEmpty && y.length === 0) throw new DataError('cannot evaluate a classifier on no rows');
   for (let i = 0; i < y.length; i++) {
     const label = y[i];
     if (label !== 0 && label !== 1) throw new DataError(`label ${i} is ${String(label)}; labels must be 0 or 1`);
     const prob = p[i];
-    if (typeof prob !== 'number' || !Number.isFinite(prob)) throw new DataError(`probability ${i} is ${String(prob)}; probabilities must be finite numbers`);
+    if (typeof prob !== 'number' || !Number.isFinite(prob))
+      throw new DataError(`probability ${i} is ${String(prob)}; probabilities must be finite numbers`);
   }
 }
 
 function checkThreshold(threshold: number): void {
-  if (typeof threshold !== 'number' || Number.isNaN(threshold)) throw new DataError(`the decision threshold must be a number, not ${String(threshold)}`);
+  if (typeof threshold !== 'number' || Number.isNaN(threshold))
+    throw new DataError(`the decision threshold must be a number, not ${String(threshold)}`);
 }
 
 /** Counts at `p >= threshold`. Empty inputs give all zeros. */
@@ -101,7 +104,11 @@ export function logLoss(y: ArrayLike<number>, p: ArrayLike<number>): number {
   return sum / y.length;
 }
 
-export function classificationMetrics(y: ArrayLike<number>, p: ArrayLike<number>, threshold = 0.5): ClassificationMetrics {
+export function classificationMetrics(
+  y: ArrayLike<number>,
+  p: ArrayLike<number>,
+  threshold = 0.5,
+): ClassificationMetrics {
   checkInputs(y, p);
   const { tn, fp, fn, tp } = confusionMatrix(y, p, threshold);
   return {
@@ -224,10 +231,15 @@ export function thinPoints<T>(points: readonly T[], max = MAX_CURVE_POINTS): T[]
 export function rocCurve(y: ArrayLike<number>, p: ArrayLike<number>, maxPoints = MAX_CURVE_POINTS): RocPoint[] {
   checkInputs(y, p);
   const s = sweep(y, p);
-  if (s.nPos === 0 || s.nNeg === 0) throw new DataError(`a ROC curve needs both classes, but all ${y.length} labels are ${s.nPos === 0 ? 0 : 1}`);
+  if (s.nPos === 0 || s.nNeg === 0)
+    throw new DataError(`a ROC curve needs both classes, but all ${y.length} labels are ${s.nPos === 0 ? 0 : 1}`);
   const points: RocPoint[] = [{ fpr: 0, tpr: 0, threshold: nextUp(s.thresholds[0] as number) }];
   for (let k = 0; k < s.thresholds.length; k++) {
-    points.push({ fpr: (s.fp[k] as number) / s.nNeg, tpr: (s.tp[k] as number) / s.nPos, threshold: s.thresholds[k] as number });
+    points.push({
+      fpr: (s.fp[k] as number) / s.nNeg,
+      tpr: (s.tp[k] as number) / s.nPos,
+      threshold: s.thresholds[k] as number,
+    });
   }
   return thinPoints(points, maxPoints);
 }
@@ -237,14 +249,23 @@ export function rocCurve(y: ArrayLike<number>, p: ArrayLike<number>, maxPoints =
  * threshold just above the largest score, as in scikit-learn) and ends at recall 1 (the smallest
  * score), one point per distinct score, thinned to at most `maxPoints`. Needs a positive label.
  */
-export function precisionRecallCurve(y: ArrayLike<number>, p: ArrayLike<number>, maxPoints = MAX_CURVE_POINTS): PrPoint[] {
+export function precisionRecallCurve(
+  y: ArrayLike<number>,
+  p: ArrayLike<number>,
+  maxPoints = MAX_CURVE_POINTS,
+): PrPoint[] {
   checkInputs(y, p);
   const s = sweep(y, p);
-  if (s.nPos === 0) throw new DataError(`a precision-recall curve needs positive labels, but all ${y.length} labels are 0`);
+  if (s.nPos === 0)
+    throw new DataError(`a precision-recall curve needs positive labels, but all ${y.length} labels are 0`);
   const points: PrPoint[] = [{ precision: 1, recall: 0, threshold: nextUp(s.thresholds[0] as number) }];
   for (let k = 0; k < s.thresholds.length; k++) {
     const tp = s.tp[k] as number;
-    points.push({ precision: tp / (tp + (s.fp[k] as number)), recall: tp / s.nPos, threshold: s.thresholds[k] as number });
+    points.push({
+      precision: tp / (tp + (s.fp[k] as number)),
+      recall: tp / s.nPos,
+      threshold: s.thresholds[k] as number,
+    });
   }
   return thinPoints(points, maxPoints);
 }

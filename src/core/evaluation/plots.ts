@@ -17,7 +17,8 @@ const GRID = '#e5e5e5';
 const ACCENT = '#1f77b4';
 
 // Characters XML 1.0 does not allow at all (escaping cannot save them).
-const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const INVALID_XML =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Text made safe for XML content and attribute values. */
 export function escapeXml(text: string): string {
@@ -65,8 +66,13 @@ function polyline(points: ReadonlyArray<readonly [number, number]>, attrs: strin
 }
 
 /** Round tick steps (1, 2 or 5 times a power of ten) covering [lo, hi], and the widened domain. */
-export function niceTicks(lo: number, hi: number, target = 5): { ticks: number[]; lo: number; hi: number; decimals: number } {
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new RangeError(`tick range must be finite, not [${lo}, ${hi}]`);
+export function niceTicks(
+  lo: number,
+  hi: number,
+  target = 5,
+): { ticks: number[]; lo: number; hi: number; decimals: number } {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi))
+    throw new RangeError(`tick range must be finite, not [${lo}, ${hi}]`);
   if (hi < lo) [lo, hi] = [hi, lo];
   if (hi === lo) {
     hi = lo === 0 ? 1 : lo + Math.abs(lo);
@@ -132,7 +138,13 @@ function legend(x0: number, y0: number, entries: Array<{ label: string; stroke: 
   let svg = `<g class="legend">\n<rect x="${n(x0)}" y="${n(y0)}" width="${n(width)}" height="${n(height)}" fill="#fff" fill-opacity="0.9" stroke="#ccc"/>\n`;
   entries.forEach((e, k) => {
     const cy = y0 + 14 + k * 18;
-    svg += line(x0 + 8, cy, x0 + 32, cy, `stroke="${e.stroke}" stroke-width="2"${e.dash ? ` stroke-dasharray="${e.dash}"` : ''}`);
+    svg += line(
+      x0 + 8,
+      cy,
+      x0 + 32,
+      cy,
+      `stroke="${e.stroke}" stroke-width="2"${e.dash ? ` stroke-dasharray="${e.dash}"` : ''}`,
+    );
     svg += text(x0 + 38, cy + 4, e.label, 'font-size="11"');
   });
   return `${svg}</g>\n`;
@@ -149,7 +161,11 @@ export function rocSvg(curve: readonly RocPoint[], auc: number): string {
   const pts = finitePairs(curve.map((pt) => [pt.fpr, pt.tpr] as const));
   let svg = svgOpen(PLOT_WIDTH, PLOT_HEIGHT, title) + f.svg;
   svg += line(f.x(0), f.y(0), f.x(1), f.y(1), `stroke="#999" stroke-width="1.5" stroke-dasharray="5 4"`);
-  if (pts.length > 0) svg += polyline(pts.map(([a, b]) => [f.x(a), f.y(b)] as const), `stroke="${ACCENT}" stroke-width="2" stroke-linejoin="round"`);
+  if (pts.length > 0)
+    svg += polyline(
+      pts.map(([a, b]) => [f.x(a), f.y(b)] as const),
+      `stroke="${ACCENT}" stroke-width="2" stroke-linejoin="round"`,
+    );
   const aucText = Number.isFinite(auc) ? auc.toFixed(3) : 'n/a';
   svg += legend(f.x(0.5), f.y(0.3), [
     { label: `Model (AUC = ${aucText})`, stroke: ACCENT },
@@ -174,7 +190,11 @@ export function precisionRecallSvg(curve: readonly PrPoint[]): string {
     svg += line(f.x(0), f.y(base), f.x(1), f.y(base), `stroke="#999" stroke-width="1.5" stroke-dasharray="5 4"`);
     entries.push({ label: `Baseline (positives ${(base * 100).toFixed(1)}%)`, stroke: '#999', dash: '5 4' });
   }
-  if (pts.length > 0) svg += polyline(pts.map(([a, b]) => [f.x(a), f.y(b)] as const), `stroke="${ACCENT}" stroke-width="2" stroke-linejoin="round"`);
+  if (pts.length > 0)
+    svg += polyline(
+      pts.map(([a, b]) => [f.x(a), f.y(b)] as const),
+      `stroke="${ACCENT}" stroke-width="2" stroke-linejoin="round"`,
+    );
   svg += legend(f.x(0.42), f.y(0.97), entries);
   return `${svg}</svg>\n`;
 }
@@ -190,7 +210,8 @@ function matrixCounts(cm: ConfusionMatrix | ConfusionMatrixArray): [[number, num
         [(cm as ConfusionMatrix).fn, (cm as ConfusionMatrix).tp],
       ];
   for (const v of rows.flat()) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new DataError(`confusion matrix counts must be numbers of 0 or more, not ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new DataError(`confusion matrix counts must be numbers of 0 or more, not ${String(v)}`);
   }
   return rows;
 }
@@ -204,7 +225,10 @@ function shade(t: number): string {
 }
 
 /** A 2x2 grid (rows: actual class, columns: predicted class) shaded by count, with counts and shares of all rows. */
-export function confusionMatrixSvg(cm: ConfusionMatrix | ConfusionMatrixArray, labels: readonly [string, string] = ['No rain', 'Rain']): string {
+export function confusionMatrixSvg(
+  cm: ConfusionMatrix | ConfusionMatrixArray,
+  labels: readonly [string, string] = ['No rain', 'Rain'],
+): string {
   const counts = matrixCounts(cm);
   const total = counts.flat().reduce((a, b) => a + b, 0);
   const max = Math.max(...counts.flat());
@@ -215,9 +239,16 @@ export function confusionMatrixSvg(cm: ConfusionMatrix | ConfusionMatrixArray, l
   let svg = svgOpen(PLOT_WIDTH, PLOT_HEIGHT, 'Confusion matrix');
   svg += text(left + cellW, top - 34, 'Predicted', 'text-anchor="middle" font-size="13" font-weight="600"');
   const cy = top + cellH;
-  svg += text(40, cy, 'Actual', `text-anchor="middle" font-size="13" font-weight="600" transform="rotate(-90 40 ${n(cy)})"`);
-  for (let c = 0; c < 2; c++) svg += text(left + cellW * (c + 0.5), top - 12, labels[c] ?? '', 'text-anchor="middle" font-size="12"');
-  for (let r = 0; r < 2; r++) svg += text(left - 10, top + cellH * (r + 0.5) + 4, labels[r] ?? '', 'text-anchor="end" font-size="12"');
+  svg += text(
+    40,
+    cy,
+    'Actual',
+    `text-anchor="middle" font-size="13" font-weight="600" transform="rotate(-90 40 ${n(cy)})"`,
+  );
+  for (let c = 0; c < 2; c++)
+    svg += text(left + cellW * (c + 0.5), top - 12, labels[c] ?? '', 'text-anchor="middle" font-size="12"');
+  for (let r = 0; r < 2; r++)
+    svg += text(left - 10, top + cellH * (r + 0.5) + 4, labels[r] ?? '', 'text-anchor="end" font-size="12"');
   for (let r = 0; r < 2; r++) {
     for (let c = 0; c < 2; c++) {
       const v = counts[r]?.[c] ?? 0;
@@ -227,12 +258,22 @@ export function confusionMatrixSvg(cm: ConfusionMatrix | ConfusionMatrixArray, l
       const ink = t > 0.5 ? '#fff' : INK;
       const share = total > 0 ? `${((100 * v) / total).toFixed(1)}%` : '–';
       svg += `<rect x="${n(x)}" y="${n(y)}" width="${n(cellW)}" height="${n(cellH)}" fill="${shade(t)}" stroke="#fff" stroke-width="2"/>\n`;
-      svg += text(x + cellW / 2, y + cellH / 2 - 2, v.toLocaleString('en-US'), `text-anchor="middle" font-size="20" font-weight="600" fill="${ink}"`);
+      svg += text(
+        x + cellW / 2,
+        y + cellH / 2 - 2,
+        v.toLocaleString('en-US'),
+        `text-anchor="middle" font-size="20" font-weight="600" fill="${ink}"`,
+      );
       svg += text(x + cellW / 2, y + cellH / 2 + 20, share, `text-anchor="middle" font-size="12" fill="${ink}"`);
     }
   }
   svg += `<rect x="${n(left)}" y="${n(top)}" width="${n(2 * cellW)}" height="${n(2 * cellH)}" fill="none" stroke="${INK}"/>\n`;
-  svg += text(left + cellW, top + 2 * cellH + 26, `${total.toLocaleString('en-US')} rows; shares of all rows`, `text-anchor="middle" font-size="11" fill="${MUTED}"`);
+  svg += text(
+    left + cellW,
+    top + 2 * cellH + 26,
+    `${total.toLocaleString('en-US')} rows; shares of all rows`,
+    `text-anchor="middle" font-size="11" fill="${MUTED}"`,
+  );
   return `${svg}</svg>\n`;
 }
 
@@ -245,7 +286,10 @@ function truncate(name: string, max: number): string {
  * Horizontal bars for the top 27 features by value (largest first; entries with a non-finite value
  * are left out). Negative values (permutation importance can go below 0) extend left of the zero line.
  */
-export function featureImportanceSvg(entries: ReadonlyArray<{ name: string; value: number }>, title = 'Feature importance'): string {
+export function featureImportanceSvg(
+  entries: ReadonlyArray<{ name: string; value: number }>,
+  title = 'Feature importance',
+): string {
   const sorted = entries
     .filter((e) => Number.isFinite(e.value))
     .slice()

@@ -6,7 +6,10 @@ export interface Coordinates {
 }
 
 // Resolved from this file so it works from src/ under tests and from dist/ when installed.
-const table = JSON.parse(readFileSync(new URL('../../../data/locations.json', import.meta.url), 'utf8')) as Record<string, Coordinates>;
+const table = JSON.parse(readFileSync(new URL('../../../data/locations.json', import.meta.url), 'utf8')) as Record<
+  string,
+  Coordinates
+>;
 
 /** The 49 weather stations and their coordinates. */
 export const LOCATIONS: Readonly<Record<string, Coordinates>> = table;

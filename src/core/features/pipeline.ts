@@ -11,8 +11,18 @@ import type { WindDirection } from './wind.js';
 
 /** The 27 model features, in the order the model sees them. */
 export const FEATURE_NAMES = [
-  'RainToday', ...CONTINUOUS_COLUMNS, 'DayCos', 'DaySin', 'Lat', 'Lon',
-  'WindGustDirCos', 'WindGustDirSin', 'WindDir9amCos', 'WindDir9amSin', 'WindDir3pmCos', 'WindDir3pmSin',
+  'RainToday',
+  ...CONTINUOUS_COLUMNS,
+  'DayCos',
+  'DaySin',
+  'Lat',
+  'Lon',
+  'WindGustDirCos',
+  'WindGustDirSin',
+  'WindDir9amCos',
+  'WindDir9amSin',
+  'WindDir3pmCos',
+  'WindDir3pmSin',
 ] as const;
 export const N_FEATURES = FEATURE_NAMES.length;
 
@@ -109,24 +119,52 @@ export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
   if (rows.length === 0) throw new DataError('cannot fit the feature pipeline on zero rows');
   const emptyColumns = CONTINUOUS_COLUMNS.filter((col) => rows.every((r) => r[col] === null));
   const clip = {} as Record<ClippedColumn, ClipBounds | null>;
-  for (const col of CLIPPED_COLUMNS) clip[col] = emptyColumns.includes(col) ? null : clipBounds(column(rows, (r) => num(r[col])));
+  for (const col of CLIPPED_COLUMNS)
+    clip[col] = emptyColumns.includes(col) ? null : clipBounds(column(rows, (r) => num(r[col])));
   const continuous = {} as Record<ContinuousColumn, number>;
   // A station that never measures a column (Albury has no Evaporation) still gets a usable, constant feature.
-  for (const col of CONTINUOUS_COLUMNS) continuous[col] = emptyColumns.includes(col) ? 0 : mean(column(rows, (r) => clipped({ clip }, col, num(r[col]))));
+  for (const col of CONTINUOUS_COLUMNS)
+    continuous[col] = emptyColumns.includes(col) ? 0 : mean(column(rows, (r) => clipped({ clip }, col, num(r[col]))));
   const mustMode = <T extends string | number>(name: string, values: Iterable<T | null>): T => {
     const m = mode(values);
-    if (m === null) throw new DataError(`column ${name} has no values in the ${rows.length} training rows; the pipeline cannot impute it`);
+    if (m === null)
+      throw new DataError(
+        `column ${name} has no values in the ${rows.length} training rows; the pipeline cannot impute it`,
+      );
     return m;
   };
   const impute: InputsPipeline['impute'] = {
-    Location: mustMode('Location', rows.map((r) => r.Location)),
-    WindGustDir: mustMode('WindGustDir', rows.map((r) => r.WindGustDir)),
-    WindDir9am: mustMode('WindDir9am', rows.map((r) => r.WindDir9am)),
-    WindDir3pm: mustMode('WindDir3pm', rows.map((r) => r.WindDir3pm)),
-    RainToday: mustMode('RainToday', rows.map((r) => (r.RainToday === null ? null : yesNo(r.RainToday)))),
+    Location: mustMode(
+      'Location',
+      rows.map((r) => r.Location),
+    ),
+    WindGustDir: mustMode(
+      'WindGustDir',
+      rows.map((r) => r.WindGustDir),
+    ),
+    WindDir9am: mustMode(
+      'WindDir9am',
+      rows.map((r) => r.WindDir9am),
+    ),
+    WindDir3pm: mustMode(
+      'WindDir3pm',
+      rows.map((r) => r.WindDir3pm),
+    ),
+    RainToday: mustMode(
+      'RainToday',
+      rows.map((r) => (r.RainToday === null ? null : yesNo(r.RainToday))),
+    ),
     continuous,
   };
-  const partial = { kind: 'rainops-inputs-pipeline' as const, version: 1 as const, features: [...FEATURE_NAMES], clip, emptyColumns, impute, locations: { ...LOCATIONS } };
+  const partial = {
+    kind: 'rainops-inputs-pipeline' as const,
+    version: 1 as const,
+    features: [...FEATURE_NAMES],
+    clip,
+    emptyColumns,
+    impute,
+    locations: { ...LOCATIONS },
+  };
   const unscaled = new Float64Array(rows.length * N_FEATURES);
   const writeUnscaled = unscaledWriter(partial);
   for (let i = 0; i < rows.length; i++) writeUnscaled(rows[i]!, unscaled, i * N_FEATURES);

@@ -1,5 +1,22 @@
 /** The 16 compass points, counter-clockwise from east: each step adds 22.5 degrees. */
-export const WIND_DIRECTIONS = ['E', 'ENE', 'NE', 'NNE', 'N', 'NNW', 'NW', 'WNW', 'W', 'WSW', 'SW', 'SSW', 'S', 'SSE', 'SE', 'ESE'] as const;
+export const WIND_DIRECTIONS = [
+  'E',
+  'ENE',
+  'NE',
+  'NNE',
+  'N',
+  'NNW',
+  'NW',
+  'WNW',
+  'W',
+  'WSW',
+  'SW',
+  'SSW',
+  'S',
+  'SSE',
+  'SE',
+  'ESE',
+] as const;
 
 export type WindDirection = (typeof WIND_DIRECTIONS)[number];
 

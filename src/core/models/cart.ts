@@ -74,14 +74,21 @@ export function ceilFloat32(t: number): number {
 }
 
 function checkInt(name: string, v: number, min: number, max: number): number {
-  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`CART ${name} must be a whole number from ${min} to ${max} (got ${v}).`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new UsageError(`CART ${name} must be a whole number from ${min} to ${max} (got ${v}).`);
   return v;
 }
 
 /** Trains ml-cart on a stratified sample and converts its tree to the engine-neutral form. */
-export function trainCart(X: Matrix, y: Float32Array, featureNames: readonly string[], options: CartOptions = {}): CartResult {
+export function trainCart(
+  X: Matrix,
+  y: Float32Array,
+  featureNames: readonly string[],
+  options: CartOptions = {},
+): CartResult {
   checkTrainingData(X, y);
-  if (featureNames.length !== X.cols) throw new UsageError(`${featureNames.length} feature names for ${X.cols} columns.`);
+  if (featureNames.length !== X.cols)
+    throw new UsageError(`${featureNames.length} feature names for ${X.cols} columns.`);
   const maxDepth = checkInt('maxDepth', options.maxDepth ?? 6, 1, 30);
   const minNumSamples = checkInt('minNumSamples', options.minNumSamples ?? 3, 1, 1_000_000);
   const seed = checkInt('seed', options.seed ?? 0, 0, 2 ** 31 - 1);
@@ -105,16 +112,29 @@ export function trainCart(X: Matrix, y: Float32Array, featureNames: readonly str
   const rows: number[][] = [];
   const labels: number[] = [];
   for (const i of sample) {
-    const row = Array.from(X.data.subarray(i * cols, (i + 1) * cols), (v, j) => (Number.isNaN(v) ? (fill[j] as number) : v));
+    const row = Array.from(X.data.subarray(i * cols, (i + 1) * cols), (v, j) =>
+      Number.isNaN(v) ? (fill[j] as number) : v,
+    );
     rows.push(row);
     labels.push(y[i] as number);
   }
-  const { DecisionTreeClassifier } = require('ml-cart') as { DecisionTreeClassifier: new (o: object) => CartClassifier };
+  const { DecisionTreeClassifier } = require('ml-cart') as {
+    DecisionTreeClassifier: new (o: object) => CartClassifier;
+  };
   const classifier = new DecisionTreeClassifier({ maxDepth, minNumSamples, gainThreshold });
   classifier.train(rows, labels);
   const json = JSON.parse(JSON.stringify(classifier.toJSON())) as { root: CartNodeJson };
 
-  const tree: Required<TreeArrays> = { left: [], right: [], feature: [], threshold: [], defaultLeft: [], value: [], gain: [], cover: [] };
+  const tree: Required<TreeArrays> = {
+    left: [],
+    right: [],
+    feature: [],
+    threshold: [],
+    defaultLeft: [],
+    value: [],
+    gain: [],
+    cover: [],
+  };
   const visit = (node: CartNodeJson): number => {
     const id = tree.left.length;
     const leaf = node.distribution !== undefined || !node.left || !node.right;
@@ -144,7 +164,10 @@ export function trainCart(X: Matrix, y: Float32Array, featureNames: readonly str
     for (;;) {
       tree.cover[n] = (tree.cover[n] as number) + 1;
       if (tree.left[n] === -1) break;
-      n = (row[tree.feature[n] as number] as number) < (tree.threshold[n] as number) ? (tree.left[n] as number) : (tree.right[n] as number);
+      n =
+        (row[tree.feature[n] as number] as number) < (tree.threshold[n] as number)
+          ? (tree.left[n] as number)
+          : (tree.right[n] as number);
     }
   }
   const ensemble: TreeEnsemble = {

@@ -51,7 +51,9 @@ export class EarlyStopping {
   /** Records the score after `round` (0-based); true when training should stop. */
   update(round: number, score: number): boolean {
     const better =
-      this.bestRound < 0 || (this.maximize ? score > this.bestScore : score < this.bestScore) || Number.isNaN(this.bestScore);
+      this.bestRound < 0 ||
+      (this.maximize ? score > this.bestScore : score < this.bestScore) ||
+      Number.isNaN(this.bestScore);
     if (better && !Number.isNaN(score)) {
       this.bestRound = round;
       this.bestScore = score;

@@ -58,7 +58,12 @@ export interface XgbEngine {
 }
 
 /** Validates everything a train call gets, before any engine call (a bad call aborts the wasm module). */
-export function checkTrainInput(X: Matrix, y: Float32Array, params: unknown, opts: TrainOptions): { p: XgbParams; metric: EvalMetric } {
+export function checkTrainInput(
+  X: Matrix,
+  y: Float32Array,
+  params: unknown,
+  opts: TrainOptions,
+): { p: XgbParams; metric: EvalMetric } {
   const p = parseXgbParams(params);
   checkTrainingData(X, y);
   checkTrainOptions(opts, X.cols);
@@ -69,7 +74,9 @@ export function checkTrainInput(X: Matrix, y: Float32Array, params: unknown, opt
 export function checkTrainOptions(opts: TrainOptions, cols: number): void {
   if (opts.earlyStoppingRounds !== undefined) {
     if (!Number.isInteger(opts.earlyStoppingRounds) || opts.earlyStoppingRounds < 1) {
-      throw new UsageError(`earlyStoppingRounds must be a whole number of at least 1 (got ${opts.earlyStoppingRounds}).`);
+      throw new UsageError(
+        `earlyStoppingRounds must be a whole number of at least 1 (got ${opts.earlyStoppingRounds}).`,
+      );
     }
     if (!opts.eval) throw new UsageError('Early stopping needs an eval set.');
   }
@@ -113,6 +120,8 @@ export async function loadEngine(choice: EngineChoice = 'auto'): Promise<XgbEngi
     return await native.createNativeEngine();
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    return (await import('./wasm-engine.js')).createWasmEngine({ note: `native engine unavailable (${why}); using wasm` });
+    return (await import('./wasm-engine.js')).createWasmEngine({
+      note: `native engine unavailable (${why}); using wasm`,
+    });
   }
 }

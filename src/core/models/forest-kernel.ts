@@ -65,11 +65,23 @@ function marginFunction(depth: number, nodeStride: number, leafStride: number): 
       });
       // `leaves` points `internal` floats before the group's first leaves, so leaf `node` sits at leaves + 4 * node.
       for (const k of lanes) {
-        c.localGet(sum).localGet(leaves).localGet(node[k]!).i32Const(2).i32Shl().i32Add().f32Load(k * leafStride);
+        c.localGet(sum)
+          .localGet(leaves)
+          .localGet(node[k]!)
+          .i32Const(2)
+          .i32Shl()
+          .i32Add()
+          .f32Load(k * leafStride);
         c.f32Add().localSet(sum);
       }
-      c.localGet(nodes).i32Const(LANES * nodeStride).i32Add().localSet(nodes);
-      c.localGet(leaves).i32Const(LANES * leafStride).i32Add().localSet(leaves);
+      c.localGet(nodes)
+        .i32Const(LANES * nodeStride)
+        .i32Add()
+        .localSet(nodes);
+      c.localGet(leaves)
+        .i32Const(LANES * leafStride)
+        .i32Add()
+        .localSet(leaves);
       c.localGet(groups).i32Const(1).i32Sub().localSet(groups);
       c.br(nextGroup);
     }),

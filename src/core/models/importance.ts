@@ -12,7 +12,14 @@ export interface FeatureImportance {
 
 /** Importance of every feature, in featureNames order (zeros for features never split on). */
 export function featureImportance(te: TreeEnsemble): FeatureImportance[] {
-  const rows = te.featureNames.map((feature) => ({ feature, weight: 0, gain: 0, cover: 0, totalGain: 0, totalCover: 0 }));
+  const rows = te.featureNames.map((feature) => ({
+    feature,
+    weight: 0,
+    gain: 0,
+    cover: 0,
+    totalGain: 0,
+    totalCover: 0,
+  }));
   for (const tree of te.trees) {
     for (let i = 0; i < tree.left.length; i++) {
       if (tree.left[i] === -1) continue;

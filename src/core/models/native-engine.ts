@@ -40,7 +40,11 @@ function predictRaw(lib: XgbLib, booster: Handle, d: Handle, outputMargin: boole
 function saveToBuffer(lib: XgbLib, booster: Handle, format: 'json' | 'deprecated'): Uint8Array {
   const len: unknown[] = [0];
   const out: unknown[] = [null];
-  check(lib, lib.XGBoosterSaveModelToBuffer(booster, JSON.stringify({ format }), len, out), `save the model as ${format}`);
+  check(
+    lib,
+    lib.XGBoosterSaveModelToBuffer(booster, JSON.stringify({ format }), len, out),
+    `save the model as ${format}`,
+  );
   return lib.copyBytes(out[0], Number(len[0]));
 }
 
@@ -75,7 +79,8 @@ class NativeModel implements TrainedModel {
   predict(X: Matrix): Float32Array {
     const booster = this.live();
     const numFeature = this.binary().numFeature;
-    if (X.cols !== numFeature) throw new UsageError(`The model expects ${numFeature} features, the matrix has ${X.cols}.`);
+    if (X.cols !== numFeature)
+      throw new UsageError(`The model expects ${numFeature} features, the matrix has ${X.cols}.`);
     if (X.rows === 0) return new Float32Array(0);
     const d = createDMatrix(this.lib, X, null, this.threads);
     try {
@@ -161,7 +166,16 @@ export async function createNativeEngine(): Promise<XgbEngine> {
           lib.XGBoosterFree(booster);
           booster = out[0];
         }
-        const model = new NativeModel(lib, booster, threads, registry, best, best + 1, trained, ev ? scores[best] : undefined);
+        const model = new NativeModel(
+          lib,
+          booster,
+          threads,
+          registry,
+          best,
+          best + 1,
+          trained,
+          ev ? scores[best] : undefined,
+        );
         booster = null;
         return model;
       } finally {

@@ -8,14 +8,29 @@ export interface XgbLib {
   readonly path: string;
   readonly version: string;
   lastError(): string;
-  XGDMatrixCreateFromMat_omp(data: Float32Array, nrow: number, ncol: number, missing: number, out: Handle[], nthread: number): number;
+  XGDMatrixCreateFromMat_omp(
+    data: Float32Array,
+    nrow: number,
+    ncol: number,
+    missing: number,
+    out: Handle[],
+    nthread: number,
+  ): number;
   XGDMatrixSetFloatInfo(h: Handle, field: string, values: Float32Array, len: number): number;
   XGDMatrixFree(h: Handle): number;
   XGBoosterCreate(dmats: Handle[] | null, len: number, out: Handle[]): number;
   XGBoosterFree(h: Handle): number;
   XGBoosterSetParam(h: Handle, name: string, value: string): number;
   XGBoosterUpdateOneIter(h: Handle, iter: number, dtrain: Handle): number;
-  XGBoosterPredict(h: Handle, d: Handle, optionMask: number, ntreeLimit: number, training: number, outLen: unknown[], out: unknown[]): number;
+  XGBoosterPredict(
+    h: Handle,
+    d: Handle,
+    optionMask: number,
+    ntreeLimit: number,
+    training: number,
+    outLen: unknown[],
+    out: unknown[],
+  ): number;
   XGBoosterSaveModelToBuffer(h: Handle, config: string, outLen: unknown[], out: unknown[]): number;
   XGBoosterLoadModelFromBuffer(h: Handle, buf: Uint8Array, len: number): number;
   XGBoosterSlice(h: Handle, begin: number, end: number, step: number, out: Handle[]): number;
@@ -61,7 +76,9 @@ function candidates(): string[] {
  * machine; sleeping costs ~25% when idle. A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
  */
 export function nativeEngineEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  return env['OMP_WAIT_POLICY'] === undefined && env['GOMP_SPINCOUNT'] === undefined ? { OMP_WAIT_POLICY: 'passive' } : {};
+  return env['OMP_WAIT_POLICY'] === undefined && env['GOMP_SPINCOUNT'] === undefined
+    ? { OMP_WAIT_POLICY: 'passive' }
+    : {};
 }
 
 let loaded: Promise<XgbLib> | undefined;
@@ -82,9 +99,13 @@ async function open(): Promise<XgbLib> {
   } catch (err) {
     // koffi is an optional dependency: an install that could not build it still trains with wasm.
     if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new RainopsError('The native engine needs the optional koffi FFI module, which is not installed (npm install koffi); use --engine wasm.');
+      throw new RainopsError(
+        'The native engine needs the optional koffi FFI module, which is not installed (npm install koffi); use --engine wasm.',
+      );
     }
-    throw new RainopsError(`The native engine needs the koffi FFI module, which failed to load (${String(err)}); use --engine wasm.`);
+    throw new RainopsError(
+      `The native engine needs the koffi FFI module, which failed to load (${String(err)}); use --engine wasm.`,
+    );
   }
   let lastError = '';
   let lib: ReturnType<typeof koffi.load> | undefined;
@@ -121,7 +142,9 @@ async function open(): Promise<XgbLib> {
     version(major, minor, patch);
     const [ma, mi] = [major[0] as number, minor[0] as number];
     if (ma < 1 || (ma === 1 && mi < 4) || ma > 2 || (ma === 2 && mi > 0)) {
-      throw new RainopsError(`${path} is XGBoost ${ma}.${mi}.${patch[0]}; the native engine needs 1.4 to 2.0 (Debian's libxgboost0 is 1.7).`);
+      throw new RainopsError(
+        `${path} is XGBoost ${ma}.${mi}.${patch[0]}; the native engine needs 1.4 to 2.0 (Debian's libxgboost0 is 1.7).`,
+      );
     }
     // silence the library's warnings on stderr (the CLI owns stderr)
     setGlobal('{"verbosity":0}');
@@ -134,6 +157,8 @@ async function open(): Promise<XgbLib> {
     };
   } catch (err) {
     if (err instanceof RainopsError) throw err;
-    throw new RainopsError(`${path} does not look like a usable libxgboost (${String(err)}); install libxgboost0 or use --engine wasm.`);
+    throw new RainopsError(
+      `${path} does not look like a usable libxgboost (${String(err)}); install libxgboost0 or use --engine wasm.`,
+    );
   }
 }

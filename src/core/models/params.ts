@@ -79,7 +79,9 @@ export function parseXgbParams(input: unknown = {}): XgbParams {
 
 /** Hyperparameters as recorded and shown: under XGBoost's snake_case names (max_depth), whichever spelling was given (eta -> learning_rate). */
 export function xgbParamRecord(input: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(input).flatMap(([k, v]) => (v === undefined ? [] : [[snakeCase(ALIASES[k] ?? k), v]])));
+  return Object.fromEntries(
+    Object.entries(input).flatMap(([k, v]) => (v === undefined ? [] : [[snakeCase(ALIASES[k] ?? k), v]])),
+  );
 }
 
 /** XGBoost's own parameter names and values, identical for both engines but for threads. */

@@ -37,7 +37,13 @@ export interface CompiledEnsemble {
   predictProba(row: ArrayLike<number>): number;
   predictMatrix(X: Matrix): Float64Array;
   /** Adds trees [from, to) to float32 margins of X, tree by tree, calling afterTree after each. */
-  accumulateMargins(X: Matrix, margins: Float32Array, from: number, to: number, afterTree?: (tree: number) => void): void;
+  accumulateMargins(
+    X: Matrix,
+    margins: Float32Array,
+    from: number,
+    to: number,
+    afterTree?: (tree: number) => void,
+  ): void;
 }
 
 export function sigmoid(margin: number): number {
@@ -199,7 +205,8 @@ export function compileEnsemble(te: TreeEnsemble): CompiledEnsemble {
   };
 
   const checkCols = (X: Matrix): void => {
-    if (X.cols !== nFeatures) throw new UsageError(`The model expects ${nFeatures} features, the matrix has ${X.cols}.`);
+    if (X.cols !== nFeatures)
+      throw new UsageError(`The model expects ${nFeatures} features, the matrix has ${X.cols}.`);
   };
 
   return {
@@ -219,7 +226,8 @@ export function compileEnsemble(te: TreeEnsemble): CompiledEnsemble {
       if (margins.length !== X.rows) throw new UsageError('accumulateMargins needs one margin per row.');
       for (let t = Math.max(0, from); t < Math.min(to, nTrees); t++) {
         const root = roots[t] as number;
-        for (let i = 0; i < X.rows; i++) margins[i] = (margins[i] as number) + (value[leafOf(root, X.data, i * nFeatures)] as number);
+        for (let i = 0; i < X.rows; i++)
+          margins[i] = (margins[i] as number) + (value[leafOf(root, X.data, i * nFeatures)] as number);
         afterTree?.(t);
       }
     },

@@ -62,7 +62,10 @@ function loadWasmModule(): Promise<XgbWasmModule> {
 
 function malloc(M: XgbWasmModule, bytes: number): number {
   const ptr = M._malloc(Math.max(bytes, 1));
-  if (ptr === 0) throw new RainopsError(`The wasm engine could not allocate ${bytes} bytes; use the native engine for data this large.`);
+  if (ptr === 0)
+    throw new RainopsError(
+      `The wasm engine could not allocate ${bytes} bytes; use the native engine for data this large.`,
+    );
   return ptr;
 }
 
@@ -102,12 +105,16 @@ function saveBytes(M: XgbWasmModule, handle: number): Uint8Array {
 
 function loadHandle(M: XgbWasmModule, bytes: Uint8Array): number {
   if (bytes[0] === 0x7b) {
-    throw new UsageError('These model bytes are XGBoost JSON (saved by the native engine); the wasm engine reads only the binary format.');
+    throw new UsageError(
+      'These model bytes are XGBoost JSON (saved by the native engine); the wasm engine reads only the binary format.',
+    );
   }
   // a malformed file aborts inside wasm: check it in JS first
   const parsed = parseXgbBinary(bytes);
   if (parsed.majorVersion !== 0 || bytes[0] === 0x62) {
-    throw new UsageError('These model bytes were written by XGBoost 1.x (the native engine); the wasm engine reads only its own format.');
+    throw new UsageError(
+      'These model bytes were written by XGBoost 1.x (the native engine); the wasm engine reads only its own format.',
+    );
   }
   const ptr = malloc(M, bytes.length);
   try {
@@ -181,7 +188,8 @@ class WasmModel implements TrainedModel {
 export async function createWasmEngine(options: WasmEngineOptions = {}): Promise<XgbEngine> {
   const M = await loadWasmModule();
   const chunkRounds = options.chunkRounds ?? 25;
-  if (!Number.isInteger(chunkRounds) || chunkRounds < 1) throw new UsageError('chunkRounds must be a whole number of at least 1.');
+  if (!Number.isInteger(chunkRounds) || chunkRounds < 1)
+    throw new UsageError('chunkRounds must be a whole number of at least 1.');
   const registry = new FinalizationRegistry<number>((handle) => M._free_memory_model(handle));
   const pkg = require('ml-xgboost/package.json') as { version: string };
 
@@ -201,7 +209,8 @@ export async function createWasmEngine(options: WasmEngineOptions = {}): Promise
       }
       if (handle === 0) throw new RainopsError('The wasm engine could not create its training matrix.');
       try {
-        for (const [k, v] of xgbParamPairs(p, null)) withString(M, k, (kp) => withString(M, v, (vp) => M._set_param(handle, kp, vp)));
+        for (const [k, v] of xgbParamPairs(p, null))
+          withString(M, k, (kp) => withString(M, v, (vp) => M._set_param(handle, kp, vp)));
         const stopper = new EarlyStopping(metric, opts.earlyStoppingRounds);
         const ev = opts.eval;
         const margins = ev ? new Float32Array(ev.X.rows) : null;

@@ -76,7 +76,8 @@ class Reader {
 export function parseXgbBinary(bytes: Uint8Array): XgbBinaryModel {
   const r = new Reader(bytes);
   if (bytes.length >= 4 && r.u32(0) === MAGIC_1X) r.pos = 4;
-  if (bytes.length > 0 && (bytes[0] === 0x7b || bytes[0] === 0x5b)) bad('these bytes are a JSON model, not the binary layout');
+  if (bytes.length > 0 && (bytes[0] === 0x7b || bytes[0] === 0x5b))
+    bad('these bytes are a JSON model, not the binary layout');
   r.need(HEADER, 'learner header');
   const h = r.pos;
   const baseScore = r.f32(h);
@@ -176,11 +177,7 @@ export function truncateXgbBinary(bytes: Uint8Array, nTrees: number): Uint8Array
   if (nTrees === total) return bytes.slice();
   const { gbtreeHeader, treeStarts, treeInfo, tail } = model.layout;
   const treesEnd = nTrees < total ? (treeStarts[nTrees] as number) : treeInfo;
-  const parts = [
-    bytes.subarray(0, treesEnd),
-    bytes.subarray(treeInfo, treeInfo + 4 * nTrees),
-    bytes.subarray(tail),
-  ];
+  const parts = [bytes.subarray(0, treesEnd), bytes.subarray(treeInfo, treeInfo + 4 * nTrees), bytes.subarray(tail)];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -194,7 +191,9 @@ export function truncateXgbBinary(bytes: Uint8Array, nTrees: number): Uint8Array
 /** The engine-neutral form: reachable nodes only, numbered depth first so children follow parents. */
 export function xgbBinaryToEnsemble(model: XgbBinaryModel, featureNames: readonly string[]): TreeEnsemble {
   if (featureNames.length !== model.numFeature) {
-    throw new UsageError(`The model was trained on ${model.numFeature} features, ${featureNames.length} names were given.`);
+    throw new UsageError(
+      `The model was trained on ${model.numFeature} features, ${featureNames.length} names were given.`,
+    );
   }
   const trees = model.trees.map((raw, t): TreeArrays => {
     const out: Required<TreeArrays> = {

@@ -70,11 +70,23 @@ export async function predictBatch(opts: BatchOptions, deps: BatchDeps): Promise
   const writer: PredictionWriter = opts.output === null ? sinkWriter(deps.sink!) : await openFileWriter(opts.output);
   const source = createReadStream(opts.input, { highWaterMark: 1 << 20 });
   const result: BatchResult = {
-    input: opts.input, output: opts.output ?? '-', format: opts.outputFormat, model: null,
-    rows: 0, predicted: 0, rain: 0, rejected: 0, rejectedByReason: {}, elapsedMs: 0, complete: true,
+    input: opts.input,
+    output: opts.output ?? '-',
+    format: opts.outputFormat,
+    model: null,
+    rows: 0,
+    predicted: 0,
+    rain: 0,
+    rejected: 0,
+    rejectedByReason: {},
+    elapsedMs: 0,
+    complete: true,
   };
   const reject = (line: number, reason: string) => {
-    if (opts.strict) throw new DataError(`predict: ${name} line ${line}: ${reason}; fix the row or run without --strict to skip invalid rows`);
+    if (opts.strict)
+      throw new DataError(
+        `predict: ${name} line ${line}: ${reason}; fix the row or run without --strict to skip invalid rows`,
+      );
     result.rejected++;
     result.rejectedByReason[reason] ??= { count: 0, lines: [] };
     const entry = result.rejectedByReason[reason];
@@ -82,7 +94,14 @@ export async function predictBatch(opts: BatchOptions, deps: BatchDeps): Promise
     if (entry.lines.length < LINES_PER_REASON) entry.lines.push(line);
   };
   const progress = () =>
-    deps.onProgress?.({ rows: result.rows, predicted: result.predicted, rejected: result.rejected, bytesRead: source.bytesRead, totalBytes, elapsedMs: now() - started });
+    deps.onProgress?.({
+      rows: result.rows,
+      predicted: result.predicted,
+      rejected: result.rejected,
+      bytesRead: source.bytesRead,
+      totalBytes,
+      elapsedMs: now() - started,
+    });
 
   let chunk: FeatureInput[] = [];
   let lines: number[] = [];
@@ -142,10 +161,16 @@ export async function predictBatch(opts: BatchOptions, deps: BatchDeps): Promise
 async function inputSize(path: string): Promise<number> {
   try {
     const s = await stat(path);
-    if (s.isDirectory()) throw new DataError(`predict: input ${path} is a folder; pass --input with a CSV or JSONL file of weatherAUS rows`);
+    if (s.isDirectory())
+      throw new DataError(
+        `predict: input ${path} is a folder; pass --input with a CSV or JSONL file of weatherAUS rows`,
+      );
     return s.size;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(`predict: input ${path} does not exist; pass --input with a CSV or JSONL file of weatherAUS rows`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new DataError(
+        `predict: input ${path} does not exist; pass --input with a CSV or JSONL file of weatherAUS rows`,
+      );
     throw err;
   }
 }

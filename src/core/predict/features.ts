@@ -29,12 +29,17 @@ export function parseFeatures(value: unknown): PredictFeatures {
 
 /** Parses the text of --features (or standard input) as JSON, then validates it. */
 export function parseFeaturesJson(text: string, source: string): PredictFeatures {
-  if (text.trim() === '') throw new UsageError(`predict: ${source} is empty; pass a JSON object such as '{"features": {"Date": "2024-08-26", ...}}'`);
+  if (text.trim() === '')
+    throw new UsageError(
+      `predict: ${source} is empty; pass a JSON object such as '{"features": {"Date": "2024-08-26", ...}}'`,
+    );
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`predict: ${source} is not valid JSON (${(err as Error).message}); pass one JSON object of features`);
+    throw new UsageError(
+      `predict: ${source} is not valid JSON (${(err as Error).message}); pass one JSON object of features`,
+    );
   }
   return parseFeatures(value);
 }

@@ -16,13 +16,24 @@ export { localScorer } from './scorer.js';
 export type { ModelRef, PredictResult, RowScorer } from './scorer.js';
 
 /** Which model answers: a registered version (by alias or number), or a running `rainops serve`. */
-export type ScorerSource = { url: string; remote?: RemoteOptions } | { model: string; alias: string } | { model: string; version: number };
+export type ScorerSource =
+  | { url: string; remote?: RemoteOptions }
+  | { model: string; alias: string }
+  | { model: string; version: number };
 
 /** Opens the scorer for a source; the registry and store are needed only for a local model. */
-export async function openScorer(source: ScorerSource, deps: () => { registry: Registry; store: ArtifactStore }): Promise<RowScorer> {
+export async function openScorer(
+  source: ScorerSource,
+  deps: () => { registry: Registry; store: ArtifactStore },
+): Promise<RowScorer> {
   if ('url' in source) return remoteScorer(source.url, source.remote);
   const { registry, store } = deps();
-  const predictor = await loadPredictor(registry, store, source.model, 'alias' in source ? source.alias : source.version);
+  const predictor = await loadPredictor(
+    registry,
+    store,
+    source.model,
+    'alias' in source ? source.alias : source.version,
+  );
   return localScorer(predictor);
 }
 

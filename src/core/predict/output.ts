@@ -37,8 +37,14 @@ export function sinkWriter(sink: TextSink): PredictionWriter {
   const check = () => {
     if (failure === null) return;
     throw (
-      diskFullError(failure, 'predictions to standard output', { scope: 'predict', fix: 'free space, or write them to another disk with --output' }) ??
-      new DataError(`predict: cannot write to standard output (${(failure as NodeJS.ErrnoException).code ?? String(failure)})`, { cause: failure })
+      diskFullError(failure, 'predictions to standard output', {
+        scope: 'predict',
+        fix: 'free space, or write them to another disk with --output',
+      }) ??
+      new DataError(
+        `predict: cannot write to standard output (${(failure as NodeJS.ErrnoException).code ?? String(failure)})`,
+        { cause: failure },
+      )
     );
   };
   return {
@@ -69,7 +75,10 @@ export async function openFileWriter(path: string): Promise<PredictionWriter> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const cannot = (err: unknown) =>
     diskFullError(err, path, { scope: 'predict', fix: 'free space or point --output elsewhere' }) ??
-    new DataError(`predict: cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that its folder exists and is writable`, { cause: err });
+    new DataError(
+      `predict: cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that its folder exists and is writable`,
+      { cause: err },
+    );
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(temp, 'w');
@@ -116,7 +125,10 @@ function csvField(s: string): string {
 }
 
 /** Formats scored rows: the input's Date and Location, then the answer. */
-export function predictionFormatter(format: OutputFormat): { header: string; line(date: string, location: string | null, p: Prediction): string } {
+export function predictionFormatter(format: OutputFormat): {
+  header: string;
+  line(date: string, location: string | null, p: Prediction): string;
+} {
   if (format === 'jsonl') {
     return {
       header: '',
@@ -126,6 +138,7 @@ export function predictionFormatter(format: OutputFormat): { header: string; lin
   }
   return {
     header: CSV_HEADER,
-    line: (date, location, p) => `${csvField(date)},${location === null ? 'NA' : csvField(location)},${p.prediction_bool},${p.probability},${csvField(p.prediction_str)}\n`,
+    line: (date, location, p) =>
+      `${csvField(date)},${location === null ? 'NA' : csvField(location)},${p.prediction_bool},${p.probability},${csvField(p.prediction_str)}\n`,
   };
 }

@@ -10,7 +10,11 @@ import { RainopsError, UsageError } from '../errors.js';
 import type { ModelRef, PredictResult, RowRejection, RowScorer } from './scorer.js';
 
 const ModelRefSchema = z.object({ name: z.string(), version: z.number() });
-const predictionShape = { prediction_bool: z.union([z.literal(0), z.literal(1)]), prediction_str: z.string(), probability: z.number() };
+const predictionShape = {
+  prediction_bool: z.union([z.literal(0), z.literal(1)]),
+  prediction_str: z.string(),
+  probability: z.number(),
+};
 const AnswerSchema = z.object({ ...predictionShape, model: ModelRefSchema });
 const IssueSchema = z.object({ loc: z.array(z.union([z.string(), z.number()])), msg: z.string() });
 const DetailSchema = z.object({ detail: z.array(IssueSchema) });
@@ -37,7 +41,11 @@ export interface RemoteOptions {
   createConnection?: RequestOptions['createConnection'];
 }
 
-export const REMOTE_DEFAULTS = { connectTimeoutMs: 10_000, readTimeoutMs: 60_000, maxResponseBytes: 64 * 1024 * 1024 } as const;
+export const REMOTE_DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  readTimeoutMs: 60_000,
+  maxResponseBytes: 64 * 1024 * 1024,
+} as const;
 
 /** Why a request got no answer, as the end of a sentence. */
 class NoAnswer extends Error {}
@@ -51,11 +59,20 @@ function postJson(
   url: URL,
   body: string,
   headers: Record<string, string>,
-  limits: { connectTimeoutMs: number; readTimeoutMs: number; maxResponseBytes: number; agent: HttpAgent; createConnection?: RequestOptions['createConnection'] },
+  limits: {
+    connectTimeoutMs: number;
+    readTimeoutMs: number;
+    maxResponseBytes: number;
+    agent: HttpAgent;
+    createConnection?: RequestOptions['createConnection'];
+  },
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const options: RequestOptions = { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) } };
+    const options: RequestOptions = {
+      method: 'POST',
+      headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+    };
     if (limits.createConnection) options.createConnection = limits.createConnection;
     else if (url.protocol !== 'https:') options.agent = limits.agent;
     const req = send(url, options);
@@ -67,19 +84,25 @@ function postJson(
       req.destroy();
       reject(err);
     };
-    const connecting = setTimeout(() => fail(new NoAnswer(`could not connect within ${seconds(limits.connectTimeoutMs)} (--connect-timeout)`)), limits.connectTimeoutMs);
+    const connecting = setTimeout(
+      () => fail(new NoAnswer(`could not connect within ${seconds(limits.connectTimeoutMs)} (--connect-timeout)`)),
+      limits.connectTimeoutMs,
+    );
     req.on('socket', (socket: Socket) => {
       if (socket.connecting) socket.once('connect', () => clearTimeout(connecting));
       else clearTimeout(connecting);
     });
-    req.setTimeout(limits.readTimeoutMs, () => fail(new NoAnswer(`no answer for ${seconds(limits.readTimeoutMs)} (--read-timeout)`)));
+    req.setTimeout(limits.readTimeoutMs, () =>
+      fail(new NoAnswer(`no answer for ${seconds(limits.readTimeoutMs)} (--read-timeout)`)),
+    );
     req.on('error', fail);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > limits.maxResponseBytes) fail(new NoAnswer(`the answer is larger than ${limits.maxResponseBytes} bytes (--max-response)`));
+        if (size > limits.maxResponseBytes)
+          fail(new NoAnswer(`the answer is larger than ${limits.maxResponseBytes} bytes (--max-response)`));
         else chunks.push(chunk);
       });
       res.on('error', fail);
@@ -113,19 +136,25 @@ export function describeDetail(issues: ReadonlyArray<z.infer<typeof IssueSchema>
   // A batch details its first invalid rows only; the later ones come without a reason.
   if (!first) return 'rejected by the server (it gives reasons for the first invalid rows of a batch only)';
   let loc = first.loc;
-  while (loc.length > 0 && (loc[0] === 'body' || loc[0] === 'features' || typeof loc[0] === 'number')) loc = loc.slice(1);
+  while (loc.length > 0 && (loc[0] === 'body' || loc[0] === 'features' || typeof loc[0] === 'number'))
+    loc = loc.slice(1);
   return `✖ ${first.msg}${loc.length ? ` → at ${loc.join('.')}` : ''}${rest.length > 0 ? ` (and ${rest.length} more problem${rest.length === 1 ? '' : 's'})` : ''}`;
 }
 
 /** The API wants every field; a batch row with a missing value can only be scored locally, where it is imputed. */
 function toApiFeatures(row: FeatureInput): { features: Record<string, unknown> } | RowRejection {
   for (const c of FEATURE_INPUT_COLUMNS) {
-    if (row[c] === null) return { reason: `${c}: missing; the server needs every field (drop --url to score locally, which imputes it)` };
+    if (row[c] === null)
+      return { reason: `${c}: missing; the server needs every field (drop --url to score locally, which imputes it)` };
   }
   return { features: { ...row, RainToday: row.RainToday === 'Yes' ? 1 : 0 } };
 }
 
-const strip = (a: z.infer<typeof AnswerSchema> | Prediction): Prediction => ({ prediction_bool: a.prediction_bool, prediction_str: a.prediction_str, probability: a.probability });
+const strip = (a: z.infer<typeof AnswerSchema> | Prediction): Prediction => ({
+  prediction_bool: a.prediction_bool,
+  prediction_str: a.prediction_str,
+  probability: a.probability,
+});
 
 /**
  * Scores through a running `rainops serve` (SPEC section 6): POST /predict for one row, POST /predict/batch
@@ -146,13 +175,24 @@ export function remoteScorer(baseUrl: string, opts: RemoteOptions = {}): RowScor
 
   async function post(path: string, body: unknown): Promise<JsonReply> {
     let reply: Reply;
-    const headers = { 'content-type': 'application/json', accept: 'application/json', ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}) };
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+    };
     try {
       reply = await postJson(new URL(`${base}${path}`), JSON.stringify(body), headers, { ...limits, agent });
     } catch (err) {
-      if (err instanceof NoAnswer) throw new RainopsError(`predict: ${base}${path}: ${err.message}; check that rainops serve runs there and is not overloaded`, { cause: err });
+      if (err instanceof NoAnswer)
+        throw new RainopsError(
+          `predict: ${base}${path}: ${err.message}; check that rainops serve runs there and is not overloaded`,
+          { cause: err },
+        );
       const code = (err as { code?: string }).code ?? (err as Error).name;
-      throw new RainopsError(`predict: cannot reach rainops serve at ${base} (${code}); start it with 'rainops serve' or check --url`, { cause: err });
+      throw new RainopsError(
+        `predict: cannot reach rainops serve at ${base} (${code}); start it with 'rainops serve' or check --url`,
+        { cause: err },
+      );
     }
     let parsed: unknown = reply.text;
     try {
@@ -160,14 +200,22 @@ export function remoteScorer(baseUrl: string, opts: RemoteOptions = {}): RowScor
     } catch {
       // Not JSON (a proxy's HTML error page, say): the text goes into the message as it is.
     }
-    if (reply.status === 401) throw new RainopsError(`predict: ${base} wants an API key; pass --api-key or set RAINOPS_API_KEY to the key the server was started with`);
+    if (reply.status === 401)
+      throw new RainopsError(
+        `predict: ${base} wants an API key; pass --api-key or set RAINOPS_API_KEY to the key the server was started with`,
+      );
     return { status: reply.status, body: parsed };
   }
 
   const unexpected = (path: string, reply: JsonReply) => {
     const detail = (reply.body as { detail?: unknown } | null)?.detail;
-    const text = typeof detail === 'string' ? detail : (typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body) ?? '').slice(0, 200);
-    return new RainopsError(`predict: ${base}${path} answered HTTP ${reply.status}${text ? ` (${text})` : ''}; check that --url points at 'rainops serve' and that it is ready`);
+    const text =
+      typeof detail === 'string'
+        ? detail
+        : (typeof reply.body === 'string' ? reply.body : (JSON.stringify(reply.body) ?? '')).slice(0, 200);
+    return new RainopsError(
+      `predict: ${base}${path} answered HTTP ${reply.status}${text ? ` (${text})` : ''}; check that --url points at 'rainops serve' and that it is ready`,
+    );
   };
 
   async function predictOne(features: unknown): Promise<z.infer<typeof AnswerSchema> | RowRejection> {
@@ -181,7 +229,9 @@ export function remoteScorer(baseUrl: string, opts: RemoteOptions = {}): RowScor
     return parsed.data;
   }
 
-  async function oneByOne(features: unknown[]): Promise<{ model: ModelRef | null; answers: Array<Prediction | RowRejection> }> {
+  async function oneByOne(
+    features: unknown[],
+  ): Promise<{ model: ModelRef | null; answers: Array<Prediction | RowRejection> }> {
     const answers: Array<Prediction | RowRejection> = new Array(features.length);
     let model: ModelRef | null = null;
     let next = 0;
@@ -201,7 +251,9 @@ export function remoteScorer(baseUrl: string, opts: RemoteOptions = {}): RowScor
   }
 
   /** Answers in order, or null when the server has no batch route. */
-  async function inBatches(features: unknown[]): Promise<{ model: ModelRef; answers: Array<Prediction | RowRejection> } | null> {
+  async function inBatches(
+    features: unknown[],
+  ): Promise<{ model: ModelRef; answers: Array<Prediction | RowRejection> } | null> {
     let model: ModelRef | null = null;
     const answers: Array<Prediction | RowRejection> = [];
     for (let start = 0; start < features.length; start += MAX_BATCH_ROWS) {
@@ -209,9 +261,11 @@ export function remoteScorer(baseUrl: string, opts: RemoteOptions = {}): RowScor
       const reply = await post('/predict/batch', { features: part });
       if (reply.status === 404 || reply.status === 405) return null;
       const parsed = BatchAnswerSchema.safeParse(reply.body);
-      if (reply.status !== 200 || !parsed.success || parsed.data.predictions.length !== part.length) throw unexpected('/predict/batch', reply);
+      if (reply.status !== 200 || !parsed.success || parsed.data.predictions.length !== part.length)
+        throw unexpected('/predict/batch', reply);
       model ??= parsed.data.model;
-      for (const p of parsed.data.predictions) answers.push('detail' in p ? { reason: describeDetail(p.detail) } : strip(p));
+      for (const p of parsed.data.predictions)
+        answers.push('detail' in p ? { reason: describeDetail(p.detail) } : strip(p));
     }
     return model ? { model, answers } : null;
   }

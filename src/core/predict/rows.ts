@@ -38,7 +38,9 @@ export async function* iterateWeatherJsonl(stream: Readable): AsyncGenerator<Csv
         continue;
       }
       const obj = value as Record<string, unknown>;
-      const candidate = Object.fromEntries(RAW_COLUMNS.map((c) => [c, c === 'RainTomorrow' ? null : jsonCell(c, obj[c])]));
+      const candidate = Object.fromEntries(
+        RAW_COLUMNS.map((c) => [c, c === 'RainTomorrow' ? null : jsonCell(c, obj[c])]),
+      );
       const parsed = WeatherRowSchema.safeParse(candidate);
       if (parsed.success) yield { line, row: parsed.data };
       else {

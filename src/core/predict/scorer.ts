@@ -24,7 +24,9 @@ export interface RowScorer {
   readonly describe: string;
   predict(features: PredictFeatures): Promise<PredictResult>;
   /** Scores batch rows in order; each answer is a prediction or the reason the row was refused. */
-  scoreRows(rows: readonly FeatureInput[]): Promise<{ model: ModelRef | null; answers: Array<Prediction | RowRejection> }>;
+  scoreRows(
+    rows: readonly FeatureInput[],
+  ): Promise<{ model: ModelRef | null; answers: Array<Prediction | RowRejection> }>;
 }
 
 /** Scores with a loaded model version in this process. */

@@ -66,7 +66,9 @@ async function readText(c: Context, core: PredictCore, limit: number): Promise<s
     return await readLimited(c.req.raw, limit);
   } catch (err) {
     if (err instanceof HttpError) throw err;
-    throw new HttpError(400, { detail: `could not read the request body: ${err instanceof Error ? err.message : String(err)}` });
+    throw new HttpError(400, {
+      detail: `could not read the request body: ${err instanceof Error ? err.message : String(err)}`,
+    });
   }
 }
 
@@ -92,7 +94,9 @@ export function createApp(deps: AppDeps): Hono {
     core.authorize(header(c, 'authorization'));
     // Taken once: a swap while this request runs does not change the model that answers it.
     const loaded = core.requireModel();
-    return c.body(core.predictOne(loaded, await readJson(c, core, core.bodyLimit)), 200, { 'Content-Type': 'application/json' });
+    return c.body(core.predictOne(loaded, await readJson(c, core, core.bodyLimit)), 200, {
+      'Content-Type': 'application/json',
+    });
   };
   const predictBatch = async (c: Context) => {
     core.authorize(header(c, 'authorization'));
@@ -102,7 +106,10 @@ export function createApp(deps: AppDeps): Hono {
   };
 
   app.get('/', (c) =>
-    c.json({ message: 'Welcome to rainops: will it rain tomorrow? POST /predict with {"features": {...}} (see /docs).', docs: '/docs' }),
+    c.json({
+      message: 'Welcome to rainops: will it rain tomorrow? POST /predict with {"features": {...}} (see /docs).',
+      docs: '/docs',
+    }),
   );
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', (c) => {
@@ -115,10 +122,20 @@ export function createApp(deps: AppDeps): Hono {
   });
   // snake_case throughout, also for a bundle that recorded its hyperparameters in camelCase (maxDepth).
   app.get('/model', (c) => c.json(snakeKeys(core.requireModel().info) as ModelInfo));
-  app.get('/metrics', async (c) => c.body(deps.collectMetrics ? await deps.collectMetrics() : metrics.render(), 200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }));
+  app.get('/metrics', async (c) =>
+    c.body(deps.collectMetrics ? await deps.collectMetrics() : metrics.render(), 200, {
+      'Content-Type': PROMETHEUS_CONTENT_TYPE,
+    }),
+  );
   app.get('/openapi.json', (c) => {
     openapi ??= JSON.stringify(
-      buildOpenApi({ version: o.version ?? '0.0.0', bodyLimit: core.bodyLimit, batchBodyLimit: core.batchBodyLimit, apiKey: Boolean(o.apiKey), admin: checkAdmin !== null }),
+      buildOpenApi({
+        version: o.version ?? '0.0.0',
+        bodyLimit: core.bodyLimit,
+        batchBodyLimit: core.batchBodyLimit,
+        apiKey: Boolean(o.apiKey),
+        admin: checkAdmin !== null,
+      }),
     );
     return c.body(openapi, 200, { 'Content-Type': 'application/json' });
   });

@@ -18,7 +18,11 @@ type Message =
   | { type: 'rainops:snapshot'; id: number; snapshot: MetricsSnapshot }
   | { type: 'rainops:shutdown' };
 
-const isMessage = (m: unknown): m is Message => typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && (m as { type: string }).type.startsWith('rainops:');
+const isMessage = (m: unknown): m is Message =>
+  typeof m === 'object' &&
+  m !== null &&
+  typeof (m as { type?: unknown }).type === 'string' &&
+  (m as { type: string }).type.startsWith('rainops:');
 
 /** How a worker learns the primary's address (it does not listen itself). */
 const URL_VARIABLE = 'RAINOPS_SERVE_URL';
@@ -122,13 +126,18 @@ export async function startCluster(opts: ClusterOptions, deps: { logger: Logger 
         live.delete(w);
         if (serving.includes(w)) serving.splice(serving.indexOf(w), 1);
         if (!ready) {
-          reject(new RainopsError(`serve: worker ${index} exited (${signal ?? `code ${String(code)}`}) before serving`));
+          reject(
+            new RainopsError(`serve: worker ${index} exited (${signal ?? `code ${String(code)}`}) before serving`),
+          );
           return;
         }
         if (closing) return;
-        deps.logger.warn(`worker ${index} (pid ${String(w.process.pid)}) exited (${signal ?? `code ${String(code)}`}); starting another`);
+        deps.logger.warn(
+          `worker ${index} (pid ${String(w.process.pid)}) exited (${signal ?? `code ${String(code)}`}); starting another`,
+        );
         setTimeout(() => {
-          if (!closing) fork(index).catch((err: unknown) => deps.logger.warn(err instanceof Error ? err.message : String(err)));
+          if (!closing)
+            fork(index).catch((err: unknown) => deps.logger.warn(err instanceof Error ? err.message : String(err)));
         }, 1000).unref();
       });
     });
@@ -138,7 +147,9 @@ export async function startCluster(opts: ClusterOptions, deps: { logger: Logger 
     // Stop accepting first; connections already handed off reach their worker before its shutdown message.
     server.close();
     for (const socket of waiting.splice(0)) socket.destroy();
-    const exits = [...live].map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+    const exits = [...live].map(
+      (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
+    );
     for (const w of live) send(w, { type: 'rainops:shutdown' });
     const kill = setTimeout(() => {
       for (const w of live) w.process.kill('SIGKILL');
@@ -157,7 +168,10 @@ export async function startCluster(opts: ClusterOptions, deps: { logger: Logger 
 }
 
 /** The worker's side of the channel: takes connections, answers snapshot requests, asks the primary for the cluster's figures. */
-export function workerChannel(metrics: ServerMetrics, onShutdown: () => void): {
+export function workerChannel(
+  metrics: ServerMetrics,
+  onShutdown: () => void,
+): {
   /** Where the primary listens. */
   url: string;
   collectMetrics(): Promise<string>;
@@ -179,7 +193,8 @@ export function workerChannel(metrics: ServerMetrics, onShutdown: () => void): {
       const socket = handle as Socket | undefined;
       if (socket && onSocket) onSocket(socket);
       else socket?.destroy();
-    } else if (m.type === 'rainops:snapshot?') post({ type: 'rainops:snapshot', id: m.id, snapshot: metrics.snapshot() });
+    } else if (m.type === 'rainops:snapshot?')
+      post({ type: 'rainops:snapshot', id: m.id, snapshot: metrics.snapshot() });
     else if (m.type === 'rainops:metrics') {
       pending.get(m.id)?.(m.text);
       pending.delete(m.id);

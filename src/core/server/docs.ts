@@ -11,7 +11,8 @@ const ASSETS: Record<string, string> = {
 };
 
 // The page may talk to this server only; Swagger UI sets inline styles and shows data: images.
-const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
 
 export const DOCS_HTML = `<!doctype html>
 <html lang="en">
@@ -63,7 +64,9 @@ export function registerDocs(app: Hono): void {
   const page = (c: Context) => c.html(DOCS_HTML, 200, { 'Content-Security-Policy': CSP });
   app.get('/docs', page);
   app.get('/docs/', page);
-  app.get('/docs/assets/init.js', (c) => c.body(INIT_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' }));
+  app.get('/docs/assets/init.js', (c) =>
+    c.body(INIT_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' }),
+  );
   app.get('/docs/assets/:name', async (c) => {
     const name = c.req.param('name');
     const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;

@@ -45,26 +45,43 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): { found: boolean
 }
 
 /** Maps zod issues to FastAPI/pydantic-style entries, with `loc` starting at `prefix` (e.g. ["body"]). */
-export function issuesToDetail(issues: readonly z.core.$ZodIssue[], prefix: ReadonlyArray<string | number>, input: unknown): ValidationIssue[] {
+export function issuesToDetail(
+  issues: readonly z.core.$ZodIssue[],
+  prefix: ReadonlyArray<string | number>,
+  input: unknown,
+): ValidationIssue[] {
   return issues.map((issue) => {
     const loc = [...prefix, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))];
     switch (issue.code) {
       case 'invalid_type': {
         const at = valueAt(input, issue.path);
         if (!at.found || at.value === undefined) return { loc, msg: 'Field required', type: 'missing' };
-        if (typeof at.value === 'number' && !Number.isFinite(at.value)) return { loc, msg: 'Input should be a finite number', type: 'finite_number' };
+        if (typeof at.value === 'number' && !Number.isFinite(at.value))
+          return { loc, msg: 'Input should be a finite number', type: 'finite_number' };
         const [type, msg] = TYPE_NAMES[issue.expected] ?? ['type_error', clip(issue.message)];
         return { loc, msg, type };
       }
       case 'too_small': {
-        if (issue.origin === 'array') return { loc, msg: `List should have at least ${String(issue.minimum)} items`, type: 'too_short' };
+        if (issue.origin === 'array')
+          return { loc, msg: `List should have at least ${String(issue.minimum)} items`, type: 'too_short' };
         const [word, key] = issue.inclusive ? ['greater than or equal to', 'ge'] : ['greater than', 'gt'];
-        return { loc, msg: `Input should be ${word} ${String(issue.minimum)}`, type: issue.inclusive ? 'greater_than_equal' : 'greater_than', ctx: { [key]: Number(issue.minimum) } };
+        return {
+          loc,
+          msg: `Input should be ${word} ${String(issue.minimum)}`,
+          type: issue.inclusive ? 'greater_than_equal' : 'greater_than',
+          ctx: { [key]: Number(issue.minimum) },
+        };
       }
       case 'too_big': {
-        if (issue.origin === 'array') return { loc, msg: `List should have at most ${String(issue.maximum)} items`, type: 'too_long' };
+        if (issue.origin === 'array')
+          return { loc, msg: `List should have at most ${String(issue.maximum)} items`, type: 'too_long' };
         const [word, key] = issue.inclusive ? ['less than or equal to', 'le'] : ['less than', 'lt'];
-        return { loc, msg: `Input should be ${word} ${String(issue.maximum)}`, type: issue.inclusive ? 'less_than_equal' : 'less_than', ctx: { [key]: Number(issue.maximum) } };
+        return {
+          loc,
+          msg: `Input should be ${word} ${String(issue.maximum)}`,
+          type: issue.inclusive ? 'less_than_equal' : 'less_than',
+          ctx: { [key]: Number(issue.maximum) },
+        };
       }
       case 'invalid_value':
         return { loc, msg: clip(issue.message), type: 'enum' };

@@ -41,12 +41,22 @@ export interface AppDeps {
 
 /** Every route, with the label its metrics carry (unknown paths share one label). */
 export const ROUTE_LABELS = new Map<string, string>([
-  ['/', '/'], ['/health', '/health'], ['/ready', '/ready'], ['/model', '/model'], ['/metrics', '/metrics'],
-  ['/openapi.json', '/openapi.json'], ['/docs', '/docs'], ['/docs/', '/docs'], ['/predict', '/predict'],
-  ['/predict/', '/predict'], ['/predict/batch', '/predict/batch'], ['/admin/reload', '/admin/reload'],
+  ['/', '/'],
+  ['/health', '/health'],
+  ['/ready', '/ready'],
+  ['/model', '/model'],
+  ['/metrics', '/metrics'],
+  ['/openapi.json', '/openapi.json'],
+  ['/docs', '/docs'],
+  ['/docs/', '/docs'],
+  ['/predict', '/predict'],
+  ['/predict/', '/predict'],
+  ['/predict/batch', '/predict/batch'],
+  ['/admin/reload', '/admin/reload'],
 ]);
 const QUOTED_ROUTES = new Map([...ROUTE_LABELS.keys()].map((path) => [path, JSON.stringify(path)]));
-const routeLabel = (path: string) => ROUTE_LABELS.get(path) ?? (path.startsWith('/docs/assets/') ? '/docs/assets' : 'unmatched');
+const routeLabel = (path: string) =>
+  ROUTE_LABELS.get(path) ?? (path.startsWith('/docs/assets/') ? '/docs/assets' : 'unmatched');
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -79,19 +89,34 @@ function batchRows(body: unknown): { rows: unknown[]; prefix: Array<string | num
     prefix = ['body'];
   } else if (body !== null && typeof body === 'object') {
     const features = (body as Record<string, unknown>).features;
-    if (features === undefined) throw validationError([{ loc: ['body', 'features'], msg: 'Field required', type: 'missing' }]);
-    if (!Array.isArray(features)) throw validationError([{ loc: ['body', 'features'], msg: 'Input should be a valid list', type: 'list_type' }]);
+    if (features === undefined)
+      throw validationError([{ loc: ['body', 'features'], msg: 'Field required', type: 'missing' }]);
+    if (!Array.isArray(features))
+      throw validationError([{ loc: ['body', 'features'], msg: 'Input should be a valid list', type: 'list_type' }]);
     rows = features;
     prefix = ['body', 'features'];
   } else {
-    throw validationError([{ loc: ['body'], msg: 'Input should be {"features": [...]} or a list of feature objects', type: 'model_attributes_type' }]);
+    throw validationError([
+      {
+        loc: ['body'],
+        msg: 'Input should be {"features": [...]} or a list of feature objects',
+        type: 'model_attributes_type',
+      },
+    ]);
   }
   if (rows.length > MAX_BATCH_ROWS) throw tooManyRows(prefix, rows.length);
   return { rows, prefix };
 }
 
 const tooManyRows = (prefix: Array<string | number>, n: number) =>
-  validationError([{ loc: prefix, msg: `List should have at most ${MAX_BATCH_ROWS} items, not ${n}`, type: 'too_long', ctx: { max_length: MAX_BATCH_ROWS } }]);
+  validationError([
+    {
+      loc: prefix,
+      msg: `List should have at most ${MAX_BATCH_ROWS} items, not ${n}`,
+      type: 'too_long',
+      ctx: { max_length: MAX_BATCH_ROWS },
+    },
+  ]);
 
 /**
  * Past the size limit, a body is still read and dropped up to this many more bytes before the connection
@@ -99,7 +124,8 @@ const tooManyRows = (prefix: Array<string | number>, n: number) =>
  */
 export const DISCARD_LIMIT = 16 * MIB;
 
-export const tooLarge = (limit: number) => new HttpError(413, { detail: `Request body too large: at most ${limit} bytes` });
+export const tooLarge = (limit: number) =>
+  new HttpError(413, { detail: `Request body too large: at most ${limit} bytes` });
 
 /** 400 for bad JSON (naming the position, like FastAPI), 422 for an empty body. */
 function parseJson(text: string): unknown {
@@ -110,7 +136,11 @@ function parseJson(text: string): unknown {
     // V8 names the offset ("... in JSON at position 8"); FastAPI puts it in loc.
     const message = err instanceof Error ? err.message : String(err);
     const pos = /position (\d+)/.exec(message);
-    throw new HttpError(400, { detail: [{ loc: pos ? ['body', Number(pos[1])] : ['body'], msg: `JSON decode error: ${message}`, type: 'json_invalid' }] });
+    throw new HttpError(400, {
+      detail: [
+        { loc: pos ? ['body', Number(pos[1])] : ['body'], msg: `JSON decode error: ${message}`, type: 'json_invalid' },
+      ],
+    });
   }
 }
 
@@ -133,7 +163,10 @@ function batchOf(prefix: ReadonlyArray<string | number>, count: number, metrics:
         at.push(i);
       } else {
         // Past the first MAX_DETAILED_ROWS, an invalid row costs its index only: the body stays small.
-        predictions[i] = { index: i, detail: ++invalid <= MAX_DETAILED_ROWS ? issuesToDetail(r.error.issues, [...prefix, i], row) : [] };
+        predictions[i] = {
+          index: i,
+          detail: ++invalid <= MAX_DETAILED_ROWS ? issuesToDetail(r.error.issues, [...prefix, i], row) : [],
+        };
       }
     },
     async answer(loaded: LoadedModel, slice: TimeSlicer): Promise<object> {
@@ -150,7 +183,14 @@ function batchOf(prefix: ReadonlyArray<string | number>, count: number, metrics:
         predictions[i] = { index: i, ...p };
       });
       metrics.predicted(rain, inputs.length - rain);
-      return { model: loaded.ref, count, valid: inputs.length, invalid, details_omitted: Math.max(0, invalid - MAX_DETAILED_ROWS), predictions };
+      return {
+        model: loaded.ref,
+        count,
+        valid: inputs.length,
+        invalid,
+        details_omitted: Math.max(0, invalid - MAX_DETAILED_ROWS),
+        predictions,
+      };
     },
   };
 }
@@ -213,7 +253,9 @@ export function createPredictCore(deps: AppDeps): PredictCore {
     },
     checkHeaders(contentType, contentLength, limit) {
       if (contentType !== undefined && !JSON_TYPE.test(contentType)) {
-        throw new HttpError(415, { detail: `Unsupported Media Type: send the body as application/json, not ${contentType.slice(0, 100)}` });
+        throw new HttpError(415, {
+          detail: `Unsupported Media Type: send the body as application/json, not ${contentType.slice(0, 100)}`,
+        });
       }
       // Node's parser holds the body to its Content-Length, so the header can be trusted.
       if (contentLength !== undefined && Number(contentLength) > limit) throw tooLarge(limit);
@@ -265,7 +307,9 @@ export function createPredictCore(deps: AppDeps): PredictCore {
         // Written by hand: the same JSON as JSON.stringify gives, at a fraction of its cost on every request.
         const p = QUOTED_ROUTES.get(path) ?? JSON.stringify(path.slice(0, 200));
         const m = method === 'POST' ? '"POST"' : method === 'GET' ? '"GET"' : JSON.stringify(method);
-        accessLog(`{"time":"${isoNow()}","method":${m},"path":${p},"status":${status},"ms":${Math.round(ms * 1000) / 1000}}\n`);
+        accessLog(
+          `{"time":"${isoNow()}","method":${m},"path":${p},"status":${status},"ms":${Math.round(ms * 1000) / 1000}}\n`,
+        );
       }
     },
   };

@@ -6,9 +6,12 @@ export function listen(server: Server, port: number, host: string): Promise<Addr
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const where = `${host}:${port}`;
-      if (err.code === 'EADDRINUSE') reject(new RainopsError(`serve: ${where} is already in use; stop the other server or pick another --port`));
-      else if (err.code === 'EACCES') reject(new RainopsError(`serve: not allowed to listen on ${where}; pick a --port above 1023`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new RainopsError(`serve: cannot listen on ${host}: no such address on this machine`));
+      if (err.code === 'EADDRINUSE')
+        reject(new RainopsError(`serve: ${where} is already in use; stop the other server or pick another --port`));
+      else if (err.code === 'EACCES')
+        reject(new RainopsError(`serve: not allowed to listen on ${where}; pick a --port above 1023`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
+        reject(new RainopsError(`serve: cannot listen on ${host}: no such address on this machine`));
       else reject(err);
     };
     server.once('error', onError);

@@ -36,7 +36,9 @@ export function createMetrics(now: () => number = Date.now): ServerMetrics {
   const startedAt = now() / 1000;
 
   const snapshot = (): MetricsSnapshot => ({
-    requests: [...requests.values()].flatMap((byMethod) => [...byMethod.values()].flatMap((byStatus) => [...byStatus.values()].map((r) => ({ ...r })))),
+    requests: [...requests.values()].flatMap((byMethod) =>
+      [...byMethod.values()].flatMap((byStatus) => [...byStatus.values()].map((r) => ({ ...r }))),
+    ),
     latency: [...latency.values()].map((h) => ({ ...h, buckets: [...h.buckets] })),
     predictions: { ...predictions },
     models: model ? [{ ...model }] : [],
@@ -97,7 +99,8 @@ const labels = (l: Record<string, string | number>) =>
 /** Adds up the snapshots of one or more processes and writes them as Prometheus text. */
 export function renderMetrics(snapshots: readonly MetricsSnapshot[]): string {
   const out: string[] = [];
-  const head = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const head = (name: string, type: string, help: string) =>
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
 
   const requests = new Map<string, number>();
   const latency = new Map<string, { buckets: number[]; sum: number; count: number }>();
@@ -153,7 +156,11 @@ export function renderMetrics(snapshots: readonly MetricsSnapshot[]): string {
   head('rainops_predictions_total', 'counter', 'Rows scored, by predicted class (1 = rain tomorrow).');
   out.push(`rainops_predictions_total{class="1"} ${rain}`, `rainops_predictions_total{class="0"} ${dry}`);
 
-  head('rainops_model_version', 'gauge', 'Version of the model served under the alias (the newest any process serves).');
+  head(
+    'rainops_model_version',
+    'gauge',
+    'Version of the model served under the alias (the newest any process serves).',
+  );
   const byAlias = new Map<string, number>();
   for (const m of models.values()) {
     const key = labels({ model: m.labels.model!, alias: m.labels.alias! });
@@ -166,7 +173,11 @@ export function renderMetrics(snapshots: readonly MetricsSnapshot[]): string {
 
   head('rainops_model_reloads_total', 'counter', 'Model versions swapped in after the alias moved.');
   out.push(`rainops_model_reloads_total ${reloads}`);
-  head('rainops_model_reload_failures_total', 'counter', 'Model versions that failed to load or verify (the previous one kept serving).');
+  head(
+    'rainops_model_reload_failures_total',
+    'counter',
+    'Model versions that failed to load or verify (the previous one kept serving).',
+  );
   out.push(`rainops_model_reload_failures_total ${failures}`);
 
   head('rainops_processes', 'gauge', 'Server processes whose figures are added up here.');

@@ -84,11 +84,15 @@ export interface ModelHolderDeps {
 /** Fails with a sentence when the registry cannot serve MODEL@ALIAS. */
 export function checkServable(registry: Registry, model: string, alias: string): number {
   if (!registry.listModels().some((m) => m.name === model)) {
-    throw new NotFoundError(`no model named ${model} in the registry ${registry.file}; train one with 'rainops optimize' (or pick another with --model)`);
+    throw new NotFoundError(
+      `no model named ${model} in the registry ${registry.file}; train one with 'rainops optimize' (or pick another with --model)`,
+    );
   }
   const version = registry.getAlias(model, alias);
   if (version === null) {
-    throw new NotFoundError(`model ${model} has no alias ${alias}; point it with 'rainops promote ${model} VERSION --alias ${alias}' (or pick another with --alias)`);
+    throw new NotFoundError(
+      `model ${model} has no alias ${alias}; point it with 'rainops promote ${model} VERSION --alias ${alias}' (or pick another with --alias)`,
+    );
   }
   return version;
 }
@@ -97,7 +101,10 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
   const { model, alias, pollMs } = opts;
   const maxRetryMs = opts.maxRetryMs ?? 300_000;
   const now = deps.now ?? (() => new Date());
-  const follower = followRegistryFile(deps.registry, { open: deps.openRegistry ?? ((file) => openRegistry(file)), logger: deps.logger });
+  const follower = followRegistryFile(deps.registry, {
+    open: deps.openRegistry ?? ((file) => openRegistry(file)),
+    logger: deps.logger,
+  });
   const registry = () => follower.current() ?? deps.registry;
   const load = deps.load ?? ((version: number) => loadPredictor(registry(), deps.store, model, version));
   let current: LoadedModel | null = null;
@@ -177,13 +184,20 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
       return { status: 'unchanged', version, previous };
     }
     if (!force && failed?.version === version && Date.now() < failed.retryAt) {
-      return { status: 'skipped', version, previous, reason: `v${version} failed to load; next try after ${new Date(failed.retryAt).toISOString()}` };
+      return {
+        status: 'skipped',
+        version,
+        previous,
+        reason: `v${version} failed to load; next try after ${new Date(failed.retryAt).toISOString()}`,
+      };
     }
     try {
       const predictor = await load(version);
       if (stopped) return { status: 'skipped', version, previous, reason: 'stopped while loading' };
       swapIn(predictor, true);
-      deps.logger.info(`alias ${alias} of ${model} moved from v${String(previous)} to v${version}: now serving v${version}`);
+      deps.logger.info(
+        `alias ${alias} of ${model} moved from v${String(previous)} to v${version}: now serving v${version}`,
+      );
       return { status: 'loaded', version, previous };
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
@@ -192,7 +206,9 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
       failed = { version, attempts, retryAt: Date.now() + wait };
       problem = `alias ${alias} points at v${version}, which could not be loaded (${error}); ${serving}`;
       deps.metrics?.reloadFailed();
-      deps.logger.warn(`could not load ${model} v${version} (alias ${alias}): ${error}; ${serving}, next try in ${Math.round(wait / 1000)} s`);
+      deps.logger.warn(
+        `could not load ${model} v${version} (alias ${alias}): ${error}; ${serving}, next try in ${Math.round(wait / 1000)} s`,
+      );
       return { status: 'failed', version, previous, error };
     }
   };

@@ -34,8 +34,12 @@ export function createNodeListener(deps: AppDeps): {
       const at = building;
       // A request Hono cannot turn into a URL (an invalid Host, `OPTIONS *`): the client's fault, not ours.
       const status = err instanceof RequestError ? 400 : 500;
-      if (status === 500) deps.logger.warn(`request failed outside the app: ${err instanceof Error ? err.message : String(err)}`);
-      const detail = status === 400 ? `Bad Request: ${err instanceof Error ? err.message : 'malformed request'}` : 'Internal Server Error';
+      if (status === 500)
+        deps.logger.warn(`request failed outside the app: ${err instanceof Error ? err.message : String(err)}`);
+      const detail =
+        status === 400
+          ? `Bad Request: ${err instanceof Error ? err.message : 'malformed request'}`
+          : 'Internal Server Error';
       if (at) core.record(at.req.method ?? '-', at.req.url ?? '', status, performance.now() - at.start);
       const headers: Record<string, string> = { 'Content-Type': 'application/json' };
       if (isClosing()) headers.Connection = 'close';
@@ -43,11 +47,20 @@ export function createNodeListener(deps: AppDeps): {
     },
   });
 
-  const respond = (req: IncomingMessage, res: ServerResponse, start: number, status: number, body: unknown, extra?: Record<string, string>) => {
+  const respond = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+    status: number,
+    body: unknown,
+    extra?: Record<string, string>,
+  ) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
     const length = Buffer.byteLength(text);
     // Literal objects: this runs for every prediction.
-    const headers: Record<string, string | number> = extra ? { 'Content-Type': 'application/json', 'Content-Length': length, ...extra } : { 'Content-Type': 'application/json', 'Content-Length': length };
+    const headers: Record<string, string | number> = extra
+      ? { 'Content-Type': 'application/json', 'Content-Length': length, ...extra }
+      : { 'Content-Type': 'application/json', 'Content-Length': length };
     if (isClosing()) headers.Connection = 'close';
     res.writeHead(status, headers);
     if (req.complete) res.end(text);
@@ -86,10 +99,19 @@ export function createNodeListener(deps: AppDeps): {
   const fail = (req: IncomingMessage, res: ServerResponse, start: number, err: unknown) => {
     if (err instanceof HttpError) {
       // Past the size limit the connection closes once the body is dropped: the client is sending too much anyway.
-      respond(req, res, start, err.status, err.body, err.status === 413 ? { ...err.headers, Connection: 'close' } : err.headers);
+      respond(
+        req,
+        res,
+        start,
+        err.status,
+        err.body,
+        err.status === 413 ? { ...err.headers, Connection: 'close' } : err.headers,
+      );
       return;
     }
-    deps.logger.warn(`unexpected error on POST ${req.url!}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    deps.logger.warn(
+      `unexpected error on POST ${req.url!}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
     respond(req, res, start, 500, { detail: 'Internal Server Error' });
   };
 
@@ -159,19 +181,25 @@ export function createNodeListener(deps: AppDeps): {
     });
 
   const predictBatch = (req: IncomingMessage, res: ServerResponse) =>
-    withBody(req, res, core.batchBodyLimit, (loaded, text, start) => {
-      const answer = async () => {
-        // Joining the decoded text, and writing the answer, each take a turn of batch work of their own.
-        await core.batchTurn();
-        const body = await core.predictBatchText(loaded, text());
-        await core.batchTurn();
-        return JSON.stringify(body);
-      };
-      answer().then(
-        (json) => respond(req, res, start, 200, json),
-        (err: unknown) => fail(req, res, start, err),
-      );
-    }, true);
+    withBody(
+      req,
+      res,
+      core.batchBodyLimit,
+      (loaded, text, start) => {
+        const answer = async () => {
+          // Joining the decoded text, and writing the answer, each take a turn of batch work of their own.
+          await core.batchTurn();
+          const body = await core.predictBatchText(loaded, text());
+          await core.batchTurn();
+          return JSON.stringify(body);
+        };
+        answer().then(
+          (json) => respond(req, res, start, 200, json),
+          (err: unknown) => fail(req, res, start, err),
+        );
+      },
+      true,
+    );
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST') {

@@ -21,7 +21,6 @@ import {
 } from './schemas.js';
 import { EXAMPLE_FEATURES } from '../dataset/example.js';
 
-
 export interface OpenApiOptions {
   version: string;
   /** Bodies larger than these are refused with 413. */
@@ -55,8 +54,10 @@ function componentSchemas(): Record<string, unknown> {
     io: 'input',
     // Refinements have no JSON Schema form: say what they check.
     override: ({ zodSchema, jsonSchema }) => {
-      if (zodSchema === DateSchema) Object.assign(jsonSchema, { format: 'date', description: 'a real calendar day, YYYY-MM-DD' });
-      if (zodSchema === LocationSchema) Object.assign(jsonSchema, { enum: [...LOCATION_NAMES], description: 'one of the 49 weatherAUS stations' });
+      if (zodSchema === DateSchema)
+        Object.assign(jsonSchema, { format: 'date', description: 'a real calendar day, YYYY-MM-DD' });
+      if (zodSchema === LocationSchema)
+        Object.assign(jsonSchema, { enum: [...LOCATION_NAMES], description: 'one of the 49 weatherAUS stations' });
     },
   });
   for (const s of Object.values(schemas)) {
@@ -65,7 +66,10 @@ function componentSchemas(): Record<string, unknown> {
   }
   (schemas.Features as Record<string, unknown>).example = EXAMPLE_FEATURES;
   (schemas.PredictResponse as Record<string, unknown>).example = {
-    prediction_bool: 1, prediction_str: ANSWER_RAIN, probability: 0.8314, model: { name: MODEL_NAME, version: 1 },
+    prediction_bool: 1,
+    prediction_str: ANSWER_RAIN,
+    probability: 0.8314,
+    model: { name: MODEL_NAME, version: 1 },
   };
   return schemas;
 }
@@ -90,9 +94,13 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
   const predict = {
     tags: ['prediction'],
     summary: 'Will it rain tomorrow?',
-    description: 'Scores one day of weather at one station with the model the alias points at. Unknown fields are ignored.',
+    description:
+      'Scores one day of weather at one station with the model the alias points at. Unknown fields are ignored.',
     ...security,
-    requestBody: { required: true, content: { 'application/json': { schema: ref('PredictRequest'), example: { features: EXAMPLE_FEATURES } } } },
+    requestBody: {
+      required: true,
+      content: { 'application/json': { schema: ref('PredictRequest'), example: { features: EXAMPLE_FEATURES } } },
+    },
     responses: { '200': json('The prediction.', 'PredictResponse'), ...errors(o.bodyLimit) },
   };
   const get = (tag: string, summary: string, id: string, extra: Record<string, unknown> = {}) => ({
@@ -102,14 +110,30 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
     '/': get('service', 'Welcome', 'Welcome'),
     '/health': get('service', 'Liveness: the process answers', 'Health'),
     '/ready': get('service', 'Readiness: the version the alias points at is loaded', 'Ready', {
-      '503': json('No model loaded yet, or the one serving is not what the alias points at (a version that failed to load, a registry file that is gone); `reason` says which.', 'Ready'),
+      '503': json(
+        'No model loaded yet, or the one serving is not what the alias points at (a version that failed to load, a registry file that is gone); `reason` says which.',
+        'Ready',
+      ),
     }),
-    '/model': get('service', 'The model version being served', 'ModelInfo', { '503': json('No model loaded yet.', 'Error') }),
+    '/model': get('service', 'The model version being served', 'ModelInfo', {
+      '503': json('No model loaded yet.', 'Error'),
+    }),
     '/metrics': {
-      get: { tags: ['service'], summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+      get: {
+        tags: ['service'],
+        summary: 'Prometheus metrics',
+        responses: {
+          '200': {
+            description: 'Prometheus text format 0.0.4',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
     },
     '/predict': { post: { ...predict, operationId: 'predict' } },
-    '/predict/': { post: { ...predict, operationId: 'predict_slash', description: `${predict.description} Same as POST /predict.` } },
+    '/predict/': {
+      post: { ...predict, operationId: 'predict_slash', description: `${predict.description} Same as POST /predict.` },
+    },
     '/predict/batch': {
       post: {
         tags: ['prediction'],
@@ -120,7 +144,10 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
           'Each invalid row gets its own `detail` with its index; the valid rows are scored all the same (200). ' +
           `The first ${MAX_DETAILED_ROWS} invalid rows are detailed; later ones get an empty \`detail\`, counted in \`details_omitted\`.`,
         ...security,
-        requestBody: { required: true, content: { 'application/json': { schema: ref('BatchRequest'), example: { features: [EXAMPLE_FEATURES] } } } },
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: ref('BatchRequest'), example: { features: [EXAMPLE_FEATURES] } } },
+        },
         responses: { '200': json('One entry per row, in order.', 'BatchResponse'), ...errors(o.batchBodyLimit) },
       },
     },
@@ -132,7 +159,10 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
         operationId: 'admin_reload',
         summary: 'Look at the alias now and load its version (retrying one that failed)',
         security: [{ adminToken: [] }],
-        responses: { '200': json('What the reload did.', 'ReloadResult'), '401': json('Missing or wrong admin token.', 'Error') },
+        responses: {
+          '200': json('What the reload did.', 'ReloadResult'),
+          '401': json('Missing or wrong admin token.', 'Error'),
+        },
       },
     };
   }
@@ -141,7 +171,8 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
     info: {
       title: 'rainops',
       version: o.version,
-      description: 'Will it rain tomorrow at one of 49 Australian weather stations? A drop-in for the FastAPI service of the original stack.',
+      description:
+        'Will it rain tomorrow at one of 49 Australian weather stations? A drop-in for the FastAPI service of the original stack.',
     },
     paths,
     components: {
@@ -150,8 +181,24 @@ export function buildOpenApi(o: OpenApiOptions): Record<string, unknown> {
       ...(o.apiKey || o.admin
         ? {
             securitySchemes: {
-              ...(o.apiKey ? { apiKey: { type: 'http', scheme: 'bearer', description: 'the --api-key (RAINOPS_API_KEY) of the server' } } : {}),
-              ...(o.admin ? { adminToken: { type: 'http', scheme: 'bearer', description: 'the --admin-token (RAINOPS_ADMIN_TOKEN) of the server' } } : {}),
+              ...(o.apiKey
+                ? {
+                    apiKey: {
+                      type: 'http',
+                      scheme: 'bearer',
+                      description: 'the --api-key (RAINOPS_API_KEY) of the server',
+                    },
+                  }
+                : {}),
+              ...(o.admin
+                ? {
+                    adminToken: {
+                      type: 'http',
+                      scheme: 'bearer',
+                      description: 'the --admin-token (RAINOPS_ADMIN_TOKEN) of the server',
+                    },
+                  }
+                : {}),
             },
           }
         : {}),

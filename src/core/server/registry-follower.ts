@@ -31,7 +31,10 @@ function identityOf(file: string): Identity | null {
  * or deleted; a server following an alias would then follow a registry nobody writes any more. When the
  * file is replaced, `first` is closed too (closing twice is harmless).
  */
-export function followRegistryFile(first: Registry, deps: { open(file: string): Registry; logger: Logger }): RegistryFollower {
+export function followRegistryFile(
+  first: Registry,
+  deps: { open(file: string): Registry; logger: Logger },
+): RegistryFollower {
   const file = first.file;
   // An in-memory registry (tests) has no file to follow.
   if (file === ':memory:' || file === '') return { current: () => first, check: () => null, close: () => {} };
@@ -54,7 +57,8 @@ export function followRegistryFile(first: Registry, deps: { open(file: string): 
       } catch (err) {
         return report(`cannot look at the registry file ${file}: ${err instanceof Error ? err.message : String(err)}`);
       }
-      if (now === null) return report(`the registry file ${file} was removed; not following the alias until it is back`);
+      if (now === null)
+        return report(`the registry file ${file} was removed; not following the alias until it is back`);
       if (identity && now.dev === identity.dev && now.ino === identity.ino) {
         if (reported) deps.logger.info(`the registry file ${file} is readable again`);
         reported = '';
@@ -73,7 +77,9 @@ export function followRegistryFile(first: Registry, deps: { open(file: string): 
         registry = deps.open(file);
         identity = now;
       } catch (err) {
-        return report(`cannot open the registry file ${file}, which was replaced: ${err instanceof Error ? err.message : String(err)}`);
+        return report(
+          `cannot open the registry file ${file}, which was replaced: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
       reported = '';
       deps.logger.info(`the registry file ${file} was replaced; following the new one`);

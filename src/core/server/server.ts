@@ -163,7 +163,13 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
     accessLog: log ? (line) => log.push(line) : undefined,
     collectMetrics: deps.collectMetrics,
     isClosing: () => closing,
-    options: { apiKey: opts.apiKey, adminToken: opts.adminToken, bodyLimit: opts.bodyLimit, batchBodyLimit: opts.batchBodyLimit, version: opts.version },
+    options: {
+      apiKey: opts.apiKey,
+      adminToken: opts.adminToken,
+      bodyLimit: opts.bodyLimit,
+      batchBodyLimit: opts.batchBodyLimit,
+      version: opts.version,
+    },
   });
   const timeoutMs = Math.max(1, Math.round(opts.requestTimeoutSec * 1000));
   const server = createServer(
@@ -183,7 +189,12 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
       socket.destroy();
       return;
     }
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const status =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? '408 Request Timeout'
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   // Tracked here rather than through the server: connections a cluster's primary hands over are not counted by it.
@@ -220,5 +231,15 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
   };
 
   const at = new URL(url);
-  return { url, host: at.hostname.replace(/^\[|\]$/g, ''), port: Number(at.port), model: opts.model, alias: opts.alias, version: first.version, holder, metrics, close };
+  return {
+    url,
+    host: at.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(at.port),
+    model: opts.model,
+    alias: opts.alias,
+    version: first.version,
+    holder,
+    metrics,
+    close,
+  };
 }

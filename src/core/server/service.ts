@@ -29,7 +29,10 @@ export async function startService(opts: ServiceOptions, deps: ServiceDeps): Pro
     // Fail here, once, rather than in every worker.
     checkServable(deps.registry, opts.model, opts.alias);
     // A worker drains for at most drainTimeoutSec; past that and a margin, the primary kills it.
-    return startCluster({ workers: opts.workers, graceMs: (opts.drainTimeoutSec ?? 10) * 1000 + 5000, host: opts.host, port: opts.port }, { logger: deps.logger });
+    return startCluster(
+      { workers: opts.workers, graceMs: (opts.drainTimeoutSec ?? 10) * 1000 + 5000, host: opts.host, port: opts.port },
+      { logger: deps.logger },
+    );
   }
   const metrics = createMetrics();
   const channel = opts.isWorker ? workerChannel(metrics, deps.onShutdownRequest) : null;

@@ -115,7 +115,9 @@ export function createFileStore(root: string): ArtifactStore {
       const from = dirOf(staging);
       const to = dirOf(final);
       if (!(await exists(`${staging.replace(/\/$/, '')}/${marker}`))) {
-        throw new RainopsError(`store: cannot publish ${staging} to ${final} in ${url}: ${marker} was never written there`);
+        throw new RainopsError(
+          `store: cannot publish ${staging} to ${final} in ${url}: ${marker} was never written there`,
+        );
       }
       await mkdir(dirname(to), { recursive: true });
       try {

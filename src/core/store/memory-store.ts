@@ -53,12 +53,19 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): ArtifactStore 
       return under(prefix);
     },
     async listEntries(prefix): Promise<StoreEntry[]> {
-      return under(prefix).map((key) => ({ key, size: objects.get(key)!.body.length, modified: objects.get(key)!.modified }));
+      return under(prefix).map((key) => ({
+        key,
+        size: objects.get(key)!.body.length,
+        modified: objects.get(key)!.modified,
+      }));
     },
     async publish(staging, final, marker): Promise<PublishOutcome> {
       const from = asDir(checkKey(staging.replace(/\/$/, '')));
       const to = asDir(checkKey(final.replace(/\/$/, '')));
-      if (!objects.has(from + marker)) throw new RainopsError(`store: cannot publish ${staging} to ${final} in memory://: ${marker} was never written there`);
+      if (!objects.has(from + marker))
+        throw new RainopsError(
+          `store: cannot publish ${staging} to ${final} in memory://: ${marker} was never written there`,
+        );
       // Synchronous from here on: nothing else can run between the check and the move.
       if (under(to).length > 0) {
         removePrefix(from);

@@ -37,7 +37,9 @@ export async function readOwner(store: ArtifactStore): Promise<StoreOwner | null
   } catch {
     // Reported below, like a record without an id.
   }
-  throw new DataError(`store ${store.url}: ${OWNER_KEY} is damaged (no registry_id); restore it, or make this registry the owner with 'rainops store adopt'`);
+  throw new DataError(
+    `store ${store.url}: ${OWNER_KEY} is damaged (no registry_id); restore it, or make this registry the owner with 'rainops store adopt'`,
+  );
 }
 
 /**
@@ -47,7 +49,9 @@ export async function readOwner(store: ArtifactStore): Promise<StoreOwner | null
  */
 export async function foreignContents(store: ArtifactStore, registry: Registry): Promise<string[]> {
   const datasets = new Set(registry.listDatasets().map((d) => d.id));
-  const versions = new Set(registry.listModels().flatMap((m) => registry.listModelVersions(m.name).map((v) => `${m.name}/${v.version}`)));
+  const versions = new Set(
+    registry.listModels().flatMap((m) => registry.listModelVersions(m.name).map((v) => `${m.name}/${v.version}`)),
+  );
   const foreign: string[] = [];
   for (const key of await store.list('datasets/')) {
     const m = /^datasets\/([^/]+)\/manifest\.json$/.exec(key);
@@ -109,7 +113,9 @@ export async function ensureOwner(store: ArtifactStore, c: Claimant): Promise<vo
   const owner = await readOwner(store);
   if (owner?.registry_id === me) return;
   if (owner) {
-    throw new ConflictError(`store ${store.url} belongs to ${describeOwner(owner)}, not to ${mine}, so writing to it could overwrite that registry's data sets and model bundles; ${WAY_FORWARD}`);
+    throw new ConflictError(
+      `store ${store.url} belongs to ${describeOwner(owner)}, not to ${mine}, so writing to it could overwrite that registry's data sets and model bundles; ${WAY_FORWARD}`,
+    );
   }
   const foreign = await foreignContents(store, c.registry);
   if (foreign.length > 0) {
@@ -126,7 +132,10 @@ export async function ensureOwner(store: ArtifactStore, c: Claimant): Promise<vo
 }
 
 /** Makes this registry the store's owner, whoever owned it before; returns the previous owner and what this registry does not know. */
-export async function adoptStore(store: ArtifactStore, c: Claimant): Promise<{ previous: StoreOwner | null; owner: StoreOwner; foreign: string[] }> {
+export async function adoptStore(
+  store: ArtifactStore,
+  c: Claimant,
+): Promise<{ previous: StoreOwner | null; owner: StoreOwner; foreign: string[] }> {
   const previous = await readOwner(store).catch((err: unknown) => {
     if (err instanceof DataError) return null;
     throw err;

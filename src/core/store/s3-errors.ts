@@ -11,16 +11,35 @@ export interface S3Failure {
   fromS3: boolean;
 }
 
-const NETWORK_TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'ENETDOWN', 'EHOSTDOWN']);
+const NETWORK_TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'ENETDOWN',
+  'EHOSTDOWN',
+]);
 // A wrong host name will not start resolving on the next try.
 const NETWORK_FINAL = new Set(['ENOTFOUND']);
-const S3_TRANSIENT = new Set(['InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'XMinioServerNotInitialized', 'OperationAborted']);
+const S3_TRANSIENT = new Set([
+  'InternalError',
+  'ServiceUnavailable',
+  'SlowDown',
+  'RequestTimeout',
+  'XMinioServerNotInitialized',
+  'OperationAborted',
+]);
 
 export function readFailure(err: unknown): S3Failure {
   const e = (err ?? {}) as { code?: unknown; message?: unknown; name?: unknown };
   const message = typeof e.message === 'string' ? e.message.replace(/\s+/g, ' ').trim() : String(err);
   const code = typeof e.code === 'string' ? e.code : '';
-  if (NETWORK_TRANSIENT.has(code) || NETWORK_FINAL.has(code)) return { code, message, transient: NETWORK_TRANSIENT.has(code), fromS3: true };
+  if (NETWORK_TRANSIENT.has(code) || NETWORK_FINAL.has(code))
+    return { code, message, transient: NETWORK_TRANSIENT.has(code), fromS3: true };
   // minio v8 turns a 5xx/429 answer into a plain Error once its own retries (disabled here) run out.
   const status = /Retryable HTTP status: (\d{3})/.exec(message)?.[1];
   if (status) return { code: `HTTP ${status}`, message, transient: true, fromS3: true };
@@ -46,7 +65,8 @@ export interface FailureContext {
 export function describeFailure(f: S3Failure, ctx: FailureContext): string {
   const { endpoint, bucket, accessKey, action, attempts } = ctx;
   const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
-  if (f.code === 'ENOTFOUND') return `cannot reach ${endpoint} (ENOTFOUND: the host name does not resolve); check RAINOPS_S3_ENDPOINT`;
+  if (f.code === 'ENOTFOUND')
+    return `cannot reach ${endpoint} (ENOTFOUND: the host name does not resolve); check RAINOPS_S3_ENDPOINT`;
   if (NETWORK_TRANSIENT.has(f.code)) return `cannot reach ${endpoint} (${f.code}); is the server running?`;
   switch (f.code) {
     case 'InvalidAccessKeyId':
@@ -60,7 +80,8 @@ export function describeFailure(f: S3Failure, ctx: FailureContext): string {
     case 'RequestTimeTooSkewed':
       return `${endpoint} refused ${action} because this machine's clock is off (RequestTimeTooSkewed); set the clock right (NTP) and try again`;
   }
-  if (f.transient) return `${endpoint} kept failing while ${action} (${f.code})${tries}; check the server's health and logs, then try again`;
+  if (f.transient)
+    return `${endpoint} kept failing while ${action} (${f.code})${tries}; check the server's health and logs, then try again`;
   return `${endpoint} refused ${action} (${f.code}: ${f.message}); check the server's logs`;
 }
 
@@ -69,6 +90,11 @@ export function s3Error(err: unknown, ctx: FailureContext): Error {
   if (err instanceof RainopsError) return err;
   const f = readFailure(err);
   // Programming errors (a TypeError in our code) must stay visible as such, not pass for a server problem.
-  if (!f.fromS3 && err instanceof Error && ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'].includes(err.name)) return err;
+  if (
+    !f.fromS3 &&
+    err instanceof Error &&
+    ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'].includes(err.name)
+  )
+    return err;
   return new RainopsError(`[rainops] [s3] ${describeFailure(f, ctx)}`, { cause: err });
 }

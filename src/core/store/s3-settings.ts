@@ -27,11 +27,17 @@ const HINTS: Record<string, string> = {
 };
 
 const required = (name: keyof typeof HINTS & string) =>
-  z.string({ error: `missing ${name}; ${HINTS[name]}` }).trim().min(1, { error: `missing ${name}; ${HINTS[name]}` });
+  z
+    .string({ error: `missing ${name}; ${HINTS[name]}` })
+    .trim()
+    .min(1, { error: `missing ${name}; ${HINTS[name]}` });
 
 const EnvSchema = z.object({
   RAINOPS_S3_ENDPOINT: required('RAINOPS_S3_ENDPOINT').pipe(
-    z.url({ protocol: /^https?$/, error: 'RAINOPS_S3_ENDPOINT must be an http:// or https:// URL such as http://127.0.0.1:9000' }),
+    z.url({
+      protocol: /^https?$/,
+      error: 'RAINOPS_S3_ENDPOINT must be an http:// or https:// URL such as http://127.0.0.1:9000',
+    }),
   ),
   RAINOPS_S3_ACCESS_KEY: required('RAINOPS_S3_ACCESS_KEY'),
   RAINOPS_S3_SECRET_KEY: required('RAINOPS_S3_SECRET_KEY'),
@@ -49,17 +55,23 @@ export function s3SettingsFromEnv(url: string, env: Record<string, string | unde
   const bucket = slash < 0 ? rest : rest.slice(0, slash);
   const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/^\/+|\/+$/g, '');
   if (!BUCKET.test(bucket)) {
-    fail(`"${bucket}" in ${url} is not a valid bucket name; use 3-63 lowercase letters, digits, dots or dashes, as in s3://rainops/prod`);
+    fail(
+      `"${bucket}" in ${url} is not a valid bucket name; use 3-63 lowercase letters, digits, dots or dashes, as in s3://rainops/prod`,
+    );
   }
   if (prefix !== '' && prefix.split('/').some((p) => p === '' || p === '.' || p === '..')) {
-    fail(`the prefix "${prefix}" in ${url} has empty, "." or ".." parts; use a plain path such as s3://${bucket}/team/rain`);
+    fail(
+      `the prefix "${prefix}" in ${url} has empty, "." or ".." parts; use a plain path such as s3://${bucket}/team/rain`,
+    );
   }
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) fail(parsed.error.issues[0]!.message);
   const s = parsed.data;
   const endpoint = new URL(s.RAINOPS_S3_ENDPOINT);
   if (endpoint.pathname !== '/' || endpoint.search !== '') {
-    fail(`RAINOPS_S3_ENDPOINT ${s.RAINOPS_S3_ENDPOINT} has a path; give only the server, e.g. ${endpoint.origin}, and put the bucket in RAINOPS_STORE`);
+    fail(
+      `RAINOPS_S3_ENDPOINT ${s.RAINOPS_S3_ENDPOINT} has a path; give only the server, e.g. ${endpoint.origin}, and put the bucket in RAINOPS_STORE`,
+    );
   }
   return {
     bucket,

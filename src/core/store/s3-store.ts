@@ -59,7 +59,11 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
         pathStyle: true,
         // upload() never hands minio more than one part, so minio's own multipart path stays unused.
         partSize,
-        transport: timedTransport(useSSL ? https : http, options.connectTimeoutMs ?? 5000, options.idleTimeoutMs ?? 60_000),
+        transport: timedTransport(
+          useSSL ? https : http,
+          options.connectTimeoutMs ?? 5000,
+          options.idleTimeoutMs ?? 60_000,
+        ),
         // minio's own retry logs with console.warn and loses the S3 error code; ours does neither.
         retryOptions: { disableRetry: true },
       });
@@ -119,7 +123,10 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
           );
         }
         if (f.code === 'BucketAlreadyExists') {
-          throw new RainopsError(`[rainops] [s3] bucket "${bucket}" belongs to another account at ${endpoint}; choose another bucket name in RAINOPS_STORE`, { cause: err });
+          throw new RainopsError(
+            `[rainops] [s3] bucket "${bucket}" belongs to another account at ${endpoint}; choose another bucket name in RAINOPS_STORE`,
+            { cause: err },
+          );
         }
         throw err;
       }
@@ -147,8 +154,12 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
 
   const integrity = (key: string, expected: string | undefined, actual: string) =>
     expected === undefined
-      ? new IntegrityError(`store: ${key} in ${url} carries no sha256 (${SHA256_META}), so it was not written by rainops or was replaced outside it; write it again`)
-      : new IntegrityError(`store: ${key} in ${url} has sha256 ${actual} but ${expected} was recorded when it was written; it was changed outside rainops, so restore it or write it again`);
+      ? new IntegrityError(
+          `store: ${key} in ${url} carries no sha256 (${SHA256_META}), so it was not written by rainops or was replaced outside it; write it again`,
+        )
+      : new IntegrityError(
+          `store: ${key} in ${url} has sha256 ${actual} but ${expected} was recorded when it was written; it was changed outside rainops, so restore it or write it again`,
+        );
 
   async function openObject(c: Client, key: string): Promise<{ body: Readable; expected: string | undefined }> {
     try {
@@ -170,7 +181,8 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
       const out: StoreEntry[] = [];
       for await (const item of c.listObjectsV2(bucket, base + keyPrefix, true)) {
         const { name, size, lastModified } = item as { name?: string; size?: number; lastModified?: Date };
-        if (name !== undefined) out.push({ key: name.slice(base.length), size: size ?? 0, modified: lastModified ?? new Date(0) });
+        if (name !== undefined)
+          out.push({ key: name.slice(base.length), size: size ?? 0, modified: lastModified ?? new Date(0) });
       }
       return out;
     });
@@ -187,7 +199,13 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
    * Writes one object: a single PUT when it fits in a part, else a multipart upload whose parts are
    * read one at a time and retried one at a time. Either way readers see the object only once whole.
    */
-  async function upload(key: string, size: number, digest: string, readPart: (offset: number, length: number) => Promise<Buffer>, beforeComplete: () => void = () => undefined): Promise<void> {
+  async function upload(
+    key: string,
+    size: number,
+    digest: string,
+    readPart: (offset: number, length: number) => Promise<Buffer>,
+    beforeComplete: () => void = () => undefined,
+  ): Promise<void> {
     const name = objectName(key);
     const c = await ready();
     if (size <= partSize) {
@@ -196,13 +214,21 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
       await attempt(`writing ${key}`, () => c.putObject(bucket, name, buf, buf.length, meta(digest)));
       return;
     }
-    const uploadId = await attempt(`starting the upload of ${key}`, () => c.initiateNewMultipartUpload(bucket, name, meta(digest)));
+    const uploadId = await attempt(`starting the upload of ${key}`, () =>
+      c.initiateNewMultipartUpload(bucket, name, meta(digest)),
+    );
     try {
       const etags: Array<{ part: number; etag: string }> = [];
       for (let offset = 0, part = 1; offset < size; offset += partSize, part++) {
         const chunk = await readPart(offset, Math.min(partSize, size - offset));
         const headers = { 'Content-MD5': createHash('md5').update(chunk).digest('base64') };
-        const config = { bucketName: bucket, objectName: name, uploadID: encodeURIComponent(uploadId), partNumber: part, headers };
+        const config = {
+          bucketName: bucket,
+          objectName: name,
+          uploadID: encodeURIComponent(uploadId),
+          partNumber: part,
+          headers,
+        };
         const { etag } = await attempt(`writing part ${part} of ${key}`, () => c.uploadPart(config, chunk));
         etags.push({ part, etag });
       }
@@ -225,7 +251,8 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
   }
 
   async function put(key: string, body: Uint8Array | string): Promise<PutResult> {
-    const buf = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const buf =
+      typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const digest = sha256(buf);
     await upload(key, buf.length, digest, async (offset, length) => buf.subarray(offset, offset + length));
     return { key, size: buf.length, sha256: digest };
@@ -251,7 +278,8 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
    */
   async function putIfAbsent(key: string, body: Uint8Array | string): Promise<PutResult | null> {
     if (await exists(key)) return null;
-    const buf = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const buf =
+      typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     if (buf.length > partSize) {
       // Markers and owner records are small; a large body has no conditional multipart path here.
       return put(key, buf);
@@ -279,8 +307,15 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
     const results = await attempt(`removing ${dir}/`, () => c.removeObjects(bucket, names));
     const failed = results.find((r) => r?.Error);
     if (failed?.Error) {
-      const f = { code: failed.Error.Code ?? 'Error', message: failed.Error.Message ?? '', transient: false, fromS3: true };
-      throw new RainopsError(`[rainops] [s3] ${describeFailure(f, { endpoint, bucket, accessKey, action: `removing ${failed.Error.Key ?? dir}`, attempts: 1 })}`);
+      const f = {
+        code: failed.Error.Code ?? 'Error',
+        message: failed.Error.Message ?? '',
+        transient: false,
+        fromS3: true,
+      };
+      throw new RainopsError(
+        `[rainops] [s3] ${describeFailure(f, { endpoint, bucket, accessKey, action: `removing ${failed.Error.Key ?? dir}`, attempts: 1 })}`,
+      );
     }
   }
 
@@ -292,7 +327,10 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
     const from = `${checkKey(staging.replace(/\/$/, ''))}/`;
     const to = `${checkKey(final.replace(/\/$/, ''))}/`;
     const staged = await list(from);
-    if (!staged.includes(from + marker)) throw new RainopsError(`store: cannot publish ${staging} to ${final} in ${url}: ${marker} was never written there`);
+    if (!staged.includes(from + marker))
+      throw new RainopsError(
+        `store: cannot publish ${staging} to ${final} in ${url}: ${marker} was never written there`,
+      );
     const drop = async (outcome: PublishOutcome) => {
       await removePrefix(from);
       return outcome;
@@ -302,7 +340,9 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
     for (const key of staged) {
       if (key === from + marker) continue;
       const target = to + key.slice(from.length);
-      await attempt(`copying ${key} to ${target}`, () => c.copyObject(bucket, objectName(target), `/${bucket}/${objectName(key)}`));
+      await attempt(`copying ${key} to ${target}`, () =>
+        c.copyObject(bucket, objectName(target), `/${bucket}/${objectName(key)}`),
+      );
     }
     const body = await get(from + marker);
     if ((await putIfAbsent(to + marker, body)) === null) {
@@ -341,7 +381,10 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
         // second pass hashes again and the upload completes only if both agree.
         const { sha256: digest } = await sha256File(localPath);
         const again = createHash('sha256');
-        const changed = () => new DataError(`store: ${localPath} changed while it was being uploaded to ${url}/${key}; upload it again once nothing is writing to it`);
+        const changed = () =>
+          new DataError(
+            `store: ${localPath} changed while it was being uploaded to ${url}/${key}; upload it again once nothing is writing to it`,
+          );
         const readPart = async (offset: number, length: number) => {
           const buf = Buffer.alloc(length);
           for (let got = 0; got < length; ) {
@@ -378,7 +421,9 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
           cb(actual === expected ? null : integrity(key, expected, actual));
         },
       });
-      body.on('error', (err) => checked.destroy(s3Error(err, { endpoint, bucket, accessKey, action: `reading ${key}`, attempts: 1 })));
+      body.on('error', (err) =>
+        checked.destroy(s3Error(err, { endpoint, bucket, accessKey, action: `reading ${key}`, attempts: 1 })),
+      );
       // A reader that stops early must not leave the connection open until the idle timeout.
       checked.on('close', () => body.destroy());
       return body.pipe(checked);
@@ -400,8 +445,13 @@ export function createS3Store(settings: S3Settings, options: S3StoreOptions = {}
  * http(s).request with two deadlines: one to connect (a firewalled host never refuses, it just
  * swallows packets) and one for silence during a request, so a dead server fails instead of hanging.
  */
-function timedTransport(base: typeof http | typeof https, connectMs: number, idleMs: number): Pick<typeof http, 'request'> {
-  const timeout = (what: string, ms: number) => Object.assign(new Error(`${what} within ${ms} ms`), { code: 'ETIMEDOUT' });
+function timedTransport(
+  base: typeof http | typeof https,
+  connectMs: number,
+  idleMs: number,
+): Pick<typeof http, 'request'> {
+  const timeout = (what: string, ms: number) =>
+    Object.assign(new Error(`${what} within ${ms} ms`), { code: 'ETIMEDOUT' });
   const request = (opts: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
     const req = base.request(opts, callback);
     req.setTimeout(idleMs, () => req.destroy(timeout('no answer', idleMs)));

@@ -38,7 +38,17 @@ export const BUTTON = FIELDS.length;
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 export function initialFormState(values: Readonly<Record<FieldName, string>> = EXAMPLE_DAY): FormState {
-  const state: FormState = { values: { ...values }, errors: {}, focus: 0, filter: '', pending: null, result: null, failure: null, stale: false, submissions: 0 };
+  const state: FormState = {
+    values: { ...values },
+    errors: {},
+    focus: 0,
+    filter: '',
+    pending: null,
+    result: null,
+    failure: null,
+    stale: false,
+    submissions: 0,
+  };
   for (const spec of FIELDS) {
     const error = checkField(spec, state.values[spec.name]);
     if (error) state.errors[spec.name] = error;
@@ -71,7 +81,8 @@ export function checkField(spec: FieldSpec, text: string): string | undefined {
 export function filterOptions(options: readonly string[], filter: string): string[] {
   const f = filter.toLowerCase();
   if (f === '') return [...options];
-  const rank = (o: string) => (o.toLowerCase() === f ? 0 : o.toLowerCase().startsWith(f) ? 1 : o.toLowerCase().includes(f) ? 2 : 3);
+  const rank = (o: string) =>
+    o.toLowerCase() === f ? 0 : o.toLowerCase().startsWith(f) ? 1 : o.toLowerCase().includes(f) ? 2 : 3;
   return options.filter((o) => rank(o) < 3).sort((a, b) => rank(a) - rank(b));
 }
 
@@ -91,7 +102,13 @@ function setValue(state: FormState, name: FieldName, value: string, filter = sta
   const error = checkField(spec, value);
   if (error) errors[name] = error;
   else delete errors[name];
-  return { ...state, values: { ...state.values, [name]: value }, errors, filter, stale: state.result !== null || state.stale };
+  return {
+    ...state,
+    values: { ...state.values, [name]: value },
+    errors,
+    filter,
+    stale: state.result !== null || state.stale,
+  };
 }
 
 export function formReducer(state: FormState, action: FormAction): FormState {
@@ -173,6 +190,7 @@ function narrow(state: FormState, spec: Extract<FieldSpec, { kind: 'select' }>, 
     return { ...state, filter, errors };
   }
   const list = filterOptions(spec.options, filter);
-  if (list.length === 0) return { ...state, filter, errors: { ...state.errors, [spec.name]: `nothing matches "${filter}"` } };
+  if (list.length === 0)
+    return { ...state, filter, errors: { ...state.errors, [spec.name]: `nothing matches "${filter}"` } };
   return setValue(state, spec.name, list[0]!, filter);
 }

@@ -53,7 +53,8 @@ export function PredictForm({ predict, source, initial = EXAMPLE_DAY }: PredictF
     let live = true;
     predict(pending.features).then(
       (result) => live && dispatch({ type: 'answered', id: pending.id, result }),
-      (err: unknown) => live && dispatch({ type: 'failed', id: pending.id, message: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) =>
+        live && dispatch({ type: 'failed', id: pending.id, message: err instanceof Error ? err.message : String(err) }),
     );
     return () => {
       live = false;
@@ -75,14 +76,23 @@ export function PredictForm({ predict, source, initial = EXAMPLE_DAY }: PredictF
       </Text>
       <Text dimColor>{start > 0 ? `  ↑ ${start} more` : ' '}</Text>
       {FIELDS.slice(start, end).map((spec, i) => (
-        <FieldRow key={spec.name} spec={spec} state={state} focused={state.focus === start + i} detail={state.focus === start + i ? detail : null} />
+        <FieldRow
+          key={spec.name}
+          spec={spec}
+          state={state}
+          focused={state.focus === start + i}
+          detail={state.focus === start + i ? detail : null}
+        />
       ))}
       <Text dimColor>{end < FIELDS.length ? `  ↓ ${FIELDS.length - end} more` : ' '}</Text>
       <Box>
         <Text inverse={state.focus === BUTTON} color={state.focus === BUTTON ? 'cyan' : undefined} bold>
           {state.focus === BUTTON ? '› ' : '  '}[ Predict ]
         </Text>
-        <Text dimColor wrap="truncate-end"> Enter here or Ctrl+S anywhere</Text>
+        <Text dimColor wrap="truncate-end">
+          {' '}
+          Enter here or Ctrl+S anywhere
+        </Text>
       </Box>
       <Outcome state={state} />
     </Box>
@@ -113,7 +123,6 @@ function useTerminalSize(): { rows: number; columns: number } {
   const { stdout } = useStdout();
   const read = () => ({ rows: stdout.rows > 0 ? stdout.rows : 24, columns: stdout.columns > 0 ? stdout.columns : 80 });
   const [size, setSize] = useState(read);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: read only reads stdout, which is listed
   useEffect(() => {
     const onResize = () => setSize(read());
     stdout.on('resize', onResize);
@@ -158,7 +167,17 @@ function outcomeLines(state: FormState, columns: number): number {
   return invalid + (state.pending ? 1 : 0) + failure + (state.result ? 5 : 0);
 }
 
-function FieldRow({ spec, state, focused, detail }: { spec: FieldSpec; state: FormState; focused: boolean; detail: { text: string; error: boolean } | null }) {
+function FieldRow({
+  spec,
+  state,
+  focused,
+  detail,
+}: {
+  spec: FieldSpec;
+  state: FormState;
+  focused: boolean;
+  detail: { text: string; error: boolean } | null;
+}) {
   const value = state.values[spec.name];
   const error = state.errors[spec.name];
   let shown = value;
@@ -207,11 +226,20 @@ function Outcome({ state }: { state: FormState }) {
   const invalid = Object.keys(state.errors).length;
   return (
     <Box flexDirection="column">
-      {invalid > 0 ? <Text color="red">{invalid === 1 ? '1 field needs' : `${invalid} fields need`} a valid value before predicting</Text> : null}
+      {invalid > 0 ? (
+        <Text color="red">
+          {invalid === 1 ? '1 field needs' : `${invalid} fields need`} a valid value before predicting
+        </Text>
+      ) : null}
       {pending ? <Text color="yellow">predicting…</Text> : null}
       {failure ? <Text color="red">✖ {failure}</Text> : null}
       {result ? (
-        <Box flexDirection="column" borderStyle="round" borderColor={stale ? 'gray' : result.prediction_bool ? 'blue' : 'yellow'} paddingX={1}>
+        <Box
+          flexDirection="column"
+          borderStyle="round"
+          borderColor={stale ? 'gray' : result.prediction_bool ? 'blue' : 'yellow'}
+          paddingX={1}
+        >
           <Text bold color={result.prediction_bool ? 'blue' : 'yellow'} wrap="truncate-end">
             {result.prediction_str}
           </Text>

@@ -35,10 +35,21 @@ export async function fitFold(engine: XgbEngine, X: Matrix, y: Float32Array, tas
     selectRows(X, task.train),
     pick(y, task.train),
     task.params,
-    canStop ? { eval: { X: validX, y: pick(y, task.valid) }, earlyStoppingRounds: task.earlyStoppingRounds, metric: 'logloss' } : {},
+    canStop
+      ? {
+          eval: { X: validX, y: pick(y, task.valid) },
+          earlyStoppingRounds: task.earlyStoppingRounds,
+          metric: 'logloss',
+        }
+      : {},
   );
   try {
-    return { predictions: model.predict(validX), bestIteration: model.bestIteration, roundsTrained: model.roundsTrained, ms: performance.now() - started };
+    return {
+      predictions: model.predict(validX),
+      bestIteration: model.bestIteration,
+      roundsTrained: model.roundsTrained,
+      ms: performance.now() - started,
+    };
   } finally {
     model.free();
   }

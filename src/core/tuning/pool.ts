@@ -20,7 +20,13 @@ export interface FoldPoolOptions {
   worker?: URL;
 }
 
-export async function createFoldPool(X: Matrix, y: Float32Array, engine: XgbEngine, jobs: number, options: FoldPoolOptions = {}): Promise<FoldPool> {
+export async function createFoldPool(
+  X: Matrix,
+  y: Float32Array,
+  engine: XgbEngine,
+  jobs: number,
+  options: FoldPoolOptions = {},
+): Promise<FoldPool> {
   if (jobs <= 1) {
     // One fit at a time: fits interleaved on one thread take as long in total and each would report the sum as its time.
     let tail: Promise<unknown> = Promise.resolve();
@@ -99,7 +105,9 @@ function stoppedWorkersGuard(pool: Piscina) {
     setImmediate(() => {
       if (guard.closing || pool.threads.length > 0) return;
       const why = guard.lastCrash ? ` (${guard.lastCrash})` : '';
-      stopped = new RainopsError(`the training workers stopped while starting${why} and were not restarted; rerun with --jobs 1 to fit in this process`);
+      stopped = new RainopsError(
+        `the training workers stopped while starting${why} and were not restarted; rerun with --jobs 1 to fit in this process`,
+      );
       for (const reject of waiting) reject(stopped);
     }),
   );

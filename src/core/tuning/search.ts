@@ -73,12 +73,22 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
   let best: number | null = results.length ? Math.max(...results.map((r) => r.score)) : null;
   let trained = 0;
   const failures: Array<{ index: number; message: string }> = [];
-  const pending = candidates.map((params, index) => ({ params, index })).filter(({ index }) => !input.finished?.has(index));
+  const pending = candidates
+    .map((params, index) => ({ params, index }))
+    .filter(({ index }) => !input.finished?.has(index));
   const report = (last?: SearchProgress['last'], lastFailure?: SearchProgress['lastFailure']) => {
     const done = results.length + failures.length;
     const left = candidates.length - done;
-    const perTrial = trained > 0 ? ((Date.now() - started) / trained) : null;
-    input.onProgress?.({ done, total: candidates.length, failed: failures.length, best, etaMs: perTrial === null ? null : (perTrial * left), ...(last ? { last } : {}), ...(lastFailure ? { lastFailure } : {}) });
+    const perTrial = trained > 0 ? (Date.now() - started) / trained : null;
+    input.onProgress?.({
+      done,
+      total: candidates.length,
+      failed: failures.length,
+      best,
+      etaMs: perTrial === null ? null : perTrial * left,
+      ...(last ? { last } : {}),
+      ...(lastFailure ? { lastFailure } : {}),
+    });
   };
   report();
 
@@ -97,34 +107,61 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
     if (input.deadline !== undefined && Date.now() > input.deadline) return;
     // A trial's folds may wait behind another trial's; its time starts when its first fold does.
     let firstStart = Infinity;
-    const result = await tracked(registry, { experiment: EXPERIMENT, name: `trial-${index}`, parentRunId: input.parentRunId, tags: { trial: String(index) } }, async (run) => {
-      registry.logParams(run.id, { ...(xgbParamRecord(params) as Record<string, number>), trial: index });
-      const oof = new Float32Array(y.length);
-      // Every fold settles before the trial fails, so nothing writes to its run after it is closed.
-      const settled = await Promise.allSettled(
-        folds.map(async ({ train, valid }, f) => {
-          const r = await pool.run({ params, train, valid, earlyStoppingRounds: input.earlyStoppingRounds });
-          firstStart = Math.min(firstStart, performance.now() - r.ms);
-          const yv = Float32Array.from(valid, (i) => y[i]!);
-          valid.forEach((row, j) => {
-            oof[row] = r.predictions[j]!;
-          });
-          registry.logMetrics(run.id, { fold_roc_auc: rocAuc(yv, r.predictions), fold_trees: r.bestIteration + 1, fold_seconds: r.ms / 1000 }, f);
-          return r;
-        }),
-      );
-      const failed = settled.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      const fits = settled.map((r) => (r as PromiseFulfilledResult<FoldResult>).value);
-      const tuned = bestF1Threshold(y, oof);
-      const at = classificationMetrics(y, oof, tuned.threshold);
-      const cv = { f1: tuned.f1, threshold: tuned.threshold, roc_auc: at.roc_auc, accuracy: classificationMetrics(y, oof, 0.5).accuracy, log_loss: at.log_loss };
-      const score = input.metric === 'f1' ? cv.f1 : scoreMetric(input.metric, y, oof, 0.5);
-      const foldTrees = fits.map((r) => r.bestIteration + 1);
-      await input.saveOof?.(run.id, oof);
-      registry.logMetrics(run.id, { cv_f1: cv.f1, cv_threshold: cv.threshold, cv_roc_auc: cv.roc_auc, cv_accuracy: cv.accuracy, cv_log_loss: cv.log_loss, cv_score: score, cv_trees_mean: foldTrees.reduce((a, b) => a + b, 0) / k });
-      return { index, runId: run.id, params, score, cv, oof, foldTrees };
-    });
+    const result = await tracked(
+      registry,
+      {
+        experiment: EXPERIMENT,
+        name: `trial-${index}`,
+        parentRunId: input.parentRunId,
+        tags: { trial: String(index) },
+      },
+      async (run) => {
+        registry.logParams(run.id, { ...(xgbParamRecord(params) as Record<string, number>), trial: index });
+        const oof = new Float32Array(y.length);
+        // Every fold settles before the trial fails, so nothing writes to its run after it is closed.
+        const settled = await Promise.allSettled(
+          folds.map(async ({ train, valid }, f) => {
+            const r = await pool.run({ params, train, valid, earlyStoppingRounds: input.earlyStoppingRounds });
+            firstStart = Math.min(firstStart, performance.now() - r.ms);
+            const yv = Float32Array.from(valid, (i) => y[i]!);
+            valid.forEach((row, j) => {
+              oof[row] = r.predictions[j]!;
+            });
+            registry.logMetrics(
+              run.id,
+              { fold_roc_auc: rocAuc(yv, r.predictions), fold_trees: r.bestIteration + 1, fold_seconds: r.ms / 1000 },
+              f,
+            );
+            return r;
+          }),
+        );
+        const failed = settled.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        const fits = settled.map((r) => (r as PromiseFulfilledResult<FoldResult>).value);
+        const tuned = bestF1Threshold(y, oof);
+        const at = classificationMetrics(y, oof, tuned.threshold);
+        const cv = {
+          f1: tuned.f1,
+          threshold: tuned.threshold,
+          roc_auc: at.roc_auc,
+          accuracy: classificationMetrics(y, oof, 0.5).accuracy,
+          log_loss: at.log_loss,
+        };
+        const score = input.metric === 'f1' ? cv.f1 : scoreMetric(input.metric, y, oof, 0.5);
+        const foldTrees = fits.map((r) => r.bestIteration + 1);
+        await input.saveOof?.(run.id, oof);
+        registry.logMetrics(run.id, {
+          cv_f1: cv.f1,
+          cv_threshold: cv.threshold,
+          cv_roc_auc: cv.roc_auc,
+          cv_accuracy: cv.accuracy,
+          cv_log_loss: cv.log_loss,
+          cv_score: score,
+          cv_trees_mean: foldTrees.reduce((a, b) => a + b, 0) / k,
+        });
+        return { index, runId: run.id, params, score, cv, oof, foldTrees };
+      },
+    );
     trained++;
     results.push(result);
     if (best === null || result.score > best) best = result.score;
@@ -142,7 +179,9 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
     registry.logMetrics(input.parentRunId, { trials_failed: failures.length });
     if (results.length === 0) {
       const first = failures.sort((a, b) => a.index - b.index)[0]!;
-      throw new RainopsError(`every trial failed (${failures.length} of ${candidates.length}); trial ${first.index}: ${first.message}`);
+      throw new RainopsError(
+        `every trial failed (${failures.length} of ${candidates.length}); trial ${first.index}: ${first.message}`,
+      );
     }
   }
   return results.sort((a, b) => a.index - b.index);

@@ -17,7 +17,8 @@ export const SMALL_GRID: Grid = { learning_rate: [0.05, 0.1], max_depth: [5, 6],
 export function expandGrid(grid: Grid): XgbParamsInput[] {
   let out: Record<string, unknown>[] = [{}];
   for (const [key, values] of Object.entries(grid)) {
-    if (!Array.isArray(values) || values.length === 0) throw new UsageError(`grid: ${key} must list at least one value, e.g. "${key}": [3, 6]`);
+    if (!Array.isArray(values) || values.length === 0)
+      throw new UsageError(`grid: ${key} must list at least one value, e.g. "${key}": [3, 6]`);
     out = out.flatMap((c) => values.map((v) => ({ ...c, [key]: v })));
   }
   // Validates every candidate now, so a bad grid fails before any training starts.
