@@ -108,7 +108,7 @@ describe('rainops serve under bad input, alias moves and tampered bundles', () =
     expect(rss(server.child.pid!) - before).toBeLessThan(64 * 1024 * 1024);
   });
 
-  it('keeps /health under 100 ms (95th percentile) while six 10,000-row batches of invalid rows are in flight, and answers each in a small body', async () => {
+  it('keeps /health under 100 ms (p99) while six 10,000-row batches of invalid rows are in flight, and answers each in a small body', async () => {
     const bad = {
       ...EXAMPLE.features,
       MinTemp: 'cold',
@@ -152,14 +152,14 @@ describe('rainops serve under bad input, alias moves and tampered bundles', () =
       expect(JSON.parse(a.text)).toMatchObject({ invalid: 10_000, details_omitted: 9_900 });
       expect(a.text.length).toBeLessThan(body.length / 4);
     }
-    // Probed all along (not only once the batches were done), and never kept waiting behind them.
+    // Probed all along (not only once the batches were done), and not kept waiting behind them: batch work
+    // runs in slices of about 5 ms. What is left are garbage-collection pauses, which a machine shared with
+    // other work stretches past 100 ms now and then: at most 1 probe in 100 may see one, and none a batch.
     expect(latencies.length).toBeGreaterThan(20);
-    // Before, /health waited behind whole batches (1-4 s); one probe of many may still meet a GC pause or the
-    // scheduler on two shared cores, so the bound is on the 95th percentile, and no probe waits a second.
     const sorted = [...latencies].sort((a, b) => a - b);
     const shown = JSON.stringify(latencies.map(Math.round));
-    expect(sorted[Math.floor(sorted.length * 0.95)]!, shown).toBeLessThan(100);
-    expect(sorted.at(-1)!, shown).toBeLessThan(1000);
+    expect(sorted[Math.floor(sorted.length * 0.99)]!, shown).toBeLessThan(100);
+    expect(sorted.at(-1)!, shown).toBeLessThan(300);
   });
 
   it('fails no request while prod_best moves back and forth under load', async () => {

@@ -1,108 +1,66 @@
-import type { TimeSlicer } from './turns.js';
-
-/** Bytes of rows parsed in one go: a few milliseconds of JSON.parse. */
+/** Bytes of rows parsed in one go: a millisecond or so of JSON.parse. */
 const RUN_BYTES = 128 * 1024;
-/** Characters scanned between two looks at the clock. */
-const SCAN_STEP = 64 * 1024;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-
-const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-const ENVELOPE = /^[ \n\r\t]*\{[ \n\r\t]*"features"[ \n\r\t]*:[ \n\r\t]*\[/;
+const WRAPPED_START = /^[ \n\r\t]*\{[ \n\r\t]*"features"[ \n\r\t]*:[ \n\r\t]*\[/;
+const WRAPPED_END = /\][ \n\r\t]*\}[ \n\r\t]*$/;
+const BARE_START = /^[ \n\r\t]*\[/;
+const BARE_END = /\][ \n\r\t]*$/;
+/** Between two objects of the rows array: where a run may end and the next begin. */
+const BETWEEN_OBJECTS = /\}[ \n\r\t]*,[ \n\r\t]*\{/g;
 
 /** A batch body cut into runs of rows, each parsed only when asked for. */
 export interface CutBatch {
   /** True for `{"features": [...]}`, false for a bare array. */
   wrapped: boolean;
-  /** Rows in the array. */
-  count: number;
-  /** Each run's rows, parsed on call; null when a run is not JSON (the body is not, then). */
+  /** Each run's rows, parsed on call; null when the run does not parse (then parse the body whole). */
   runs: Array<() => unknown[] | null>;
 }
 
 /**
- * Cuts a batch body (`{"features": [...]}` or a bare array) into runs of rows without parsing it, so that
- * megabytes of JSON are parsed (and their rows checked) a slice at a time instead of in one go: the rows
- * array is cut at its top-level commas, found by a scan that knows strings and nesting, and pauses on the
- * way. A body this cannot cut cleanly (another shape, an empty element, anything after the array) gives
- * null, for the caller to parse whole. When the body is JSON, the runs' rows are exactly JSON.parse's.
+ * Cuts a batch body (`{"features": [...]}` or a bare array) into runs of rows, so that megabytes of JSON
+ * are parsed (and their rows checked) a run at a time instead of in one go. A run ends where one object of
+ * the rows array closes and the next opens (`},{`), near RUN_BYTES. Such a cut may fall inside a string
+ * that holds `},{`; the run then does not parse (JSON cannot end inside a string), and neither does a run
+ * of a body that is not JSON. When every run parses, the body is JSON and its rows are the runs' rows, in
+ * order: each run is a list of whole values, and the cuts are commas between them. A body of another
+ * shape gives null, for the caller to parse whole.
  */
-export async function cutBatchJson(text: string, slice: TimeSlicer): Promise<CutBatch | null> {
-  let start: number;
+export function cutBatchJson(text: string): CutBatch | null {
+  let from: number;
+  let to: number;
   let wrapped: boolean;
-  const envelope = ENVELOPE.exec(text);
-  if (envelope) {
-    start = envelope[0].length;
-    wrapped = true;
+  const head = WRAPPED_START.exec(text);
+  if (head) {
+    const tail = WRAPPED_END.exec(text);
+    if (!tail) return null;
+    [from, to, wrapped] = [head[0].length, tail.index, true];
   } else {
-    start = 0;
-    while (start < text.length && isSpace(text.charCodeAt(start))) start++;
-    if (text.charCodeAt(start) !== OPEN_BRACKET) return null;
-    start++;
-    wrapped = false;
+    const bare = BARE_START.exec(text);
+    const tail = bare && BARE_END.exec(text);
+    if (!bare || !tail) return null;
+    [from, to, wrapped] = [bare[0].length, tail.index, false];
   }
-
-  // Where each element ends (the index of the comma or of the closing bracket after it).
-  const ends: number[] = [];
-  let depth = 0;
-  let inString = false;
-  let elementHasText = false;
-  let end = -1;
-  for (let i = start; i < text.length && end < 0; i++) {
-    if ((i - start) % SCAN_STEP === 0 && slice.due()) await slice.pause();
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-      continue;
-    }
-    if (c === QUOTE) {
-      inString = true;
-      elementHasText = true;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      depth++;
-      elementHasText = true;
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      if (depth > 0) depth--;
-      else if (c === CLOSE_BRACE) return null;
-      else {
-        // The rows array ends; `[]` has no element, `[1,]` an empty one (not JSON).
-        if (elementHasText) ends.push(i);
-        else if (ends.length > 0) return null;
-        end = i;
-      }
-    } else if (c === COMMA && depth === 0) {
-      if (!elementHasText) return null;
-      ends.push(i);
-      elementHasText = false;
-    } else if (!isSpace(c)) elementHasText = true;
-  }
-  if (end < 0) return null;
-  if (!(wrapped ? /^[ \n\r\t]*\}[ \n\r\t]*$/ : /^[ \n\r\t]*$/).test(text.slice(end + 1))) return null;
+  if (to < from) return null;
 
   const runs: CutBatch['runs'] = [];
-  let runStart = start;
-  for (let k = 0; k < ends.length; ) {
-    // A run: elements up to about RUN_BYTES, ending at an element's end.
-    let j = k;
-    while (j + 1 < ends.length && ends[j + 1]! - runStart < RUN_BYTES) j++;
-    const [from, to, rows] = [runStart, ends[j]!, j - k + 1];
+  const between = new RegExp(BETWEEN_OBJECTS);
+  let start = from;
+  while (start <= to) {
+    between.lastIndex = Math.min(start + RUN_BYTES, to);
+    const cut = start + RUN_BYTES < to ? between.exec(text) : null;
+    // The run ends after the `}`; the next starts at the `{` (the comma between them is the array's).
+    const end = cut && cut.index < to ? cut.index + 1 : to;
+    const [a, b] = [start, end];
     runs.push(() => {
       try {
-        const parsed = JSON.parse(`[${text.slice(from, to)}]`) as unknown;
-        return Array.isArray(parsed) && parsed.length === rows ? parsed : null;
+        const rows = JSON.parse(`[${text.slice(a, b)}]`) as unknown;
+        return Array.isArray(rows) ? rows : null;
       } catch {
         return null;
       }
     });
-    runStart = to + 1;
-    k = j + 1;
+    if (end === to) break;
+    start = cut!.index + cut![0].length - 1;
   }
-  return { wrapped, count: ends.length, runs };
+  return { wrapped, runs };
 }
