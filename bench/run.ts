@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import autocannon from 'autocannon';
 import { loadDatasetMatrices } from '../src/core/dataset/load.js';
+import { EXAMPLE_FEATURES } from '../src/core/dataset/example.js';
 import { loadEngine } from '../src/core/models/engine.js';
 import { createFileStore } from '../src/core/store/file-store.js';
 
@@ -128,30 +129,7 @@ const peakRss = (pid: number) => {
   return m ? Number(m[1]) * 1024 : null;
 };
 
-const EXAMPLE = {
-  Date: '2024-08-26',
-  Location: 'Adelaide',
-  MinTemp: 9.8,
-  MaxTemp: 18.2,
-  Rainfall: 0.2,
-  Evaporation: 1.4,
-  Sunshine: 0,
-  WindGustDir: 'ESE',
-  WindGustSpeed: 39,
-  WindDir9am: 'NW',
-  WindDir3pm: 'W',
-  WindSpeed9am: 17,
-  WindSpeed3pm: 11,
-  Humidity9am: 91,
-  Humidity3pm: 95,
-  Pressure9am: 1020.3,
-  Pressure3pm: 1016.4,
-  Cloud9am: 7,
-  Cloud3pm: 8,
-  Temp9am: 12.7,
-  Temp3pm: 14.6,
-  RainToday: 0,
-};
+const EXAMPLE = EXAMPLE_FEATURES;
 
 async function main() {
   const out: Record<string, unknown> = {

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup } from 'ink-testing-library';
 import { ANSWER_DRY, ANSWER_RAIN } from '../../src/core/bundle/predictor.js';
 import type { PredictFeatures } from '../../src/core/dataset/schema.js';
+import { EXAMPLE_FEATURES } from '../../src/core/dataset/example.js';
 import type { PredictResult } from '../../src/core/predict/scorer.js';
 import { PredictForm } from '../../src/core/tui/predict-form.js';
 import { runPredictForm } from '../../src/core/tui/run-form.js';
@@ -28,30 +29,8 @@ const KEY = {
   esc: '\x1b',
 };
 
-const EXAMPLE: PredictFeatures = {
-  Date: '2024-08-26',
-  Location: 'Adelaide',
-  MinTemp: 9.8,
-  MaxTemp: 18.2,
-  Rainfall: 0.2,
-  Evaporation: 1.4,
-  Sunshine: 0,
-  WindGustDir: 'ESE',
-  WindGustSpeed: 39,
-  WindDir9am: 'NW',
-  WindDir3pm: 'W',
-  WindSpeed9am: 17,
-  WindSpeed3pm: 11,
-  Humidity9am: 91,
-  Humidity3pm: 95,
-  Pressure9am: 1020.3,
-  Pressure3pm: 1016.4,
-  Cloud9am: 7,
-  Cloud3pm: 8,
-  Temp9am: 12.7,
-  Temp3pm: 14.6,
-  RainToday: 'No',
-};
+// The example day, with RainToday spelled as a CSV row would.
+const EXAMPLE: PredictFeatures = { ...EXAMPLE_FEATURES, RainToday: 'No' };
 
 const tick = (ms = 15) => new Promise((r) => setTimeout(r, ms));
 
