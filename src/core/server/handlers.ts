@@ -8,7 +8,7 @@ import type { ServerMetrics } from './metrics.js';
 import type { LoadedModel, ModelHolder } from './model-holder.js';
 import { cutBatchJson } from './batch-json.js';
 import { MAX_BATCH_ROWS, MAX_DETAILED_ROWS, PredictRequestSchema } from './schemas.js';
-import { nextTurn, timeSlicer } from './turns.js';
+import { timeSlicer } from './turns.js';
 import type { TimeSlicer } from './turns.js';
 
 export const MIB = 1024 * 1024;
@@ -219,8 +219,6 @@ export interface PredictCore {
   predictBatch(loaded: LoadedModel, body: unknown): Promise<object>;
   /** predictBatch on the body's text: a large body is parsed a run of rows at a time (same answers, same errors). */
   predictBatchText(loaded: LoadedModel, text: string): Promise<object>;
-  /** Waits for a turn of batch work (before joining or writing a large body, which cannot be sliced). */
-  batchTurn(): Promise<void>;
   /** Metrics and the access-log line of one finished request. */
   record(method: string, path: string, status: number, ms: number): void;
 }
@@ -272,7 +270,6 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       // Written by hand (the texts escaped once): JSON.stringify of this object is the priciest step of a prediction.
       return `{"prediction_bool":${p.prediction_bool},"prediction_str":${p.prediction_bool ? RAIN_JSON : DRY_JSON},"probability":${Number.isFinite(p.probability) ? p.probability : null},"model":${loaded.refJson}}`;
     },
-    batchTurn: nextTurn,
 
     async predictBatch(loaded, body) {
       const { rows, prefix } = batchRows(body);
@@ -285,13 +282,16 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       return batch.answer(loaded, slice);
     },
     async predictBatchText(loaded, text) {
-      const cut = text.length > SLICED_PARSE_BYTES ? cutBatchJson(text) : null;
+      const slice = timeSlicer();
+      const large = text.length > SLICED_PARSE_BYTES;
+      // Large batches that arrive together start one per turn, not all in the turn their bodies ended in.
+      if (large) await slice.pause();
+      const cut = large ? cutBatchJson(text) : null;
       // Parsed whole: a small body, another shape, or (below) a run that does not parse or too many rows,
       // where the whole parse gives the exact answer (the 400's position, the 422's count).
       const whole = () => core.predictBatch(loaded, parseJson(text));
       if (!cut) return whole();
       const batch = batchOf(cut.wrapped ? ['body', 'features'] : ['body'], metrics);
-      const slice = timeSlicer();
       // Each run's rows are checked as soon as they are parsed: they go before the next run is, and stay young.
       for (const run of cut.runs) {
         if (slice.due()) await slice.pause();

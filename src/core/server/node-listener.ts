@@ -186,13 +186,9 @@ export function createNodeListener(deps: AppDeps): {
       res,
       core.batchBodyLimit,
       (loaded, text, start) => {
-        const answer = async () => {
-          // Joining the decoded text, and writing the answer, each take a turn of batch work of their own.
-          await core.batchTurn();
-          const body = await core.predictBatchText(loaded, text());
-          await core.batchTurn();
-          return JSON.stringify(body);
-        };
+        // Batch work yields to other requests as it goes (see predictBatchText); joining the text and writing
+        // the answer take a few milliseconds at most.
+        const answer = async () => JSON.stringify(await core.predictBatchText(loaded, text()));
         answer().then(
           (json) => respond(req, res, start, 200, json),
           (err: unknown) => fail(req, res, start, err),
