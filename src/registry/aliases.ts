@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, UsageError } from '../core/errors.js';
+import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
 import { requireModel, requireVersion } from './models.js';

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { RainopsError } from '../core/errors.js';
+import { RainopsError } from '../errors.js';
 import type { Db } from './db.js';
 import { LeaseKeeper } from './leases.js';
 import type { HeartbeatMode, LeasePolicy } from './leases.js';

@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
 import { DATASET_LOOKUP, RUN_LOOKUP, requireExactId, resolveId } from './lookup.js';

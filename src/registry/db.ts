@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { RainopsError } from '../core/errors.js';
+import { RainopsError } from '../errors.js';
 
 export type Db = Database.Database;
 

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../core/errors.js';
+import { NotFoundError } from '../errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
 import type { Experiment, ExperimentSummary } from './types.js';

@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../errors.js';
 import type { RegistryContext } from './context.js';
 import type { Db } from './db.js';
 import { startHeartbeatThread } from './heartbeat-thread.js';

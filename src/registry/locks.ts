@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConflictError, NotFoundError, UsageError } from '../core/errors.js';
+import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import type { RegistryContext } from './context.js';
 import { describeLapse, lapse } from './leases.js';
 import { reapDeadRuns } from './runs.js';

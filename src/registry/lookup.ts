@@ -1,4 +1,4 @@
-import { NotFoundError, UsageError } from '../core/errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type { RegistryContext } from './context.js';
 import { shortList } from './validate.js';
 

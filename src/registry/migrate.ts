@@ -1,4 +1,4 @@
-import { RainopsError } from '../core/errors.js';
+import { RainopsError } from '../errors.js';
 import type { Db } from './db.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/index.js';

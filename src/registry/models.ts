@@ -1,4 +1,4 @@
-import { NotFoundError } from '../core/errors.js';
+import { NotFoundError } from '../errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
 import { DATASET_LOOKUP, RUN_LOOKUP, requireExactId } from './lookup.js';

@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../errors.js';
 import { camelCase, snakeCase } from '../core/naming.js';
 import { NUMERIC_FN } from './db.js';
 

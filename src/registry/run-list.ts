@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../errors.js';
 import type { RegistryContext } from './context.js';
 import { findExperiment } from './experiments.js';
 import { RUN_LOOKUP, resolveId } from './lookup.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConflictError, UsageError } from '../core/errors.js';
+import { ConflictError, UsageError } from '../errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
 import { getOrCreateExperiment } from './experiments.js';

@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../errors.js';
 
 const KEY = /^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
