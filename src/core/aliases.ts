@@ -12,40 +12,58 @@ export function cliActor(): string {
   return `${user}@${hostname()}`;
 }
 
-/** Points an alias at a version by hand; the move is compare-and-set and recorded in the history. */
-export function promoteVersion(
-  registry: Registry,
-  args: { model: string; version: number; alias: string; reason?: string | undefined; actor: string },
-): AliasChange {
-  const mv = registry.getModelVersion(args.model, args.version);
+export interface AliasMove {
+  model: string;
+  alias: string;
+  version: number;
+  /** The version the mover saw when it decided (null: unset); the move happens only if it is still that. */
+  expected: number | null;
+  actor: string;
+  reason: string;
+}
+
+/**
+ * The one way core moves an alias (training's promotions, promote and rollback by hand): compare-and-set against
+ * what the mover saw, so a decision taken on stale facts never lands (ConflictError), and only a READY version
+ * takes an alias. The registry records every move in the alias history.
+ */
+export async function moveAlias(registry: Registry, move: AliasMove): Promise<AliasChange> {
+  const mv = await registry.getModelVersion(move.model, move.version);
   if (mv.status !== 'READY')
     throw new RainopsError(
-      `${args.model} v${args.version} is ${mv.status}, not READY; only a complete version can take an alias`,
+      `${move.model} v${move.version} is ${mv.status}, not READY; only a complete version can take an alias`,
     );
-  const current = registry.getAlias(args.model, args.alias);
-  return registry.setAlias({
+  return await registry.setAlias(move);
+}
+
+/** Points an alias at a version by hand. */
+export async function promoteVersion(
+  registry: Registry,
+  args: { model: string; version: number; alias: string; reason?: string | undefined; actor: string },
+): Promise<AliasChange> {
+  return await moveAlias(registry, {
     model: args.model,
     alias: args.alias,
     version: args.version,
-    expected: current,
+    expected: await registry.getAlias(args.model, args.alias),
     actor: args.actor,
     reason: args.reason ?? `promoted by hand to v${args.version}`,
   });
 }
 
 /** Moves an alias back to the target it had before its latest move. */
-export function rollbackAlias(
+export async function rollbackAlias(
   registry: Registry,
   args: { model: string; alias: string; actor: string; reason?: string | undefined },
-): AliasChange {
-  const current = registry.getAlias(args.model, args.alias);
+): Promise<AliasChange> {
+  const current = await registry.getAlias(args.model, args.alias);
   if (current === null) throw new NotFoundError(`model ${args.model} has no alias ${args.alias}; nothing to roll back`);
-  const previous = registry.previousAliasTarget(args.model, args.alias);
+  const previous = await registry.previousAliasTarget(args.model, args.alias);
   if (previous === null)
     throw new NotFoundError(
       `alias ${args.alias} of ${args.model} has pointed only at v${current}; there is no earlier target to roll back to`,
     );
-  return registry.setAlias({
+  return await moveAlias(registry, {
     model: args.model,
     alias: args.alias,
     version: previous,

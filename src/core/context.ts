@@ -23,12 +23,16 @@ export interface CoreDeps {
   logger: Logger;
   /** RAINOPS_HOME: the registry, caches and locks live here. */
   home: string;
+  /** The clock; core reads "now" only through clockOf(deps). */
   now?: () => Date;
   /** Checks (once) that this registry owns the store; writing commands call it before any work. */
   claimStore?: () => Promise<void>;
   /** Where cleanup registers for SIGINT/SIGTERM; main() runs it before exiting. */
   onInterrupt?: InterruptHook | undefined;
 }
+
+/** The deps' clock, or the system's when none was given. */
+export const clockOf = (deps: { now?: (() => Date) | undefined }): (() => Date) => deps.now ?? (() => new Date());
 
 export const EXPERIMENT = 'Rain Dataset';
 export const MODEL_NAME = 'Rain_dataset_model_prod';

@@ -1,29 +1,25 @@
-import { availableParallelism } from 'node:os';
-import type { Dataset } from '../registry/index.js';
 import type { CoreDeps } from './context.js';
-import { CHAMPION_ALIAS, EXPERIMENT } from './context.js';
+import { CHAMPION_ALIAS } from './context.js';
 import { loadDatasetMatrices } from './dataset/load.js';
 import type { DatasetMatrices } from './dataset/load.js';
+import { resolveDataset } from './dataset/resolve.js';
 import { NotFoundError } from './errors.js';
-import { bestF1Threshold, classificationMetrics } from './evaluation/metrics.js';
+import { bestF1Threshold } from './evaluation/metrics.js';
 import type { ClassificationMetrics, MetricName } from './evaluation/metrics.js';
 import { FEATURE_NAMES } from './features/pipeline.js';
 import { stratifiedSample, trainCart } from './models/cart.js';
 import { loadEngine } from './models/engine.js';
 import type { EngineChoice, XgbEngine } from './models/engine.js';
 import { selectRows } from './models/matrix.js';
-import { parseXgbParams, xgbParamRecord } from './models/params.js';
+import { parseXgbParams } from './models/params.js';
 import type { XgbParamsInput } from './models/params.js';
 import { compileEnsemble } from './models/trees.js';
-import type { TreeEnsemble } from './models/trees.js';
 import { snakeRecord } from './naming.js';
-import { promote, registerVersion } from './registration.js';
-import type { PromotePolicy, PromotionDecision } from './registration.js';
-import { writeEvaluationPlots } from './report.js';
-import { tracked } from './tracking.js';
-import { stratifiedFolds } from './tuning/folds.js';
-import { createFoldPool } from './tuning/pool.js';
-import { runSearch, trialsInFlight } from './tuning/search.js';
+import { promote } from './registration.js';
+import type { PromotePolicy } from './registration.js';
+import { foldJobs, refit, registerFit, searchFolds, withModelRun } from './training/flow.js';
+import type { Fit } from './training/flow.js';
+import { trialsInFlight } from './tuning/search.js';
 import type { SearchProgress, TrialResult } from './tuning/search.js';
 import { gridCandidates, randomCandidates } from './tuning/space.js';
 
@@ -89,13 +85,6 @@ export interface OptimizeDeps extends CoreDeps {
   onProgress?: (p: SearchProgress) => void;
 }
 
-export function resolveDataset(deps: CoreDeps, id: string | undefined): Dataset {
-  if (id) return deps.registry.getDataset(id);
-  const newest = deps.registry.newestDataset();
-  if (!newest) throw new NotFoundError("no data set yet; create one with 'rainops etl --source weatherAUS.csv'");
-  return newest;
-}
-
 const testMetrics = (m: ClassificationMetrics): TestMetrics => ({
   f1: m.f1,
   accuracy: m.accuracy,
@@ -147,8 +136,8 @@ interface Resumed {
   finishedRuns: Array<{ id: string; index: number }>;
 }
 
-function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
-  const prior = deps.registry.getRun(opts.resume!);
+async function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Promise<Resumed> {
+  const prior = await deps.registry.getRun(opts.resume!);
   const p = prior.params;
   const missing = [...SEARCH_KEYS, p.search === 'random' ? 'trials' : 'grid'].filter((k) => p[k] === undefined);
   if (prior.name !== 'optimize' || p.model_kind === 'cart' || missing.length) {
@@ -156,7 +145,7 @@ function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
       `run ${prior.id} is not an XGBoost search that can be resumed${missing.length ? ` (it records no ${missing.join(', ')})` : ''}; name an optimize run, e.g. from 'rainops runs list'`,
     );
   }
-  const children = deps.registry.listRuns({ parentRunId: prior.id, status: 'FINISHED' });
+  const children = await deps.registry.listRuns({ parentRunId: prior.id, status: 'FINISHED' });
   return {
     from: prior.id,
     opts: {
@@ -181,139 +170,105 @@ function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
 /** Searches hyperparameters with cross-validation, refits the best, evaluates, registers and maybe promotes. */
 export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Promise<OptimizeResult> {
   const { registry, store, logger } = deps;
-  const resumed = input.resume ? resumedOptions(deps, input) : null;
+  const resumed = input.resume ? await resumedOptions(deps, input) : null;
   const opts = resumed?.opts ?? input;
   await deps.claimStore?.();
-  const dataset = resolveDataset(deps, opts.dataset);
-  const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
-  try {
-    return await tracked(
-      registry,
-      { experiment: EXPERIMENT, name: 'optimize', tags: resumed ? { resumed_from: resumed.from } : {} },
-      async (run) => {
-        registry.linkRunDataset(run.id, dataset.id, 'input');
-        const champion = registry.getAlias(opts.model, CHAMPION_ALIAS);
-        logger.info(`data set ${dataset.id}; loading ${dataset.rows.train} train and ${dataset.rows.test} test rows`);
-        const data = await loadDatasetMatrices(store, dataset.id);
-        const engine = opts.kind === 'xgboost' ? await loadEngine(opts.engine) : null;
-        if (engine)
-          logger.info(
-            `engine: ${engine.name} (XGBoost ${engine.libraryVersion})${engine.note ? `; ${engine.note}` : ''}`,
-          );
-        registry.logParams(run.id, searchParams(opts, dataset.id));
-        registry.setTags(run.id, { engine: engine?.name ?? 'ml-cart' });
-
-        const fitted = engine
-          ? await searchAndRefit(opts, deps, run.id, data, engine, resumed?.finishedRuns ?? [])
-          : await fitCart(opts, data);
-        const p = compileEnsemble(fitted.trees).predictMatrix(data.Xtest);
-        const m = classificationMetrics(data.yTest, p, fitted.threshold);
-        const test = testMetrics(m);
-        registry.logMetrics(run.id, {
-          test_f1: m.f1,
-          test_accuracy: m.accuracy,
-          test_precision: m.precision,
-          test_recall: m.recall,
-          test_roc_auc: m.roc_auc,
-          test_log_loss: m.log_loss,
-          threshold: m.threshold,
-        });
-        const plots = await writeEvaluationPlots(registry, store, run.id, {
-          y: data.yTest,
-          p,
-          metrics: m,
-          trees: fitted.trees,
-        });
-
-        const { version } = await registerVersion(registry, store, {
-          model: opts.model,
-          runId: run.id,
-          datasetId: dataset.id,
-          kind: opts.kind,
-          trees: fitted.trees,
-          pipeline: data.pipeline,
-          engineModel: fitted.engineModel,
-          threshold: fitted.threshold,
-          params: fitted.params,
-          metrics: {
-            test_f1: m.f1,
-            test_roc_auc: m.roc_auc,
-            test_accuracy: m.accuracy,
-            test_log_loss: m.log_loss,
-            ...(fitted.cv ? { cv_score: fitted.cv.score } : {}),
-          },
-          engine: engine?.name ?? 'ml-cart',
-          libraries: fitted.libraries,
-        });
+  const dataset = await resolveDataset(deps, opts.dataset);
+  const tags: Record<string, string> = resumed ? { resumed_from: resumed.from } : {};
+  return await withModelRun(
+    deps,
+    { model: opts.model, waitSec: opts.waitSec, dataset, name: 'optimize', tags },
+    async (run) => {
+      const champion = await registry.getAlias(opts.model, CHAMPION_ALIAS);
+      logger.info(`data set ${dataset.id}; loading ${dataset.rows.train} train and ${dataset.rows.test} test rows`);
+      const data = await loadDatasetMatrices(store, dataset.id);
+      const engine = opts.kind === 'xgboost' ? await loadEngine(opts.engine) : null;
+      if (engine)
         logger.info(
-          `registered ${opts.model} v${version} (test F1 ${m.f1.toFixed(4)}, ROC AUC ${m.roc_auc.toFixed(4)}, threshold ${m.threshold.toFixed(3)})`,
+          `engine: ${engine.name} (XGBoost ${engine.libraryVersion})${engine.note ? `; ${engine.note}` : ''}`,
         );
-        const decision: PromotionDecision = await promote(registry, store, {
-          model: opts.model,
-          version,
-          datasetId: dataset.id,
-          policy: opts.promote,
-          expected: champion,
-          actor: `optimize run ${run.id}`,
-        });
-        logger.info(
-          decision.alias
-            ? `${CHAMPION_ALIAS} -> v${version}: ${decision.reason}`
-            : `${CHAMPION_ALIAS} not moved: ${decision.reason}`,
-        );
-        registry.setTags(run.id, { model_version: String(version), promoted: String(decision.alias !== null) });
-        return {
-          run_id: run.id,
-          model: opts.model,
-          version,
-          alias: decision.alias,
-          promotion: decision.reason,
-          champion_test_f1: decision.championF1,
-          dataset_id: dataset.id,
-          engine: engine?.name ?? 'ml-cart',
-          best_params: fitted.params,
-          cv: fitted.cv,
-          test,
-          plots: plots.map((path) => `${store.url}/runs/${run.id}/${path}`),
-          resumed: resumed
-            ? { from_run_id: resumed.from, trials_reused: fitted.reused, trials_total: fitted.candidates }
-            : null,
-        };
-      },
-    );
-  } finally {
-    release();
-  }
+      await registry.logParams(run.id, searchParams(opts, dataset.id));
+      await registry.setTags(run.id, { engine: engine?.name ?? 'ml-cart' });
+
+      const fitted = engine
+        ? await searchAndRefit(opts, deps, run.id, data, engine, resumed?.finishedRuns ?? [])
+        : fitCart(opts, data);
+      const {
+        version,
+        test: m,
+        plots,
+      } = await registerFit(deps, run.id, {
+        model: opts.model,
+        dataset,
+        data,
+        kind: opts.kind,
+        fit: fitted,
+        metrics: fitted.cv ? { cv_score: fitted.cv.score } : {},
+      });
+      await registry.logMetrics(run.id, {
+        test_f1: m.f1,
+        test_accuracy: m.accuracy,
+        test_precision: m.precision,
+        test_recall: m.recall,
+        test_roc_auc: m.roc_auc,
+        test_log_loss: m.log_loss,
+        threshold: m.threshold,
+      });
+      logger.info(
+        `registered ${opts.model} v${version} (test F1 ${m.f1.toFixed(4)}, ROC AUC ${m.roc_auc.toFixed(4)}, threshold ${m.threshold.toFixed(3)})`,
+      );
+      const decision = await promote(registry, store, {
+        model: opts.model,
+        version,
+        datasetId: dataset.id,
+        policy: opts.promote,
+        expected: champion,
+        actor: `optimize run ${run.id}`,
+      });
+      logger.info(
+        decision.alias
+          ? `${CHAMPION_ALIAS} -> v${version}: ${decision.reason}`
+          : `${CHAMPION_ALIAS} not moved: ${decision.reason}`,
+      );
+      await registry.setTags(run.id, { model_version: String(version), promoted: String(decision.alias !== null) });
+      return {
+        run_id: run.id,
+        model: opts.model,
+        version,
+        alias: decision.alias,
+        promotion: decision.reason,
+        champion_test_f1: decision.championF1,
+        dataset_id: dataset.id,
+        engine: fitted.engine,
+        best_params: fitted.params,
+        cv: fitted.cv,
+        test: testMetrics(m),
+        plots,
+        resumed: resumed
+          ? { from_run_id: resumed.from, trials_reused: fitted.reused, trials_total: fitted.candidates }
+          : null,
+      };
+    },
+  );
 }
 
-interface Fitted {
-  trees: TreeEnsemble;
-  threshold: number;
-  params: Record<string, unknown>;
-  engineModel: { file: string; bytes: Uint8Array } | null;
-  libraries: Record<string, string>;
+interface Fitted extends Fit {
   cv: OptimizeResult['cv'];
   /** Trials of the resumed search taken over without training them again, of this many candidates. */
   reused: number;
   candidates: number;
 }
 
-async function searchAndRefit(
-  opts: OptimizeOptions,
-  deps: OptimizeDeps,
-  runId: string,
-  data: DatasetMatrices,
-  engine: XgbEngine,
+/** The trials a resumed search finished before, with the out-of-fold predictions they kept. */
+async function finishedTrials(
+  deps: CoreDeps,
+  candidates: XgbParamsInput[],
   finishedRuns: Array<{ id: string; index: number }>,
-): Promise<Fitted> {
-  const { registry, store, logger } = deps;
-  const candidates: XgbParamsInput[] =
-    opts.search === 'grid' ? await gridCandidates(opts.grid) : randomCandidates(opts.trials, opts.seed);
-  const fold = stratifiedFolds(data.yTrain, opts.cv, opts.seed);
+): Promise<Map<number, TrialResult>> {
   const finished = new Map<number, TrialResult>();
   for (const f of finishedRuns) {
-    const r = registry.getRun(f.id);
-    const oof = await store.get(`runs/${f.id}/oof.f32`).catch(() => null);
+    const r = await deps.registry.getRun(f.id);
+    const oof = await deps.store.get(`runs/${f.id}/oof.f32`).catch(() => null);
     if (!oof || r.metrics.cv_score === undefined) continue;
     finished.set(f.index, {
       index: f.index,
@@ -331,82 +286,77 @@ async function searchAndRefit(
       foldTrees: (r.metricHistory.fold_trees ?? []).map((pt) => pt.value),
     });
   }
+  return finished;
+}
+
+async function searchAndRefit(
+  opts: OptimizeOptions,
+  deps: OptimizeDeps,
+  runId: string,
+  data: DatasetMatrices,
+  engine: XgbEngine,
+  finishedRuns: Array<{ id: string; index: number }>,
+): Promise<Fitted> {
+  const { registry, store, logger } = deps;
+  const candidates: XgbParamsInput[] =
+    opts.search === 'grid' ? await gridCandidates(opts.grid) : randomCandidates(opts.trials, opts.seed);
+  const finished = await finishedTrials(deps, candidates, finishedRuns);
   if (opts.resume) logger.info(`resuming: ${finished.size} of ${candidates.length} trials already finished`);
-  // The native engine uses every core per fit; the wasm engine is single-threaded, so it runs folds in parallel.
-  const jobs = opts.jobs ?? (engine.name === 'native' ? 1 : Math.max(1, availableParallelism()));
+  const jobs = foldJobs(engine, opts.jobs);
   logger.info(
     `${opts.search} search: ${candidates.length} candidates x ${opts.cv} folds, metric ${opts.metric}; ${describeParallelism(engine.name, jobs, opts.cv)}`,
   );
-  const pool = await createFoldPool(data.Xtrain, data.yTrain, engine, jobs);
-  let trials: TrialResult[];
-  try {
-    trials = await runSearch({
-      registry,
-      parentRunId: runId,
-      candidates,
-      y: data.yTrain,
-      fold,
-      k: opts.cv,
-      metric: opts.metric,
-      earlyStoppingRounds: opts.earlyStoppingRounds,
-      pool,
-      finished,
-      ...(opts.timeoutSec ? { deadline: Date.now() + opts.timeoutSec * 1000 } : {}),
-      saveOof: async (trialRunId, oof) => {
-        await store.put(`runs/${trialRunId}/oof.f32`, new Uint8Array(oof.buffer, oof.byteOffset, oof.byteLength));
-      },
-      ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
-    });
-  } finally {
-    await pool.close();
-  }
+  const trials = await searchFolds(deps, {
+    runId,
+    data,
+    engine,
+    jobs,
+    candidates,
+    cv: opts.cv,
+    seed: opts.seed,
+    metric: opts.metric,
+    earlyStoppingRounds: opts.earlyStoppingRounds,
+    finished,
+    // A time limit, measured like any duration, not a date: the injected clock does not apply.
+    deadline: opts.timeoutSec ? Date.now() + opts.timeoutSec * 1000 : undefined,
+    saveOof: async (trialRunId, oof) => {
+      await store.put(`runs/${trialRunId}/oof.f32`, new Uint8Array(oof.buffer, oof.byteOffset, oof.byteLength));
+    },
+    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+  });
   if (trials.length === 0)
     throw new NotFoundError('optimize: no trial finished before --timeout; allow more time or fewer candidates');
   const best = trials.reduce((a, b) => (b.score > a.score ? b : a));
   const nEstimators = Math.max(1, Math.round(best.foldTrees.reduce((a, b) => a + b, 0) / best.foldTrees.length));
-  const params = { ...parseXgbParams(best.params), nEstimators };
-  delete (params as { nthread?: number }).nthread;
-  const recorded = xgbParamRecord(params);
   logger.info(
     `best trial ${best.index}: ${opts.metric} ${best.score.toFixed(4)}; refitting on all ${data.Xtrain.rows} training rows with ${nEstimators} trees`,
   );
-  registry.logMetrics(runId, {
+  await registry.logMetrics(runId, {
     cv_score: best.score,
     cv_f1: best.cv.f1,
     cv_roc_auc: best.cv.roc_auc,
     best_trial: best.index,
     trials_finished: trials.length,
   });
-  const model = await engine.train(data.Xtrain, data.yTrain, params);
-  try {
-    return {
-      trees: model.toTrees(FEATURE_NAMES),
+  const fit = await refit(engine, data, { ...parseXgbParams(best.params), nEstimators }, best.cv.threshold);
+  return {
+    ...fit,
+    cv: {
+      metric: opts.metric,
+      score: best.score,
+      f1: best.cv.f1,
+      roc_auc: best.cv.roc_auc,
       threshold: best.cv.threshold,
-      params: recorded,
-      engineModel: {
-        file: model.format === 'xgboost-json' ? 'xgboost_model.json' : 'xgboost_model.bin',
-        bytes: model.save(),
-      },
-      libraries: { xgboost: engine.libraryVersion, engine: engine.name },
-      cv: {
-        metric: opts.metric,
-        score: best.score,
-        f1: best.cv.f1,
-        roc_auc: best.cv.roc_auc,
-        threshold: best.cv.threshold,
-        trials: trials.length,
-        folds: opts.cv,
-      },
-      reused: finished.size,
-      candidates: candidates.length,
-    };
-  } finally {
-    model.free();
-  }
+      trials: trials.length,
+      folds: opts.cv,
+    },
+    reused: finished.size,
+    candidates: candidates.length,
+  };
 }
 
 /** The ml-cart baseline: a tree on a stratified sample; its threshold is tuned on other training rows. */
-async function fitCart(opts: OptimizeOptions, data: DatasetMatrices): Promise<Fitted> {
+function fitCart(opts: OptimizeOptions, data: DatasetMatrices): Fitted {
   const sampleSize = Math.min(5000, data.Xtrain.rows);
   const params = { maxDepth: 8, minNumSamples: 20, seed: opts.seed, sampleSize };
   const cart = trainCart(data.Xtrain, data.yTrain, FEATURE_NAMES, params);
@@ -425,6 +375,7 @@ async function fitCart(opts: OptimizeOptions, data: DatasetMatrices): Promise<Fi
     threshold,
     params: snakeRecord(params),
     engineModel: null,
+    engine: 'ml-cart',
     libraries: { 'ml-cart': '2' },
     cv: null,
     reused: 0,

@@ -1,4 +1,5 @@
 import type { Registry } from '../registry/index.js';
+import { moveAlias } from './aliases.js';
 import { BUNDLE_FILES, bundlePrefix, readBundle, writeBundle } from './bundle/bundle.js';
 import type { Bundle, BundleMetadata } from './bundle/bundle.js';
 import { createPredictor } from './bundle/predictor.js';
@@ -28,6 +29,8 @@ export interface NewVersion {
   metrics: Record<string, number>;
   engine: string;
   libraries: Record<string, string>;
+  /** When the version is made, from the caller's clock. */
+  createdAt: Date;
 }
 
 /**
@@ -65,7 +68,7 @@ export async function registerVersion(
         metrics: v.metrics,
         engine: v.engine,
         libraries: v.libraries,
-        createdAt: new Date().toISOString(),
+        createdAt: v.createdAt.toISOString(),
       },
     }));
     await readBundle(store, staging, sha256, `${v.model} v${version}`);
@@ -209,13 +212,34 @@ export interface PromotionDecision {
  * Why a version may not take an alias implicitly, or null when it may: the run that created it has
  * FAILED (it registered the version and then died, or was declared dead), so nothing vouches for it.
  */
-export function failedRunReason(registry: Registry, model: string, version: number): string | null {
-  const mv = registry.getModelVersion(model, version);
+export async function failedRunReason(registry: Registry, model: string, version: number): Promise<string | null> {
+  const mv = await registry.getModelVersion(model, version);
   if (mv.runStatus !== 'FAILED') return null;
   return `v${version}'s run ${mv.runId} FAILED, and a version of a failed run is never promoted implicitly; check it, then promote it by hand with 'rainops promote ${model} ${version}' if it is sound`;
 }
 
-/** Applies the promotion policy; the alias moves compare-and-set against what was seen before training. */
+export type ChampionMove = { promoted: true } | { promoted: false; reason: string };
+
+/**
+ * Moves the champion alias to a version a training run just made: never a version whose run FAILED, and
+ * another process moving the alias first (compare-and-set against `expected`) is an answer, not an error.
+ */
+export async function promoteChampion(
+  registry: Registry,
+  args: { model: string; version: number; expected: number | null; actor: string; reason: string },
+): Promise<ChampionMove> {
+  const failed = await failedRunReason(registry, args.model, args.version);
+  if (failed) return { promoted: false, reason: failed };
+  try {
+    await moveAlias(registry, { ...args, alias: CHAMPION_ALIAS });
+    return { promoted: true };
+  } catch (err) {
+    if (err instanceof ConflictError) return { promoted: false, reason: err.message };
+    throw err;
+  }
+}
+
+/** Applies optimize's promotion policy; the alias moves compare-and-set against what was seen before training. */
 export async function promote(
   registry: Registry,
   store: ArtifactStore,
@@ -230,7 +254,8 @@ export async function promote(
 ): Promise<PromotionDecision> {
   const { model, version, policy, expected } = args;
   if (policy === 'never') return { alias: null, previous: expected, reason: '--promote never', championF1: null };
-  const failed = failedRunReason(registry, model, version);
+  // Checked before the head-to-head too: a failed run's version is not worth scoring.
+  const failed = await failedRunReason(registry, model, version);
   if (failed) return { alias: null, previous: expected, reason: failed, championF1: null };
   let championF1: number | null = null;
   let reason = expected === null ? 'first version of the model' : '--promote always';
@@ -253,11 +278,8 @@ export async function promote(
     }
     reason = `test F1 ${h.challengerF1.toFixed(4)} beats the champion v${expected}'s ${h.championF1.toFixed(4)} ${rows}`;
   }
-  try {
-    registry.setAlias({ model, alias: CHAMPION_ALIAS, version, expected, actor: args.actor, reason });
-  } catch (err) {
-    if (err instanceof ConflictError) return { alias: null, previous: expected, reason: err.message, championF1 };
-    throw err;
-  }
-  return { alias: CHAMPION_ALIAS, previous: expected, reason, championF1 };
+  const move = await promoteChampion(registry, { model, version, expected, actor: args.actor, reason });
+  return move.promoted
+    ? { alias: CHAMPION_ALIAS, previous: expected, reason, championF1 }
+    : { alias: null, previous: expected, reason: move.reason, championF1 };
 }

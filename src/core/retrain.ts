@@ -1,21 +1,15 @@
-import { availableParallelism } from 'node:os';
+import type { Registry } from '../registry/index.js';
+import { moveAlias } from './aliases.js';
 import type { CoreDeps } from './context.js';
-import { CHALLENGER_ALIAS, CHAMPION_ALIAS, EXPERIMENT } from './context.js';
+import { CHALLENGER_ALIAS, CHAMPION_ALIAS } from './context.js';
 import { loadDatasetMatrices } from './dataset/load.js';
-import { ConflictError, NotFoundError } from './errors.js';
-import { classificationMetrics } from './evaluation/metrics.js';
-import { FEATURE_NAMES } from './features/pipeline.js';
+import { resolveDataset } from './dataset/resolve.js';
+import { NotFoundError } from './errors.js';
 import { loadEngine } from './models/engine.js';
 import type { EngineName } from './models/engine.js';
-import { parseXgbParams, xgbParamRecord } from './models/params.js';
-import { compileEnsemble } from './models/trees.js';
-import { resolveDataset } from './optimize.js';
-import { failedRunReason, headToHead, loadPredictor, registerVersion } from './registration.js';
-import { writeEvaluationPlots } from './report.js';
-import { tracked } from './tracking.js';
-import { stratifiedFolds } from './tuning/folds.js';
-import { createFoldPool } from './tuning/pool.js';
-import { runSearch } from './tuning/search.js';
+import { parseXgbParams } from './models/params.js';
+import { headToHead, loadPredictor, promoteChampion } from './registration.js';
+import { foldJobs, refit, registerFit, searchFolds, withModelRun } from './training/flow.js';
 
 export interface RetrainOptions {
   model: string;
@@ -50,13 +44,13 @@ export interface RetrainResult {
 export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<RetrainResult> {
   const { registry, store, logger } = deps;
   await deps.claimStore?.();
-  const championVersion = registry.getAlias(opts.model, CHAMPION_ALIAS);
+  const championVersion = await registry.getAlias(opts.model, CHAMPION_ALIAS);
   if (championVersion === null)
     throw new NotFoundError(
       `model ${opts.model} has no ${CHAMPION_ALIAS} champion yet; train one with 'rainops optimize'`,
     );
-  const champion = registry.getModelVersion(opts.model, championVersion);
-  const dataset = resolveDataset(deps, opts.dataset);
+  const champion = await registry.getModelVersion(opts.model, championVersion);
+  const dataset = await resolveDataset(deps, opts.dataset);
   const base = {
     dataset_id: dataset.id,
     champion: { version: championVersion, dataset_id: champion.datasetId, test_f1: null },
@@ -77,13 +71,13 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
     };
   }
 
-  const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
-  try {
-    return await tracked(registry, { experiment: EXPERIMENT, name: 'retrain' }, async (run) => {
-      registry.linkRunDataset(run.id, dataset.id, 'input');
+  return await withModelRun(
+    deps,
+    { model: opts.model, waitSec: opts.waitSec, dataset, name: 'retrain' },
+    async (run) => {
       const { threshold: _t, ...championParams } = champion.params as Record<string, unknown> & { threshold?: number };
       const params = parseXgbParams(championParams);
-      registry.logParams(run.id, {
+      await registry.logParams(run.id, {
         model: opts.model,
         champion_version: championVersion,
         dataset_id: dataset.id,
@@ -101,52 +95,25 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
       const engine = await loadEngine(champion.engine as EngineName);
 
       // Out-of-fold predictions with the champion's parameters choose the challenger's threshold.
-      const jobs = opts.jobs ?? (engine.name === 'native' ? 1 : Math.max(1, availableParallelism()));
-      const pool = await createFoldPool(data.Xtrain, data.yTrain, engine, jobs);
-      let threshold: number;
-      try {
-        const [trial] = await runSearch({
-          registry,
-          parentRunId: run.id,
-          candidates: [params],
-          y: data.yTrain,
-          fold: stratifiedFolds(data.yTrain, opts.cv, opts.seed),
-          k: opts.cv,
-          metric: 'f1',
-          earlyStoppingRounds: params.nEstimators + 1,
-          pool,
-        });
-        threshold = trial!.cv.threshold;
-      } finally {
-        await pool.close();
-      }
-      const model = await engine.train(data.Xtrain, data.yTrain, params);
-      let trees: ReturnType<typeof model.toTrees>;
-      let bytes: Uint8Array;
-      let format: string;
-      try {
-        trees = model.toTrees(FEATURE_NAMES);
-        bytes = model.save();
-        format = model.format;
-      } finally {
-        model.free();
-      }
-      const p = compileEnsemble(trees).predictMatrix(data.Xtest);
-      const m = classificationMetrics(data.yTest, p, threshold);
-      const plots = await writeEvaluationPlots(registry, store, run.id, { y: data.yTest, p, metrics: m, trees });
-      const { version } = await registerVersion(registry, store, {
-        model: opts.model,
+      const [trial] = await searchFolds(deps, {
         runId: run.id,
-        datasetId: dataset.id,
+        data,
+        engine,
+        jobs: foldJobs(engine, opts.jobs),
+        candidates: [params],
+        cv: opts.cv,
+        seed: opts.seed,
+        metric: 'f1',
+        earlyStoppingRounds: params.nEstimators + 1,
+      });
+      const threshold = trial!.cv.threshold;
+      const fit = await refit(engine, data, params, threshold);
+      const { version, plots } = await registerFit(deps, run.id, {
+        model: opts.model,
+        dataset,
+        data,
         kind: 'xgboost',
-        trees,
-        pipeline: data.pipeline,
-        engineModel: { file: format === 'xgboost-json' ? 'xgboost_model.json' : 'xgboost_model.bin', bytes },
-        threshold,
-        params: xgbParamRecord({ ...params, nthread: undefined }),
-        metrics: { test_f1: m.f1, test_roc_auc: m.roc_auc, test_accuracy: m.accuracy, test_log_loss: m.log_loss },
-        engine: engine.name,
-        libraries: { xgboost: engine.libraryVersion, engine: engine.name },
+        fit,
       });
       // Both models are scored on the same raw test rows, each through its own fitted pipeline, leaving
       // out rows the champion trained on (an earlier data set's training rows can be a later one's test rows).
@@ -157,7 +124,7 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
         await loadPredictor(registry, store, opts.model, version),
       );
       const { championF1, challengerF1 } = h;
-      registry.logMetrics(run.id, {
+      await registry.logMetrics(run.id, {
         test_f1_champion: championF1,
         test_f1_challenger: challengerF1,
         comparison_rows: h.rows,
@@ -167,65 +134,94 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
       logger.info(
         `compared on ${h.rows} test rows of ${dataset.id} (${h.excluded} left out: the champion trained on them)`,
       );
-      const previousChallenger = registry.getAlias(opts.model, CHALLENGER_ALIAS);
-      registry.setAlias({
+      const actor = `retrain run ${run.id}`;
+      await moveAlias(registry, {
         model: opts.model,
         alias: CHALLENGER_ALIAS,
         version,
-        expected: previousChallenger,
-        actor: `retrain run ${run.id}`,
+        expected: await registry.getAlias(opts.model, CHALLENGER_ALIAS),
+        actor,
         reason: `challenger trained on data set ${dataset.id}`,
       });
-
-      const wins = challengerF1 > championF1 + opts.minDelta;
-      const blocked = wins ? failedRunReason(registry, opts.model, version) : null;
-      let promoted = false;
-      let message: string;
-      if (blocked) {
-        message = `challenger v${version} won (F1 ${challengerF1.toFixed(4)} vs ${championF1.toFixed(4)}) but ${blocked}`;
-      } else if (wins) {
-        try {
-          registry.setAlias({
-            model: opts.model,
-            alias: CHAMPION_ALIAS,
-            version,
-            expected: championVersion,
-            actor: `retrain run ${run.id}`,
-            reason: `challenger F1 ${challengerF1.toFixed(4)} beats champion v${championVersion}'s ${championF1.toFixed(4)}`,
-          });
-          promoted = true;
-          message = `challenger v${version} wins (F1 ${challengerF1.toFixed(4)} vs ${championF1.toFixed(4)}); ${CHAMPION_ALIAS} -> v${version}`;
-        } catch (err) {
-          if (!(err instanceof ConflictError)) throw err;
-          message = `challenger v${version} won (F1 ${challengerF1.toFixed(4)} vs ${championF1.toFixed(4)}) but ${err.message}`;
-        }
-      } else {
-        const need = opts.minDelta > 0 ? ` + ${opts.minDelta}` : '';
-        message = `champion v${championVersion} stays (challenger v${version} F1 ${challengerF1.toFixed(4)} is not above ${championF1.toFixed(4)}${need})`;
-      }
-      logger.info(message);
-      registry.setTags(run.id, {
-        winner: wins ? 'challenger' : 'champion',
-        promoted: String(promoted),
+      const verdict = await settleChallenger(registry, {
+        model: opts.model,
+        champion: championVersion,
+        challenger: version,
+        championF1,
+        challengerF1,
+        minDelta: opts.minDelta,
+        actor,
+      });
+      logger.info(verdict.message);
+      await registry.setTags(run.id, {
+        winner: verdict.winner,
+        promoted: String(verdict.promoted),
         challenger_version: String(version),
       });
       return {
         ...base,
         champion: { ...base.champion, test_f1: championF1 },
         trained: true,
-        message,
+        message: verdict.message,
         run_id: run.id,
         challenger: { version, test_f1: challengerF1, threshold },
         test_f1_champion: championF1,
         test_f1_challenger: challengerF1,
         comparison_rows: h.rows,
         excluded_rows: h.excluded,
-        plots: plots.map((path) => `${store.url}/runs/${run.id}/${path}`),
-        winner: wins ? 'challenger' : 'champion',
-        promoted,
+        plots,
+        winner: verdict.winner,
+        promoted: verdict.promoted,
       };
-    });
-  } finally {
-    release();
+    },
+  );
+}
+
+export interface ChallengerVerdict {
+  /** Who scored better by the policy, whether or not the alias could move. */
+  winner: 'champion' | 'challenger';
+  promoted: boolean;
+  message: string;
+}
+
+/**
+ * The champion/challenger policy: the challenger wins when its F1 beats the champion's by more than `minDelta`,
+ * and then takes the champion alias unless its run FAILED or another process moved the alias first.
+ */
+export async function settleChallenger(
+  registry: Registry,
+  args: {
+    model: string;
+    champion: number;
+    challenger: number;
+    championF1: number;
+    challengerF1: number;
+    minDelta: number;
+    actor: string;
+  },
+): Promise<ChallengerVerdict> {
+  const { model, champion, challenger, minDelta } = args;
+  const f1s = `F1 ${args.challengerF1.toFixed(4)} vs ${args.championF1.toFixed(4)}`;
+  if (!(args.challengerF1 > args.championF1 + minDelta)) {
+    const need = minDelta > 0 ? ` + ${minDelta}` : '';
+    return {
+      winner: 'champion',
+      promoted: false,
+      message: `champion v${champion} stays (challenger v${challenger} F1 ${args.challengerF1.toFixed(4)} is not above ${args.championF1.toFixed(4)}${need})`,
+    };
   }
+  const move = await promoteChampion(registry, {
+    model,
+    version: challenger,
+    expected: champion,
+    actor: args.actor,
+    reason: `challenger F1 ${args.challengerF1.toFixed(4)} beats champion v${champion}'s ${args.championF1.toFixed(4)}`,
+  });
+  return move.promoted
+    ? {
+        winner: 'challenger',
+        promoted: true,
+        message: `challenger v${challenger} wins (${f1s}); ${CHAMPION_ALIAS} -> v${challenger}`,
+      }
+    : { winner: 'challenger', promoted: false, message: `challenger v${challenger} won (${f1s}) but ${move.reason}` };
 }

@@ -42,6 +42,7 @@ function newVersion(ids: { runId: string; datasetId: string }, model = 'M'): New
     metrics: { test_f1: 0.5 },
     engine: 'wasm',
     libraries: {},
+    createdAt: new Date('2026-01-02T03:04:05Z'),
   };
 }
 
