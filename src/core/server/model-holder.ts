@@ -1,5 +1,6 @@
 import type { Predictor } from '../bundle/predictor.js';
 import type { Logger } from '../context.js';
+import { clockOf } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { loadPredictor } from '../registration.js';
 import type { ArtifactStore } from '../store/types.js';
@@ -100,7 +101,7 @@ export function checkServable(registry: Registry, model: string, alias: string):
 export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDeps): ModelHolder {
   const { model, alias, pollMs } = opts;
   const maxRetryMs = opts.maxRetryMs ?? 300_000;
-  const now = deps.now ?? (() => new Date());
+  const now = clockOf(deps);
   const follower = followRegistryFile(deps.registry, {
     open: deps.openRegistry ?? ((file) => openRegistry(file)),
     logger: deps.logger,
@@ -183,7 +184,7 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
       problem = null;
       return { status: 'unchanged', version, previous };
     }
-    if (!force && failed?.version === version && Date.now() < failed.retryAt) {
+    if (!force && failed?.version === version && now().getTime() < failed.retryAt) {
       return {
         status: 'skipped',
         version,
@@ -203,7 +204,7 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
       const error = err instanceof Error ? err.message : String(err);
       const attempts = failed?.version === version ? failed.attempts + 1 : 1;
       const wait = Math.min(maxRetryMs, Math.max(pollMs, 1000) * 2 ** attempts);
-      failed = { version, attempts, retryAt: Date.now() + wait };
+      failed = { version, attempts, retryAt: now().getTime() + wait };
       problem = `alias ${alias} points at v${version}, which could not be loaded (${error}); ${serving}`;
       deps.metrics?.reloadFailed();
       deps.logger.warn(

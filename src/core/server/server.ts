@@ -30,7 +30,7 @@ export interface ServeOptions {
   version?: string;
 }
 
-export interface ServeDeps extends Pick<CoreDeps, 'registry' | 'store' | 'logger'> {
+export interface ServeDeps extends Pick<CoreDeps, 'registry' | 'store' | 'logger' | 'now'> {
   /** Where access-log lines go (batched: one write at a time, at most one per turn of the event loop). */
   accessLog?: LogSink;
   /** The figures of every process, when this one is a worker of a cluster. */
@@ -151,7 +151,7 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
   const metrics = deps.metrics ?? createMetrics();
   const holder = createModelHolder(
     { model: opts.model, alias: opts.alias, pollMs: opts.pollSec * 1000 },
-    { registry: deps.registry, store: deps.store, logger: deps.logger, metrics },
+    { registry: deps.registry, store: deps.store, logger: deps.logger, metrics, now: deps.now },
   );
   const first = await holder.init();
   const log = deps.accessLog ? lineBuffer(deps.accessLog, deps.logger) : null;
