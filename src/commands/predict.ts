@@ -161,7 +161,7 @@ export function predictCommand(io: CliIO): Command {
           stderr: io.stderr as NodeJS.WriteStream,
         };
         // Ink and React take a quarter of a second to load: only the form pays for them.
-        const { runPredictForm } = await loadOutsideCi(() => import('../core/tui/run-form.js'));
+        const { runPredictForm } = await import('../core/tui/run-form.js');
         await runPredictForm({ ...tty, predict: (features) => scorer.predict(features), source: scorer.describe });
       }
     } finally {
@@ -170,22 +170,6 @@ export function predictCommand(io: CliIO): Command {
   });
   return cmd;
 }
-
-/**
- * Ink decides once, as it loads (is-in-ci), to draw only the last frame when CI is set, yet a form on a terminal
- * is interactive whatever the environment says. Ink 7's `interactive` option needs Node 22, so the CI variables
- * read false only while Ink loads, and are put back as they were.
- */
-export async function loadOutsideCi<T>(load: () => Promise<T>): Promise<T> {
-  const saved = CI_VARIABLES.map((name) => [name, process.env[name]] as const).filter(([, v]) => v !== undefined);
-  for (const [name] of saved) process.env[name] = 'false';
-  try {
-    return await load();
-  } finally {
-    for (const [name, value] of saved) process.env[name] = value;
-  }
-}
-const CI_VARIABLES = ['CI', 'CONTINUOUS_INTEGRATION'] as const;
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
