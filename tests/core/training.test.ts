@@ -6,23 +6,14 @@ import type { DatasetMatrices } from '../../src/core/dataset/load.js';
 import { RainopsError } from '../../src/core/errors.js';
 import type { TrainedModel, XgbEngine } from '../../src/core/models/engine.js';
 import { parseXgbParams } from '../../src/core/models/params.js';
-import type { TreeEnsemble } from '../../src/core/models/trees.js';
 import { settleChallenger } from '../../src/core/retrain.js';
 import { createMemoryStore } from '../../src/core/store/memory-store.js';
 import { foldJobs, refit, withModelRun } from '../../src/core/training/flow.js';
 import type { Registry } from '../../src/registry/index.js';
 import { open, SHA_A, seedRunAndDataset, tempDbPath } from '../registry/helpers.js';
+import { ONE_LEAF } from '../helpers/trees.js';
 
 const M = 'M';
-
-const TREES: TreeEnsemble = {
-  kind: 'tree-ensemble',
-  version: 1,
-  objective: 'binary:logistic',
-  baseMargin: 0,
-  featureNames: ['a'],
-  trees: [{ left: [-1], right: [-1], feature: [-1], threshold: [0], defaultLeft: [0], value: [0.5] }],
-};
 
 /** A registry holding versions 1 (the champion, prod_best) and 2 (the challenger) of M, each from its own run. */
 function twoVersions(): { registry: Registry; challengerRun: string } {
@@ -141,7 +132,7 @@ function recordingEngine(name: 'wasm' | 'native', fail?: 'toTrees') {
     predict: () => new Float32Array(),
     toTrees: () => {
       if (fail === 'toTrees') throw new Error('bad trees');
-      return TREES;
+      return ONE_LEAF;
     },
     save: () => Uint8Array.of(1, 2, 3),
     free,

@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
 import type { InputsPipeline } from '../../src/core/features/pipeline.js';
-import type { TreeEnsemble } from '../../src/core/models/trees.js';
 import { loadVersion, promote, registerVersion } from '../../src/core/registration.js';
 import type { NewVersion } from '../../src/core/registration.js';
 import { createMemoryStore } from '../../src/core/store/memory-store.js';
@@ -12,6 +11,7 @@ import { openRegistry } from '../../src/registry/index.js';
 import type { Registry } from '../../src/registry/index.js';
 import { cli, tempDir } from '../helpers/cli.js';
 import { open, SHA_A, seedRunAndDataset, tempDbPath } from '../registry/helpers.js';
+import { ONE_LEAF } from '../helpers/trees.js';
 
 const claimant = (registry: Registry) => ({
   registry,
@@ -19,22 +19,13 @@ const claimant = (registry: Registry) => ({
   now: () => new Date('2026-01-02T03:04:05Z'),
 });
 
-const TREES: TreeEnsemble = {
-  kind: 'tree-ensemble',
-  version: 1,
-  objective: 'binary:logistic',
-  baseMargin: 0,
-  featureNames: ['a'],
-  trees: [{ left: [-1], right: [-1], feature: [-1], threshold: [0], defaultLeft: [0], value: [0.5] }],
-};
-
 function newVersion(ids: { runId: string; datasetId: string }, model = 'M'): NewVersion {
   return {
     model,
     runId: ids.runId,
     datasetId: ids.datasetId,
     kind: 'xgboost',
-    trees: TREES,
+    trees: ONE_LEAF,
     pipeline: {} as InputsPipeline,
     engineModel: null,
     threshold: 0.5,
