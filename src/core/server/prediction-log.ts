@@ -182,9 +182,9 @@ export function createPredictionLog(
       const byDay = new Map<string, Pending[]>();
       for (const r of rows) {
         const d = day(r.time);
-        let list = byDay.get(d);
-        if (!list) byDay.set(d, (list = []));
-        list.push(r);
+        const list = byDay.get(d);
+        if (list) list.push(r);
+        else byDay.set(d, [r]);
       }
       let ok = true;
       for (const list of byDay.values()) ok = (await write(list)) && ok;
