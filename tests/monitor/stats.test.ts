@@ -39,7 +39,7 @@ describe('special functions against table values', () => {
     expect(chiSquareSurvival(6.634896601021214, 1)).toBeCloseTo(0.01, 10);
     expect(chiSquareSurvival(18.307038053275146, 10)).toBeCloseTo(0.05, 10);
     expect(chiSquareSurvival(2, 2)).toBeCloseTo(Math.exp(-1), 12);
-    expect(chiSquareSurvival(65.17076890356983, 48)).toBeCloseTo(0.05, 8);
+    expect(chiSquareSurvival(65.1707689035698, 48)).toBeCloseTo(0.05, 8);
     expect(chiSquareSurvival(0, 3)).toBe(1);
     expect(chiSquareSurvival(1e4, 3)).toBe(0);
   });
