@@ -148,3 +148,66 @@ describe('rainops monitor on a time split', () => {
     }
   }, 180_000);
 });
+
+describe('pipeline --retrain-when drift', () => {
+  it('does not train on unchanged data; trains on shifted data and records why', async () => {
+    const home = await trainedHome([]);
+    const versions = () => {
+      const registry = openRegistry(join(home.dir, '.rainops/registry.db'));
+      try {
+        return registry.listModelVersions('Rain_dataset_model_prod').map((v) => v.version);
+      } finally {
+        registry.close();
+      }
+    };
+    const small = join(home.dir, 'small.csv');
+    const same = await cli(
+      ['pipeline', '--source', small, '--retrain-when', 'drift', '--cv', '2', '--json'],
+      {},
+      home.dir,
+    );
+    expect(same.code).toBe(0);
+    const skipped = JSON.parse(same.stdout);
+    expect(skipped).toMatchObject({
+      action: 'skip',
+      decision: { retrain_when: 'drift', retrain: false, drifted: false },
+    });
+    expect(versions()).toEqual([1]);
+
+    // The same rows with three inputs moved: a new data set whose test rows drifted.
+    const lines = readFileSync(small, 'utf8').trim().split('\n');
+    const header = lines[0]!.split(',');
+    const shiftedRows = lines.slice(1).map((l) => {
+      const cells = l.split(',');
+      const row = Object.fromEntries(header.map((h, j) => [h, cells[j]!]));
+      shift(row, 'Humidity3pm', (v) => v + 25);
+      shift(row, 'Pressure9am', (v) => v + 15);
+      shift(row, 'WindGustSpeed', (v) => v * 1.6);
+      return header.map((h) => row[h]).join(',');
+    });
+    const shifted = join(home.dir, 'shifted-all.csv');
+    writeFileSync(shifted, `${[lines[0], ...shiftedRows].join('\n')}\n`);
+    const moved = await cli(
+      ['pipeline', '--source', shifted, '--retrain-when', 'drift', '--cv', '2', '--json'],
+      {},
+      home.dir,
+    );
+    expect(moved.code).toBe(0);
+    const out = JSON.parse(moved.stdout);
+    expect(out.action).toBe('retrain');
+    expect(out.decision).toMatchObject({ retrain: true, drifted: true });
+    expect(out.decision.drifted_features.sort()).toEqual([...SHIFTED].sort());
+    expect(out.result.trained).toBe(true);
+    expect(versions()).toEqual([2, 1]);
+    const registry = openRegistry(join(home.dir, '.rainops/registry.db'));
+    try {
+      expect(registry.getRun(out.decision.monitor_run_id).tags).toMatchObject({ pipeline_decision: 'retrain' });
+      expect(registry.getRun(out.result.run_id).tags).toMatchObject({
+        retrain_when: 'drift',
+        monitor_run_id: out.decision.monitor_run_id,
+      });
+    } finally {
+      registry.close();
+    }
+  }, 240_000);
+});
