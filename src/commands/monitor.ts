@@ -98,6 +98,9 @@ export function monitorVerdict(r: MonitorResult): string {
   return `monitor: ${why.join('; ')} (exit code 3); the report is ${r.report}`;
 }
 
+/** The summary shows the latest months; --json and the run hold every month. */
+const MONTHS_SHOWN = 24;
+
 const fix = (v: number | null, d = 4) => (v === null ? '-' : v.toFixed(d));
 
 export function describeMonitor(r: MonitorResult): string {
@@ -115,7 +118,7 @@ export function describeMonitor(r: MonitorResult): string {
   );
   const quality = table(
     ['month', 'rows', 'labelled', 'f1', 'precision', 'recall', 'roc_auc', 'estimated_f1'],
-    [...r.quality.months, r.quality.overall].map((q) => [
+    [...r.quality.months.slice(-MONTHS_SHOWN), r.quality.overall].map((q) => [
       q.month,
       q.rows,
       q.labelled,
@@ -133,6 +136,9 @@ export function describeMonitor(r: MonitorResult): string {
     features +
     `\n${r.dataset.driftedFeatures} of ${r.dataset.features} inputs drifted, ${r.dataset.watchFeatures} to watch (PSI >= ${r.thresholds.psi} drifted, >= ${r.thresholds.psi / 2} watch, p < ${r.thresholds.pValue})\n` +
     `predictions: PSI ${fix(p.psi)}, KS ${fix(p.ksStatistic)} (p ${p.pValue.toPrecision(3)}); rain rate ${fix(p.rainRateReference, 3)} -> ${fix(p.rainRateCurrent, 3)}${p.drifted ? ' DRIFTED' : ''}\n\n` +
+    (r.quality.months.length > MONTHS_SHOWN
+      ? `quality of the latest ${MONTHS_SHOWN} of ${r.quality.months.length} months (--json has them all):\n`
+      : '') +
     quality +
     `\nregistered test F1 ${fix(r.quality.testF1)}; ${r.quality.labelled ? 'F1' : 'estimated F1'} now ${fix(r.quality.labelled ? r.quality.overall.f1 : r.quality.overall.estimatedF1)}${r.quality.decayed ? ' DECAYED' : ''}\n` +
     `calibration on ${r.calibration.on}: ECE ${fix(r.calibration.ece)}, estimated minus real F1 ${fix(r.calibration.estimateError)}\n` +

@@ -126,6 +126,10 @@ describe('rainops monitor', () => {
     expect((await cli(['monitor', '--since', '2020-13-01'], {}, home.dir)).code).toBe(2);
     const r = await cli(['monitor', '--against', 'no-such-dataset'], {}, home.dir);
     expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/data set no-such-dataset not found/);
+    const file = await cli(['monitor', '--against', 'missing.csv'], {}, home.dir);
+    expect(file.code).toBe(1);
+    expect(file.stderr).toMatch(/^rainops: monitor: --against \S+missing\.csv does not exist; pass a weatherAUS-format CSV/m);
   });
 });
 

@@ -29,7 +29,8 @@ export function psiBarsSvg(features: readonly FeatureDrift[], psiDrift: number):
   const left = 130;
   const right = 440;
   const h = top + features.length * rowH + 40;
-  const max = Math.max(psiDrift * 1.5, ...features.map((f) => f.psi));
+  // Past 1 (or 2.5 times the threshold) bars are cut: a huge PSI would squeeze the thresholds together.
+  const max = Math.min(Math.max(1, psiDrift * 2.5), Math.max(psiDrift * 1.5, ...features.map((f) => f.psi)));
   const x = (v: number) => left + (Math.min(v, max) / max) * (right - left);
   let svg = open(480, h, 'Population stability index per feature');
   features.forEach((f, k) => {
@@ -45,7 +46,7 @@ export function psiBarsSvg(features: readonly FeatureDrift[], psiDrift: number):
     [psiDrift, 'drift'],
   ] as const) {
     svg += `<line x1="${n(x(v))}" y1="${n(top)}" x2="${n(x(v))}" y2="${n(bottom)}" stroke="${WARN}" stroke-dasharray="4 3"/>\n`;
-    svg += t(x(v), bottom + 14, `${label} ${v}`, 'text-anchor="middle" font-size="10"');
+    svg += t(x(v), label === 'watch' ? top - 4 : bottom + 14, `${label} ${v}`, 'text-anchor="middle" font-size="10"');
   }
   return `${svg}</svg>\n`;
 }

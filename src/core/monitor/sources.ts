@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { Registry } from '../../registry/index.js';
 import { isUrl, openSource } from '../dataset/source.js';
-import { NotFoundError } from '../errors.js';
+import { DataError, NotFoundError } from '../errors.js';
 import { PREDICTIONS_PREFIX } from '../server/prediction-log.js';
 import type { ArtifactStore } from '../store/types.js';
 import { labelOf, readCsvInto, TableBuilder } from './table.js';
@@ -16,8 +17,10 @@ export type Against = { kind: 'dataset'; id: string } | { kind: 'file'; source: 
 export function parseAgainst(text: string | undefined, cwd: string): Against | null {
   if (text === undefined) return null;
   if (text === 'predictions') return { kind: 'predictions' };
-  if (isUrl(text) || existsSync(text) || existsSync(`${cwd}/${text}`))
-    return { kind: 'file', source: isUrl(text) || text.startsWith('/') || existsSync(text) ? text : `${cwd}/${text}` };
+  if (isUrl(text) || isAbsolute(text)) return { kind: 'file', source: text };
+  const local = resolve(cwd, text);
+  // A name that looks like a file is one, so that a typo gets "does not exist" rather than "no data set".
+  if (existsSync(local) || /[/\\]|\.(csv|gz)$/i.test(text)) return { kind: 'file', source: local };
   return { kind: 'dataset', id: text };
 }
 
@@ -57,7 +60,15 @@ export async function readDatasetPart(store: ArtifactStore, datasetId: string, p
 /** A CSV path or URL in the weatherAUS format, plain or gzip. */
 export async function readCsvSource(source: string): Promise<Table> {
   const b = new TableBuilder();
-  await readCsvInto(b, await openSource(source, { scope: 'monitor' }), source);
+  const input = await openSource(source, { scope: 'monitor' }).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES')
+      throw new DataError(
+        `monitor: --against ${source} ${code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder' : 'is not readable'}; pass a weatherAUS-format CSV, a data set id or predictions`,
+      );
+    throw err;
+  });
+  await readCsvInto(b, input, source);
   return b.build();
 }
 
