@@ -129,7 +129,9 @@ describe('rainops monitor', () => {
     expect(r.stderr).toMatch(/data set no-such-dataset not found/);
     const file = await cli(['monitor', '--against', 'missing.csv'], {}, home.dir);
     expect(file.code).toBe(1);
-    expect(file.stderr).toMatch(/^rainops: monitor: --against \S+missing\.csv does not exist; pass a weatherAUS-format CSV/m);
+    expect(file.stderr).toMatch(
+      /^rainops: monitor: --against \S+missing\.csv does not exist; pass a weatherAUS-format CSV/m,
+    );
   });
 });
 
