@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/context.js';
 import { EXAMPLE_FEATURES } from '../../src/core/dataset/example.js';
-import { createPredictionLog } from '../../src/core/server/prediction-log.js';
+import { createPredictionLog, RequestText } from '../../src/core/server/prediction-log.js';
 import { createMemoryStore } from '../../src/core/store/memory-store.js';
 import type { ArtifactStore } from '../../src/core/store/types.js';
 import { cli, tempDir } from '../helpers/cli.js';
@@ -57,6 +57,21 @@ describe('the prediction log', () => {
       inputs: { MinTemp: 3, Location: 'Adelaide' },
     });
     expect(log.counts).toEqual({ logged: 25, spooled: 0, dropped: 0 });
+  });
+
+  it('logs a request body as it came, unless it spans lines', async () => {
+    const store = createMemoryStore();
+    const log = createPredictionLog(
+      { model: 'm', spoolDir: join(tempDir(), 'spool'), host: 'h', pid: 7 },
+      { store, logger: silentLogger },
+    );
+    log.record(new RequestText(JSON.stringify({ features: EXAMPLE_FEATURES })), 0.5, 1, 1);
+    log.record(new RequestText(JSON.stringify({ features: EXAMPLE_FEATURES }, null, 2)), 0.5, 1, 1);
+    await log.close();
+    const rows = await loggedRows(store);
+    expect(rows[0]).toMatchObject({ request: { features: EXAMPLE_FEATURES } });
+    expect(rows[0]).not.toHaveProperty('inputs');
+    expect(rows[1]).toMatchObject({ inputs: { features: EXAMPLE_FEATURES } });
   });
 
   it('keeps memory bounded: past the cap rows are dropped and counted', async () => {
@@ -157,6 +172,7 @@ describe('serve --log-predictions', () => {
     const url = await s.listening;
     const batch = await post(`${url}/predict/batch`, { features: Array.from({ length: 300 }, () => EXAMPLE_FEATURES) });
     expect(batch.status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await post(`${url}/predict`, { features: EXAMPLE_FEATURES })).status).toBe(200);
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(text).toMatch(/^rainops_prediction_log_rows_dropped_total 0$/m);
     s.child.kill('SIGTERM');
@@ -164,7 +180,9 @@ describe('serve --log-predictions', () => {
     const today = new Date().toISOString().slice(0, 10);
     const r = await cli(['monitor', '--against', 'predictions', '--since', today, '--json'], {}, home.dir);
     const out = JSON.parse(r.stdout);
-    expect(out.current).toMatchObject({ kind: 'predictions', rows: 300, labelled: 0 });
+    expect(out.current).toMatchObject({ kind: 'predictions', rows: 305, labelled: 0 });
+    // Every logged row was read with its inputs: Humidity3pm is 95 in each, never missing.
+    expect(out.features.find((f: { feature: string }) => f.feature === 'Humidity3pm').missing_current).toBe(0);
     // 300 copies of one day are nothing like the training rows.
     expect(r.code).toBe(3);
     expect(out.quality.labelled).toBe(false);

@@ -104,8 +104,13 @@ export async function readPredictionLog(
     const lines = createInterface({ input: (await store.stream(key)).pipe(createGunzip()), crlfDelay: Infinity });
     for await (const line of lines) {
       if (line === '') continue;
-      const rec = JSON.parse(line) as { inputs?: Record<string, unknown>; probability?: unknown };
-      const inputs = rec.inputs ?? {};
+      const rec = JSON.parse(line) as {
+        inputs?: Record<string, unknown>;
+        request?: { features?: Record<string, unknown> };
+        probability?: unknown;
+      };
+      // Single-row requests are logged as their body came: {"features": {...}}.
+      const inputs = rec.inputs ?? rec.request?.features ?? {};
       const p = typeof rec.probability === 'number' ? rec.probability : Number.NaN;
       b.push((c) => inputs[c], labelOf(inputs.RainTomorrow), p);
     }

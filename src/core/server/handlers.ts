@@ -5,6 +5,7 @@ import { featuresToInput, PredictFeaturesSchema } from '../dataset/schema.js';
 import type { FeatureInput } from '../dataset/schema.js';
 import { HttpError, issuesToDetail, validationError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
+import { RequestText } from './prediction-log.js';
 import type { PredictionLog } from './prediction-log.js';
 import type { LoadedModel, ModelHolder } from './model-holder.js';
 import { cutBatchJson } from './batch-json.js';
@@ -218,7 +219,7 @@ export interface PredictCore {
   /** 400 for bad JSON, 422 for an empty body. */
   parseJson(text: string): unknown;
   /** The response body of POST /predict, as JSON text; `requestId` (the client's X-Request-Id) goes to the prediction log. */
-  predictOne(loaded: LoadedModel, body: unknown, requestId?: string): string;
+  predictOne(loaded: LoadedModel, body: unknown, requestId?: string, text?: string): string;
   /** The response body of POST /predict/batch; yields to the event loop every few milliseconds of work. */
   predictBatch(loaded: LoadedModel, body: unknown): Promise<object>;
   /** predictBatch on the body's text: a large body is parsed a run of rows at a time (same answers, same errors). */
@@ -267,12 +268,19 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       if (contentLength !== undefined && Number(contentLength) > limit) throw tooLarge(limit);
     },
     parseJson,
-    predictOne(loaded, body, requestId) {
+    predictOne(loaded, body, requestId, text) {
       const parsed = PredictRequestSchema.safeParse(body);
       if (!parsed.success) throw validationError(issuesToDetail(parsed.error.issues, ['body'], body));
       const p = loaded.predictor.predict(featuresToInput(parsed.data.features));
       metrics.predicted(p.prediction_bool, 1 - p.prediction_bool);
-      log?.record(parsed.data.features, p.probability, p.prediction_bool, loaded.ref.version, requestId);
+      // The body's text when the caller has it: logged as it came, with no serialising on this path.
+      log?.record(
+        text === undefined ? parsed.data.features : new RequestText(text),
+        p.probability,
+        p.prediction_bool,
+        loaded.ref.version,
+        requestId,
+      );
       // Written by hand (the texts escaped once): JSON.stringify of this object is the priciest step of a prediction.
       return `{"prediction_bool":${p.prediction_bool},"prediction_str":${p.prediction_bool ? RAIN_JSON : DRY_JSON},"probability":${Number.isFinite(p.probability) ? p.probability : null},"model":${loaded.refJson}}`;
     },

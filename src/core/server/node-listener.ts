@@ -175,12 +175,13 @@ export function createNodeListener(deps: AppDeps): {
     withBody(req, res, core.bodyLimit, (loaded, text, start) => {
       try {
         const id = req.headers['x-request-id'];
+        const body = text();
         respond(
           req,
           res,
           start,
           200,
-          core.predictOne(loaded, core.parseJson(text()), typeof id === 'string' ? id : undefined),
+          core.predictOne(loaded, core.parseJson(body), typeof id === 'string' ? id : undefined, body),
         );
       } catch (err) {
         fail(req, res, start, err);
