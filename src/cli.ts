@@ -4,6 +4,7 @@ import { etlCommand } from './commands/etl.js';
 import { gcCommand } from './commands/gc.js';
 import { locksCommand } from './commands/locks.js';
 import { modelsCommand } from './commands/models.js';
+import { monitorCommand } from './commands/monitor.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { predictCommand } from './commands/predict.js';
 import { pipelineCommand } from './commands/pipeline.js';
@@ -29,7 +30,7 @@ export function createProgram(io: CliIO): Command {
     .addHelpText(
       'after',
       '\nState lives in RAINOPS_HOME (default ./.rainops): registry.db and, by default, store/.\n' +
-        'Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage.\n\n' +
+        'Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage, 3 monitor found drift or decay.\n\n' +
         'Start with:\n  rainops etl                 # the bundled weatherAUS data set\n  rainops runs list\n  rainops datasets list',
     );
   for (const make of [
@@ -44,6 +45,7 @@ export function createProgram(io: CliIO): Command {
     datasetsCommand,
     predictCommand,
     serveCommand,
+    monitorCommand,
     gcCommand,
     storeCommand,
     locksCommand,

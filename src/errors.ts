@@ -12,6 +12,14 @@ export class UsageError extends RainopsError {
   override readonly exitCode: number = 2;
 }
 
+/**
+ * Not a failure: a check found what it looks for past its thresholds (monitor: drift or decay), exit code 3,
+ * so that cron and scripts can tell it from an error. The command printed its result before throwing.
+ */
+export class ThresholdExceeded extends RainopsError {
+  override readonly exitCode: number = 3;
+}
+
 /** Something named by the user does not exist (a run, a data set, a model version). */
 export class NotFoundError extends RainopsError {}
 

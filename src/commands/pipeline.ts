@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { z } from 'zod';
 import { runPipeline } from '../core/pipeline.js';
 import { addEtlOptions, describeEtl, parseEtlFlags } from './etl.js';
 import type { CliIO } from './io.js';
@@ -17,6 +18,11 @@ export function pipelineCommand(io: CliIO): Command {
     .option('--grid <name|file>', 'grid for the first optimize', 'small')
     .option('--engine <name>', 'engine for the first optimize: auto, wasm or native', 'auto')
     .option('--min-delta <f1>', 'retrain: the challenger must beat the champion by at least this much F1', '0')
+    .option(
+      '--retrain-when <when>',
+      'new-data: retrain on a newer data set; drift: only when rainops monitor finds drift or decay on it; always',
+      'new-data',
+    )
     .addHelpText(
       'after',
       '\nCrontab example (every day at 03:00):\n  0 3 * * *  cd /srv/rainops && npx rainops pipeline --source https://example.org/weatherAUS.csv >> pipeline.log 2>&1',
@@ -42,6 +48,13 @@ export function pipelineCommand(io: CliIO): Command {
       OPTIMIZE_FLAG_OF,
     );
     const r = parseOptions(RetrainFlags, { ...common, force: false, minDelta: raw.minDelta }, 'pipeline');
+    const { retrainWhen } = parseOptions(
+      z.object({
+        retrainWhen: z.enum(['new-data', 'drift', 'always'], { error: 'expected new-data, drift or always' }),
+      }),
+      { retrainWhen: raw.retrainWhen },
+      'pipeline',
+    );
     const deps = openDeps(io, raw, 'pipeline');
     const progress = searchProgress(io, 'pipeline');
     try {
@@ -58,6 +71,7 @@ export function pipelineCommand(io: CliIO): Command {
             jobs: r.jobs,
             waitSec: r.wait,
           },
+          retrainWhen,
         },
         { ...deps, onProgress: (p) => progress.update(p) },
       );
@@ -68,7 +82,11 @@ export function pipelineCommand(io: CliIO): Command {
         result,
         () =>
           describeEtl(result.etl, etlOpts.until) +
-          (result.action === 'optimize' ? describeOptimize(result.result) : describeRetrain(result.result)),
+          (result.action === 'optimize'
+            ? describeOptimize(result.result)
+            : result.action === 'retrain'
+              ? `${result.decision.retrainWhen === 'drift' ? `${result.decision.reason}\n` : ''}${describeRetrain(result.result)}`
+              : `${result.decision.reason}\n`),
       );
     } finally {
       progress.end();

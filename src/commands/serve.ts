@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { write } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { CHAMPION_ALIAS, MODEL_NAME } from '../core/context.js';
@@ -27,6 +28,10 @@ const Flags = z.object({
   workers: int(0, 256),
   requestTimeout: num('seconds').pipe(z.number().positive({ error: 'expected more than 0 seconds' })),
   drainTimeout: num('seconds').pipe(z.number().min(0, { error: 'expected 0 or more seconds' })),
+  logPredictions: z.boolean(),
+  logSample: num('a share from 0 to 1').pipe(
+    z.number().gt(0, { error: 'expected a share above 0' }).max(1, { error: 'expected a share of at most 1' }),
+  ),
 });
 
 /**
@@ -89,6 +94,12 @@ export function serveCommand(io: CliIO): Command {
       'on SIGTERM/SIGINT/SIGHUP, how long requests in flight may take before every connection is closed',
       '10',
     )
+    .option(
+      '--log-predictions',
+      'keep every prediction in the store (predictions/<model>/<day>/...jsonl.gz) for rainops monitor',
+      false,
+    )
+    .option('--log-sample <share>', 'with --log-predictions: the share of predictions kept', '1')
     .addHelpText(
       'after',
       '\nExamples:\n  rainops serve\n  rainops serve --port 0 --workers 0 --api-key "$KEY"\n  curl -s localhost:8800/predict -H "Content-Type: application/json" -d \'{"features": {...}}\'',
@@ -124,6 +135,9 @@ export function serveCommand(io: CliIO): Command {
           version: VERSION,
           workers,
           isWorker,
+          logPredictions: f.logPredictions
+            ? { sample: f.logSample, spoolDir: join(deps.home, 'spool'), host: hostname(), pid: process.pid }
+            : undefined,
         },
         { ...deps, accessLog: logSink(io), onShutdownRequest: () => stop.trigger('shutdown') },
       );

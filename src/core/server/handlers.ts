@@ -5,6 +5,8 @@ import { featuresToInput, PredictFeaturesSchema } from '../dataset/schema.js';
 import type { FeatureInput } from '../dataset/schema.js';
 import { HttpError, issuesToDetail, validationError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
+import { RequestText } from './prediction-log.js';
+import type { PredictionLog } from './prediction-log.js';
 import type { LoadedModel, ModelHolder } from './model-holder.js';
 import { cutBatchJson } from './batch-json.js';
 import { MAX_BATCH_ROWS, MAX_DETAILED_ROWS, PredictRequestSchema } from './schemas.js';
@@ -37,6 +39,8 @@ export interface AppDeps {
   collectMetrics?: (() => Promise<string>) | undefined;
   /** True once shutdown began: responses then ask clients to close their connection. */
   isClosing?: (() => boolean) | undefined;
+  /** Keeps every prediction (serve --log-predictions). */
+  predictionLog?: PredictionLog | undefined;
 }
 
 /** Every route, with the label its metrics carry (unknown paths share one label). */
@@ -147,7 +151,7 @@ function parseJson(text: string): unknown {
  * One batch's rows, checked one at a time in order (invalid ones answered at once), then scored together.
  * `metrics` counts the predictions once they are made.
  */
-function batchOf(prefix: ReadonlyArray<string | number>, metrics: ServerMetrics) {
+function batchOf(prefix: ReadonlyArray<string | number>, metrics: ServerMetrics, log?: PredictionLog) {
   const inputs: FeatureInput[] = [];
   const at: number[] = [];
   const predictions: unknown[] = [];
@@ -184,6 +188,7 @@ function batchOf(prefix: ReadonlyArray<string | number>, metrics: ServerMetrics)
         const p = answer(probabilities[k]!, threshold);
         rain += p.prediction_bool;
         predictions[i] = { index: i, ...p };
+        log?.record(inputs[k]!, p.probability, p.prediction_bool, loaded.ref.version);
       });
       metrics.predicted(rain, inputs.length - rain);
       return {
@@ -213,8 +218,8 @@ export interface PredictCore {
   checkHeaders(contentType: string | undefined, contentLength: string | undefined, limit: number): void;
   /** 400 for bad JSON, 422 for an empty body. */
   parseJson(text: string): unknown;
-  /** The response body of POST /predict, as JSON text. */
-  predictOne(loaded: LoadedModel, body: unknown): string;
+  /** The response body of POST /predict, as JSON text; `requestId` (the client's X-Request-Id) goes to the prediction log. */
+  predictOne(loaded: LoadedModel, body: unknown, requestId?: string, text?: string): string;
   /** The response body of POST /predict/batch; yields to the event loop every few milliseconds of work. */
   predictBatch(loaded: LoadedModel, body: unknown): Promise<object>;
   /** predictBatch on the body's text: a large body is parsed a run of rows at a time (same answers, same errors). */
@@ -228,6 +233,7 @@ export function createPredictCore(deps: AppDeps): PredictCore {
   const o = deps.options ?? {};
   const checkApiKey = o.apiKey ? bearerCheck(o.apiKey, 'rainops') : null;
   const accessLog = deps.accessLog;
+  const log = deps.predictionLog;
   // Under load many requests end within the same millisecond: format its timestamp once.
   let stampMs = 0;
   let stamp = '';
@@ -262,18 +268,26 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       if (contentLength !== undefined && Number(contentLength) > limit) throw tooLarge(limit);
     },
     parseJson,
-    predictOne(loaded, body) {
+    predictOne(loaded, body, requestId, text) {
       const parsed = PredictRequestSchema.safeParse(body);
       if (!parsed.success) throw validationError(issuesToDetail(parsed.error.issues, ['body'], body));
       const p = loaded.predictor.predict(featuresToInput(parsed.data.features));
       metrics.predicted(p.prediction_bool, 1 - p.prediction_bool);
+      // The body's text when the caller has it: logged as it came, with no serialising on this path.
+      log?.record(
+        text === undefined ? parsed.data.features : new RequestText(text),
+        p.probability,
+        p.prediction_bool,
+        loaded.ref.version,
+        requestId,
+      );
       // Written by hand (the texts escaped once): JSON.stringify of this object is the priciest step of a prediction.
       return `{"prediction_bool":${p.prediction_bool},"prediction_str":${p.prediction_bool ? RAIN_JSON : DRY_JSON},"probability":${Number.isFinite(p.probability) ? p.probability : null},"model":${loaded.refJson}}`;
     },
 
     async predictBatch(loaded, body) {
       const { rows, prefix } = batchRows(body);
-      const batch = batchOf(prefix, metrics);
+      const batch = batchOf(prefix, metrics, log);
       const slice = timeSlicer();
       for (let i = 0; i < rows.length; i++) {
         if ((i & 15) === 0 && slice.due()) await slice.pause();
@@ -291,7 +305,7 @@ export function createPredictCore(deps: AppDeps): PredictCore {
       // where the whole parse gives the exact answer (the 400's position, the 422's count).
       const whole = () => core.predictBatch(loaded, parseJson(text));
       if (!cut) return whole();
-      const batch = batchOf(cut.wrapped ? ['body', 'features'] : ['body'], metrics);
+      const batch = batchOf(cut.wrapped ? ['body', 'features'] : ['body'], metrics, log);
       // Each run's rows are checked as soon as they are parsed: they go before the next run is, and stay young.
       for (const run of cut.runs) {
         if (slice.due()) await slice.pause();

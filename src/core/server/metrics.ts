@@ -10,6 +10,8 @@ export interface MetricsSnapshot {
   reloads: number;
   reloadFailures: number;
   startedAt: number;
+  /** Rows of the prediction log (serve --log-predictions); absent when it is off. */
+  predictionLog?: { logged: number; spooled: number; dropped: number };
 }
 
 export interface ServerMetrics {
@@ -18,6 +20,8 @@ export interface ServerMetrics {
   modelLoaded(m: { model: string; alias: string; version: number; engine: string }, isReload: boolean): void;
   reloadFailed(): void;
   snapshot(): MetricsSnapshot;
+  /** The prediction log's counters, which the log increments itself; null until one is attached. */
+  predictionLog: { logged: number; spooled: number; dropped: number } | null;
   /** Prometheus text exposition (format 0.0.4) of this process alone. */
   render(): string;
 }
@@ -35,7 +39,9 @@ export function createMetrics(now: () => number = Date.now): ServerMetrics {
   let reloadFailures = 0;
   const startedAt = now() / 1000;
 
+  const self: { predictionLog: ServerMetrics['predictionLog'] } = { predictionLog: null };
   const snapshot = (): MetricsSnapshot => ({
+    ...(self.predictionLog ? { predictionLog: { ...self.predictionLog } } : {}),
     requests: [...requests.values()].flatMap((byMethod) =>
       [...byMethod.values()].flatMap((byStatus) => [...byStatus.values()].map((r) => ({ ...r }))),
     ),
@@ -48,6 +54,12 @@ export function createMetrics(now: () => number = Date.now): ServerMetrics {
   });
 
   return {
+    get predictionLog() {
+      return self.predictionLog;
+    },
+    set predictionLog(counts) {
+      self.predictionLog = counts;
+    },
     request(method, route, status, seconds) {
       let byMethod = requests.get(route);
       if (!byMethod) {
@@ -110,7 +122,15 @@ export function renderMetrics(snapshots: readonly MetricsSnapshot[]): string {
   let reloads = 0;
   let failures = 0;
   let startedAt = Infinity;
+  const logged = { logged: 0, spooled: 0, dropped: 0 };
+  let logging = false;
   for (const s of snapshots) {
+    if (s.predictionLog) {
+      logging = true;
+      logged.logged += s.predictionLog.logged;
+      logged.spooled += s.predictionLog.spooled;
+      logged.dropped += s.predictionLog.dropped;
+    }
     for (const r of s.requests) {
       const key = labels({ method: r.method, route: r.route, status: r.status });
       requests.set(key, (requests.get(key) ?? 0) + r.count);
@@ -180,6 +200,22 @@ export function renderMetrics(snapshots: readonly MetricsSnapshot[]): string {
   );
   out.push(`rainops_model_reload_failures_total ${failures}`);
 
+  if (logging) {
+    head(
+      'rainops_prediction_log_rows_logged_total',
+      'counter',
+      'Predictions written to the store by the prediction log.',
+    );
+    out.push(`rainops_prediction_log_rows_logged_total ${logged.logged}`);
+    head(
+      'rainops_prediction_log_rows_spooled_total',
+      'counter',
+      'Predictions spooled locally while the store was unreachable.',
+    );
+    out.push(`rainops_prediction_log_rows_spooled_total ${logged.spooled}`);
+    head('rainops_prediction_log_rows_dropped_total', 'counter', 'Predictions not logged: the buffer was full.');
+    out.push(`rainops_prediction_log_rows_dropped_total ${logged.dropped}`);
+  }
   head('rainops_processes', 'gauge', 'Server processes whose figures are added up here.');
   out.push(`rainops_processes ${snapshots.length}`);
   head('process_start_time_seconds', 'gauge', 'Start time of the server, seconds since the Unix epoch.');

@@ -174,7 +174,15 @@ export function createNodeListener(deps: AppDeps): {
   const predict = (req: IncomingMessage, res: ServerResponse) =>
     withBody(req, res, core.bodyLimit, (loaded, text, start) => {
       try {
-        respond(req, res, start, 200, core.predictOne(loaded, core.parseJson(text())));
+        const id = req.headers['x-request-id'];
+        const body = text();
+        respond(
+          req,
+          res,
+          start,
+          200,
+          core.predictOne(loaded, core.parseJson(body), typeof id === 'string' ? id : undefined, body),
+        );
       } catch (err) {
         fail(req, res, start, err);
       }

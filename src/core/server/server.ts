@@ -9,6 +9,7 @@ import { createMetrics } from './metrics.js';
 import type { ServerMetrics } from './metrics.js';
 import { createModelHolder } from './model-holder.js';
 import { createNodeListener } from './node-listener.js';
+import { createPredictionLog } from './prediction-log.js';
 import type { ModelHolder } from './model-holder.js';
 
 export interface ServeOptions {
@@ -28,6 +29,8 @@ export interface ServeOptions {
   bodyLimit?: number;
   batchBodyLimit?: number;
   version?: string;
+  /** serve --log-predictions: keep `sample` of the predictions in the store; batches wait in `spoolDir` while it is down. */
+  logPredictions?: { sample: number; spoolDir: string; host: string; pid: number } | undefined;
 }
 
 export interface ServeDeps extends Pick<CoreDeps, 'registry' | 'store' | 'logger' | 'now'> {
@@ -155,6 +158,14 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
   );
   const first = await holder.init();
   const log = deps.accessLog ? lineBuffer(deps.accessLog, deps.logger) : null;
+  const lp = opts.logPredictions;
+  const predictionLog = lp
+    ? createPredictionLog(
+        { model: opts.model, sample: lp.sample, spoolDir: lp.spoolDir, host: lp.host, pid: lp.pid },
+        { store: deps.store, logger: deps.logger },
+      )
+    : undefined;
+  if (predictionLog) metrics.predictionLog = predictionLog.counts;
   let closing = false;
   const { listener, answeredEarly } = createNodeListener({
     holder,
@@ -163,6 +174,7 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
     accessLog: log ? (line) => log.push(line) : undefined,
     collectMetrics: deps.collectMetrics,
     isClosing: () => closing,
+    predictionLog,
     options: {
       apiKey: opts.apiKey,
       adminToken: opts.adminToken,
@@ -220,6 +232,8 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
       closing = true;
       await drain(server, sockets, drainMs);
       await holder.stop();
+      // Every answered prediction is in the store (or the spool) before the process goes.
+      await predictionLog?.close();
       if (log) {
         // A reader of stderr that never reads must not keep the process alive: give the log 2 s.
         let timer: NodeJS.Timeout | undefined;
