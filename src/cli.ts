@@ -15,6 +15,7 @@ import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
 import { VERSION } from './commands/version.js';
 import { storeCommand } from './commands/store.js';
+import { uiCommand } from './commands/ui.js';
 import { RainopsError, diskFullError } from './core/errors.js';
 import { nativeEngineEnv } from './core/models/native-lib.js';
 import { failActiveRuns } from './core/tracking.js';
@@ -44,6 +45,7 @@ export function createProgram(io: CliIO): Command {
     datasetsCommand,
     predictCommand,
     serveCommand,
+    uiCommand,
     gcCommand,
     storeCommand,
     locksCommand,
