@@ -17,8 +17,11 @@ export function contentType(path: string): string {
 
 /** The store key of an artifact, or null when its URI points outside this store. */
 export function artifactKey(store: ArtifactStore, a: Pick<Artifact, 'uri'>): string | null {
-  const prefix = `${store.url.replace(/\/+$/, '')}/`;
-  return a.uri.startsWith(prefix) ? a.uri.slice(prefix.length) : null;
+  // Writers join `${store.url}/${key}`, whatever the URL ends with (memory:// does with a slash).
+  const prefix = `${store.url}/`;
+  if (!a.uri.startsWith(prefix)) return null;
+  const key = a.uri.slice(prefix.length);
+  return key && !key.startsWith('/') && !key.split('/').includes('..') ? key : null;
 }
 
 /** At most `limit` bytes from the start of an object, read as a stream so a large CSV is not loaded whole. */
