@@ -11,7 +11,7 @@ header.top { display: flex; gap: 1.5rem; align-items: center; padding: .6rem 1.2
 header.top a { color: #dfe7f5; text-decoration: none; }
 header.top a.brand { font-weight: 700; color: #fff; }
 header.top nav { display: flex; gap: 1rem; }
-main { padding: 1rem 1.2rem 3rem; max-width: 1400px; }
+main { padding: 1rem 1.2rem 3rem; max-width: 1800px; }
 h1 { font-size: 1.35rem; margin: .2rem 0 .8rem; }
 h2 { font-size: 1.1rem; margin: 1.4rem 0 .5rem; }
 a { color: var(--accent); }
@@ -21,6 +21,9 @@ th { background: #eef1f5; font-weight: 600; white-space: nowrap; }
 th a { color: inherit; text-decoration: none; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.trial td { background: #fafbfc; }
+td.time { white-space: nowrap; }
+.scroll { overflow-x: auto; max-width: 100%; }
+#runs { font-size: 13px; }
 tr.trial td.name { padding-left: 1.6rem; }
 .status { font-weight: 600; font-size: .8rem; padding: .05rem .4rem; border-radius: .6rem; border: 1px solid; }
 .status-FINISHED { color: var(--ok); }

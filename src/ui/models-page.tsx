@@ -98,6 +98,7 @@ export async function modelPage(deps: UiDeps, name: string, admin: Admin, champi
     latest && latest.version !== champion ? latest : null,
   ].filter((x): x is ModelVersion => Boolean(x));
   const enc = encodeURIComponent(model.name);
+  const shown = METRICS.filter((k) => versions.some((v) => v.metrics[k] !== undefined));
   return (
     <Layout title={model.name}>
       <h1>{model.name}</h1>
@@ -184,7 +185,7 @@ export async function modelPage(deps: UiDeps, name: string, admin: Admin, champi
               <th>Data set</th>
               <th>Run</th>
               <th>Aliases</th>
-              {METRICS.map((k) => (
+              {shown.map((k) => (
                 <th class="num">{k}</th>
               ))}
               {admin.mode === 'off' ? null : <th />}
@@ -213,7 +214,7 @@ export async function modelPage(deps: UiDeps, name: string, admin: Admin, champi
                       <span>{a}</span>
                     ))}
                   </td>
-                  {METRICS.map((k) => (
+                  {shown.map((k) => (
                     <td class="num">{fmtNumber(v.metrics[k])}</td>
                   ))}
                   {admin.mode === 'off' ? null : (

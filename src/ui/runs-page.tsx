@@ -131,7 +131,9 @@ function RunRow(props: { run: RunSummary; params: string[]; metrics: string[]; t
         {r.status === 'FAILED' && r.error ? <div class="error">{r.error}</div> : null}
         {r.status === 'RUNNING' ? <div class="muted">{`running on ${r.hostname} (pid ${r.pid})`}</div> : null}
       </td>
-      <td>{fmtTime(r.startTime)}</td>
+      <td class="time" title={r.startTime}>
+        {fmtTime(r.startTime).slice(0, 16)}
+      </td>
       <td class="num">{fmtDuration(r.durationMs)}</td>
       <td>{ds ? <a href={`/datasets/${ds}`}>{ds}</a> : ''}</td>
       {props.params.map((k) => (
@@ -219,36 +221,38 @@ export async function runsPage(deps: UiDeps, rq: RunsQuery) {
         </p>
       ) : null}
       <form method="get" action="/compare">
-        <table id="runs">
-          <thead>
-            <tr>
-              <th>
-                <input type="checkbox" data-check-all aria-label="select every run" />
-              </th>
-              <SortHeader rq={rq} field="status" label="Status" />
-              <SortHeader rq={rq} field="name" label="Run" />
-              <SortHeader rq={rq} field="start_time" label="Start" />
-              <SortHeader rq={rq} field="duration_ms" label="Duration" num />
-              <th>Data set</th>
-              {params.map((k) => (
-                <SortHeader rq={rq} field={`params.${k}`} label={k} />
-              ))}
-              {metrics.map((k) => (
-                <SortHeader rq={rq} field={`metrics.${k}`} label={k} num />
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {l.runs.map((r) => (
-              <>
-                <RunRow run={r} params={params} metrics={metrics} />
-                {(l.trials.get(r.id) ?? []).map((t) => (
-                  <RunRow run={t} params={params} metrics={metrics} trial />
+        <div class="scroll">
+          <table id="runs">
+            <thead>
+              <tr>
+                <th>
+                  <input type="checkbox" data-check-all aria-label="select every run" />
+                </th>
+                <SortHeader rq={rq} field="status" label="Status" />
+                <SortHeader rq={rq} field="name" label="Run" />
+                <SortHeader rq={rq} field="start_time" label="Start" />
+                <SortHeader rq={rq} field="duration_ms" label="Duration" num />
+                <th>Data set</th>
+                {params.map((k) => (
+                  <SortHeader rq={rq} field={`params.${k}`} label={k} />
                 ))}
-              </>
-            ))}
-          </tbody>
-        </table>
+                {metrics.map((k) => (
+                  <SortHeader rq={rq} field={`metrics.${k}`} label={k} num />
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {l.runs.map((r) => (
+                <>
+                  <RunRow run={r} params={params} metrics={metrics} />
+                  {(l.trials.get(r.id) ?? []).map((t) => (
+                    <RunRow run={t} params={params} metrics={metrics} trial />
+                  ))}
+                </>
+              ))}
+            </tbody>
+          </table>
+        </div>
         {l.runs.length === 0 && !l.error ? <p class="muted">No runs match.</p> : null}
         <p>
           <button type="submit">Compare selected</button>

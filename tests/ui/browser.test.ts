@@ -2,13 +2,11 @@
  * The web UI in a real browser: Debian's Chromium driven by playwright-core (no browser is downloaded).
  * Without /usr/bin/chromium these tests are skipped, except in CI (CI or RAINOPS_REQUIRE_BROWSER set), where that fails.
  */
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { silentLogger } from '../../src/core/context.js';
@@ -19,22 +17,14 @@ import { openRegistry } from '../../src/registry/index.js';
 import type { Registry } from '../../src/registry/index.js';
 import { createUiApp } from '../../src/ui/app.js';
 import type { UiApp } from '../../src/ui/app.js';
+import { CHROMIUM, haveChromium, launchChromium } from '../helpers/browser.js';
 import { cli, tempDir } from '../helpers/cli.js';
 
-export const CHROMIUM = process.env.RAINOPS_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
 const MODEL = 'Rain_dataset_model_prod';
 const TOKEN = 'browser-test-token';
 const EVIL = '<script>window.__pwned = 1</script>';
 const required = Boolean(process.env.CI || process.env.RAINOPS_REQUIRE_BROWSER);
-const haveBrowser = existsSync(CHROMIUM);
+const haveBrowser = haveChromium();
 
 test.runIf(required && !haveBrowser)('a browser is installed where CI needs one', () => {
   expect.fail(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) or set RAINOPS_CHROMIUM`);
@@ -95,7 +85,7 @@ describe.runIf(haveBrowser)('rainops ui in Chromium', () => {
       { registry, store, logger: silentLogger, onShutdownRequest: () => {} },
     );
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('request', (req) => {
       const url = new URL(req.url());
