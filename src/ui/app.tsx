@@ -13,6 +13,7 @@ import { UI_CSS, UI_JS } from './assets.js';
 import { createAdminAuth, SESSION_COOKIE } from './auth.js';
 import { comparePage, parseRunIds } from './compare-page.js';
 import { datasetPage, datasetsListPage } from './datasets-page.js';
+import { featureSummaryCache } from './feature-summary.js';
 import type { UiDeps } from './deps.js';
 import { ErrorPage, FAVICON } from './layout.js';
 import { confirmPage, findModel, loginPage, modelPage, modelsListPage } from './models-page.js';
@@ -46,6 +47,7 @@ function statusOf(err: unknown): 400 | 404 | 409 | 500 {
 export function createUiApp(deps: UiDeps): UiApp {
   const auth = createAdminAuth(deps.adminToken);
   const predictor = createPredictService(deps);
+  const summaries = featureSummaryCache(deps.store);
   const actor = deps.actor ?? 'rainops ui';
   const app = new Hono();
 
@@ -121,7 +123,7 @@ export function createUiApp(deps: UiDeps): UiApp {
   });
 
   app.get('/datasets', async (c) => c.html(await datasetsListPage(deps)));
-  app.get('/datasets/:id', async (c) => c.html(await datasetPage(deps, c.req.param('id'))));
+  app.get('/datasets/:id', async (c) => c.html(await datasetPage(deps, c.req.param('id'), summaries)));
 
   app.get('/predict', (c) => c.html(predictPage({ model: predictor.model })));
   app.post('/predict', async (c) => {

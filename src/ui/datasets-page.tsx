@@ -1,6 +1,8 @@
 /** @jsxImportSource hono/jsx */
 import type { Dataset } from '../registry/index.js';
+import { Histogram } from './charts.js';
 import type { UiDeps } from './deps.js';
+import type { FeatureSummary } from './feature-summary.js';
 import { fmtBytes, fmtNumber, fmtTime, shortId } from './format.js';
 import { Layout, StatusBadge } from './layout.js';
 
@@ -69,8 +71,58 @@ export async function datasetsListPage(deps: UiDeps) {
   );
 }
 
-export async function datasetPage(deps: UiDeps, idOrPrefix: string) {
+function FeatureTable(props: { features: FeatureSummary[] }) {
+  return (
+    <table id="feature-summary">
+      <thead>
+        <tr>
+          <th>Feature</th>
+          <th class="num">Missing</th>
+          <th class="num">Min</th>
+          <th class="num">25 %</th>
+          <th class="num">Median</th>
+          <th class="num">75 %</th>
+          <th class="num">Max</th>
+          <th class="num">Imputed with</th>
+          <th>Clipped to</th>
+          <th>Histogram</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.features.map((f) => (
+          <tr>
+            <td>{f.name}</td>
+            <td class="num">{`${fmtNumber(f.missingRate * 100, 1)}%`}</td>
+            {(f.quantiles ?? [null, null, null, null, null]).map((q) => (
+              <td class="num">{q === null ? '' : fmtNumber(q, 2)}</td>
+            ))}
+            <td class="num">{f.impute === null ? '' : fmtNumber(f.impute, 2)}</td>
+            <td>{f.clip ? `${fmtNumber(f.clip.lo, 2)} to ${fmtNumber(f.clip.hi, 2)}` : ''}</td>
+            <td>
+              {f.quantiles ? (
+                <Histogram title={f.name} counts={f.histogram} lo={f.quantiles[0]} hi={f.quantiles[4]} />
+              ) : null}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export async function datasetPage(
+  deps: UiDeps,
+  idOrPrefix: string,
+  summaries: (id: string) => Promise<FeatureSummary[]>,
+) {
   const d = await deps.registry.getDataset(idOrPrefix);
+  let features: FeatureSummary[] | null = null;
+  let featureProblem: string | null = null;
+  try {
+    features = await summaries(d.id);
+  } catch (err) {
+    featureProblem = `The training rows cannot be summarized: ${err instanceof Error ? err.message : String(err)}`;
+  }
   const runs = await deps.registry.runsForDataset(d.id);
   const { manifest, problem } = await readManifest(deps, d.id);
   const balance = manifest?.summary?.classBalance;
@@ -199,6 +251,10 @@ export async function datasetPage(deps: UiDeps, idOrPrefix: string) {
           </p>
         </section>
       ) : null}
+      <section id="features">
+        <h2>Training rows per feature</h2>
+        {features ? <FeatureTable features={features} /> : <p class="muted">{featureProblem}</p>}
+      </section>
       <section id="used-by">
         <h2>Runs that used it</h2>
         <table>

@@ -48,6 +48,17 @@ beforeAll(async () => {
       },
     }),
   );
+  await store.put(
+    'datasets/ds0123456789abcd/preprocessed/X_train.csv',
+    'Date,Location,MinTemp,Humidity3pm\n2009-01-01,Albury,1,NA\n2009-01-02,Albury,2,50\n2009-01-03,Albury,3,NA\n2009-01-04,Albury,4,70\n2009-01-05,Albury,5,NA\n',
+  );
+  await store.put(
+    'datasets/ds0123456789abcd/pipes/inputs_pipeline.json',
+    JSON.stringify({
+      impute: { continuous: { MinTemp: 3, Humidity3pm: 60 } },
+      clip: { MinTemp: { lo: 1.5, hi: 4.5 } },
+    }),
+  );
   registry.linkRunDataset(etl.id, 'ds0123456789abcd', 'output');
   registry.finishRun(etl.id, { status: 'FINISHED' });
 
@@ -308,6 +319,13 @@ describe('data sets and predict', () => {
     expect(html).toContain('177 of 792 (22.4%)');
     expect(html).toContain('a'.repeat(64));
     expect(html).toContain('>optimize</a>');
+    // Per feature of the training rows: missing rate, min/quartiles/max, the pipeline's fill value and clip range.
+    const row = (name: string) => new RegExp(`<tr><td>${name}</td>(.*?)</tr>`).exec(html)?.[1] ?? '';
+    const cells = (name: string) => [...row(name).matchAll(/<td class="num">([^<]*)<\/td>/g)].map((m) => m[1]);
+    expect(cells('MinTemp')).toEqual(['0%', '1', '2', '3', '4', '5', '3']);
+    expect(row('MinTemp')).toContain('1.5 to 4.5');
+    expect(cells('Humidity3pm')).toEqual(['60%', '50', '55', '60', '65', '70', '60']);
+    expect(row('MinTemp')).toContain('<svg');
   });
 
   test('the predict form has 22 labelled inputs with the example day and the schema bounds', async () => {

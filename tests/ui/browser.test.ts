@@ -166,6 +166,8 @@ describe.runIf(haveBrowser)('rainops ui in Chromium', () => {
     const ds = registry.listDatasets()[0]!;
     await page.goto(`${base}/datasets/${ds.id.slice(0, 6)}`);
     expect(await page.locator('#rows').textContent()).toContain(String(ds.rows.train));
+    expect(await page.locator('#feature-summary tbody tr').count()).toBe(16);
+    await shot('dataset');
   });
 
   test('the predict form, submitted with the example day, answers as POST /predict/ does', async () => {
