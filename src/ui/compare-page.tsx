@@ -2,8 +2,9 @@
 import { compareRuns } from '../core/compare.js';
 import { UsageError } from '../core/errors.js';
 import type { RunDetail, RunSummary } from '../registry/index.js';
-import { isPlot } from './artifacts.js';
-import { Scatter } from './charts.js';
+import { artifactKey, isPlot } from './artifacts.js';
+import { LineChart, Scatter } from './charts.js';
+import type { Series } from './charts.js';
 import type { UiDeps } from './deps.js';
 import { fmtNumber, fmtValue, shortId } from './format.js';
 import { Layout, StatusBadge } from './layout.js';
@@ -46,6 +47,24 @@ function scatters(trials: RunSummary[]) {
   });
 }
 
+interface Curves {
+  roc: Array<[number, number]>;
+  precision_recall: Array<[number, number]>;
+}
+
+/** The curve points a run stored (curves.json), or null for runs written before it was stored. */
+async function curvesOf(deps: UiDeps, run: RunDetail): Promise<Curves | null> {
+  const a = run.artifacts.find((x) => x.path === 'curves.json');
+  const key = a ? artifactKey(deps.store, a) : null;
+  if (!key) return null;
+  try {
+    const c = JSON.parse((await deps.store.get(key)).toString('utf8')) as Partial<Curves>;
+    return Array.isArray(c.roc) && Array.isArray(c.precision_recall) ? (c as Curves) : null;
+  } catch {
+    return null;
+  }
+}
+
 function Delta(props: { d: number | null; first: boolean }) {
   if (props.first || props.d === null) return null;
   if (props.d === 0) return <span class="muted"> (=)</span>;
@@ -61,6 +80,14 @@ export async function comparePage(deps: UiDeps, ids: string[], onlyChanged: bool
   const trials = await trialsOf(deps, runs);
   const plots = scatters(trials);
   const idsParam = runs.map((r) => r.id).join(',');
+  const curves = await Promise.all(runs.map((r) => curvesOf(deps, r)));
+  const overlay = (pick: (c: Curves) => Array<[number, number]>): Series[] =>
+    runs.flatMap((r, i) => {
+      const c = curves[i];
+      return c ? [{ name: `${r.name} ${shortId(r.id)}`, points: pick(c) }] : [];
+    });
+  const rocSeries = overlay((c) => c.roc);
+  const prSeries = overlay((c) => c.precision_recall);
   return (
     <Layout title="Compare runs" bodyClass={onlyChanged ? 'only-changed' : undefined}>
       <h1>{`Compare ${runs.length} runs`}</h1>
@@ -121,27 +148,42 @@ export async function comparePage(deps: UiDeps, ids: string[], onlyChanged: bool
       <p class="muted">Deltas are against the first run.</p>
       <section id="curves">
         <h2>ROC and precision-recall</h2>
-        <p class="muted">
-          The runs record their curves as SVG plots (not as points), so they are shown next to each other rather than
-          overlaid.
-        </p>
-        <div class="grid">
-          {runs.flatMap((r) =>
-            r.artifacts
-              .filter((a) => isPlot(a.path) && /roc|precision_recall/.test(a.path))
-              .map((a) => (
-                <figure>
-                  <img
-                    src={`/runs/${r.id}/artifacts/${a.path.split('/').map(encodeURIComponent).join('/')}`}
-                    alt={`${r.name} ${a.path}`}
-                    width={480}
-                    height={360}
-                  />
-                  <figcaption>{`${r.name} (${shortId(r.id)}): ${a.path}`}</figcaption>
-                </figure>
-              )),
-          )}
-        </div>
+        {rocSeries.length ? (
+          <div class="grid">
+            <figure id="roc-overlay">
+              <LineChart
+                title="ROC curves"
+                series={rocSeries}
+                xLabel="false positive rate"
+                yLabel="true positive rate"
+              />
+            </figure>
+            <figure id="pr-overlay">
+              <LineChart title="Precision-recall curves" series={prSeries} xLabel="recall" yLabel="precision" />
+            </figure>
+          </div>
+        ) : null}
+        {rocSeries.length < runs.length ? (
+          <div class="grid">
+            {runs
+              .filter((_, i) => !curves[i])
+              .flatMap((r) =>
+                r.artifacts
+                  .filter((a) => isPlot(a.path) && /roc|precision_recall/.test(a.path))
+                  .map((a) => (
+                    <figure>
+                      <img
+                        src={`/runs/${r.id}/artifacts/${a.path.split('/').map(encodeURIComponent).join('/')}`}
+                        alt={`${r.name} ${a.path}`}
+                        width={480}
+                        height={360}
+                      />
+                      <figcaption>{`${r.name} (${shortId(r.id)}): ${a.path}`}</figcaption>
+                    </figure>
+                  )),
+              )}
+          </div>
+        ) : null}
       </section>
       {plots.length ? (
         <section id="trials">

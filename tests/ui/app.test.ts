@@ -79,6 +79,22 @@ beforeAll(async () => {
   }
   registry.logMetrics(opt.id, { test_f1: 0.71, cv_score: 0.66 });
   await logArtifact(opt.id, 'plots/roc.svg', '<svg xmlns="http://www.w3.org/2000/svg"><title>ROC curve</title></svg>');
+  await logArtifact(
+    opt.id,
+    'curves.json',
+    JSON.stringify({
+      roc: [
+        [0, 0],
+        [0.2, 0.7],
+        [1, 1],
+      ],
+      precision_recall: [
+        [0, 1],
+        [0.5, 0.8],
+        [1, 0.22],
+      ],
+    }),
+  );
   await logArtifact(opt.id, 'feature_importance.json', '[{"feature":"Humidity3pm","gain":218}]');
   await logArtifact(opt.id, `odd name ${EVIL}.csv`, 'a,b\n1,2\n');
   registry.finishRun(opt.id, { status: 'FINISHED' });
@@ -235,6 +251,9 @@ describe('compare', () => {
     expect(html).toContain('<title>max_depth</title>');
     const search = await text(await app.request(`/compare?runs=${ids.opt}&runs=${ids.failed}`));
     expect(search).toContain('Hyperparameters against CV score (3 trials)');
+    // Curves a run stored as points are overlaid; a run without them shows its plot files (it has none here).
+    expect(search).toMatch(/<figure id="roc-overlay"><svg[\s\S]*?<polyline points="[\d., ]+"/);
+    expect(search).toContain('<title>Precision-recall curves</title>');
     expect((await app.request(`/compare?runs=${ids.opt}`)).status).toBe(400);
   });
 
