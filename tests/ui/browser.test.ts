@@ -160,6 +160,12 @@ describe.runIf(haveBrowser)('rainops ui in Chromium', () => {
     expect(await rows.first().isVisible()).toBe(false);
     expect(await page.locator('#trials svg').count()).toBeGreaterThan(0);
     await shot('compare');
+    // The search and the retrain stored their curves as points: one chart holds both ROC curves.
+    const retrain = registry.listRuns({ topLevelOnly: true }).find((r) => r.name === 'retrain')!;
+    await page.goto(`${base}/compare?runs=${optimizeRun},${retrain.id}`);
+    expect(await page.locator('#roc-overlay polyline').count()).toBe(2);
+    expect(await page.locator('#pr-overlay polyline').count()).toBe(2);
+    await shot('compare-curves');
   });
 
   test('the data set page shows its row counts', async () => {
