@@ -16,6 +16,7 @@ import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
 import { VERSION } from './commands/version.js';
 import { storeCommand } from './commands/store.js';
+import { uiCommand } from './commands/ui.js';
 import { RainopsError, diskFullError } from './core/errors.js';
 import { nativeEngineEnv } from './core/models/native-lib.js';
 import { failActiveRuns } from './core/tracking.js';
@@ -46,6 +47,7 @@ export function createProgram(io: CliIO): Command {
     predictCommand,
     serveCommand,
     monitorCommand,
+    uiCommand,
     gcCommand,
     storeCommand,
     locksCommand,
