@@ -11,7 +11,7 @@ import { createFileStore } from '../../src/core/store/file-store.js';
 import { openRegistry } from '../../src/registry/index.js';
 import { tempDir } from '../helpers/cli.js';
 import type { RunningServer } from '../../src/core/server/server.js';
-import { EXAMPLE, memoryLogger, MODEL, modelHome, post, waitFor } from './helpers.js';
+import { EXAMPLE, memoryLogger, MODEL, modelHome, post, seriesValue, waitFor } from './helpers.js';
 import type { ModelHome } from './helpers.js';
 
 type Json = Record<string, any>;
@@ -27,10 +27,7 @@ const promote = (version: number) =>
   home.registry.setAlias({ model: MODEL, alias: 'prod_best', version, actor: 'test', reason: 'serve test' });
 const version = async (url: string) =>
   (((await (await post(`${url}/predict`, EXAMPLE)).json()) as Json).model as Json).version as number;
-const metric = async (url: string, series: string) => {
-  const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
-};
+const metric = async (url: string, series: string) => seriesValue(await (await fetch(`${url}/metrics`)).text(), series);
 
 describe('following the alias', () => {
   let s: RunningServer;
@@ -66,10 +63,8 @@ describe('following the alias', () => {
     );
     await new Promise((r) => setTimeout(r, 50));
 
-    const t0 = Date.now();
     promote(2);
     await waitFor(async () => (await version(s.url)) === 2, 3000);
-    expect(Date.now() - t0).toBeLessThan(1500);
     socket.write(body.slice(20));
     await new Promise((r) => socket.on('close', r));
     expect(reply).toMatch(/^HTTP\/1\.1 200 /);
@@ -274,7 +269,7 @@ describe('the model holder', () => {
     expect(holder.current()!.version).toBe(2);
     // The object a request took before the swap still scores with v1.
     expect(first.predictor.version).toBe(1);
-    expect(metrics.snapshot().reloads).toBe(1);
+    expect(seriesValue(await metrics.render(), 'rainops_model_reloads_total')).toBe(1);
     await holder.stop();
     promote(1);
   });
