@@ -101,8 +101,12 @@ describe('following the alias', () => {
       expect(logger.lines.join('\n')).toMatch(
         /could not load Rain_dataset_model_prod v3 \(alias prod_best\): .*trees\.json does not match its recorded sha256.*still serving v2/,
       );
-      // Not retried on every poll (that would log and count every 100 ms).
-      await new Promise((r) => setTimeout(r, 500));
+      // Not retried on every poll (that would log and count every 100 ms): a poll now skips it.
+      expect(await s.holder.refresh()).toMatchObject({
+        status: 'skipped',
+        version: 3,
+        reason: expect.stringMatching(/^v3 failed to load; next try after /),
+      });
       expect(await metric(s.url, 'rainops_model_reload_failures_total')).toBe(1);
     } finally {
       writeFileSync(trees, original);
@@ -124,7 +128,9 @@ describe('following the alias', () => {
           ),
         3000,
       );
-      await new Promise((r) => setTimeout(r, 300));
+      // Polls that find it still gone say nothing more.
+      await s.holder.refresh();
+      await s.holder.refresh();
       expect(logger.lines.filter((l) => l.includes('was removed')).length).toBe(1);
       expect(await version(s.url)).toBe(3);
       expect((await fetch(`${s.url}/ready`)).status).toBe(503);

@@ -50,11 +50,20 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const predictions = new Counter({
+  // Counted like the requests: plain fields per request, prom-client when read.
+  const predicted = { rain: 0, dry: 0, flushedRain: 0, flushedDry: 0 };
+  new Counter({
     name: 'rainops_predictions_total',
     help: 'Rows scored, by predicted class (1 = rain tomorrow).',
     labelNames: ['class'] as const,
     registers: [registry],
+    collect() {
+      // Both classes always, so that a scrape before the first prediction shows zeros.
+      this.inc({ class: '1' }, predicted.rain - predicted.flushedRain);
+      this.inc({ class: '0' }, predicted.dry - predicted.flushedDry);
+      predicted.flushedRain = predicted.rain;
+      predicted.flushedDry = predicted.dry;
+    },
   });
   const modelVersion = new Gauge({
     name: 'rainops_model_version',
@@ -84,9 +93,6 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
     help: 'Server processes whose figures are added up here.',
     registers: [registry],
   }).set(1);
-  // Both classes from the start, so that a scrape before the first prediction shows zeros.
-  predictions.inc({ class: '1' }, 0);
-  predictions.inc({ class: '0' }, 0);
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
   // One entry per label set seen, found by values the caller holds: no key string built per request.
@@ -120,8 +126,8 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
       child.observe(seconds);
     },
     predicted(rain, dry) {
-      if (rain > 0) predictions.inc({ class: '1' }, rain);
-      if (dry > 0) predictions.inc({ class: '0' }, dry);
+      predicted.rain += rain;
+      predicted.dry += dry;
     },
     modelLoaded(m, isReload) {
       modelVersion.reset();
