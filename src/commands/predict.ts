@@ -5,8 +5,9 @@ import { CHAMPION_ALIAS, MODEL_NAME } from '../core/context.js';
 import { UsageError } from '../core/errors.js';
 import { openScorer, predictBatch, predictOne } from '../core/predict/index.js';
 import { REMOTE_DEFAULTS } from '../core/predict/remote.js';
-import type { BatchProgress, BatchResult, PredictResult, ScorerSource } from '../core/predict/index.js';
+import type { BatchResult, PredictResult, ScorerSource } from '../core/predict/index.js';
 import type { CliIO } from './io.js';
+import { batchProgress } from './progress.js';
 import { openDeps, parseOptions, printJson, registryName, versionNumber, withCommon } from './shared.js';
 import type { CommonOptions } from './shared.js';
 import { formatDuration } from './table.js';
@@ -196,36 +197,4 @@ export function describeBatch(r: BatchResult): string {
     }
   }
   return text;
-}
-
-/** A redrawn bar on a terminal, a timestamped line every 10 s otherwise (cron, pipes). */
-function batchProgress(io: CliIO): { update(p: BatchProgress): void; end(): void } {
-  const tty = io.stderr.isTTY === true;
-  // A terminal shows the bar at once; a log gets its first line only for a long run.
-  let last = tty ? 0 : Date.now();
-  let drawn = false;
-  return {
-    update(p) {
-      const now = Date.now();
-      if (now - last < (tty ? 100 : 10_000)) return;
-      last = now;
-      const share = p.totalBytes > 0 ? Math.min(1, p.bytesRead / p.totalBytes) : 0;
-      const state = `${count(p.rows)} rows, ${count(p.rejected)} invalid`;
-      if (tty) {
-        const filled = Math.round(share * 24);
-        io.stderr.write(
-          `\r\x1b[2Kpredict: [${'#'.repeat(filled)}${'.'.repeat(24 - filled)}] ${(share * 100).toFixed(0)}%  ${state}`,
-        );
-        drawn = true;
-      } else {
-        io.stderr.write(
-          `${new Date().toISOString()} predict: ${state} (${(share * 100).toFixed(0)}% of the input read)\n`,
-        );
-      }
-    },
-    end() {
-      if (drawn) io.stderr.write('\n');
-      drawn = false;
-    },
-  };
 }

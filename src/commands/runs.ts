@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { z } from 'zod';
+import { stringify } from 'csv-stringify/sync';
 import type { Artifact, RunStatus } from '../registry/index.js';
 import { snakeRecord } from '../core/naming.js';
 import type { CliIO } from './io.js';
@@ -155,7 +156,7 @@ export function runsCommand(io: CliIO): Command {
             : `${text} (${d >= 0 ? '+' : ''}${formatNumber(d)})`;
         }),
       ]);
-      if (opts.csv) io.stdout.write(`${[headers, ...cells].map((r) => r.map(csvCell).join(',')).join('\n')}\n`);
+      if (opts.csv) io.stdout.write(stringify([headers, ...cells]));
       else if (opts.md)
         io.stdout.write(
           `${[headers, headers.map(() => '---'), ...cells].map((r) => `| ${r.map((c) => printable(c).replace(/\|/g, '\\|')).join(' | ')} |`).join('\n')}\n`,
@@ -187,8 +188,6 @@ function describeArtifacts(artifacts: readonly Artifact[]): string {
     (plots.length ? `\n${describePlots(plots)}` : '')
   );
 }
-
-const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 /** The preferred metric columns that some run has, else the first few keys seen. */
 function pickKeys(records: Array<Record<string, number>>, preferred: string[]): string[] {

@@ -1,11 +1,12 @@
 import cluster from 'node:cluster';
-import { write } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import sonicBoom from 'sonic-boom';
 import { z } from 'zod';
 import { CHAMPION_ALIAS, MODEL_NAME } from '../core/context.js';
-import type { LogSink } from '../core/server/server.js';
+import type { Logger } from '../core/context.js';
+import type { AccessLogDestination } from '../core/server/server.js';
 import { startService } from '../core/server/service.js';
 import type { CliIO } from './io.js';
 import { openDeps, parseOptions, printJson, registryName, withCommon } from './shared.js';
@@ -63,18 +64,28 @@ function shutdownSignal(isWorker: boolean): {
   return { promise, trigger: (reason) => resolve(reason), release };
 }
 
+/** What the access log may hold unwritten while stderr does not keep up; past it, lines are dropped. */
+const MAX_PENDING_LOG = 4 * 1024 * 1024;
+
 /**
- * The access log's way to stderr. Node writes to a piped stderr synchronously, so a slow reader would stall
- * every request; fs.write runs on the thread pool instead. Tests' io keeps its own stderr.
+ * The access log's way to stderr: sonic-boom writes on the thread pool in batches of 4 KiB or every 200 ms, so a
+ * slow reader of a piped stderr delays lines, never requests. Tests' io keeps its own stderr.
  */
-function logSink(io: CliIO): LogSink {
-  if (io.stderr !== process.stderr) {
-    return (text, done) => {
-      io.stderr.write(text);
-      done();
-    };
-  }
-  return (text, done) => write(2, text, (err) => done(err));
+function accessLog(io: CliIO, logger: Logger): AccessLogDestination {
+  if (io.stderr !== process.stderr) return { write: (text) => io.stderr.write(text), flush: (cb) => cb() };
+  const boom = new sonicBoom.SonicBoom({ fd: 2, minLength: 4096, periodicFlush: 200, maxLength: MAX_PENDING_LOG });
+  // stderr is gone (EPIPE): nobody can read the log any more, so stop producing it.
+  let broken = false;
+  boom.on('error', () => (broken = true));
+  let warned = false;
+  boom.on('drop', () => {
+    if (!warned) logger.warn('access log: stderr is not keeping up; dropping lines until it does');
+    warned = true;
+  });
+  return {
+    write: (text) => broken || boom.write(text),
+    flush: (cb) => (broken ? cb() : boom.flush(cb)),
+  };
 }
 
 export function serveCommand(io: CliIO): Command {
@@ -139,7 +150,7 @@ export function serveCommand(io: CliIO): Command {
             ? { sample: f.logSample, spoolDir: join(deps.home, 'spool'), host: hostname(), pid: process.pid }
             : undefined,
         },
-        { ...deps, accessLog: logSink(io), onShutdownRequest: () => stop.trigger('shutdown') },
+        { ...deps, accessLog: accessLog(io, deps.logger), onShutdownRequest: () => stop.trigger('shutdown') },
       );
       if (!isWorker) {
         io.stderr.write(

@@ -9,7 +9,7 @@ import type { AppDeps } from '../../src/core/server/app.js';
 import { createMetrics } from '../../src/core/server/metrics.js';
 import { createModelHolder } from '../../src/core/server/model-holder.js';
 import type { LoadedModel, ModelHolder } from '../../src/core/server/model-holder.js';
-import { EXAMPLE, memoryLogger, MODEL, modelHome } from './helpers.js';
+import { EXAMPLE, memoryLogger, MODEL, modelHome, seriesValue } from './helpers.js';
 import type { ModelHome } from './helpers.js';
 
 type Json = Record<string, any>;
@@ -385,8 +385,11 @@ describe('POST /predict/batch', () => {
     expect(new Set(body.predictions.map((p: Json) => p.probability))).toEqual(
       new Set([predictor.predict(featuresToInput(PredictFeaturesSchema.parse(EXAMPLE.features))).probability]),
     );
-    const s = metrics.snapshot().predictions;
-    expect(s.rain + s.dry).toBe(10_000);
+    const text = await metrics.render();
+    expect(
+      seriesValue(text, 'rainops_predictions_total{class="1"}') +
+        seriesValue(text, 'rainops_predictions_total{class="0"}'),
+    ).toBe(10_000);
   });
 });
 
@@ -522,7 +525,13 @@ describe('service routes', () => {
     ).toBe(5);
     const text = await (await app.request('/metrics')).text();
     expect(text).toContain('# TYPE rainops_http_request_duration_seconds histogram');
-    expect(text).toMatch(/rainops_http_request_duration_seconds_bucket\{route="\/predict",le="\+Inf"\} 3/);
+    // prom-client writes `le` first; Prometheus does not order labels.
+    expect(seriesValue(text, 'rainops_http_request_duration_seconds_bucket{le="+Inf",route="/predict"}')).toBe(3);
+    // prom-client's process figures: memory, heap, event-loop delay, and the GC histogram.
+    expect(seriesValue(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(seriesValue(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(seriesValue(text, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0);
+    expect(text).toContain('# TYPE nodejs_gc_duration_seconds histogram');
     expect((await app.request('/metrics')).headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     // Unknown paths share one label, so a scan cannot blow up the series count.
     await app.request('/a');

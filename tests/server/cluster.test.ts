@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Logger } from '../../src/core/context.js';
 import { createMetrics } from '../../src/core/server/metrics.js';
 import type { MetricsSnapshot } from '../../src/core/server/metrics.js';
+import { seriesValue } from './helpers.js';
 
 /** A cluster worker as the primary sees it: messages both ways, an exit, a pid to kill. */
 class FakeWorker extends EventEmitter {
@@ -12,17 +13,14 @@ class FakeWorker extends EventEmitter {
   answers = true;
   leaves = true;
   readonly process = { pid: 0, kill: vi.fn((signal: string) => this.exit(null, signal)) };
-  constructor(
-    readonly index: number,
-    readonly snapshot: MetricsSnapshot,
-  ) {
+  constructor(readonly index: number) {
     super();
     this.process.pid = 4000 + index;
   }
   send(m: { type: string; id?: number }) {
     this.sent.push(m);
     if (m.type === 'rainops:snapshot?' && this.answers)
-      queueMicrotask(() => this.say({ type: 'rainops:snapshot', id: m.id, snapshot: this.snapshot }));
+      void snapshotOf(this.index).then((snapshot) => this.say({ type: 'rainops:snapshot', id: m.id, snapshot }));
     if (m.type === 'rainops:shutdown' && this.leaves) queueMicrotask(() => this.exit(0, null));
   }
   say(m: unknown) {
@@ -48,7 +46,7 @@ vi.mock('node:cluster', () => ({
   default: {
     fork: (env: { RAINOPS_SERVE_WORKER: string }) => {
       const index = Number(env.RAINOPS_SERVE_WORKER);
-      const w = new FakeWorker(index, snapshotOf(index));
+      const w = new FakeWorker(index);
       forked.push(w);
       queueMicrotask(() => onFork(w));
       return w;
@@ -57,12 +55,12 @@ vi.mock('node:cluster', () => ({
 }));
 const { startCluster, workerChannel } = await import('../../src/core/server/cluster.js');
 
-/** Worker i has served i predictions of rain, 2i of dry, and i POST /predict requests. */
-function snapshotOf(i: number): MetricsSnapshot {
-  const m = createMetrics(() => 1_700_000_000_000 + i * 1000);
+/** Worker i has served i predictions of rain, 2i of dry, and i POST /predict requests, with model v(2 + i). */
+function snapshotOf(i: number): Promise<MetricsSnapshot> {
+  const m = createMetrics({ processMetrics: i === 1 });
   for (let k = 0; k < i; k++) m.request('POST', '/predict', 200, 0.002);
   m.predicted(i, 2 * i);
-  m.modelLoaded({ model: 'rain', alias: 'prod_best', version: 3, engine: 'wasm' }, false);
+  m.modelLoaded({ model: 'rain', alias: 'prod_best', version: 2 + i, engine: 'wasm' }, false);
   return m.snapshot();
 }
 
@@ -70,6 +68,11 @@ const listen = (w: FakeWorker) => w.say({ type: 'rainops:ready', version: 3 });
 const warnings: string[] = [];
 const logger: Logger = { info: () => undefined, debug: () => undefined, warn: (m) => warnings.push(m) };
 const settle = () => new Promise((r) => setImmediate(r));
+/** Until the asker has its answer (snapshots are gathered asynchronously). */
+const answerTo = async (w: FakeWorker) => {
+  for (let i = 0; i < 100 && !w.sent.some((m) => m.type === 'rainops:metrics'); i++) await settle();
+  return w.sent.find((m) => m.type === 'rainops:metrics');
+};
 
 beforeEach(() => {
   forked.length = 0;
@@ -90,14 +93,24 @@ describe('startCluster', () => {
   it("answers a worker's metrics request with the sums of every worker's figures", async () => {
     const c = await startCluster({ workers: 3, graceMs: 1000, host: '127.0.0.1', port: 0 }, { logger });
     forked[1]!.say({ type: 'rainops:metrics?', id: 7 });
-    await settle();
+    const answer = await answerTo(forked[1]!);
     for (const w of forked) expect(w.sent.filter((m) => m.type === 'rainops:snapshot?')).toHaveLength(1);
-    const answer = forked[1]!.sent.find((m) => m.type === 'rainops:metrics');
     expect(answer?.id).toBe(7);
-    expect(answer?.text).toContain('rainops_predictions_total{class="1"} 6');
-    expect(answer?.text).toContain('rainops_predictions_total{class="0"} 12');
-    expect(answer?.text).toContain('rainops_http_requests_total{method="POST",route="/predict",status="200"} 6');
-    expect(answer?.text).toMatch(/rainops_http_request_duration_seconds_count\{route="\/predict"\} 6/);
+    const value = (series: string) => seriesValue(answer?.text ?? '', series);
+    expect(value('rainops_predictions_total{class="1"}')).toBe(6);
+    expect(value('rainops_predictions_total{class="0"}')).toBe(12);
+    expect(value('rainops_http_requests_total{method="POST",route="/predict",status="200"}')).toBe(6);
+    expect(value('rainops_http_request_duration_seconds_count{route="/predict"}')).toBe(6);
+    expect(value('rainops_http_request_duration_seconds_bucket{le="0.0025",route="/predict"}')).toBe(6);
+    expect(value('rainops_http_request_duration_seconds_bucket{le="0.001",route="/predict"}')).toBe(0);
+    // Processes add up; the version is the newest any serves; each version counts the processes serving it.
+    expect(value('rainops_processes')).toBe(3);
+    expect(value('rainops_model_version{model="rain",alias="prod_best"}')).toBe(5);
+    expect(value('rainops_model_info{model="rain",alias="prod_best",version="3",engine="wasm"}')).toBe(1);
+    expect(value('rainops_model_info{model="rain",alias="prod_best",version="5",engine="wasm"}')).toBe(1);
+    // prom-client's process figures come along; the start time is the oldest process's, not a sum.
+    expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(Math.abs(value('process_start_time_seconds') - (Date.now() / 1000 - process.uptime()))).toBeLessThan(1.5);
     // Only the asker gets the answer.
     expect(forked[0]!.sent.some((m) => m.type === 'rainops:metrics')).toBe(false);
     await c.close();
@@ -111,8 +124,9 @@ describe('startCluster', () => {
     await settle();
     expect(forked[1]!.sent.some((m) => m.type === 'rainops:metrics')).toBe(false);
     await vi.advanceTimersByTimeAsync(1000);
-    const answer = forked[1]!.sent.find((m) => m.type === 'rainops:metrics');
-    expect(answer?.text).toContain('rainops_predictions_total{class="1"} 2');
+    const answer = await answerTo(forked[1]!);
+    expect(seriesValue(answer?.text ?? '', 'rainops_predictions_total{class="1"}')).toBe(2);
+    expect(seriesValue(answer?.text ?? '', 'rainops_processes')).toBe(1);
     await c.close();
   });
 
@@ -182,16 +196,17 @@ describe('workerChannel', () => {
   afterEach(() => restore());
 
   const metrics = () => {
-    const m = createMetrics(() => 0);
+    const m = createMetrics({ processMetrics: false });
     m.predicted(4, 1);
     return m;
   };
 
-  it("answers the primary's snapshot request with this worker's figures", () => {
+  it("answers the primary's snapshot request with this worker's figures", async () => {
     const m = metrics();
     const ch = workerChannel(m, () => undefined);
     process.emit('message', { type: 'rainops:snapshot?', id: 9 }, undefined);
-    expect(posted).toEqual([{ type: 'rainops:snapshot', id: 9, snapshot: m.snapshot() }]);
+    await vi.waitFor(() => expect(posted).toHaveLength(1));
+    expect(posted).toEqual([{ type: 'rainops:snapshot', id: 9, snapshot: await m.snapshot() }]);
     ch.dispose();
   });
 
@@ -212,7 +227,7 @@ describe('workerChannel', () => {
     await vi.advanceTimersByTimeAsync(2000);
     const own = await text;
     expect(own).toMatch(/^# cluster figures unavailable; this worker's only\n/);
-    expect(own).toContain('rainops_predictions_total{class="1"} 4');
+    expect(seriesValue(own, 'rainops_predictions_total{class="1"}')).toBe(4);
     ch.dispose();
   });
 

@@ -150,5 +150,5 @@ describe('rainops serve (a real process)', () => {
     );
     p.child.kill('SIGTERM');
     expect((await p.exited).code).toBe(0);
-  }, 30_000);
+  }, 60_000);
 });

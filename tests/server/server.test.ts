@@ -1,4 +1,8 @@
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
+import sonicBoom from 'sonic-boom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/core/server/app.js';
 import { createMetrics } from '../../src/core/server/metrics.js';
@@ -6,6 +10,9 @@ import { startServer } from '../../src/core/server/server.js';
 import type { RunningServer, ServeOptions } from '../../src/core/server/server.js';
 import { EXAMPLE, memoryLogger, MODEL, modelHome, post } from './helpers.js';
 import type { ModelHome } from './helpers.js';
+import { tempDir } from '../helpers/temp.js';
+
+const { SonicBoom } = sonicBoom;
 
 type Json = Record<string, any>;
 
@@ -29,9 +36,9 @@ async function start(opts: Partial<ServeOptions> = {}) {
       registry: home.registry,
       store: home.store,
       logger,
-      accessLog: (t, done) => {
-        log += t;
-        done();
+      accessLog: {
+        write: (t: string) => (log += t),
+        flush: (cb) => cb(),
       },
     },
   );
@@ -111,34 +118,27 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     expect(lines.at(-1)).toMatchObject({ method: 'POST', path: '/predict/batch', status: 200 });
   });
 
-  it('writes the access log one batch at a time: a slow stderr delays lines, never requests', async () => {
-    const writes: string[] = [];
-    let release: () => void = () => {};
+  it('writes the access log through sonic-boom in batches and loses no line on a clean shutdown', async () => {
+    const dir = tempDir('rainops-access-');
+    const path = join(dir, 'access.log');
+    // Buffered up to 8 KiB (30 lines are less) and never flushed by a timer: only close() can get these lines out.
+    const boom = new SonicBoom({ dest: path, minLength: 8192, sync: false, mkdir: true });
+    await once(boom, 'ready');
     const s = await startServer(
       { host: '127.0.0.1', port: 0, model: MODEL, alias: 'prod_best', pollSec: 0, requestTimeoutSec: 10 },
-      {
-        registry: home.registry,
-        store: home.store,
-        logger: memoryLogger(),
-        // A sink that holds its first write until released, like a pipe nobody reads.
-        accessLog: (text, done) => {
-          writes.push(text);
-          if (writes.length === 1) release = () => done();
-          else done();
-        },
-      },
+      { registry: home.registry, store: home.store, logger: memoryLogger(), accessLog: boom },
     );
-    const t0 = Date.now();
     const answers = await Promise.all(Array.from({ length: 30 }, () => post(`${s.url}/predict`, EXAMPLE)));
     expect(answers.every((r) => r.status === 200)).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(2000);
-    expect(writes).toHaveLength(1);
-    const closed = s.close();
-    release();
-    await closed;
-    const lines = writes.join('').trim().split('\n');
+    expect(readFileSync(path, 'utf8')).toBe('');
+    await s.close();
+    const lines = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Json);
     expect(lines).toHaveLength(30);
-    expect(writes.length).toBeLessThan(30);
+    expect(lines.every((l) => l.method === 'POST' && l.path === '/predict' && l.status === 200)).toBe(true);
+    boom.destroy();
   });
 
   it('refuses a body past 1 MiB with 413, by Content-Length or while reading a chunked one', async () => {
@@ -301,10 +301,9 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
 
   it('answers 408 to a client that does not send its whole request in time', async () => {
     const { s } = await start({ requestTimeoutSec: 0.5 });
-    const t0 = Date.now();
+    // The client never finishes: only the server's timeout can answer before raw() gives up at 4 s.
     const reply = await raw(s.port, [head('/predict', 500), '{"features": {'], { waitMs: 4000 });
     expect(reply).toMatch(/^HTTP\/1\.1 408 /);
-    expect(Date.now() - t0).toBeLessThan(3000);
   });
 
   it('shuts down gracefully: stops accepting, finishes the request in flight, closes idle connections', async () => {
@@ -321,15 +320,15 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     });
     await new Promise((r) => setTimeout(r, 200));
     const closeStarted = Date.now();
+    // close() stops accepting before it returns.
     const closing = s.close();
-    await new Promise((r) => setTimeout(r, 50));
     await expect(fetch(`${s.url}/health`)).rejects.toThrow();
     const reply = await inFlight;
     expect(reply).toMatch(/^HTTP\/1\.1 200 /);
     expect(reply).toMatch(/connection: close/i);
     expect(reply).toContain('"model":{"name":"Rain_dataset_model_prod","version":1}');
     await closing;
-    // Idle connections went at once, not after the 5 s keep-alive timeout.
-    expect((await idleClosed) - closeStarted).toBeLessThan(1000);
+    // Idle connections went with the drain's sweep (every 250 ms), not at the 5 s keep-alive timeout.
+    expect((await idleClosed) - closeStarted).toBeLessThan(4000);
   });
 });

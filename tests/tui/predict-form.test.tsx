@@ -32,7 +32,10 @@ const KEY = {
 // The example day, with RainToday spelled as a CSV row would.
 const EXAMPLE: PredictFeatures = { ...EXAMPLE_FEATURES, RainToday: 'No' };
 
-const tick = (ms = 15) => new Promise((r) => setTimeout(r, ms));
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Retries the assertion until the terminal shows what it expects: a loaded machine draws later than an idle one. */
+const until = (assertion: () => void) => vi.waitFor(assertion, { timeout: 10_000, interval: 10 });
 
 /** Waits until cond holds: a loaded machine draws later than an idle one. */
 async function eventually(cond: () => boolean, ms = 10_000): Promise<void> {
@@ -87,7 +90,8 @@ describe('PredictForm', () => {
   it('opens prefilled with the example day, units and bounds in the labels', async () => {
     // tall enough for every field at once
     const { frame, row } = setup(undefined, { columns: 100, rows: 40 });
-    await tick();
+    // The last field shows once the resize has been drawn.
+    await until(() => expect(row('RainToday (yes/no)')).toMatch(/\sNo\b/));
     expect(row('Date (YYYY-MM-DD)')).toContain('2024-08-26');
     expect(row('Date (YYYY-MM-DD)')).toContain('›');
     expect(row('Location')).toContain('Adelaide');
@@ -137,7 +141,7 @@ describe('PredictForm', () => {
   it('takes Tab, Enter, Backspace, Ctrl+U and Ctrl+S that arrive together with typed text, in order', async () => {
     const { press, row, predict, frame } = setup();
     await press('\t\t\x7f\x7f\x7f-2\r\x15\x0117\x13');
-    await tick();
+    await until(() => expect(frame()).toContain(ANSWER_RAIN));
     expect(row('MinTemp')).toMatch(/MinTemp \(°C, -10 to 50\)\s+-2\s*$/);
     expect(row('MaxTemp')).toMatch(/› MaxTemp \(°C, -20 to 70\)\s+17▏/);
     expect(predict).toHaveBeenCalledWith({ ...EXAMPLE, MinTemp: -2, MaxTemp: 17 });
@@ -192,7 +196,7 @@ describe('PredictForm', () => {
   it('submits with Ctrl+S and shows the answer, the probability as a bar and the version', async () => {
     const { press, frame, predict } = setup();
     await press(KEY.ctrlS);
-    await tick();
+    await until(() => expect(frame()).toContain(ANSWER_RAIN));
     expect(predict).toHaveBeenCalledTimes(1);
     expect(predict).toHaveBeenCalledWith(EXAMPLE);
     expect(frame()).toContain(ANSWER_RAIN);
@@ -211,7 +215,7 @@ describe('PredictForm', () => {
     await press(KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.right);
     expect(row('RainToday')).toContain('‹ Yes ›');
     await press(KEY.down, KEY.enter);
-    await tick();
+    await until(() => expect(frame()).toContain(ANSWER_DRY));
     expect(predict).toHaveBeenCalledTimes(2);
     expect(predict.mock.calls[1]![0]).toEqual({ ...EXAMPLE, Humidity3pm: 20, RainToday: 'Yes' });
     expect(frame()).toContain(ANSWER_DRY);
@@ -225,7 +229,7 @@ describe('PredictForm', () => {
     });
     const { press, frame } = setup(predict);
     await press(KEY.ctrlS);
-    await tick();
+    await until(() => expect(frame()).toContain('✖ predict: cannot reach rainops serve'));
     expect(frame()).toContain('✖ predict: cannot reach rainops serve');
     expect(frame()).toContain('2024-08-26');
   });
@@ -252,7 +256,7 @@ describe('PredictForm in an 80x24 terminal', () => {
 
   it('keeps the header, the focused field and the Predict button on screen wherever the focus is', async () => {
     const { press, frame } = setup(undefined, SIZE);
-    await tick();
+    await until(() => expect(focusedLabel(frame())).toBe('Date (YYYY-MM-DD)'));
     const labels = ['Date (YYYY-MM-DD)', 'Location', 'MinTemp (°C, -10 to 50)'];
     for (let i = 0; i < 23; i++) {
       const lines = fits(frame());
@@ -266,7 +270,7 @@ describe('PredictForm in an 80x24 terminal', () => {
 
   it('scrolls the field list inside a window and says how many fields it hides', async () => {
     const { press, frame, row } = setup(undefined, SIZE);
-    await tick();
+    await until(() => expect(frame()).toMatch(/\n {2}↓ 4 more\n/));
     expect(frame().split('\n')[2]).toBe('');
     expect(frame()).toMatch(/\n {2}↓ 4 more\n/);
     expect(row('RainToday')).toBe('');
@@ -300,7 +304,7 @@ describe('PredictForm in an 80x24 terminal', () => {
     const { press, frame, row } = setup(undefined, SIZE);
     for (let i = 0; i < 14; i++) await press(KEY.tab);
     await press(KEY.ctrlS);
-    await tick();
+    await until(() => expect(frame()).toContain(ANSWER_RAIN));
     const lines = fits(frame());
     expect(focusedLabel(frame())).toBe('Humidity3pm (%, 0 to 100)');
     expect(frame()).toContain(ANSWER_RAIN);
@@ -328,7 +332,7 @@ describe('PredictForm in an 80x24 terminal', () => {
     });
     const { app, press, frame, row } = setup(predict, SIZE);
     await press(KEY.ctrlS);
-    await tick();
+    await until(() => expect(frame()).toContain('✖ predict: cannot reach rainops serve'));
     fits(frame());
     expect(frame()).toContain('✖ predict: cannot reach rainops serve');
     expect(row('RainToday')).toBe('');

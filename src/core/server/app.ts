@@ -123,7 +123,7 @@ export function createApp(deps: AppDeps): Hono {
   // snake_case throughout, also for a bundle that recorded its hyperparameters in camelCase (maxDepth).
   app.get('/model', (c) => c.json(snakeKeys(core.requireModel().info) as ModelInfo));
   app.get('/metrics', async (c) =>
-    c.body(deps.collectMetrics ? await deps.collectMetrics() : metrics.render(), 200, {
+    c.body(deps.collectMetrics ? await deps.collectMetrics() : await metrics.render(), 200, {
       'Content-Type': PROMETHEUS_CONTENT_TYPE,
     }),
   );

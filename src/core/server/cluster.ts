@@ -94,7 +94,10 @@ export async function startCluster(opts: ClusterOptions, deps: { logger: Logger 
     const finish = () => {
       clearTimeout(timer);
       for (const w of targets) w.off('message', onSnapshot);
-      send(asker, { type: 'rainops:metrics', id, text: renderMetrics(snapshots) });
+      renderMetrics(snapshots).then(
+        (text) => send(asker, { type: 'rainops:metrics', id, text }),
+        (err: unknown) => deps.logger.warn(`metrics: cannot add up the workers' figures (${String(err)})`),
+      );
     };
     const onSnapshot = (m: unknown) => {
       if (!isMessage(m) || m.type !== 'rainops:snapshot' || m.id !== own) return;
@@ -193,9 +196,10 @@ export function workerChannel(
       const socket = handle as Socket | undefined;
       if (socket && onSocket) onSocket(socket);
       else socket?.destroy();
-    } else if (m.type === 'rainops:snapshot?')
-      post({ type: 'rainops:snapshot', id: m.id, snapshot: metrics.snapshot() });
-    else if (m.type === 'rainops:metrics') {
+    } else if (m.type === 'rainops:snapshot?') {
+      const id = m.id;
+      void metrics.snapshot().then((snapshot) => post({ type: 'rainops:snapshot', id, snapshot }));
+    } else if (m.type === 'rainops:metrics') {
       pending.get(m.id)?.(m.text);
       pending.delete(m.id);
     } else if (m.type === 'rainops:shutdown') onShutdown();
@@ -212,7 +216,7 @@ export function workerChannel(
         // The primary may be busy or gone: answer with this worker's figures rather than hang the scrape.
         const timer = setTimeout(() => {
           pending.delete(id);
-          resolve(`# cluster figures unavailable; this worker's only\n${metrics.render()}`);
+          void metrics.render().then((own) => resolve(`# cluster figures unavailable; this worker's only\n${own}`));
         }, 2000);
         pending.set(id, (text) => {
           clearTimeout(timer);

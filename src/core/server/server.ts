@@ -34,8 +34,8 @@ export interface ServeOptions {
 }
 
 export interface ServeDeps extends Pick<CoreDeps, 'registry' | 'store' | 'logger' | 'now'> {
-  /** Where access-log lines go (batched: one write at a time, at most one per turn of the event loop). */
-  accessLog?: LogSink;
+  /** Where access-log lines go; written to it as they come, flushed when the server closes. */
+  accessLog?: AccessLogDestination;
   /** The figures of every process, when this one is a worker of a cluster. */
   collectMetrics?: () => Promise<string>;
   metrics?: ServerMetrics;
@@ -60,73 +60,21 @@ export interface RunningServer {
 }
 
 /**
- * Where access-log text goes. `done` is called once the text is written: the next batch waits for it, so a
- * slow reader of stderr makes lines pile up here (and be dropped past a limit) instead of stalling requests.
+ * Where access-log lines go: sonic-boom on stderr (buffered, written by the thread pool, so a slow reader of
+ * stderr delays lines and never requests), or anything shaped like it.
  */
-export type LogSink = (text: string, done: (err?: Error | null) => void) => void;
+export interface AccessLogDestination {
+  write(text: string): unknown;
+  /** Calls back once everything written so far is out. */
+  flush(cb: (err?: Error) => unknown): void;
+}
 
-const MAX_PENDING_LOG = 4 * 1024 * 1024;
 const DEFAULT_DRAIN_SEC = 10;
 /**
  * How long a keep-alive connection that was idle when shutdown began may still send its next request
  * (answered with `Connection: close`) before it is closed: a busy client's next request is already on its way.
  */
 const IDLE_GRACE_MS = 250;
-
-/** Batches lines into one write at a time, at most one per event-loop turn: the hot path never waits on stderr. */
-function lineBuffer(sink: LogSink, logger: ServeDeps['logger']): { push(line: string): void; drain(): Promise<void> } {
-  let pending: string[] = [];
-  let size = 0;
-  let scheduled = false;
-  let writing: Promise<void> | null = null;
-  let broken = false;
-  let dropping = false;
-  const schedule = () => {
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  };
-  function flush() {
-    scheduled = false;
-    if (writing || pending.length === 0 || broken) return;
-    const text = pending.join('');
-    pending = [];
-    size = 0;
-    let finish: () => void = () => {};
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    writing = done;
-    // The sink may call back at once (a test's) or later (fs.write): both end here.
-    sink(text, (err) => {
-      if (writing === done) writing = null;
-      // stderr is gone (EPIPE): nobody can read the log any more, so stop producing it.
-      if (err) broken = true;
-      finish();
-      if (pending.length > 0) schedule();
-    });
-  }
-  return {
-    push(line) {
-      if (broken) return;
-      if (size > MAX_PENDING_LOG) {
-        if (!dropping) logger.warn('access log: stderr is not keeping up; dropping lines until it does');
-        dropping = true;
-        return;
-      }
-      dropping = false;
-      pending.push(line);
-      size += line.length;
-      if (!writing) schedule();
-    },
-    async drain() {
-      for (;;) {
-        if (writing) await writing;
-        else if (pending.length === 0 || broken) return;
-        else flush();
-      }
-    },
-  };
-}
 
 /**
  * Stops accepting and waits until every connection has ended. Requests in flight, and the next request of
@@ -157,7 +105,7 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
     { registry: deps.registry, store: deps.store, logger: deps.logger, metrics, now: deps.now },
   );
   const first = await holder.init();
-  const log = deps.accessLog ? lineBuffer(deps.accessLog, deps.logger) : null;
+  const log = deps.accessLog;
   const lp = opts.logPredictions;
   const predictionLog = lp
     ? createPredictionLog(
@@ -171,7 +119,7 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
     holder,
     metrics,
     logger: deps.logger,
-    accessLog: log ? (line) => log.push(line) : undefined,
+    accessLog: log ? (line) => log.write(line) : undefined,
     collectMetrics: deps.collectMetrics,
     isClosing: () => closing,
     predictionLog,
@@ -237,7 +185,8 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
       if (log) {
         // A reader of stderr that never reads must not keep the process alive: give the log 2 s.
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([log.drain(), new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
+        const flushed = new Promise<void>((r) => log.flush(() => r()));
+        await Promise.race([flushed, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
         clearTimeout(timer);
       }
     })();
