@@ -4,7 +4,7 @@ import type { CoreDeps } from './context.js';
 import { CHAMPION_ALIAS, EXPERIMENT } from './context.js';
 import { loadDatasetMatrices } from './dataset/load.js';
 import type { DatasetMatrices } from './dataset/load.js';
-import { NotFoundError } from './errors.js';
+import { NotFoundError, UsageError } from './errors.js';
 import { bestF1Threshold, classificationMetrics } from './evaluation/metrics.js';
 import type { ClassificationMetrics, MetricName } from './evaluation/metrics.js';
 import { FEATURE_NAMES } from './features/pipeline.js';
@@ -22,6 +22,8 @@ import type { PromotePolicy, PromotionDecision } from './registration.js';
 import { writeEvaluationPlots } from './report.js';
 import { tracked } from './tracking.js';
 import { stratifiedFolds } from './tuning/folds.js';
+import { budgetLabel, chooseSearch, defaultTrials, HALVING_DEFAULTS, runHalving } from './tuning/halving.js';
+import type { SearchKind } from './tuning/halving.js';
 import { createFoldPool } from './tuning/pool.js';
 import { runSearch, trialsInFlight } from './tuning/search.js';
 import type { SearchProgress, TrialResult } from './tuning/search.js';
@@ -32,8 +34,13 @@ export interface OptimizeOptions {
   dataset?: string | undefined;
   kind: 'xgboost' | 'cart';
   grid: string;
-  search: 'grid' | 'random';
-  trials: number;
+  /** auto: the grid, or halving above HALVING_MIN_ROWS training rows. */
+  search: SearchKind | 'auto';
+  /** Candidates of a random or halving search (default: defaultTrials). */
+  trials?: number | undefined;
+  /** Halving: the share of candidates kept per rung is 1/eta, and the first rung's share of the rows minBudget. */
+  eta?: number | undefined;
+  minBudget?: number | undefined;
   timeoutSec?: number | undefined;
   cv: number;
   metric: MetricName;
@@ -120,7 +127,8 @@ function searchParams(opts: OptimizeOptions, datasetId: string): Record<string, 
   return {
     ...common,
     search: opts.search,
-    ...(opts.search === 'grid' ? { grid: opts.grid } : { trials: opts.trials }),
+    ...(opts.search === 'grid' ? { grid: opts.grid } : { trials: opts.trials! }),
+    ...(opts.search === 'halving' ? { eta: opts.eta!, min_budget: budgetLabel(opts.minBudget!) } : {}),
     cv: opts.cv,
     metric: opts.metric,
     early_stopping_rounds: opts.earlyStoppingRounds,
@@ -150,6 +158,10 @@ interface Resumed {
 function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
   const prior = deps.registry.getRun(opts.resume!);
   const p = prior.params;
+  if (p.search === 'halving')
+    throw new UsageError(
+      `run ${prior.id} is a halving search, which cannot be resumed; start it again with 'rainops optimize --search halving'`,
+    );
   const missing = [...SEARCH_KEYS, p.search === 'random' ? 'trials' : 'grid'].filter((k) => p[k] === undefined);
   if (prior.name !== 'optimize' || p.model_kind === 'cart' || missing.length) {
     throw new NotFoundError(
@@ -182,9 +194,17 @@ function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
 export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Promise<OptimizeResult> {
   const { registry, store, logger } = deps;
   const resumed = input.resume ? resumedOptions(deps, input) : null;
-  const opts = resumed?.opts ?? input;
+  const asked = resumed?.opts ?? input;
   await deps.claimStore?.();
-  const dataset = resolveDataset(deps, opts.dataset);
+  const dataset = resolveDataset(deps, asked.dataset);
+  const search = chooseSearch(asked.search, dataset.rows.train);
+  const opts: OptimizeOptions = {
+    ...asked,
+    search,
+    trials: asked.trials ?? defaultTrials(search),
+    eta: asked.eta ?? HALVING_DEFAULTS.eta,
+    minBudget: asked.minBudget ?? HALVING_DEFAULTS.minBudget,
+  };
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {
     return await tracked(
@@ -308,7 +328,7 @@ async function searchAndRefit(
 ): Promise<Fitted> {
   const { registry, store, logger } = deps;
   const candidates: XgbParamsInput[] =
-    opts.search === 'grid' ? await gridCandidates(opts.grid) : randomCandidates(opts.trials, opts.seed);
+    opts.search === 'grid' ? await gridCandidates(opts.grid) : randomCandidates(opts.trials!, opts.seed);
   const fold = stratifiedFolds(data.yTrain, opts.cv, opts.seed);
   const finished = new Map<number, TrialResult>();
   for (const f of finishedRuns) {
@@ -340,7 +360,7 @@ async function searchAndRefit(
   const pool = await createFoldPool(data.Xtrain, data.yTrain, engine, jobs);
   let trials: TrialResult[];
   try {
-    trials = await runSearch({
+    const search = {
       registry,
       parentRunId: runId,
       candidates,
@@ -352,11 +372,21 @@ async function searchAndRefit(
       pool,
       finished,
       ...(opts.timeoutSec ? { deadline: Date.now() + opts.timeoutSec * 1000 } : {}),
-      saveOof: async (trialRunId, oof) => {
+      saveOof: async (trialRunId: string, oof: Float32Array) => {
         await store.put(`runs/${trialRunId}/oof.f32`, new Uint8Array(oof.buffer, oof.byteOffset, oof.byteLength));
       },
       ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
-    });
+    };
+    trials =
+      opts.search === 'halving'
+        ? await runHalving({
+            ...search,
+            eta: opts.eta!,
+            minBudget: opts.minBudget!,
+            seed: opts.seed,
+            onRung: (line) => logger.info(line),
+          })
+        : await runSearch(search);
   } finally {
     await pool.close();
   }
