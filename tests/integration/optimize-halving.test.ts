@@ -1,12 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cli, tempDir, weatherCsvText } from '../helpers/cli.js';
-import { rmSync } from 'node:fs';
 
 describe('rainops optimize --search halving on a small sample', () => {
   const home = tempDir();
-  afterAll(() => rmSync(home, { recursive: true, force: true }));
 
   it('records every rung as trials of the search and registers the survivor', async () => {
     // Every 20th row of the bundled data set: all stations, about 7,000 rows.

@@ -51,7 +51,7 @@ export interface Scored {
   index: number;
   /** NaN when the candidate failed at this rung: it never advances. */
   score: number;
-  /** What its fit cost: trees kept x max depth (deterministic, unlike seconds). */
+  /** What cross-validating it in full is expected to cost: see fullCost. */
   cost: number;
 }
 
@@ -147,15 +147,17 @@ async function rungFit(input: HalvingInput, t: RungTask): Promise<Scored> {
         tags: { ...t.tags, trial: String(t.index) },
       },
       async (run) => {
+        const rounds = rungRounds(t.params, t.rung.budget);
         registry.logParams(run.id, {
           ...(xgbParamRecord(t.params) as Record<string, number>),
           trial: t.index,
           rung: t.rung.rung,
           budget: t.rung.budget,
           rows: t.rows.length,
+          rounds,
         });
         const r = await input.pool.run({
-          params: t.params,
+          params: { ...t.params, nEstimators: rounds },
           train: t.rows,
           valid: t.valid,
           earlyStoppingRounds: input.earlyStoppingRounds,
@@ -169,13 +171,24 @@ async function rungFit(input: HalvingInput, t: RungTask): Promise<Scored> {
           rung_trees: r.bestIteration + 1,
           rung_seconds: r.ms / 1000,
         });
-        return { index: t.index, score, cost: (r.bestIteration + 1) * parseXgbParams(t.params).maxDepth };
+        return { index: t.index, score, cost: fullCost(t.params) };
       },
     );
   } catch {
     // tracked() has marked the run FAILED with the reason.
     return { index: t.index, score: Number.NaN, cost: Number.POSITIVE_INFINITY };
   }
+}
+
+/** A fit's expected cost on all rows: trees grow with max depth, and early stopping keeps about 1/learning rate of them. */
+export function fullCost(params: XgbParamsInput): number {
+  const p = parseXgbParams(params);
+  return p.maxDepth / p.learningRate;
+}
+
+/** A partial rung's boosting rounds: its share of the candidate's n_estimators, so slow learners show it early. */
+export function rungRounds(params: XgbParamsInput, budget: number): number {
+  return Math.max(1, Math.ceil(budget * parseXgbParams(params).nEstimators - 1e-9));
 }
 
 /** 1/27, 1/9, 1/3 and 1 as fractions when they are, else a short decimal. */
