@@ -10,9 +10,11 @@ import {
   budgetLabel,
   chooseSearch,
   describeSchedule,
+  fullCost,
   HALVING_MIN_ROWS,
   halvingSchedule,
   runHalving,
+  rungRounds,
 } from '../../src/core/tuning/halving.js';
 import { nestedStratifiedOrder } from '../../src/core/tuning/halving-sample.js';
 import type { FoldPool } from '../../src/core/tuning/pool.js';
@@ -94,6 +96,23 @@ describe('advance', () => {
     expect(advance([s(0, 0.64, 1), s(1, 0.66, 5000)], 1)).toEqual([1]);
     // Equal score and cost: the lower number.
     expect(advance([s(4, 0.6, 10), s(2, 0.6, 10)], 1)).toEqual([2]);
+  });
+});
+
+describe('the budget of a partial rung', () => {
+  it('caps boosting rounds at the same share of n_estimators, at least one', () => {
+    expect(rungRounds({ nEstimators: 1000 }, 1 / 27)).toBe(38);
+    expect(rungRounds({ nEstimators: 1000 }, 1 / 9)).toBe(112);
+    expect(rungRounds({ n_estimators: 90 }, 1 / 3)).toBe(30);
+    expect(rungRounds({}, 1 / 3)).toBe(34);
+    expect(rungRounds({ nEstimators: 10 }, 1 / 81)).toBe(1);
+  });
+
+  it('expects deeper trees and slower learning rates to cost more in full', () => {
+    expect(fullCost({ maxDepth: 6, learningRate: 0.1 })).toBeCloseTo(60, 9);
+    expect(fullCost({ maxDepth: 5, learning_rate: 0.0686 })).toBeGreaterThan(
+      fullCost({ maxDepth: 6, learningRate: 0.0934 }),
+    );
   });
 });
 
@@ -186,6 +205,16 @@ describe('runHalving', () => {
     expect(pool.calls).toHaveLength(9 + 3 + K);
     const trainPart = foldIndices(fold, 0).train.length;
     expect(pool.calls[0]!.train.length).toBe(Math.ceil(trainPart / 9));
+    // XGBoost's default 100 rounds, cut to the rung's share; the full cross-validation leaves the candidate as it is.
+    expect(pool.calls.map((c) => c.params.nEstimators)).toEqual([
+      ...Array(9).fill(12),
+      34,
+      34,
+      34,
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(pool.calls[9]!.train.length).toBe(Math.ceil(trainPart / 3));
     // The rungs' rows are nested and never include the rows they are scored on.
     expect([...pool.calls[0]!.train].every((r) => pool.calls[9]!.train.includes(r))).toBe(true);
