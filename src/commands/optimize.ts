@@ -19,7 +19,7 @@ export const OptimizeFlags = z.object({
   model: registryName('model'),
   dataset: z.string().optional(),
   grid: z.string().min(1),
-  search: z.enum(['auto', 'grid', 'random', 'halving'], { error: 'expected grid, random or halving' }),
+  search: z.enum(['auto', 'grid', 'random', 'halving'], { error: 'expected grid, random or halving' }).default('auto'),
   trials: int(1).optional(),
   eta: int(2).optional(),
   minBudget: z.coerce
@@ -56,8 +56,7 @@ export function optimizeCommand(io: CliIO): Command {
     )
     .option(
       '--search <kind>',
-      `grid (every candidate), random (--trials draws) or halving (--trials draws, the best 1/--eta of each rung go on with --eta times the rows); default: grid up to ${HALVING_MIN_ROWS.toLocaleString('en')} training rows, halving above`,
-      'auto',
+      `grid (every candidate), random (--trials draws) or halving (--trials draws, the best 1/--eta of each rung go on with --eta times the rows and rounds); default: grid up to ${HALVING_MIN_ROWS.toLocaleString('en')} training rows, halving above`,
     )
     .option(
       '--trials <n>',
@@ -65,9 +64,12 @@ export function optimizeCommand(io: CliIO): Command {
     )
     .option(
       '--eta <n>',
-      `halving: keep the best 1/eta of each rung, on eta times the rows (default ${HALVING_DEFAULTS.eta})`,
+      `halving: keep the best 1/eta of each rung, on eta times the rows and rounds (default ${HALVING_DEFAULTS.eta})`,
     )
-    .option('--min-budget <share>', "halving: the first rung's share of the training rows (default 1/27, about 0.037)")
+    .option(
+      '--min-budget <share>',
+      "halving: the first rung's share of the training rows and of n_estimators (default 1/27, about 0.037)",
+    )
     .option('--timeout <seconds>', 'start no new trial after this long')
     .option('--metric <name>', 'f1 (at the out-of-fold threshold), accuracy or roc_auc', 'f1')
     .option('--engine <name>', 'auto (native when libxgboost loads), wasm or native', 'auto')

@@ -103,14 +103,14 @@ describe('the budget of a partial rung', () => {
   it('caps boosting rounds at the same share of n_estimators, at least one', () => {
     expect(rungRounds({ nEstimators: 1000 }, 1 / 27)).toBe(38);
     expect(rungRounds({ nEstimators: 1000 }, 1 / 9)).toBe(112);
-    expect(rungRounds({ n_estimators: 90 }, 1 / 3)).toBe(30);
+    expect(rungRounds({ nEstimators: 90 }, 1 / 3)).toBe(30);
     expect(rungRounds({}, 1 / 3)).toBe(34);
     expect(rungRounds({ nEstimators: 10 }, 1 / 81)).toBe(1);
   });
 
   it('expects deeper trees and slower learning rates to cost more in full', () => {
     expect(fullCost({ maxDepth: 6, learningRate: 0.1 })).toBeCloseTo(60, 9);
-    expect(fullCost({ maxDepth: 5, learning_rate: 0.0686 })).toBeGreaterThan(
+    expect(fullCost({ maxDepth: 5, learningRate: 0.0686 })).toBeGreaterThan(
       fullCost({ maxDepth: 6, learningRate: 0.0934 }),
     );
   });
