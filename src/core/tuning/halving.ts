@@ -148,7 +148,7 @@ async function rungFit(input: HalvingInput, t: RungTask): Promise<Scored> {
       },
       async (run) => {
         const rounds = rungRounds(t.params, t.rung.budget);
-        registry.logParams(run.id, {
+        await registry.logParams(run.id, {
           ...(xgbParamRecord(t.params) as Record<string, number>),
           trial: t.index,
           rung: t.rung.rung,
@@ -166,7 +166,7 @@ async function rungFit(input: HalvingInput, t: RungTask): Promise<Scored> {
           input.metric === 'f1'
             ? bestF1Threshold(t.yValid, r.predictions).f1
             : scoreMetric(input.metric, t.yValid, r.predictions, 0.5);
-        registry.logMetrics(run.id, {
+        await registry.logMetrics(run.id, {
           rung_score: score,
           rung_trees: r.bestIteration + 1,
           rung_seconds: r.ms / 1000,
