@@ -59,6 +59,17 @@ describe('rainops optimize --search halving on a small sample', () => {
     expect(JSON.stringify(models)).toContain(out.run_id);
   }, 240_000);
 
+  it('refuses an eta below 2 and a budget outside (0, 1] as usage errors', async () => {
+    const eta = await cli(['optimize', '--search', 'halving', '--eta', '1'], {}, home);
+    expect([eta.code, eta.stderr]).toEqual([
+      2,
+      expect.stringContaining('--eta: expected a whole number of at least 2'),
+    ]);
+    const budget = await cli(['optimize', '--search', 'halving', '--min-budget', '1.5'], {}, home);
+    expect(budget.code).toBe(2);
+    expect(budget.stderr).toContain('--min-budget: expected a share of the rows above 0 and at most 1');
+  });
+
   it('refuses to resume a halving search, saying what to do instead', async () => {
     const runs = JSON.parse((await cli(['runs', 'list', '--json'], {}, home)).stdout);
     const search = runs.find((r: { name: string }) => r.name === 'optimize');
