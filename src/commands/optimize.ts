@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { optimize } from '../core/optimize.js';
+import { HALVING_DEFAULTS, HALVING_MIN_ROWS } from '../core/tuning/halving.js';
 import type { OptimizeOptions, OptimizeResult } from '../core/optimize.js';
 import type { CliIO } from './io.js';
 import { searchProgress } from './progress.js';
@@ -18,8 +19,14 @@ export const OptimizeFlags = z.object({
   model: registryName('model'),
   dataset: z.string().optional(),
   grid: z.string().min(1),
-  search: z.enum(['grid', 'random'], { error: 'expected grid or random' }),
-  trials: int(1),
+  search: z.enum(['auto', 'grid', 'random', 'halving'], { error: 'expected grid, random or halving' }).default('auto'),
+  trials: int(1).optional(),
+  eta: int(2).optional(),
+  minBudget: z.coerce
+    .number({ error: 'expected a number' })
+    .gt(0, { error: 'expected a share of the rows above 0 and at most 1' })
+    .max(1, { error: 'expected a share of the rows above 0 and at most 1' })
+    .optional(),
   timeout: int(1).optional(),
   cv: int(2).max(20, { error: 'expected at most 20 folds' }),
   metric: z.enum(['f1', 'accuracy', 'roc_auc'], { error: 'expected f1, accuracy or roc_auc' }),
@@ -47,8 +54,22 @@ export function optimizeCommand(io: CliIO): Command {
       'seed (the original 18-candidate grid), small (4 fast candidates) or a JSON file',
       'small',
     )
-    .option('--search <kind>', 'grid (every candidate) or random (--trials draws)', 'grid')
-    .option('--trials <n>', 'candidates drawn by a random search', '10')
+    .option(
+      '--search <kind>',
+      `grid (every candidate), random (--trials draws) or halving (--trials draws, the best 1/--eta of each rung go on with --eta times the rows and rounds); default: grid up to ${HALVING_MIN_ROWS.toLocaleString('en')} training rows, halving above`,
+    )
+    .option(
+      '--trials <n>',
+      `candidates drawn by a random search (default 10) or a halving one (default ${HALVING_DEFAULTS.trials})`,
+    )
+    .option(
+      '--eta <n>',
+      `halving: keep the best 1/eta of each rung, on eta times the rows and rounds (default ${HALVING_DEFAULTS.eta})`,
+    )
+    .option(
+      '--min-budget <share>',
+      "halving: the first rung's share of the training rows and of n_estimators (default 1/27, about 0.037)",
+    )
     .option('--timeout <seconds>', 'start no new trial after this long')
     .option('--metric <name>', 'f1 (at the out-of-fold threshold), accuracy or roc_auc', 'f1')
     .option('--engine <name>', 'auto (native when libxgboost loads), wasm or native', 'auto')
@@ -60,7 +81,7 @@ export function optimizeCommand(io: CliIO): Command {
     .addHelpText(
       'after',
       '\nA grid file names XGBoost hyperparameters: {"max_depth": [4, 6], "learning_rate": [0.05, 0.1]}.\n' +
-        '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json',
+        '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json\n  rainops optimize --search halving --trials 27 --eta 3',
     );
   withCommon(withTraining(cmd, { wait: '0' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(OptimizeFlags, { ...raw, kind: raw.model, model: raw.name }, 'optimize', OPTIMIZE_FLAG_OF);
@@ -86,6 +107,8 @@ export function toOptimizeOptions(f: z.infer<typeof OptimizeFlags>): OptimizeOpt
     grid: f.grid,
     search: f.search,
     trials: f.trials,
+    eta: f.eta,
+    minBudget: f.minBudget,
     timeoutSec: f.timeout,
     cv: f.cv,
     metric: f.metric,

@@ -3,7 +3,7 @@ import { CHAMPION_ALIAS } from './context.js';
 import { loadDatasetMatrices } from './dataset/load.js';
 import type { DatasetMatrices } from './dataset/load.js';
 import { resolveDataset } from './dataset/resolve.js';
-import { NotFoundError } from './errors.js';
+import { NotFoundError, UsageError } from './errors.js';
 import { bestF1Threshold } from './evaluation/metrics.js';
 import type { ClassificationMetrics, MetricName } from './evaluation/metrics.js';
 import { FEATURE_NAMES } from './features/pipeline.js';
@@ -19,6 +19,8 @@ import { promote } from './registration.js';
 import type { PromotePolicy } from './registration.js';
 import { foldJobs, refit, registerFit, searchFolds, withModelRun } from './training/flow.js';
 import type { Fit } from './training/flow.js';
+import { budgetLabel, chooseSearch, defaultTrials, HALVING_DEFAULTS } from './tuning/halving.js';
+import type { SearchKind } from './tuning/halving.js';
 import { trialsInFlight } from './tuning/search.js';
 import type { SearchProgress, TrialResult } from './tuning/search.js';
 import { gridCandidates, randomCandidates } from './tuning/space.js';
@@ -28,8 +30,13 @@ export interface OptimizeOptions {
   dataset?: string | undefined;
   kind: 'xgboost' | 'cart';
   grid: string;
-  search: 'grid' | 'random';
-  trials: number;
+  /** auto: the grid, or halving above HALVING_MIN_ROWS training rows. */
+  search: SearchKind | 'auto';
+  /** Candidates of a random or halving search (default: defaultTrials). */
+  trials?: number | undefined;
+  /** Halving: the share of candidates kept per rung is 1/eta, and the first rung's share of the rows minBudget. */
+  eta?: number | undefined;
+  minBudget?: number | undefined;
   timeoutSec?: number | undefined;
   cv: number;
   metric: MetricName;
@@ -109,7 +116,8 @@ function searchParams(opts: OptimizeOptions, datasetId: string): Record<string, 
   return {
     ...common,
     search: opts.search,
-    ...(opts.search === 'grid' ? { grid: opts.grid } : { trials: opts.trials }),
+    ...(opts.search === 'grid' ? { grid: opts.grid } : { trials: opts.trials! }),
+    ...(opts.search === 'halving' ? { eta: opts.eta!, min_budget: budgetLabel(opts.minBudget!) } : {}),
     cv: opts.cv,
     metric: opts.metric,
     early_stopping_rounds: opts.earlyStoppingRounds,
@@ -139,6 +147,10 @@ interface Resumed {
 async function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Promise<Resumed> {
   const prior = await deps.registry.getRun(opts.resume!);
   const p = prior.params;
+  if (p.search === 'halving')
+    throw new UsageError(
+      `run ${prior.id} is a halving search, which cannot be resumed; start it again with 'rainops optimize --search halving'`,
+    );
   const missing = [...SEARCH_KEYS, p.search === 'random' ? 'trials' : 'grid'].filter((k) => p[k] === undefined);
   if (prior.name !== 'optimize' || p.model_kind === 'cart' || missing.length) {
     throw new NotFoundError(
@@ -171,9 +183,17 @@ async function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Promise<Re
 export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Promise<OptimizeResult> {
   const { registry, store, logger } = deps;
   const resumed = input.resume ? await resumedOptions(deps, input) : null;
-  const opts = resumed?.opts ?? input;
+  const asked = resumed?.opts ?? input;
   await deps.claimStore?.();
-  const dataset = await resolveDataset(deps, opts.dataset);
+  const dataset = await resolveDataset(deps, asked.dataset);
+  const search = chooseSearch(asked.search, dataset.rows.train);
+  const opts: OptimizeOptions = {
+    ...asked,
+    search,
+    trials: asked.trials ?? defaultTrials(search),
+    eta: asked.eta ?? HALVING_DEFAULTS.eta,
+    minBudget: asked.minBudget ?? HALVING_DEFAULTS.minBudget,
+  };
   const tags: Record<string, string> = resumed ? { resumed_from: resumed.from } : {};
   return await withModelRun(
     deps,
@@ -299,7 +319,7 @@ async function searchAndRefit(
 ): Promise<Fitted> {
   const { registry, store, logger } = deps;
   const candidates: XgbParamsInput[] =
-    opts.search === 'grid' ? await gridCandidates(opts.grid) : randomCandidates(opts.trials, opts.seed);
+    opts.search === 'grid' ? await gridCandidates(opts.grid) : randomCandidates(opts.trials!, opts.seed);
   const finished = await finishedTrials(deps, candidates, finishedRuns);
   if (opts.resume) logger.info(`resuming: ${finished.size} of ${candidates.length} trials already finished`);
   const jobs = foldJobs(engine, opts.jobs);
@@ -323,6 +343,10 @@ async function searchAndRefit(
       await store.put(`runs/${trialRunId}/oof.f32`, new Uint8Array(oof.buffer, oof.byteOffset, oof.byteLength));
     },
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+    halving:
+      opts.search === 'halving'
+        ? { eta: opts.eta!, minBudget: opts.minBudget!, onRung: (line: string) => logger.info(line) }
+        : undefined,
   });
   if (trials.length === 0)
     throw new NotFoundError('optimize: no trial finished before --timeout; allow more time or fewer candidates');

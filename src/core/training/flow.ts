@@ -18,6 +18,7 @@ import { tracked } from '../tracking.js';
 import type { TrackedRun } from '../tracking.js';
 import { stratifiedFolds } from '../tuning/folds.js';
 import { createFoldPool } from '../tuning/pool.js';
+import { runHalving } from '../tuning/halving.js';
 import { runSearch } from '../tuning/search.js';
 import type { SearchInput, TrialResult } from '../tuning/search.js';
 
@@ -56,6 +57,8 @@ export interface FoldSearch
   cv: number;
   seed: number;
   deadline?: number | undefined;
+  /** Successive halving instead of cross-validating every candidate in full. */
+  halving?: { eta: number; minBudget: number; onRung: (line: string) => void } | undefined;
 }
 
 /** Cross-validates the candidates as trials of run `runId` on a pool of fold workers, closed whatever happens. */
@@ -64,7 +67,7 @@ export async function searchFolds(deps: CoreDeps, s: FoldSearch): Promise<TrialR
   const fold = stratifiedFolds(data.yTrain, s.cv, s.seed);
   const pool = await createFoldPool(data.Xtrain, data.yTrain, s.engine, s.jobs);
   try {
-    return await runSearch({
+    const search = {
       registry: deps.registry,
       parentRunId: s.runId,
       candidates: s.candidates,
@@ -78,7 +81,8 @@ export async function searchFolds(deps: CoreDeps, s: FoldSearch): Promise<TrialR
       ...(s.deadline !== undefined ? { deadline: s.deadline } : {}),
       ...(s.saveOof ? { saveOof: s.saveOof } : {}),
       ...(s.onProgress ? { onProgress: s.onProgress } : {}),
-    });
+    };
+    return s.halving ? await runHalving({ ...search, ...s.halving, seed: s.seed }) : await runSearch(search);
   } finally {
     await pool.close();
   }

@@ -58,6 +58,10 @@ export interface SearchInput {
   /** Keeps a trial's out-of-fold predictions so a resumed search can reuse the trial. */
   saveOof?: (trialRunId: string, oof: Float32Array) => Promise<void>;
   onProgress?: (p: SearchProgress) => void;
+  /** Each candidate's number in the whole search (default: its position), for a search that runs a subset. */
+  indices?: readonly number[];
+  /** More tags for every trial's run (a halving search's rung and budget). */
+  trialTags?: Record<string, string>;
 }
 
 /**
@@ -74,7 +78,7 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
   let trained = 0;
   const failures: Array<{ index: number; message: string }> = [];
   const pending = candidates
-    .map((params, index) => ({ params, index }))
+    .map((params, i) => ({ params, index: input.indices?.[i] ?? i }))
     .filter(({ index }) => !input.finished?.has(index));
   const report = (last?: SearchProgress['last'], lastFailure?: SearchProgress['lastFailure']) => {
     const done = results.length + failures.length;
@@ -113,7 +117,7 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
         experiment: EXPERIMENT,
         name: `trial-${index}`,
         parentRunId: input.parentRunId,
-        tags: { trial: String(index) },
+        tags: { ...input.trialTags, trial: String(index) },
       },
       async (run) => {
         registry.logParams(run.id, { ...(xgbParamRecord(params) as Record<string, number>), trial: index });
