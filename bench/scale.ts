@@ -61,7 +61,8 @@ function measure(cmd: string, args: string[], env: Record<string, string> = {}, 
         s: (performance.now() - t0) / 1000,
         peakRssBytes: rss ? Number(rss[1]) * 1024 : null,
         stdout,
-        stderr,
+        // /usr/bin/time's report follows the command's own stderr.
+        stderr: timed ? stderr.split('\tCommand being timed:')[0]! : stderr,
       });
     });
   });

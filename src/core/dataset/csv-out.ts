@@ -121,6 +121,20 @@ export class FileSink {
 
   text(s: string): void {
     this.room(s.length * 3);
+    // Cells are short and ASCII: copying the codes costs less than a call into Buffer.write per cell.
+    if (s.length <= 24) {
+      let at = this.used;
+      for (let i = 0; i < s.length; i++) {
+        const code = s.charCodeAt(i);
+        if (code > 0x7f) {
+          this.used += this.buf.write(s, this.used, 'utf8');
+          return;
+        }
+        this.buf[at++] = code;
+      }
+      this.used = at;
+      return;
+    }
     this.used += this.buf.write(s, this.used, 'utf8');
   }
 
