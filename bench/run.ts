@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- --json] [-- --quick] [-- --skip-python] [-- --only etl,fit,grid,model,serve]: SPEC section 7
+ * (-- --scale N: etl, optimize and batch predict on N copies of the data set against 1x, see scale.ts)
  * side by side in one run (--only runs some sections, plus the ETL and optimize they need, into partial.*).
  * rainops is measured as a user runs it (the built binary); peers are the Python original's stack
  * (Debian's python3-pandas/sklearn/xgboost/fastapi/uvicorn) and a bare Node HTTP server.
@@ -14,6 +15,7 @@ import { loadDatasetMatrices } from '../src/core/dataset/load.js';
 import { EXAMPLE_FEATURES } from '../src/core/dataset/example.js';
 import { loadEngine } from '../src/core/models/engine.js';
 import { createFileStore } from '../src/core/store/file-store.js';
+import { runScale } from './scale.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/rainops.js');
@@ -405,7 +407,8 @@ function markdown(o: Record<string, unknown>): string {
   return `${['| what | rainops | Python original | ratio | goal |', '|---|---|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n')}\n`;
 }
 
-main().catch((err: unknown) => {
+// --scale N measures the growth from 1x to N copies instead (bench/scale.ts).
+(args.includes('--scale') ? runScale(args) : main()).catch((err: unknown) => {
   process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 });

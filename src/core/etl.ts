@@ -1,15 +1,22 @@
 import { join } from 'node:path';
 import type { CoreDeps } from './context.js';
 import { EXPERIMENT } from './context.js';
-import { labelCsv, matrixCsv, rawFeaturesCsv, rawLabelCsv } from './dataset/csv-out.js';
-import { readWeatherCsv } from './dataset/read-csv.js';
-import type { WeatherRow } from './dataset/schema.js';
-import { stageSource, sweepStaging } from './dataset/source.js';
-import { stratifiedSplit, timeSplit } from './dataset/split.js';
+import {
+  dayText,
+  type FileSink,
+  writeFeatureMatrix,
+  writeLabels,
+  writeRawFeatures,
+  writeRawLabels,
+} from './dataset/csv-out.js';
+import { readWeatherColumns } from './dataset/read-columns.js';
+import { stageSource, sweepStaging, writeThroughFile } from './dataset/source.js';
+import { dateLocationRanks, stratifiedSplitRanked, timeSplitDays } from './dataset/split.js';
 import type { Split } from './dataset/split.js';
 import { DataError, NotFoundError } from './errors.js';
 import { sha256 } from './hash.js';
-import { FEATURE_NAMES, fitPipeline, N_FEATURES, transformRows } from './features/pipeline.js';
+import { LOCATION_NAMES } from './features/locations.js';
+import { FEATURE_NAMES, featureWriter, fitColumns } from './features/pipeline.js';
 import { stagingPrefix } from './store/staging.js';
 import { tracked } from './tracking.js';
 
@@ -102,7 +109,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       maxBytes: opts.maxSourceBytes,
     };
     await using staged = await stageSource(opts.source, { dir: cache, limits, onInterrupt: deps.onInterrupt });
-    const read = await readWeatherCsv(
+    const read = await readWeatherColumns(
       { stream: staged.stream, name: opts.source },
       { until: opts.until, strict: opts.strict },
     );
@@ -127,37 +134,30 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
           .join('; ')}`,
       );
     }
-    const labelled = read.rows.filter((r) => r.RainTomorrow !== null);
+    const labelled = read.columns;
     if (labelled.length < 2) {
       throw new DataError(
         `etl: ${opts.source} has ${labelled.length} usable rows with RainTomorrow${opts.until ? ` on or before ${opts.until}` : ''}; at least 2 are needed to split`,
       );
     }
-    const labels = Uint8Array.from(labelled, (r) => (r.RainTomorrow === 'Yes' ? 1 : 0));
+    const labels = labelled.rainTomorrow;
     const split: Split =
       opts.split === 'time'
-        ? timeSplit(
-            labelled.map((r) => r.Date),
-            opts.testSize,
-          )
-        : stratifiedSplit(
+        ? timeSplitDays(labelled.day, opts.testSize)
+        : stratifiedSplitRanked(
             labels,
             opts.testSize,
-            opts.seed,
-            labelled.map((r) => `${r.Date}|${r.Location}`),
+            dateLocationRanks(opts.seed, labelled.day, labelled.location, dayText, (c) => LOCATION_NAMES[c] ?? ''),
           );
     if (split.train.length === 0 || split.test.length === 0) {
       throw new DataError(
         `etl: --test-size ${opts.testSize} leaves ${split.train.length} train and ${split.test.length} test rows; choose a size that leaves both sides non-empty`,
       );
     }
-    const pick = (idx: Uint32Array): WeatherRow[] => Array.from(idx, (i) => labelled[i]!);
-    const trainRows = pick(split.train);
-    const testRows = pick(split.test);
     logger.info(
-      `split ${labelled.length} rows: ${trainRows.length} train, ${testRows.length} test (${opts.split}, seed ${opts.seed})`,
+      `split ${labelled.length} rows: ${split.train.length} train, ${split.test.length} test (${opts.split}, seed ${opts.seed})`,
     );
-    const pipeline = fitPipeline(trainRows);
+    const pipeline = fitColumns(labelled, split.train);
     if (pipeline.emptyColumns.length)
       logger.warn(`no training row has ${pipeline.emptyColumns.join(', ')}; imputed as 0 (a constant feature)`);
     const yTrain = Uint8Array.from(split.train, (i) => labels[i]!);
@@ -170,10 +170,10 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
         total: read.total,
         rejected: read.rejected,
         excludedByUntil: read.afterUntil,
-        dropped: read.rows.length - labelled.length,
+        dropped: read.unlabelled,
         kept: labelled.length,
-        train: trainRows.length,
-        test: testRows.length,
+        train: split.train.length,
+        test: split.test.length,
       },
       rejectedByReason: read.rejectedByReason,
       classBalance: { train: balance(yTrain), test: balance(yTest) },
@@ -186,18 +186,27 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
     let files: Manifest['files'] = {};
     let published: Published;
     try {
-      const put = async (name: string, body: string | (() => Buffer)) => {
-        files[name] = await store.put(`${staging}/${name}`, typeof body === 'function' ? body() : body);
+      const put = async (name: string, body: string) => {
+        files[name] = await store.put(`${staging}/${name}`, body);
+      };
+      // Each CSV streams from the columns to a local file that the store then takes: none is ever whole in memory.
+      const putCsv = async (name: string, write: (sink: FileSink) => void) => {
+        files[name] = await writeThroughFile(cache, write, (file) => store.putFile(`${staging}/${name}`, file));
       };
       files['raw.csv'] = await store.putFile(`${staging}/raw.csv`, path);
-      await put('preprocessed/X_train.csv', () => rawFeaturesCsv(labelled, split.train));
-      await put('preprocessed/X_test.csv', () => rawFeaturesCsv(labelled, split.test));
-      await put('preprocessed/y_train.csv', () => rawLabelCsv(labelled, split.train));
-      await put('preprocessed/y_test.csv', () => rawLabelCsv(labelled, split.test));
-      await put('final/X_train.csv', () => matrixCsv(FEATURE_NAMES, transformRows(pipeline, trainRows), N_FEATURES));
-      await put('final/X_test.csv', () => matrixCsv(FEATURE_NAMES, transformRows(pipeline, testRows), N_FEATURES));
-      await put('final/y_train.csv', () => labelCsv('RainTomorrow', yTrain));
-      await put('final/y_test.csv', () => labelCsv('RainTomorrow', yTest));
+      const features = featureWriter(pipeline);
+      await putCsv('preprocessed/X_train.csv', (sink) => writeRawFeatures(sink, labelled, split.train));
+      await putCsv('preprocessed/X_test.csv', (sink) => writeRawFeatures(sink, labelled, split.test));
+      await putCsv('preprocessed/y_train.csv', (sink) => writeRawLabels(sink, labelled, split.train));
+      await putCsv('preprocessed/y_test.csv', (sink) => writeRawLabels(sink, labelled, split.test));
+      await putCsv('final/X_train.csv', (sink) =>
+        writeFeatureMatrix(sink, FEATURE_NAMES, features, labelled, split.train),
+      );
+      await putCsv('final/X_test.csv', (sink) =>
+        writeFeatureMatrix(sink, FEATURE_NAMES, features, labelled, split.test),
+      );
+      await putCsv('final/y_train.csv', (sink) => writeLabels(sink, 'RainTomorrow', yTrain));
+      await putCsv('final/y_test.csv', (sink) => writeLabels(sink, 'RainTomorrow', yTest));
       await put('pipes/inputs_pipeline.json', `${JSON.stringify(pipeline, null, 1)}\n`);
       const manifest: Manifest = {
         id,
@@ -223,8 +232,8 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
         raw: read.total,
         rejected: read.rejected,
         dropped: summary.rows.dropped,
-        train: trainRows.length,
-        test: testRows.length,
+        train: split.train.length,
+        test: split.test.length,
       },
       split: splitInfo,
       manifestSha256: published.manifestSha256,
@@ -237,8 +246,8 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       rows_total: read.total,
       rows_rejected: read.rejected,
       rows_dropped: summary.rows.dropped,
-      rows_train: trainRows.length,
-      rows_test: testRows.length,
+      rows_train: split.train.length,
+      rows_test: split.test.length,
       train_positive_rate: summary.classBalance.train.positiveRate,
       test_positive_rate: summary.classBalance.test.positiveRate,
     });

@@ -1,5 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { fixed7, labelCsv, matrixCsv, rawFeaturesCsv, rawLabelCsv, TextSink } from '../../src/core/dataset/csv-out.js';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { rowsToColumns } from '../../src/core/dataset/columns.js';
+import {
+  FileSink,
+  fixed7,
+  labelCsv,
+  matrixCsv,
+  rawFeaturesCsv,
+  rawLabelCsv,
+  TextSink,
+  writeFeatureMatrix,
+  writeLabels,
+  writeRawFeatures,
+  writeRawLabels,
+} from '../../src/core/dataset/csv-out.js';
+import { seededRandom } from '../../src/core/dataset/random.js';
+import {
+  FEATURE_NAMES,
+  featureWriter,
+  fitPipeline,
+  N_FEATURES,
+  transformRows,
+} from '../../src/core/features/pipeline.js';
+import { tempDir } from '../helpers/temp.js';
 import { RAW_COLUMNS } from '../../src/core/dataset/schema.js';
 import type { WeatherRow } from '../../src/core/dataset/schema.js';
 
@@ -101,5 +125,59 @@ describe('csv writers', () => {
     const out = sink.toBuffer().toString('utf8').split('\n');
     expect(out).toHaveLength(6);
     expect(out.slice(0, 5)).toEqual([0, 1, 2, 3, 4].map((i) => line + i));
+  });
+});
+
+describe('column writers', () => {
+  const out = tempDir('rainops-csvout-');
+  let k = 0;
+  const written = (write: (sink: FileSink) => void) => {
+    const path = join(out, `f${k++}.csv`);
+    const fd = openSync(path, 'w');
+    const sink = new FileSink(fd);
+    write(sink);
+    sink.flush();
+    closeSync(fd);
+    return readFileSync(path);
+  };
+
+  it('FileSink.fixed7 writes what fixed7 returns, across a buffer flush', () => {
+    const random = seededRandom(3);
+    const xs = [0, -0, 1e-8, -4e-8, 5e-8, 0.5, -0.5, 1 / 3, 1234567.25, 1e9, -1e9, 1e12, NaN, Infinity, -Infinity];
+    for (let i = 0; i < 200_000; i++) xs.push((random() - 0.5) * 10 ** Math.floor(random() * 12 - 6));
+    const bytes = written((sink) => {
+      for (const x of xs) {
+        sink.room(64);
+        sink.fixed7(x);
+        sink.byte(10);
+      }
+    });
+    expect(bytes.toString('latin1')).toBe(`${xs.map(fixed7).join('\n')}\n`);
+  });
+
+  it('write the same bytes as the row writers', () => {
+    const rows: WeatherRow[] = [
+      row({
+        MinTemp: 13.4,
+        Rainfall: -0,
+        Sunshine: 1e-7,
+        WindGustDir: 'NNE',
+        WindDir9am: 'S',
+        RainToday: 'Yes',
+        RainTomorrow: 'No',
+      }),
+      row({ Date: '2016-02-29', Location: 'Albury', MaxTemp: 123456.789, Humidity9am: 100, RainTomorrow: 'Yes' }),
+      row({ Location: 'Perth', WindDir3pm: 'ESE', RainToday: 'No', Pressure3pm: 1015.25, RainTomorrow: 'No' }),
+    ];
+    const c = rowsToColumns(rows);
+    const idx = Uint32Array.from([2, 0, 1]);
+    expect(written((s) => writeRawFeatures(s, c, idx))).toEqual(rawFeaturesCsv(rows, idx));
+    expect(written((s) => writeRawLabels(s, c, idx))).toEqual(rawLabelCsv(rows, idx));
+    const p = fitPipeline(rows);
+    const matrix = transformRows(p, [rows[2]!, rows[0]!, rows[1]!]);
+    expect(written((s) => writeFeatureMatrix(s, FEATURE_NAMES, featureWriter(p), c, idx))).toEqual(
+      matrixCsv(FEATURE_NAMES, matrix, N_FEATURES),
+    );
+    expect(written((s) => writeLabels(s, 'RainTomorrow', [1, 0, 1]))).toEqual(labelCsv('RainTomorrow', [1, 0, 1]));
   });
 });

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom, shuffleInPlace } from '../../src/core/dataset/random.js';
-import { allocate, stratifiedSplit, testCount, timeSplit } from '../../src/core/dataset/split.js';
+import {
+  allocate,
+  dateLocationRanks,
+  stratifiedSplit,
+  stratifiedSplitRanked,
+  testCount,
+  timeSplit,
+  timeSplitDays,
+} from '../../src/core/dataset/split.js';
+import { dayNumberOf, isoDay } from '../../src/core/features/dates.js';
+import { LOCATION_NAMES } from '../../src/core/features/locations.js';
 import type { Split } from '../../src/core/dataset/split.js';
 
 /** 1000 labels, 223 of them 1, spread deterministically (not sorted by class). */
@@ -151,5 +161,36 @@ describe('seededRandom (mulberry32)', () => {
     expect(a).toEqual(b);
     expect(a).not.toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+});
+
+describe('the split on columns', () => {
+  const random = seededRandom(11);
+  const n = 3000;
+  const days = Int32Array.from({ length: n }, () => dayNumberOf('2010-01-01')! + Math.floor(random() * 400));
+  const locations = Uint8Array.from({ length: n }, () => Math.floor(random() * LOCATION_NAMES.length));
+  const labels = Uint8Array.from({ length: n }, () => (random() < 0.22 ? 1 : 0));
+  const keys = Array.from(days, (d, i) => `${isoDay(d)}|${LOCATION_NAMES[locations[i]!]}`);
+
+  it('stratifiedSplitRanked with dateLocationRanks is stratifiedSplit on Date|Location keys', () => {
+    for (const [size, seed] of [
+      [0.2, 42],
+      [0.33, 7],
+      [0.05, 1],
+    ] as const) {
+      const ranks = dateLocationRanks(seed, days, locations, isoDay, (c) => LOCATION_NAMES[c]!);
+      expect(stratifiedSplitRanked(labels, size, ranks)).toEqual(stratifiedSplit(labels, size, seed, keys));
+    }
+  });
+
+  it('keeps ties in row order, as the comparator did', () => {
+    const same = new Uint32Array(10).fill(5);
+    const s = stratifiedSplitRanked(Uint8Array.from([0, 0, 1, 0, 1, 0, 0, 1, 0, 0]), 0.3, same);
+    expect(Array.from(s.test)).toEqual([0, 1, 2]);
+  });
+
+  it('timeSplitDays is timeSplit on the dates as text', () => {
+    const texts = Array.from(days, isoDay);
+    for (const size of [0.2, 0.5, 0.01]) expect(timeSplitDays(days, size)).toEqual(timeSplit(texts, size));
   });
 });

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { dayAngle, dayOfYear, daysInMonth, isLeapYear, parseIsoDay } from '../../src/core/features/dates.js';
+import {
+  dayAngle,
+  dayAngleOf,
+  dayNumber,
+  dayNumberOf,
+  dayOfYear,
+  daysInMonth,
+  isLeapYear,
+  isoDay,
+  parseIsoDay,
+} from '../../src/core/features/dates.js';
 
 describe('parseIsoDay', () => {
   it('accepts real calendar days', () => {
@@ -81,5 +91,19 @@ describe('dayAngle', () => {
 
   it('throws on an impossible day', () => {
     expect(() => dayAngle('2015-02-29')).toThrow(RangeError);
+  });
+});
+
+describe('day numbers', () => {
+  it('count days from 1970-01-01 and give back the same YYYY-MM-DD, leap days included', () => {
+    expect(dayNumber(1970, 1, 1)).toBe(0);
+    expect(dayNumber(2016, 2, 29)).toBe(Date.UTC(2016, 1, 29) / 86_400_000);
+    for (let t = Date.UTC(1890, 0, 1); t < Date.UTC(2110, 0, 1); t += 86_400_000 * 3) {
+      const iso = new Date(t).toISOString().slice(0, 10);
+      expect(isoDay(dayNumberOf(iso)!)).toBe(iso);
+      expect(dayAngleOf(t / 86_400_000)).toEqual(dayAngle(iso));
+    }
+    expect(isoDay(dayNumber(918, 3, 1))).toBe('0918-03-01');
+    expect(dayNumberOf('2015-02-29')).toBeNull();
   });
 });

@@ -28,9 +28,9 @@ export interface CsvRecordOptions {
   perLine?: boolean;
 }
 
-const HEAD_LIMIT = 1 << 16;
+export const HEAD_LIMIT = 1 << 16;
 // C0 controls other than tab and line ends, and U+FFFD, which the decoder puts for bytes that are not UTF-8.
-const BINARY = /[\x00-\x08\x0e-\x1f\ufffd]/;
+export const BINARY = /[\x00-\x08\x0e-\x1f\ufffd]/;
 
 /**
  * Streams CSV records in batches. csv-parse handles anything quoted; while the input has no quote
@@ -135,7 +135,7 @@ export function parseQuotedLine(line: string): CsvRecord {
 const decode = (decoder: TextDecoder, chunk: Buffer | string): string =>
   typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
 
-async function* rest(
+export async function* rest(
   head: string,
   chunks: AsyncIterator<Buffer | string>,
   decoder: TextDecoder,
@@ -166,7 +166,7 @@ function textError(err: CsvError, linesBefore: number): CsvTextError {
   );
 }
 
-async function* quotedRecords(input: Readable, linesBefore: number): AsyncGenerator<string[][]> {
+export async function* quotedRecords(input: Readable, linesBefore: number): AsyncGenerator<string[][]> {
   const parser = input.pipe(parse({ relax_column_count: true, skip_empty_lines: false, trim: false }));
   input.on('error', (err: Error) => parser.destroy(err));
   let batch: string[][] = [];

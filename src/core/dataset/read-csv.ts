@@ -47,7 +47,10 @@ export function textCell(text: string | undefined): string | null {
 }
 
 /** One record as the row schema sees it, built as one literal so V8 keeps its shape and placement. */
-function candidate(record: string[], index: number[]): Record<(typeof RAW_COLUMNS)[number], string | number | null> {
+export function candidate(
+  record: string[],
+  index: number[],
+): Record<(typeof RAW_COLUMNS)[number], string | number | null> {
   const at = (j: number) => (index[j]! < 0 ? undefined : record[index[j]!]);
   return {
     Date: textCell(at(0)),
@@ -136,17 +139,7 @@ export async function* iterateWeatherCsvBatches(
       if (batch.length) yield batch;
     }
   } catch (err) {
-    if (err instanceof RainopsError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT')
-      throw new DataError(`${scope}: source ${path} does not exist; pass --source with a path to weatherAUS.csv`);
-    if (code === 'EISDIR') throw new DataError(`${scope}: source ${path} is a folder; pass --source with a CSV file`);
-    if (err instanceof CsvTextError) {
-      throw new DataError(
-        `${scope}: ${name} line ${err.line} is not CSV text (${err.reason}); expected the weatherAUS header and comma-separated rows`,
-      );
-    }
-    throw err;
+    throw readError(err, scope, path, name);
   } finally {
     // A consumer that stops early (--strict) must not leave the file open.
     if (source && !source.readableEnded) source.destroy();
@@ -192,7 +185,7 @@ export async function readWeatherCsv(
 }
 
 /** Maps each expected column to its position in the file's header; -1 for an allowed absence. */
-function headerIndex(
+export function headerIndex(
   header: string[],
   name: string,
   optional: readonly string[],
@@ -206,4 +199,19 @@ function headerIndex(
     throw new DataError(`${scope}: ${list} missing from ${name} (line 1); expected the weatherAUS header`);
   }
   return RAW_COLUMNS.map((c) => (ignored.includes(c) ? -1 : names.indexOf(c)));
+}
+
+/** A read failure as the sentence a user gets (a missing file, a folder, text that is not CSV). */
+export function readError(err: unknown, scope: string, path: string, name: string): unknown {
+  if (err instanceof RainopsError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT')
+    return new DataError(`${scope}: source ${path} does not exist; pass --source with a path to weatherAUS.csv`);
+  if (code === 'EISDIR') return new DataError(`${scope}: source ${path} is a folder; pass --source with a CSV file`);
+  if (err instanceof CsvTextError) {
+    return new DataError(
+      `${scope}: ${name} line ${err.line} is not CSV text (${err.reason}); expected the weatherAUS header and comma-separated rows`,
+    );
+  }
+  return err;
 }

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { close, constants, createReadStream, fstat, open, rmSync } from 'node:fs';
+import { close, closeSync, constants, createReadStream, fstat, open, openSync, rmSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { mkdir, open as openFile, readdir, rm, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
 import type { InterruptHook } from '../context.js';
 import { DataError, RainopsError } from '../errors.js';
+import { FileSink } from './csv-out.js';
 
 /** Where `etl` reads when neither --source nor RAINOPS_SOURCE says otherwise: the copy shipped in the package. */
 export const BUNDLED_SOURCE = fileURLToPath(new URL('../../../data/weatherAUS.csv.gz', import.meta.url));
@@ -343,4 +344,30 @@ export async function sweepStaging(dir: string, now: Date, graceMs = STAGING_GRA
     removed.push(path);
   }
   return removed;
+}
+
+/**
+ * Writes a file in `dir` (named like a staging copy, so a killed run's leftover is swept), hands its path to
+ * `take` (a store's putFile) and removes it, whatever happens.
+ */
+export async function writeThroughFile<T>(
+  dir: string,
+  write: (sink: FileSink) => void,
+  take: (path: string) => Promise<T>,
+): Promise<T> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${STAGING_PREFIX}${randomUUID()}.part`);
+  try {
+    const fd = openSync(path, 'wx');
+    try {
+      const sink = new FileSink(fd);
+      write(sink);
+      sink.flush();
+    } finally {
+      closeSync(fd);
+    }
+    return await take(path);
+  } finally {
+    await rm(path, { force: true });
+  }
 }

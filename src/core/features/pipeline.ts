@@ -1,12 +1,14 @@
+import { allocateColumns, encodeRow, MISSING, rowsToColumns } from '../dataset/columns.js';
+import type { FeatureColumns } from '../dataset/columns.js';
 import { CONTINUOUS_COLUMNS, WIND_COLUMNS } from '../dataset/schema.js';
-import type { ContinuousColumn, FeatureInput, WindColumn } from '../dataset/schema.js';
+import type { ContinuousColumn, FeatureInput } from '../dataset/schema.js';
 import { DataError } from '../errors.js';
-import { dayAngle } from './dates.js';
-import { LOCATIONS } from './locations.js';
+import { dayAngleOf } from './dates.js';
+import { LOCATION_NAMES, LOCATIONS } from './locations.js';
 import type { Coordinates } from './locations.js';
-import { clipBounds, mean, mode, populationStd } from './stats.js';
+import { clipBounds, mean } from './stats.js';
 import type { ClipBounds } from './stats.js';
-import { windVector } from './wind.js';
+import { WIND_DIRECTIONS, windVector } from './wind.js';
 import type { WindDirection } from './wind.js';
 
 /** The 27 model features, in the order the model sees them. */
@@ -50,7 +52,6 @@ export interface InputsPipeline {
   scale: { mean: number[]; std: number[] };
 }
 
-const yesNo = (v: 'Yes' | 'No' | null): number => (v === null ? NaN : v === 'Yes' ? 1 : 0);
 const num = (v: number | null): number => (v === null ? NaN : v);
 
 /** NaN (missing) fails both comparisons and stays NaN. */
@@ -63,97 +64,117 @@ function clipRange(p: Pick<InputsPipeline, 'clip'>, col: ContinuousColumn): { lo
   return b ?? { lo: -Infinity, hi: Infinity };
 }
 
-function clipped(p: Pick<InputsPipeline, 'clip'>, col: ContinuousColumn, v: number): number {
-  const { lo, hi } = clipRange(p, col);
-  return clamp(v, lo, hi);
-}
-
-type RowWriter = (row: FeatureInput, out: Float64Array, at: number) => void;
+/** Writes one row's 27 features from `out[at]` on. */
+export type FeatureWriter = (c: FeatureColumns, i: number, out: Float64Array, at: number) => void;
 
 /**
  * Steps 3-8 of the pipeline (the 27 features before standardization) with the fitted values laid out in
- * arrays once: a served row then costs array reads, not lookups by column name in the pipeline's records.
+ * arrays once: a row then costs array reads, not lookups by column name in the pipeline's records.
  */
-function unscaledWriter(p: Omit<InputsPipeline, 'scale'>): RowWriter {
+function unscaledWriter(p: Omit<InputsPipeline, 'scale'>): FeatureWriter {
   const n = CONTINUOUS_COLUMNS.length;
   // A column without training values stays constant whatever a new row says: the model never saw it vary.
   // Pipelines saved before emptyColumns existed have none.
-  const empty = CONTINUOUS_COLUMNS.map((col) => p.emptyColumns?.includes(col) ?? false);
+  const empty = Uint8Array.from(CONTINUOUS_COLUMNS, (col) => (p.emptyColumns?.includes(col) ? 1 : 0));
   const ranges = CONTINUOUS_COLUMNS.map((col) => clipRange(p, col));
   const lo = Float64Array.from(ranges, (r) => r.lo);
   const hi = Float64Array.from(ranges, (r) => r.hi);
   const impute = Float64Array.from(CONTINUOUS_COLUMNS, (col) => p.impute.continuous[col]);
-  const places = new Map(Object.entries(p.locations));
+  // A station the pipeline's own table lacks, or a missing one, sits where the most frequent station does.
   const home = p.locations[p.impute.Location]!;
-  return (row, out, at) => {
-    const rainToday = yesNo(row.RainToday);
-    out[at] = Number.isNaN(rainToday) ? p.impute.RainToday : rainToday;
+  const place = (name: string) => (Object.hasOwn(p.locations, name) ? p.locations[name]! : home);
+  const lat = Float64Array.from(LOCATION_NAMES, (name) => place(name).lat);
+  const lon = Float64Array.from(LOCATION_NAMES, (name) => place(name).lon);
+  const windCos = Float64Array.from(WIND_DIRECTIONS, (d) => windVector(d).cos);
+  const windSin = Float64Array.from(WIND_DIRECTIONS, (d) => windVector(d).sin);
+  const windImpute = Uint8Array.from(WIND_COLUMNS, (col) => WIND_DIRECTIONS.indexOf(p.impute[col]));
+  const rainToday = p.impute.RainToday;
+  return (c, i, out, at) => {
+    const rt = c.rainToday[i]!;
+    out[at] = rt === MISSING ? rainToday : rt;
     for (let j = 0; j < n; j++) {
-      const raw = empty[j] ? null : row[CONTINUOUS_COLUMNS[j]!];
-      const v = raw === null ? NaN : clamp(raw, lo[j]!, hi[j]!);
+      const v = empty[j] ? NaN : clamp(c.num[j]![i]!, lo[j]!, hi[j]!);
       out[at + 1 + j] = Number.isNaN(v) ? impute[j]! : v;
     }
-    const day = dayAngle(row.Date);
+    const day = dayAngleOf(c.day[i]!);
     out[at + 17] = day.cos;
     out[at + 18] = day.sin;
-    const where = places.get(row.Location ?? p.impute.Location) ?? home;
-    out[at + 19] = where.lat;
-    out[at + 20] = where.lon;
+    const loc = c.location[i]!;
+    out[at + 19] = loc === MISSING ? home.lat : lat[loc]!;
+    out[at + 20] = loc === MISSING ? home.lon : lon[loc]!;
     for (let k = 0; k < WIND_COLUMNS.length; k++) {
-      const col: WindColumn = WIND_COLUMNS[k]!;
-      const w = windVector(row[col] ?? p.impute[col]);
-      out[at + 21 + 2 * k] = w.cos;
-      out[at + 22 + 2 * k] = w.sin;
+      const w = c.wind[k]![i]!;
+      const d = w === MISSING ? windImpute[k]! : w;
+      out[at + 21 + 2 * k] = windCos[d]!;
+      out[at + 22 + 2 * k] = windSin[d]!;
     }
   };
 }
 
-function column(rows: readonly FeatureInput[], pick: (r: FeatureInput) => number): Float64Array {
-  const out = new Float64Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = pick(rows[i]!);
+/** The rows of `c` at positions `rows` (all rows when null). */
+type RowSet = ArrayLike<number> | null;
+const sizeOf = (c: FeatureColumns, rows: RowSet) => (rows === null ? c.length : rows.length);
+const rowAt = (rows: RowSet, k: number) => (rows === null ? k : rows[k]!);
+
+function gather(c: FeatureColumns, rows: RowSet, j: number, f: (v: number) => number): Float64Array {
+  const col = c.num[j]!;
+  const out = new Float64Array(sizeOf(c, rows));
+  for (let k = 0; k < out.length; k++) out[k] = f(col[rowAt(rows, k)]!);
   return out;
+}
+
+/** The most frequent code among the rows; ties go to the smallest name (SPEC section 4); null without values. */
+function modeCode(codes: Uint8Array, rows: RowSet, n: number, name: (code: number) => string | number): number | null {
+  const counts = new Float64Array(MISSING);
+  for (let k = 0; k < n; k++) {
+    const v = codes[rowAt(rows, k)]!;
+    if (v !== MISSING) counts[v]!++;
+  }
+  let best: number | null = null;
+  for (let v = 0; v < counts.length; v++) {
+    const cnt = counts[v]!;
+    if (cnt === 0) continue;
+    if (best === null || cnt > counts[best]! || (cnt === counts[best]! && name(v) < name(best))) best = v;
+  }
+  return best;
 }
 
 /** Fits the pipeline of SPEC section 4 on training rows only. */
 export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
-  if (rows.length === 0) throw new DataError('cannot fit the feature pipeline on zero rows');
-  const emptyColumns = CONTINUOUS_COLUMNS.filter((col) => rows.every((r) => r[col] === null));
+  return fitColumns(rowsToColumns(rows), null);
+}
+
+/** Fits the pipeline of SPEC section 4 on the rows of `c` at positions `rows` (ascending; all rows when null). */
+export function fitColumns(c: FeatureColumns, rows: RowSet): InputsPipeline {
+  const n = sizeOf(c, rows);
+  if (n === 0) throw new DataError('cannot fit the feature pipeline on zero rows');
+  const emptyColumns = CONTINUOUS_COLUMNS.filter((_, j) => {
+    const col = c.num[j]!;
+    for (let k = 0; k < n; k++) if (!Number.isNaN(col[rowAt(rows, k)]!)) return false;
+    return true;
+  });
   const clip = {} as Record<ClippedColumn, ClipBounds | null>;
   for (const col of CLIPPED_COLUMNS)
-    clip[col] = emptyColumns.includes(col) ? null : clipBounds(column(rows, (r) => num(r[col])));
+    clip[col] = emptyColumns.includes(col) ? null : clipBounds(gather(c, rows, CONTINUOUS_COLUMNS.indexOf(col), num));
   const continuous = {} as Record<ContinuousColumn, number>;
   // A station that never measures a column (Albury has no Evaporation) still gets a usable, constant feature.
-  for (const col of CONTINUOUS_COLUMNS)
-    continuous[col] = emptyColumns.includes(col) ? 0 : mean(column(rows, (r) => clipped({ clip }, col, num(r[col]))));
-  const mustMode = <T extends string | number>(name: string, values: Iterable<T | null>): T => {
-    const m = mode(values);
+  CONTINUOUS_COLUMNS.forEach((col, j) => {
+    const { lo, hi } = clipRange({ clip }, col);
+    continuous[col] = emptyColumns.includes(col) ? 0 : mean(gather(c, rows, j, (v) => clamp(v, lo, hi)));
+  });
+  const mustMode = <T>(name: string, codes: Uint8Array, label: (code: number) => T & (string | number)): T => {
+    const m = modeCode(codes, rows, n, label);
     if (m === null)
-      throw new DataError(
-        `column ${name} has no values in the ${rows.length} training rows; the pipeline cannot impute it`,
-      );
-    return m;
+      throw new DataError(`column ${name} has no values in the ${n} training rows; the pipeline cannot impute it`);
+    return label(m);
   };
+  const wind = (k: number) => mustMode(WIND_COLUMNS[k]!, c.wind[k]!, (code) => WIND_DIRECTIONS[code]!);
   const impute: InputsPipeline['impute'] = {
-    Location: mustMode(
-      'Location',
-      rows.map((r) => r.Location),
-    ),
-    WindGustDir: mustMode(
-      'WindGustDir',
-      rows.map((r) => r.WindGustDir),
-    ),
-    WindDir9am: mustMode(
-      'WindDir9am',
-      rows.map((r) => r.WindDir9am),
-    ),
-    WindDir3pm: mustMode(
-      'WindDir3pm',
-      rows.map((r) => r.WindDir3pm),
-    ),
-    RainToday: mustMode(
-      'RainToday',
-      rows.map((r) => (r.RainToday === null ? null : yesNo(r.RainToday))),
-    ),
+    Location: mustMode('Location', c.location, (code) => LOCATION_NAMES[code]!),
+    WindGustDir: wind(0),
+    WindDir9am: wind(1),
+    WindDir3pm: wind(2),
+    RainToday: mustMode('RainToday', c.rainToday, (code) => code),
     continuous,
   };
   const partial = {
@@ -165,35 +186,59 @@ export function fitPipeline(rows: readonly FeatureInput[]): InputsPipeline {
     impute,
     locations: { ...LOCATIONS },
   };
-  const unscaled = new Float64Array(rows.length * N_FEATURES);
-  const writeUnscaled = unscaledWriter(partial);
-  for (let i = 0; i < rows.length; i++) writeUnscaled(rows[i]!, unscaled, i * N_FEATURES);
-  const scaleMean: number[] = [];
-  const scaleStd: number[] = [];
-  for (let j = 0; j < N_FEATURES; j++) {
-    const col = new Float64Array(rows.length);
-    for (let i = 0; i < rows.length; i++) col[i] = unscaled[i * N_FEATURES + j]!;
-    const mu = mean(col);
-    const sd = populationStd(col, mu);
-    scaleMean.push(mu);
-    // A constant column's std is round-off (~1e-14), not signal: record 0 so it is centred only.
-    scaleStd.push(sd <= 1e-10 * Math.max(1, Math.abs(mu)) ? 0 : sd);
-  }
+  const { mean: scaleMean, std } = featureMoments(unscaledWriter(partial), c, rows, n);
+  // A constant column's std is round-off (~1e-14), not signal: record 0 so it is centred only.
+  const scaleStd = std.map((sd, j) => (sd <= 1e-10 * Math.max(1, Math.abs(scaleMean[j]!)) ? 0 : sd));
   return { ...partial, scale: { mean: scaleMean, std: scaleStd } };
 }
 
-const writers = new WeakMap<InputsPipeline, RowWriter>();
+/**
+ * The mean and population std of each unscaled feature over the rows, a block of rows at a time (never the
+ * whole matrix). Sums run over the rows in order, exactly as stats.ts's mean and populationStd do.
+ */
+function featureMoments(
+  write: FeatureWriter,
+  c: FeatureColumns,
+  rows: RowSet,
+  n: number,
+): { mean: number[]; std: number[] } {
+  const BLOCK = 1024;
+  const block = new Float64Array(BLOCK * N_FEATURES);
+  const pass = (visit: (v: number, j: number) => void) => {
+    for (let from = 0; from < n; from += BLOCK) {
+      const size = Math.min(BLOCK, n - from);
+      for (let k = 0; k < size; k++) write(c, rowAt(rows, from + k), block, k * N_FEATURES);
+      for (let k = 0; k < size; k++) for (let j = 0; j < N_FEATURES; j++) visit(block[k * N_FEATURES + j]!, j);
+    }
+  };
+  const sum = new Float64Array(N_FEATURES);
+  const count = new Float64Array(N_FEATURES);
+  pass((v, j) => {
+    if (!Number.isNaN(v)) {
+      sum[j]! += v;
+      count[j]!++;
+    }
+  });
+  const mu = Array.from(sum, (s, j) => (count[j] === 0 ? NaN : s / count[j]!));
+  const sq = new Float64Array(N_FEATURES);
+  pass((v, j) => {
+    if (!Number.isNaN(v)) sq[j]! += (v - mu[j]!) * (v - mu[j]!);
+  });
+  return { mean: mu, std: Array.from(sq, (s, j) => (count[j] === 0 ? NaN : Math.sqrt(s / count[j]!))) };
+}
+
+const writers = new WeakMap<InputsPipeline, FeatureWriter>();
 
 /** Steps 3-9 for one fitted pipeline, built on first use and kept as long as the pipeline is. */
-function rowWriter(p: InputsPipeline): RowWriter {
+export function featureWriter(p: InputsPipeline): FeatureWriter {
   let write = writers.get(p);
   if (!write) {
     const unscaled = unscaledWriter(p);
     const mean = Float64Array.from(p.scale.mean);
     // A constant feature has std 0: centre it only, as scikit-learn's StandardScaler does.
     const sd = Float64Array.from(p.scale.std, (s) => s || 1);
-    write = (row, out, at) => {
-      unscaled(row, out, at);
+    write = (c, i, out, at) => {
+      unscaled(c, i, out, at);
       for (let j = 0; j < N_FEATURES; j++) out[at + j] = (out[at + j]! - mean[j]!) / sd[j]!;
     };
     writers.set(p, write);
@@ -203,15 +248,20 @@ function rowWriter(p: InputsPipeline): RowWriter {
 
 /** Applies a fitted pipeline to rows: a row-major matrix of rows x 27 standardized features. */
 export function transformRows(p: InputsPipeline, rows: readonly FeatureInput[]): Float64Array {
+  const c = rowsToColumns(rows);
   const out = new Float64Array(rows.length * N_FEATURES);
-  const write = rowWriter(p);
-  for (let i = 0; i < rows.length; i++) write(rows[i]!, out, i * N_FEATURES);
+  const write = featureWriter(p);
+  for (let i = 0; i < rows.length; i++) write(c, i, out, i * N_FEATURES);
   return out;
 }
 
+// One row's columns, reused: a served row is encoded and transformed synchronously, so no two share it at once.
+const one = allocateColumns(1);
+
 /** One row's 27 features, written from `out[at]` on (a buffer the caller reuses). */
 export function transformRowInto(p: InputsPipeline, row: FeatureInput, out: Float64Array, at = 0): void {
-  rowWriter(p)(row, out, at);
+  encodeRow(one, 0, row);
+  featureWriter(p)(one, 0, out, at);
 }
 
 export function transformRow(p: InputsPipeline, row: FeatureInput): Float64Array {
