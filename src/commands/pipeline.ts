@@ -42,7 +42,7 @@ export function pipelineCommand(io: CliIO): Command {
       OPTIMIZE_FLAG_OF,
     );
     const r = parseOptions(RetrainFlags, { ...common, force: false, minDelta: raw.minDelta }, 'pipeline');
-    const deps = openDeps(io, raw, 'pipeline');
+    const deps = await openDeps(io, raw, 'pipeline');
     const progress = searchProgress(io, 'pipeline');
     try {
       const result = await runPipeline(
@@ -72,7 +72,7 @@ export function pipelineCommand(io: CliIO): Command {
       );
     } finally {
       progress.end();
-      deps.close();
+      await deps.close();
     }
   });
   return cmd;

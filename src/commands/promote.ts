@@ -25,7 +25,7 @@ export function promoteCommand(io: CliIO): Command {
       checkName('model', model);
       checkName('alias', raw.alias);
       await withDeps(io, raw, 'promote', async (deps) => {
-        const change = promoteVersion(deps.registry, {
+        const change = await promoteVersion(deps.registry, {
           model,
           version: v,
           alias: raw.alias,
@@ -49,7 +49,12 @@ export function rollbackCommand(io: CliIO): Command {
     checkName('model', model);
     checkName('alias', raw.alias);
     await withDeps(io, raw, 'rollback', async (deps) => {
-      const change = rollbackAlias(deps.registry, { model, alias: raw.alias, reason: raw.reason, actor: cliActor() });
+      const change = await rollbackAlias(deps.registry, {
+        model,
+        alias: raw.alias,
+        reason: raw.reason,
+        actor: cliActor(),
+      });
       printResult(io, raw.json, change, () => describe(change));
     });
   });

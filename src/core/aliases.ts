@@ -13,16 +13,16 @@ export function cliActor(): string {
 }
 
 /** Points an alias at a version by hand; the move is compare-and-set and recorded in the history. */
-export function promoteVersion(
+export async function promoteVersion(
   registry: Registry,
   args: { model: string; version: number; alias: string; reason?: string | undefined; actor: string },
-): AliasChange {
-  const mv = registry.getModelVersion(args.model, args.version);
+): Promise<AliasChange> {
+  const mv = await registry.getModelVersion(args.model, args.version);
   if (mv.status !== 'READY')
     throw new RainopsError(
       `${args.model} v${args.version} is ${mv.status}, not READY; only a complete version can take an alias`,
     );
-  const current = registry.getAlias(args.model, args.alias);
+  const current = await registry.getAlias(args.model, args.alias);
   return registry.setAlias({
     model: args.model,
     alias: args.alias,
@@ -34,13 +34,13 @@ export function promoteVersion(
 }
 
 /** Moves an alias back to the target it had before its latest move. */
-export function rollbackAlias(
+export async function rollbackAlias(
   registry: Registry,
   args: { model: string; alias: string; actor: string; reason?: string | undefined },
-): AliasChange {
-  const current = registry.getAlias(args.model, args.alias);
+): Promise<AliasChange> {
+  const current = await registry.getAlias(args.model, args.alias);
   if (current === null) throw new NotFoundError(`model ${args.model} has no alias ${args.alias}; nothing to roll back`);
-  const previous = registry.previousAliasTarget(args.model, args.alias);
+  const previous = await registry.previousAliasTarget(args.model, args.alias);
   if (previous === null)
     throw new NotFoundError(
       `alias ${args.alias} of ${args.model} has pointed only at v${current}; there is no earlier target to roll back to`,

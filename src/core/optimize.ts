@@ -89,9 +89,9 @@ export interface OptimizeDeps extends CoreDeps {
   onProgress?: (p: SearchProgress) => void;
 }
 
-export function resolveDataset(deps: CoreDeps, id: string | undefined): Dataset {
-  if (id) return deps.registry.getDataset(id);
-  const newest = deps.registry.newestDataset();
+export async function resolveDataset(deps: CoreDeps, id: string | undefined): Promise<Dataset> {
+  if (id) return await deps.registry.getDataset(id);
+  const newest = await deps.registry.newestDataset();
   if (!newest) throw new NotFoundError("no data set yet; create one with 'rainops etl --source weatherAUS.csv'");
   return newest;
 }
@@ -147,8 +147,8 @@ interface Resumed {
   finishedRuns: Array<{ id: string; index: number }>;
 }
 
-function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
-  const prior = deps.registry.getRun(opts.resume!);
+async function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Promise<Resumed> {
+  const prior = await deps.registry.getRun(opts.resume!);
   const p = prior.params;
   const missing = [...SEARCH_KEYS, p.search === 'random' ? 'trials' : 'grid'].filter((k) => p[k] === undefined);
   if (prior.name !== 'optimize' || p.model_kind === 'cart' || missing.length) {
@@ -156,7 +156,7 @@ function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
       `run ${prior.id} is not an XGBoost search that can be resumed${missing.length ? ` (it records no ${missing.join(', ')})` : ''}; name an optimize run, e.g. from 'rainops runs list'`,
     );
   }
-  const children = deps.registry.listRuns({ parentRunId: prior.id, status: 'FINISHED' });
+  const children = await deps.registry.listRuns({ parentRunId: prior.id, status: 'FINISHED' });
   return {
     from: prior.id,
     opts: {
@@ -181,18 +181,18 @@ function resumedOptions(deps: CoreDeps, opts: OptimizeOptions): Resumed {
 /** Searches hyperparameters with cross-validation, refits the best, evaluates, registers and maybe promotes. */
 export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Promise<OptimizeResult> {
   const { registry, store, logger } = deps;
-  const resumed = input.resume ? resumedOptions(deps, input) : null;
+  const resumed = input.resume ? await resumedOptions(deps, input) : null;
   const opts = resumed?.opts ?? input;
   await deps.claimStore?.();
-  const dataset = resolveDataset(deps, opts.dataset);
+  const dataset = await resolveDataset(deps, opts.dataset);
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {
     return await tracked(
       registry,
       { experiment: EXPERIMENT, name: 'optimize', tags: resumed ? { resumed_from: resumed.from } : {} },
       async (run) => {
-        registry.linkRunDataset(run.id, dataset.id, 'input');
-        const champion = registry.getAlias(opts.model, CHAMPION_ALIAS);
+        await registry.linkRunDataset(run.id, dataset.id, 'input');
+        const champion = await registry.getAlias(opts.model, CHAMPION_ALIAS);
         logger.info(`data set ${dataset.id}; loading ${dataset.rows.train} train and ${dataset.rows.test} test rows`);
         const data = await loadDatasetMatrices(store, dataset.id);
         const engine = opts.kind === 'xgboost' ? await loadEngine(opts.engine) : null;
@@ -200,8 +200,8 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
           logger.info(
             `engine: ${engine.name} (XGBoost ${engine.libraryVersion})${engine.note ? `; ${engine.note}` : ''}`,
           );
-        registry.logParams(run.id, searchParams(opts, dataset.id));
-        registry.setTags(run.id, { engine: engine?.name ?? 'ml-cart' });
+        await registry.logParams(run.id, searchParams(opts, dataset.id));
+        await registry.setTags(run.id, { engine: engine?.name ?? 'ml-cart' });
 
         const fitted = engine
           ? await searchAndRefit(opts, deps, run.id, data, engine, resumed?.finishedRuns ?? [])
@@ -209,7 +209,7 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
         const p = compileEnsemble(fitted.trees).predictMatrix(data.Xtest);
         const m = classificationMetrics(data.yTest, p, fitted.threshold);
         const test = testMetrics(m);
-        registry.logMetrics(run.id, {
+        await registry.logMetrics(run.id, {
           test_f1: m.f1,
           test_accuracy: m.accuracy,
           test_precision: m.precision,
@@ -261,7 +261,7 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
             ? `${CHAMPION_ALIAS} -> v${version}: ${decision.reason}`
             : `${CHAMPION_ALIAS} not moved: ${decision.reason}`,
         );
-        registry.setTags(run.id, { model_version: String(version), promoted: String(decision.alias !== null) });
+        await registry.setTags(run.id, { model_version: String(version), promoted: String(decision.alias !== null) });
         return {
           run_id: run.id,
           model: opts.model,
@@ -282,7 +282,7 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
       },
     );
   } finally {
-    release();
+    await release();
   }
 }
 
@@ -312,7 +312,7 @@ async function searchAndRefit(
   const fold = stratifiedFolds(data.yTrain, opts.cv, opts.seed);
   const finished = new Map<number, TrialResult>();
   for (const f of finishedRuns) {
-    const r = registry.getRun(f.id);
+    const r = await registry.getRun(f.id);
     const oof = await store.get(`runs/${f.id}/oof.f32`).catch(() => null);
     if (!oof || r.metrics.cv_score === undefined) continue;
     finished.set(f.index, {
@@ -370,7 +370,7 @@ async function searchAndRefit(
   logger.info(
     `best trial ${best.index}: ${opts.metric} ${best.score.toFixed(4)}; refitting on all ${data.Xtrain.rows} training rows with ${nEstimators} trees`,
   );
-  registry.logMetrics(runId, {
+  await registry.logMetrics(runId, {
     cv_score: best.score,
     cv_f1: best.cv.f1,
     cv_roc_auc: best.cv.roc_auc,

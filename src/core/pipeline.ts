@@ -18,7 +18,7 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   const etlResult = await etl(opts.etl, deps);
   const dataset = etlResult.datasetId;
-  if (deps.registry.getAlias(opts.optimize.model, CHAMPION_ALIAS) === null) {
+  if ((await deps.registry.getAlias(opts.optimize.model, CHAMPION_ALIAS)) === null) {
     deps.logger.info(`no ${CHAMPION_ALIAS} champion yet: optimizing`);
     return { etl: etlResult, action: 'optimize', result: await optimize({ ...opts.optimize, dataset }, deps) };
   }

@@ -40,8 +40,8 @@ export async function registerVersion(
   store: ArtifactStore,
   v: NewVersion,
 ): Promise<{ version: number; uri: string }> {
-  const exists = registry.listModels().some((m) => m.name === v.model);
-  const latest = exists ? (registry.listModelVersions(v.model)[0]?.version ?? 0) : 0;
+  const exists = (await registry.listModels()).some((m) => m.name === v.model);
+  const latest = exists ? ((await registry.listModelVersions(v.model))[0]?.version ?? 0) : 0;
   const version = latest + 1;
   const prefix = bundlePrefix(v.model, version);
   const uri = `${store.url}/${prefix}`;
@@ -77,7 +77,7 @@ export async function registerVersion(
   }
   let created: { version: number };
   try {
-    created = registry.createModelVersion({
+    created = await registry.createModelVersion({
       model: v.model,
       runId: v.runId,
       datasetId: v.datasetId,
@@ -131,7 +131,7 @@ async function clearOwnLeftover(
     await store.removePrefix(prefix);
     return;
   }
-  const run = typeof runId === 'string' ? exactRun(registry, runId) : null;
+  const run = typeof runId === 'string' ? await exactRun(registry, runId) : null;
   if (run === null || run.status === 'RUNNING') throw bundleConflict(`${store.url}/${prefix}`, model, version);
   await store.removePrefix(prefix);
 }
@@ -143,7 +143,7 @@ export async function loadVersion(
   model: string,
   version: number,
 ): Promise<Bundle> {
-  const mv = registry.getModelVersion(model, version);
+  const mv = await registry.getModelVersion(model, version);
   const prefix = bundlePrefix(model, version);
   return readBundle(store, prefix, mv.bundleSha256, `${model} v${version}`);
 }
@@ -154,7 +154,7 @@ export async function loadPredictor(
   model: string,
   aliasOrVersion: string | number,
 ): Promise<Predictor> {
-  const version = typeof aliasOrVersion === 'number' ? aliasOrVersion : registry.getAlias(model, aliasOrVersion);
+  const version = typeof aliasOrVersion === 'number' ? aliasOrVersion : await registry.getAlias(model, aliasOrVersion);
   if (version === null) {
     throw new NotFoundError(
       `model ${model} has no alias ${String(aliasOrVersion)}; train one with 'rainops optimize' or point the alias with 'rainops promote ${model} VERSION'`,
@@ -209,8 +209,8 @@ export interface PromotionDecision {
  * Why a version may not take an alias implicitly, or null when it may: the run that created it has
  * FAILED (it registered the version and then died, or was declared dead), so nothing vouches for it.
  */
-export function failedRunReason(registry: Registry, model: string, version: number): string | null {
-  const mv = registry.getModelVersion(model, version);
+export async function failedRunReason(registry: Registry, model: string, version: number): Promise<string | null> {
+  const mv = await registry.getModelVersion(model, version);
   if (mv.runStatus !== 'FAILED') return null;
   return `v${version}'s run ${mv.runId} FAILED, and a version of a failed run is never promoted implicitly; check it, then promote it by hand with 'rainops promote ${model} ${version}' if it is sound`;
 }
@@ -230,7 +230,7 @@ export async function promote(
 ): Promise<PromotionDecision> {
   const { model, version, policy, expected } = args;
   if (policy === 'never') return { alias: null, previous: expected, reason: '--promote never', championF1: null };
-  const failed = failedRunReason(registry, model, version);
+  const failed = await failedRunReason(registry, model, version);
   if (failed) return { alias: null, previous: expected, reason: failed, championF1: null };
   let championF1: number | null = null;
   let reason = expected === null ? 'first version of the model' : '--promote always';
@@ -254,7 +254,7 @@ export async function promote(
     reason = `test F1 ${h.challengerF1.toFixed(4)} beats the champion v${expected}'s ${h.championF1.toFixed(4)} ${rows}`;
   }
   try {
-    registry.setAlias({ model, alias: CHAMPION_ALIAS, version, expected, actor: args.actor, reason });
+    await registry.setAlias({ model, alias: CHAMPION_ALIAS, version, expected, actor: args.actor, reason });
   } catch (err) {
     if (err instanceof ConflictError) return { alias: null, previous: expected, reason: err.message, championF1 };
     throw err;

@@ -27,12 +27,12 @@ export async function writeEvaluationPlots(
   for (const [path, svg] of Object.entries(plots)) {
     const key = `runs/${runId}/${path}`;
     const r = await store.put(key, svg);
-    registry.logArtifact(runId, { path, size: r.size, sha256: r.sha256, uri: `${store.url}/${key}` });
+    await registry.logArtifact(runId, { path, size: r.size, sha256: r.sha256, uri: `${store.url}/${key}` });
     written.push(path);
   }
   const imp = JSON.stringify(importance, null, 1);
   const r = await store.put(`runs/${runId}/feature_importance.json`, imp);
-  registry.logArtifact(runId, {
+  await registry.logArtifact(runId, {
     path: 'feature_importance.json',
     size: r.size,
     sha256: r.sha256,

@@ -50,13 +50,13 @@ export interface RetrainResult {
 export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<RetrainResult> {
   const { registry, store, logger } = deps;
   await deps.claimStore?.();
-  const championVersion = registry.getAlias(opts.model, CHAMPION_ALIAS);
+  const championVersion = await registry.getAlias(opts.model, CHAMPION_ALIAS);
   if (championVersion === null)
     throw new NotFoundError(
       `model ${opts.model} has no ${CHAMPION_ALIAS} champion yet; train one with 'rainops optimize'`,
     );
-  const champion = registry.getModelVersion(opts.model, championVersion);
-  const dataset = resolveDataset(deps, opts.dataset);
+  const champion = await registry.getModelVersion(opts.model, championVersion);
+  const dataset = await resolveDataset(deps, opts.dataset);
   const base = {
     dataset_id: dataset.id,
     champion: { version: championVersion, dataset_id: champion.datasetId, test_f1: null },
@@ -80,10 +80,10 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
   const release = await registry.acquireLock(`model:${opts.model}`, { waitMs: opts.waitSec * 1000 });
   try {
     return await tracked(registry, { experiment: EXPERIMENT, name: 'retrain' }, async (run) => {
-      registry.linkRunDataset(run.id, dataset.id, 'input');
+      await registry.linkRunDataset(run.id, dataset.id, 'input');
       const { threshold: _t, ...championParams } = champion.params as Record<string, unknown> & { threshold?: number };
       const params = parseXgbParams(championParams);
-      registry.logParams(run.id, {
+      await registry.logParams(run.id, {
         model: opts.model,
         champion_version: championVersion,
         dataset_id: dataset.id,
@@ -157,7 +157,7 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
         await loadPredictor(registry, store, opts.model, version),
       );
       const { championF1, challengerF1 } = h;
-      registry.logMetrics(run.id, {
+      await registry.logMetrics(run.id, {
         test_f1_champion: championF1,
         test_f1_challenger: challengerF1,
         comparison_rows: h.rows,
@@ -167,8 +167,8 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
       logger.info(
         `compared on ${h.rows} test rows of ${dataset.id} (${h.excluded} left out: the champion trained on them)`,
       );
-      const previousChallenger = registry.getAlias(opts.model, CHALLENGER_ALIAS);
-      registry.setAlias({
+      const previousChallenger = await registry.getAlias(opts.model, CHALLENGER_ALIAS);
+      await registry.setAlias({
         model: opts.model,
         alias: CHALLENGER_ALIAS,
         version,
@@ -185,7 +185,7 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
         message = `challenger v${version} won (F1 ${challengerF1.toFixed(4)} vs ${championF1.toFixed(4)}) but ${blocked}`;
       } else if (wins) {
         try {
-          registry.setAlias({
+          await registry.setAlias({
             model: opts.model,
             alias: CHAMPION_ALIAS,
             version,
@@ -204,7 +204,7 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
         message = `champion v${championVersion} stays (challenger v${version} F1 ${challengerF1.toFixed(4)} is not above ${championF1.toFixed(4)}${need})`;
       }
       logger.info(message);
-      registry.setTags(run.id, {
+      await registry.setTags(run.id, {
         winner: wins ? 'challenger' : 'champion',
         promoted: String(promoted),
         challenger_version: String(version),
@@ -226,6 +226,6 @@ export async function retrain(opts: RetrainOptions, deps: CoreDeps): Promise<Ret
       };
     });
   } finally {
-    release();
+    await release();
   }
 }
