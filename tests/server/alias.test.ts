@@ -21,7 +21,7 @@ let home: ModelHome;
 beforeAll(async () => {
   home = await modelHome(3);
 }, 180_000);
-afterAll(() => home?.close());
+afterAll(async () => home?.close());
 
 const promote = (version: number) =>
   home.registry.setAlias({ model: MODEL, alias: 'prod_best', version, actor: 'test', reason: 'serve test' });
@@ -120,7 +120,7 @@ describe('following the alias', () => {
   });
 
   it('keeps serving when the alias is removed, and says so once', async () => {
-    home.registry.deleteAlias({ model: MODEL, alias: 'prod_best', actor: 'test', reason: 'serve test' });
+    await home.registry.deleteAlias({ model: MODEL, alias: 'prod_best', actor: 'test', reason: 'serve test' });
     try {
       await waitFor(
         () =>
@@ -162,15 +162,15 @@ describe('following the registry file', () => {
   async function registryPointingAt(to: number, from = clone.file): Promise<string> {
     const next = join(clone.dir, `next-${to}.db`);
     await backup(from, next);
-    const r = openRegistry(next);
-    r.setAlias({ model: MODEL, alias: 'prod_best', version: to, actor: 'test', reason: 'replaced file' });
-    r.close();
+    const r = await openRegistry(next);
+    await r.setAlias({ model: MODEL, alias: 'prod_best', version: to, actor: 'test', reason: 'replaced file' });
+    await r.close();
     return next;
   }
 
   it('follows a registry file replaced by rename, and reports one that is removed while it keeps serving', async () => {
-    const own = openRegistry(clone.file);
-    own.setAlias({ model: MODEL, alias: 'prod_best', version: 1, actor: 'test', reason: 'start' });
+    const own = await openRegistry(clone.file);
+    await own.setAlias({ model: MODEL, alias: 'prod_best', version: 1, actor: 'test', reason: 'start' });
     s = await startServer(
       { host: '127.0.0.1', port: 0, model: MODEL, alias: 'prod_best', pollSec: 0.1, requestTimeoutSec: 10 },
       { registry: own, store: createFileStore(join(clone.dir, 'store')), logger },
@@ -267,7 +267,7 @@ describe('the model holder', () => {
     const a = holder.refresh();
     const b = holder.refresh();
     expect(holder.current()).toBe(first);
-    release();
+    await release();
     expect(await a).toEqual({ status: 'loaded', version: 2, previous: 1 });
     expect(await b).toEqual(await a);
     expect(loads).toBe(2);

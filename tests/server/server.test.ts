@@ -134,7 +134,7 @@ describe('the Node server (lean path for POST /predict, Hono for the rest)', () 
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(writes).toHaveLength(1);
     const closed = s.close();
-    release();
+    await release();
     await closed;
     const lines = writes.join('').trim().split('\n');
     expect(lines).toHaveLength(30);
