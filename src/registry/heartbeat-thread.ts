@@ -68,8 +68,6 @@ export function startHeartbeatThread(
     // no worker support or no script: the in-thread timer still renews
     return null;
   }
-  // like the timer it replaces, the thread never keeps a finished command alive
-  worker.unref();
   let ended = false;
   const failed = () => {
     if (ended) return;
@@ -79,6 +77,9 @@ export function startHeartbeatThread(
   worker.on('message', (m: WorkerMessage) => onLost(m.lostRuns, m.lostTokens));
   worker.on('error', failed);
   worker.on('exit', failed);
+  // like the timer it replaces, the thread never keeps a finished command alive (unref after the listeners,
+  // which would otherwise hold the worker's message port)
+  worker.unref();
   const post = (m: ThreadMessage) => worker.postMessage(m);
   return {
     update: (held) => {

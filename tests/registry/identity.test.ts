@@ -11,10 +11,10 @@ import { open, tempDbPath } from './helpers.js';
 describe('registry identity', () => {
   it('is a random id that stays with the file and differs between files', async () => {
     const file = tempDbPath();
-    const id = (await open(file)).registryId();
+    const id = await (await open(file)).registryId();
     expect(id).toMatch(/^[0-9a-f]{32}$/);
-    expect((await open(file)).registryId()).toBe(id);
-    expect((await open(tempDbPath())).registryId()).not.toBe(id);
+    expect(await (await open(file)).registryId()).toBe(id);
+    expect(await (await open(tempDbPath())).registryId()).not.toBe(id);
   });
 
   it('is given to a registry created before it existed, when it is upgraded', async () => {
@@ -22,7 +22,7 @@ describe('registry identity', () => {
     const db = openDatabase(file);
     migrate(db, MIGRATIONS.slice(0, 1));
     db.close();
-    expect((await open(file)).registryId()).toMatch(/^[0-9a-f]{32}$/);
+    expect(await (await open(file)).registryId()).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('refuses a zero-byte registry.db instead of starting a new registry in it', async () => {
