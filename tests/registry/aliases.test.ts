@@ -83,7 +83,7 @@ describeBackends('aliases', (backend) => {
   it.skipIf(!canSpawnTs)('let exactly one of several processes win the same compare-and-set', async () => {
     const file = await backend.fresh();
     await withVersions(await open(file), 5);
-    (await open(file)).setAlias({ model: M, alias: 'prod_best', version: 1, ...who });
+    await (await open(file)).setAlias({ model: M, alias: 'prod_best', version: 1, ...who });
     const body = `
       const [file, version, startAt] = argv;
       const registry = await openRegistry(file);

@@ -44,7 +44,7 @@ describe('registry identity', () => {
 
   it('creates a new file whole, leaving nothing else beside it', async () => {
     const file = tempDbPath();
-    (await open(file)).close();
+    await (await open(file)).close();
     expect(fs.statSync(file).size).toBeGreaterThan(0);
     expect(fs.readdirSync(path.dirname(file)).filter((f) => f.includes('.new-'))).toEqual([]);
   });

@@ -117,7 +117,7 @@ describe('migrations', () => {
 
   it('refuse a database written by a newer rainops', async () => {
     const file = tempDbPath();
-    (await open(file)).close();
+    await (await open(file)).close();
     const db = new Database(file);
     db.pragma(`user_version = ${LATEST_SCHEMA_VERSION + 5}`);
     db.close();

@@ -81,7 +81,7 @@ describe('a read-only registry', () => {
 
   it('never waits for another connection that holds a write transaction', async () => {
     const file = tempDbPath();
-    (await open(file)).getOrCreateExperiment('committed');
+    await (await open(file)).getOrCreateExperiment('committed');
     const other = new Database(file);
     other.pragma('busy_timeout = 0');
     other.exec(
@@ -109,7 +109,7 @@ describe('a read-only registry', () => {
     await expect(open(file, { readonly: true })).rejects.toThrow(
       `registry ${file} has schema version 1 and this rainops needs ${LATEST_SCHEMA_VERSION}; a read-only command cannot upgrade it, so run a command that writes (e.g. 'rainops etl') once, then try again`,
     );
-    (await open(file)).close();
+    await (await open(file)).close();
     expect((await open(file, { readonly: true })).access).toBe('read-only');
 
     const fresh = tempDbPath();
