@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
 import { failActiveRuns, tracked } from '../../src/core/tracking.js';
 import { fakeClock, open, tempDbPath } from '../registry/helpers.js';
@@ -74,16 +74,16 @@ describe('tracked', () => {
         await gate;
       });
     });
-    await new Promise((r) => setImmediate(r));
-    expect(ids).toHaveLength(2);
+    // both runs started: waited on, since each start is a few registry round trips
+    await vi.waitFor(() => expect(ids).toHaveLength(2));
     // the operator fails the top run (and with it the trial); a signal then finds nothing left to fail
     await operator.breakLock('model:m');
-    expect(failActiveRuns('interrupted by SIGTERM')).toBe(0);
+    expect(await failActiveRuns('interrupted by SIGTERM')).toBe(0);
     expect(await registry.getRun(ids[1]!)).toMatchObject({
       status: 'FAILED',
       error: expect.stringMatching(/^lock model:m broken by operator on ops$/),
     });
-    await release();
+    release();
     await expect(outer).rejects.toThrow(ConflictError);
   });
 });
