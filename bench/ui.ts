@@ -42,34 +42,34 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rainops-bench-ui-'));
   // In memory: each write to a file registry syncs, and 10,000 runs with their values would take many minutes to
   // write. The reads timed here run the same SQL; a warm file registry reads from the page cache much the same.
-  const registry = openRegistry(':memory:');
+  const registry = await openRegistry(':memory:');
   try {
     const t0 = performance.now();
     let parent = '';
     for (let i = 0; i < RUNS; i++) {
       // Every 20th run a search; the next 19 its trials (so 500 top-level runs, 9,500 trials).
       const isSearch = i % 20 === 0;
-      const r = registry.startRun({
+      const r = await registry.startRun({
         experiment: 'Rain Dataset',
         name: isSearch ? `optimize-${i}` : `trial-${i % 20}`,
         parentRunId: isSearch ? null : parent,
       });
       if (isSearch) parent = r.id;
-      registry.logParams(r.id, {
+      await registry.logParams(r.id, {
         max_depth: 3 + (i % 5),
         learning_rate: 0.01 * (1 + (i % 7)),
         search: 'random',
         dataset_id: 'ds0123456789abcd',
       });
-      registry.logMetrics(r.id, { cv_score: 0.6 + (i % 97) / 1000, test_f1: 0.6 + (i % 89) / 1000 });
-      registry.finishRun(r.id, { status: i % 50 === 7 ? 'FAILED' : 'FINISHED' });
+      await registry.logMetrics(r.id, { cv_score: 0.6 + (i % 97) / 1000, test_f1: 0.6 + (i % 89) / 1000 });
+      await registry.finishRun(r.id, { status: i % 50 === 7 ? 'FAILED' : 'FINISHED' });
     }
-    const steps = registry.startRun({ experiment: 'Rain Dataset', name: 'long-curves' });
+    const steps = await registry.startRun({ experiment: 'Rain Dataset', name: 'long-curves' });
     for (let s = 0; s < STEPS; s++) {
-      registry.logMetric(steps.id, 'fold0_valid_logloss', 0.7 - s / 5000, s);
-      registry.logMetric(steps.id, 'fold1_valid_logloss', 0.71 - s / 5000, s);
+      await registry.logMetric(steps.id, 'fold0_valid_logloss', 0.7 - s / 5000, s);
+      await registry.logMetric(steps.id, 'fold1_valid_logloss', 0.71 - s / 5000, s);
     }
-    registry.finishRun(steps.id, { status: 'FINISHED' });
+    await registry.finishRun(steps.id, { status: 'FINISHED' });
     process.stderr.write(
       `bench: ${RUNS} runs and ${STEPS} steps x 2 written in ${Math.round(performance.now() - t0)} ms\n`,
     );
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     await time(`run page, ${STEPS} metric steps x 2 folds`, () => app.request(`/runs/${steps.id}`));
     await app.close();
   } finally {
-    registry.close();
+    await registry.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
       await rainops(['optimize', '--search', 'random', '--trials', '3', '--cv', '2'], home);
       await rainops(['retrain', '--force', '--cv', '2'], home);
     }
-    const registry = openRegistry(join(home, 'registry.db'), { readonly: true });
+    const registry = await openRegistry(join(home, 'registry.db'), { readonly: true });
     const store = openStore(process.env.RAINOPS_STORE ?? `file://${join(home, 'store')}`, {
       cwd: process.cwd(),
       env: process.env,
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       const page = await browser.newPage({ viewport: { width: 1440, height: 760 }, deviceScaleFactor: 1 });
       await page.goto(`${base}/`);
       await page.screenshot({ path: join(DOCS, 'ui-runs.png') });
-      const model = registry.listModels()[0]?.name ?? MODEL_NAME;
+      const model = (await registry.listModels())[0]?.name ?? MODEL_NAME;
       await page.goto(`${base}/models/${encodeURIComponent(model)}`);
       await page.screenshot({ path: join(DOCS, 'ui-model.png'), fullPage: true });
       process.stderr.write(`wrote ${join(DOCS, 'ui-runs.png')} and ${join(DOCS, 'ui-model.png')}\n`);
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       await browser.close();
       await new Promise<void>((r) => server.close(() => r()));
       await ui.close();
-      registry.close();
+      await registry.close();
     }
   } finally {
     if (temp) rmSync(temp, { recursive: true, force: true });

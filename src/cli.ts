@@ -3,6 +3,7 @@ import { datasetsCommand } from './commands/datasets.js';
 import { etlCommand } from './commands/etl.js';
 import { gcCommand } from './commands/gc.js';
 import { locksCommand } from './commands/locks.js';
+import { registryCommand } from './commands/registry.js';
 import { modelsCommand } from './commands/models.js';
 import { monitorCommand } from './commands/monitor.js';
 import { optimizeCommand } from './commands/optimize.js';
@@ -19,6 +20,7 @@ import { storeCommand } from './commands/store.js';
 import { uiCommand } from './commands/ui.js';
 import { RainopsError, diskFullError } from './core/errors.js';
 import { nativeEngineEnv } from './core/models/native-lib.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { failActiveRuns } from './core/tracking.js';
 
 export function createProgram(io: CliIO): Command {
@@ -51,6 +53,7 @@ export function createProgram(io: CliIO): Command {
     gcCommand,
     storeCommand,
     locksCommand,
+    registryCommand,
   ])
     program.addCommand(make(io));
   // Every command and subcommand reports through io and lets run() choose the exit code.
@@ -126,8 +129,9 @@ export async function main(): Promise<void> {
     cleanups.add(cleanup);
     return () => void cleanups.delete(cleanup);
   };
-  const onSignal = (signal: NodeJS.Signals) => {
-    const n = failActiveRuns(`interrupted by ${signal}`);
+  const onSignal = async (signal: NodeJS.Signals) => {
+    // an unreachable registry must not keep an interrupted command alive: its runs' leases lapse instead
+    const n = await Promise.race([failActiveRuns(`interrupted by ${signal}`), sleep(5_000).then(() => 0)]);
     for (const cleanup of cleanups) {
       try {
         cleanup();
@@ -138,8 +142,8 @@ export async function main(): Promise<void> {
     process.stderr.write(`rainops: interrupted by ${signal}${n ? `; marked ${n} run(s) FAILED` : ''}\n`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', (s) => void onSignal(s));
+  process.once('SIGTERM', (s) => void onSignal(s));
   const code = await run(process.argv.slice(2), { ...processIO(), onInterrupt });
   // Let stdout drain (a pipe may be slower than us) before exiting.
   process.stdout.write('', () => process.exit(code));

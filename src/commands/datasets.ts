@@ -9,7 +9,7 @@ export function datasetsCommand(io: CliIO): Command {
   withCommon(cmd.command('list').description('every data set version, newest first')).action(
     async (opts: CommonOptions) => {
       await withReadDeps(io, opts, 'datasets', async (deps) => {
-        const all = deps.registry.listDatasets();
+        const all = await deps.registry.listDatasets();
         if (opts.json) return printJson(io, all);
         if (all.length === 0)
           return void io.stderr.write("no data sets yet; create one with 'rainops etl --source weatherAUS.csv'\n");
@@ -37,8 +37,8 @@ export function datasetsCommand(io: CliIO): Command {
       .description('one data set: rows, split, files and the runs that used it'),
   ).action(async (id: string, opts: CommonOptions) => {
     await withReadDeps(io, opts, 'datasets', async (deps) => {
-      const d = deps.registry.getDataset(id);
-      const runs = deps.registry.runsForDataset(d.id);
+      const d = await deps.registry.getDataset(id);
+      const runs = await deps.registry.runsForDataset(d.id);
       const manifest = JSON.parse((await deps.store.get(`datasets/${d.id}/manifest.json`)).toString('utf8')) as {
         files: Record<string, { size: number; sha256: string }>;
       };

@@ -26,7 +26,7 @@ export function locksCommand(io: CliIO): Command {
       .description('every lock with its holder, run, heartbeat and lease (stale: the next command takes it)'),
   ).action(async (opts: CommonOptions) => {
     await withReadDeps(io, opts, 'locks', async (deps) => {
-      const locks = deps.registry.listLocks();
+      const locks = await deps.registry.listLocks();
       if (opts.json) return printJson(io, locks);
       if (locks.length === 0) return void io.stderr.write('no locks are held\n');
       io.stdout.write(
@@ -58,7 +58,7 @@ export function locksCommand(io: CliIO): Command {
   ).action(async (name: string, raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(BreakFlags, raw, 'locks break');
     await withDeps(io, raw, 'locks', async (deps) => {
-      const broken = deps.registry.breakLock(name, f.reason === undefined ? {} : { reason: f.reason });
+      const broken = await deps.registry.breakLock(name, f.reason === undefined ? {} : { reason: f.reason });
       const { lock } = broken;
       if (!lock.stale) {
         deps.logger.warn(

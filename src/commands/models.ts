@@ -9,7 +9,7 @@ export function modelsCommand(io: CliIO): Command {
   withCommon(cmd.command('list').description('every registered model with its latest version and aliases')).action(
     async (opts: CommonOptions) => {
       await withReadDeps(io, opts, 'models', async (deps) => {
-        const models = deps.registry.listModels();
+        const models = await deps.registry.listModels();
         if (opts.json) return printJson(io, models);
         if (models.length === 0) return void io.stderr.write("no models yet; train one with 'rainops optimize'\n");
         io.stdout.write(
@@ -35,8 +35,8 @@ export function modelsCommand(io: CliIO): Command {
       .description('versions with their metrics, and the history of alias moves'),
   ).action(async (model: string, opts: CommonOptions) => {
     await withReadDeps(io, opts, 'models', async (deps) => {
-      const versions = deps.registry.listModelVersions(model);
-      const history = deps.registry.aliasHistory(model);
+      const versions = await deps.registry.listModelVersions(model);
+      const history = await deps.registry.aliasHistory(model);
       if (opts.json) return printJson(io, { model, versions, aliasHistory: history });
       const metric = (m: Record<string, number>, k: string) => m[k];
       io.stdout.write(

@@ -85,7 +85,7 @@ export function optimizeCommand(io: CliIO): Command {
     );
   withCommon(withTraining(cmd, { wait: '0' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(OptimizeFlags, { ...raw, kind: raw.model, model: raw.name }, 'optimize', OPTIMIZE_FLAG_OF);
-    const deps = openDeps(io, raw, 'optimize');
+    const deps = await openDeps(io, raw, 'optimize');
     const progress = searchProgress(io, 'optimize');
     try {
       const result = await optimize(toOptimizeOptions(f), { ...deps, onProgress: (p) => progress.update(p) });
@@ -93,7 +93,7 @@ export function optimizeCommand(io: CliIO): Command {
       printResult(io, raw.json, result, () => describeOptimize(result));
     } finally {
       progress.end();
-      deps.close();
+      await deps.close();
     }
   });
   return cmd;

@@ -54,7 +54,7 @@ export function pipelineCommand(io: CliIO): Command {
       { retrainWhen: raw.retrainWhen },
       'pipeline',
     );
-    const deps = openDeps(io, raw, 'pipeline');
+    const deps = await openDeps(io, raw, 'pipeline');
     const progress = searchProgress(io, 'pipeline');
     try {
       const result = await runPipeline(
@@ -89,7 +89,7 @@ export function pipelineCommand(io: CliIO): Command {
       );
     } finally {
       progress.end();
-      deps.close();
+      await deps.close();
     }
   });
   return cmd;

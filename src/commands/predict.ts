@@ -127,10 +127,10 @@ export function predictCommand(io: CliIO): Command {
       : f.version !== undefined
         ? { model, version: f.version }
         : { model, alias: f.alias ?? CHAMPION_ALIAS };
-    const opened: { close?: () => void } = {};
+    const opened: { close?: () => Promise<void> } = {};
     try {
-      const scorer = await openScorer(source, () => {
-        const deps = openDeps(io, raw, 'predict', { readonly: true });
+      const scorer = await openScorer(source, async () => {
+        const deps = await openDeps(io, raw, 'predict', { readonly: true });
         opened.close = deps.close;
         return deps;
       });
@@ -166,7 +166,7 @@ export function predictCommand(io: CliIO): Command {
         await runPredictForm({ ...tty, predict: (features) => scorer.predict(features), source: scorer.describe });
       }
     } finally {
-      opened.close?.();
+      await opened.close?.();
     }
   });
   return cmd;

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { stringify } from 'csv-stringify/sync';
-import type { Artifact, RunStatus } from '../registry/index.js';
+import type { Artifact, RunDetail, RunStatus } from '../registry/index.js';
 import { snakeRecord } from '../core/naming.js';
 import type { CliIO } from './io.js';
 import { withReadDeps, parseOptions, printJson, withCommon } from './shared.js';
@@ -55,7 +55,7 @@ export function runsCommand(io: CliIO): Command {
   ).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(ListFlags, raw, 'runs list');
     await withReadDeps(io, raw, 'runs', async (deps) => {
-      const runs = deps.registry.listRuns({
+      const runs = await deps.registry.listRuns({
         experiment: f.experiment,
         status: f.status as RunStatus | undefined,
         sort: f.sort,
@@ -91,7 +91,7 @@ export function runsCommand(io: CliIO): Command {
       .description('one run: status, resources, params, metrics, tags, artifacts, data sets'),
   ).action(async (id: string, opts: CommonOptions) => {
     await withReadDeps(io, opts, 'runs', async (deps) => {
-      const r = withSnakeParams(deps.registry.getRun(id));
+      const r = withSnakeParams(await deps.registry.getRun(id));
       if (opts.json) return printJson(io, r);
       const lines = [
         `run ${r.id}  ${printable(r.name)}  (${printable(r.experiment)})`,
@@ -135,10 +135,9 @@ export function runsCommand(io: CliIO): Command {
     if (ids.length < 2)
       throw new UsageError('runs compare: name at least two runs, e.g. rainops runs compare 3fa9 b71c');
     await withReadDeps(io, opts, 'runs', async (deps) => {
-      const cmp = compareRuns(
-        ids.map((id) => withSnakeParams(deps.registry.getRun(id))),
-        opts.onlyChanged,
-      );
+      const runs: RunDetail[] = [];
+      for (const id of ids) runs.push(withSnakeParams(await deps.registry.getRun(id)));
+      const cmp = compareRuns(runs, opts.onlyChanged);
       if (opts.json) return printJson(io, cmp);
       const headers = [
         '',

@@ -128,7 +128,7 @@ export function serveCommand(io: CliIO): Command {
     const workers = f.workers === 0 ? availableParallelism() : f.workers;
     const isWorker = cluster.isWorker && io.env.RAINOPS_SERVE_WORKER !== undefined;
     const stop = shutdownSignal(isWorker);
-    const deps = openDeps(io, raw, isWorker ? `serve[${String(io.env.RAINOPS_SERVE_WORKER)}]` : 'serve', {
+    const deps = await openDeps(io, raw, isWorker ? `serve[${String(io.env.RAINOPS_SERVE_WORKER)}]` : 'serve', {
       readonly: true,
     });
     try {
@@ -164,7 +164,7 @@ export function serveCommand(io: CliIO): Command {
       await service.close();
     } finally {
       stop.release();
-      deps.close();
+      await deps.close();
     }
   });
   return cmd;

@@ -17,6 +17,7 @@ export interface CommonOptions {
   verbose?: boolean;
   home?: string;
   store?: string;
+  registry?: string;
 }
 
 /** The flags every command takes. */
@@ -28,7 +29,11 @@ export function withCommon(cmd: Command): Command {
     )
     .option('--verbose', 'show debug lines and stack traces')
     .option('--home <dir>', 'where the registry and caches live (env RAINOPS_HOME, default ./.rainops)')
-    .option('--store <url>', 'artifact store: file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)');
+    .option('--store <url>', 'artifact store: file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX] (env RAINOPS_STORE)')
+    .option(
+      '--registry <url>',
+      'registry: sqlite://PATH (default HOME/registry.db) or postgres://USER@HOST:PORT/DB (env RAINOPS_REGISTRY)',
+    );
 }
 
 /** The flags every training command (optimize, retrain, pipeline) shares; `wait` is the lock wait default. */
@@ -62,15 +67,15 @@ export interface OpenDepsOptions {
 }
 
 /** Opens the registry and store the options and environment name. Close the registry when done. */
-export function openDeps(
+export async function openDeps(
   io: CliIO,
   opts: CommonOptions,
   scope: string,
   open: OpenDepsOptions = {},
-): CoreDeps & { close(): void } {
+): Promise<CoreDeps & { close(): Promise<void> }> {
   const config = loadConfig(io.env, io.cwd, opts);
   const leaseMs = config.leaseSeconds === undefined ? undefined : config.leaseSeconds * 1000;
-  const registry = openRegistry(`${config.home}/registry.db`, { leaseMs, readonly: open.readonly ?? false });
+  const registry = await openRegistry(config.registry, { leaseMs, readonly: open.readonly ?? false });
   const logger = stderrLogger(io, scope, opts.verbose);
   if (registry.access === 'snapshot')
     logger.warn(
@@ -101,11 +106,11 @@ export async function withDeps<T>(
   fn: (deps: CoreDeps) => Promise<T>,
   open: OpenDepsOptions = {},
 ): Promise<T> {
-  const deps = openDeps(io, opts, scope, open);
+  const deps = await openDeps(io, opts, scope, open);
   try {
     return await fn(deps);
   } finally {
-    deps.close();
+    await deps.close();
   }
 }
 

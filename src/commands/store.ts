@@ -17,11 +17,11 @@ async function withStore<T>(
   fn: (registry: Registry, store: ArtifactStore) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig(io.env, io.cwd, opts);
-  const registry = openRegistry(`${config.home}/registry.db`);
+  const registry = await openRegistry(config.registry);
   try {
     return await fn(registry, openStore(config.store, { cwd: io.cwd, env: io.env }));
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 
@@ -31,7 +31,7 @@ export function storeCommand(io: CliIO): Command {
     async (opts: CommonOptions) => {
       await withStore(io, opts, async (registry, store) => {
         const owner = await readOwner(store);
-        const id = registry.registryId();
+        const id = await registry.registryId();
         const result = {
           store: store.url,
           registry: registry.file,

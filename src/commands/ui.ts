@@ -54,7 +54,7 @@ export function uiCommand(io: CliIO): Command {
     const f = parseOptions(Flags, { ...raw, adminToken: raw.adminToken ?? io.env.RAINOPS_UI_ADMIN_TOKEN }, 'ui');
     const stop = untilSignal();
     // Read-only unless alias moves are allowed: then the registry must be writable.
-    const deps = openDeps(io, raw, 'ui', { readonly: f.adminToken === undefined });
+    const deps = await openDeps(io, raw, 'ui', { readonly: f.adminToken === undefined });
     const app = createUiApp({ ...deps, adminToken: f.adminToken, model: f.model, actor: `${cliActor()} (ui)` });
     const server = createServer(getRequestListener(app.fetch));
     try {
@@ -68,7 +68,7 @@ export function uiCommand(io: CliIO): Command {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await app.close();
-      deps.close();
+      await deps.close();
     }
   });
   return cmd;

@@ -1,6 +1,8 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { parseRegistryLocation } from '../registry/url.js';
+import type { RegistryLocation } from '../registry/url.js';
 import { UsageError } from './errors.js';
 
 const ConfigSchema = z.object({
@@ -13,13 +15,16 @@ const ConfigSchema = z.object({
     .positive({ error: 'expected a number of seconds above 0' })
     .optional(),
 });
-export type Config = z.infer<typeof ConfigSchema>;
+export type Config = z.infer<typeof ConfigSchema> & {
+  /** --registry / RAINOPS_REGISTRY: a SQLite file (default HOME/registry.db) or a PostgreSQL database. */
+  registry: RegistryLocation;
+};
 
 /** One validated view of RAINOPS_* settings; flags win over the environment, and an empty variable counts as unset. */
 export function loadConfig(
   env: Record<string, string | undefined>,
   cwd: string,
-  flags: { home?: string | undefined; store?: string | undefined } = {},
+  flags: { home?: string | undefined; store?: string | undefined; registry?: string | undefined } = {},
 ): Config {
   if (flags.home !== undefined && flags.home.trim() === '') {
     throw new UsageError(
@@ -41,7 +46,8 @@ export function loadConfig(
     throw new UsageError(`config: ${names[issue.path.join('.')] ?? issue.path.join('.')}: ${issue.message}`);
   }
   if (parsed.data.store.startsWith('file:')) fileUrlPath(parsed.data.store);
-  return parsed.data;
+  const registry = parseRegistryLocation(flags.registry ?? (env.RAINOPS_REGISTRY || `${home}/registry.db`));
+  return { ...parsed.data, registry };
 }
 
 /**

@@ -90,7 +90,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
   const { registry, store, logger } = deps;
   await deps.claimStore?.();
   return tracked(registry, { experiment: EXPERIMENT, name: 'etl' }, async (run) => {
-    registry.logParams(run.id, {
+    await registry.logParams(run.id, {
       source: opts.source,
       until: opts.until ?? null,
       test_size: opts.testSize,
@@ -116,11 +116,11 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
     const { sha256: sourceSha256 } = await staged.digest();
     const path = staged.path;
     const id = datasetId(sourceSha256, opts);
-    const existing = registry.listDatasets().find((d) => d.id === id);
+    const existing = (await registry.listDatasets()).find((d) => d.id === id);
     if (existing) {
       logger.info(`data set ${id} already holds this source with these split parameters; reusing it`);
-      registry.linkRunDataset(run.id, id, 'output');
-      registry.setTags(run.id, { reused: 'true', dataset_id: id });
+      await registry.linkRunDataset(run.id, id, 'output');
+      await registry.setTags(run.id, { reused: 'true', dataset_id: id });
       const manifest = JSON.parse((await store.get(`datasets/${id}/manifest.json`)).toString('utf8')) as Manifest;
       return { runId: run.id, datasetId: id, reused: true, uri: existing.uri, ...summaryOf(manifest) };
     }
@@ -224,7 +224,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       await store.removePrefix(staging).catch(() => undefined);
       throw err;
     }
-    registry.registerDataset({
+    await registry.registerDataset({
       id,
       source: opts.source,
       sourceSha256,
@@ -239,10 +239,10 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       manifestSha256: published.manifestSha256,
       uri: `${store.url}/${prefix}`,
     });
-    if (published.reused) registry.setTags(run.id, { reused: 'true' });
-    registry.linkRunDataset(run.id, id, 'output');
-    registry.setTags(run.id, { dataset_id: id });
-    registry.logMetrics(run.id, {
+    if (published.reused) await registry.setTags(run.id, { reused: 'true' });
+    await registry.linkRunDataset(run.id, id, 'output');
+    await registry.setTags(run.id, { dataset_id: id });
+    await registry.logMetrics(run.id, {
       rows_total: read.total,
       rows_rejected: read.rejected,
       rows_dropped: summary.rows.dropped,
@@ -252,7 +252,7 @@ export async function etl(opts: EtlOptions, deps: CoreDeps): Promise<EtlResult> 
       test_positive_rate: summary.classBalance.test.positiveRate,
     });
     for (const [name, f] of Object.entries(files))
-      registry.logArtifact(run.id, {
+      await registry.logArtifact(run.id, {
         path: name,
         size: f.size,
         sha256: f.sha256,

@@ -83,7 +83,7 @@ async function judge(
   const has = (name: string) => g.entries.some((e) => e.key === `${g.prefix}/${name}`);
   if (g.kind === 'staging') {
     const runId = g.prefix.slice(STAGING.length + 1);
-    const run = exactRun(registry, runId);
+    const run = await exactRun(registry, runId);
     if (run?.status === 'RUNNING') return { reason: `staging of run ${runId}, which is still running`, inUse: true };
     return {
       reason: `staging of ${run ? `run ${runId} (${run.status})` : `unknown run ${runId}`}, never published`,
@@ -110,7 +110,7 @@ async function judge(
     .get(`${g.prefix}/${BUNDLE_FILES.metadata}`)
     .then((b) => (JSON.parse(b.toString('utf8')) as { runId?: unknown }).runId)
     .catch(() => undefined);
-  const run = typeof runId === 'string' ? exactRun(registry, runId) : null;
+  const run = typeof runId === 'string' ? await exactRun(registry, runId) : null;
   if (run?.status === 'RUNNING')
     return { reason: `bundle of ${model} v${version}: its run ${run.id} is still running`, inUse: true };
   return {
@@ -129,12 +129,13 @@ export async function gc(opts: GcOptions, deps: CoreDeps): Promise<GcResult> {
   await deps.claimStore?.();
   const now = (deps.now?.() ?? new Date()).getTime();
   const known = {
-    datasets: new Set(registry.listDatasets().map((d) => d.id)),
-    versions: new Set(
-      registry.listModels().flatMap((m) => registry.listModelVersions(m.name).map((v) => `${m.name}/${v.version}`)),
-    ),
+    datasets: new Set((await registry.listDatasets()).map((d) => d.id)),
+    versions: new Set<string>(),
   };
-  const names = new Set(registry.listRuns({ status: 'RUNNING', topLevelOnly: true }).map((r) => r.name));
+  for (const m of await registry.listModels()) {
+    for (const v of await registry.listModelVersions(m.name)) known.versions.add(`${m.name}/${v.version}`);
+  }
+  const names = new Set((await registry.listRuns({ status: 'RUNNING', topLevelOnly: true })).map((r) => r.name));
   const running: Running = { etl: names.has('etl'), training: names.has('optimize') || names.has('retrain') };
   const removed: GcItem[] = [];
   const kept: GcItem[] = [];

@@ -43,8 +43,8 @@ export async function registerVersion(
   store: ArtifactStore,
   v: NewVersion,
 ): Promise<{ version: number; uri: string }> {
-  const exists = registry.listModels().some((m) => m.name === v.model);
-  const latest = exists ? (registry.listModelVersions(v.model)[0]?.version ?? 0) : 0;
+  const exists = (await registry.listModels()).some((m) => m.name === v.model);
+  const latest = exists ? ((await registry.listModelVersions(v.model))[0]?.version ?? 0) : 0;
   const version = latest + 1;
   const prefix = bundlePrefix(v.model, version);
   const uri = `${store.url}/${prefix}`;
@@ -80,7 +80,7 @@ export async function registerVersion(
   }
   let created: { version: number };
   try {
-    created = registry.createModelVersion({
+    created = await registry.createModelVersion({
       model: v.model,
       runId: v.runId,
       datasetId: v.datasetId,
@@ -134,7 +134,7 @@ async function clearOwnLeftover(
     await store.removePrefix(prefix);
     return;
   }
-  const run = typeof runId === 'string' ? exactRun(registry, runId) : null;
+  const run = typeof runId === 'string' ? await exactRun(registry, runId) : null;
   if (run === null || run.status === 'RUNNING') throw bundleConflict(`${store.url}/${prefix}`, model, version);
   await store.removePrefix(prefix);
 }
@@ -146,7 +146,7 @@ export async function loadVersion(
   model: string,
   version: number,
 ): Promise<Bundle> {
-  const mv = registry.getModelVersion(model, version);
+  const mv = await registry.getModelVersion(model, version);
   const prefix = bundlePrefix(model, version);
   return readBundle(store, prefix, mv.bundleSha256, `${model} v${version}`);
 }
@@ -157,7 +157,7 @@ export async function loadPredictor(
   model: string,
   aliasOrVersion: string | number,
 ): Promise<Predictor> {
-  const version = typeof aliasOrVersion === 'number' ? aliasOrVersion : registry.getAlias(model, aliasOrVersion);
+  const version = typeof aliasOrVersion === 'number' ? aliasOrVersion : await registry.getAlias(model, aliasOrVersion);
   if (version === null) {
     throw new NotFoundError(
       `model ${model} has no alias ${String(aliasOrVersion)}; train one with 'rainops optimize' or point the alias with 'rainops promote ${model} VERSION'`,

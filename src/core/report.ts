@@ -36,7 +36,7 @@ export async function writeEvaluationPlots(
   for (const [path, svg] of Object.entries(plots)) {
     const key = `runs/${runId}/${path}`;
     const r = await store.put(key, svg);
-    registry.logArtifact(runId, { path, size: r.size, sha256: r.sha256, uri: `${store.url}/${key}` });
+    await registry.logArtifact(runId, { path, size: r.size, sha256: r.sha256, uri: `${store.url}/${key}` });
     written.push(path);
   }
   // The curves as points too (thinned), so that runs can be overlaid on one chart (the web UI's compare page).
@@ -46,7 +46,7 @@ export async function writeEvaluationPlots(
     precision_recall: thin(pr.map((p) => [p.recall, p.precision])),
   });
   const c = await store.put(`runs/${runId}/curves.json`, curves);
-  registry.logArtifact(runId, {
+  await registry.logArtifact(runId, {
     path: 'curves.json',
     size: c.size,
     sha256: c.sha256,
@@ -54,7 +54,7 @@ export async function writeEvaluationPlots(
   });
   const imp = JSON.stringify(importance, null, 1);
   const r = await store.put(`runs/${runId}/feature_importance.json`, imp);
-  registry.logArtifact(runId, {
+  await registry.logArtifact(runId, {
     path: 'feature_importance.json',
     size: r.size,
     sha256: r.sha256,

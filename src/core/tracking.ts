@@ -8,9 +8,9 @@ export interface TrackedRun {
 const active = new Map<string, Registry>();
 
 /** Records a failure unless the run already ended: another process may have failed it (its lease ran out, or its lock was broken). */
-function failQuietly(registry: Registry, runId: string, input: FinishRunInput): boolean {
+async function failQuietly(registry: Registry, runId: string, input: FinishRunInput): Promise<boolean> {
   try {
-    registry.finishRun(runId, input);
+    await registry.finishRun(runId, input);
     return true;
   } catch {
     // the run is no longer RUNNING (or the registry is gone): the error that brought us here matters more
@@ -28,7 +28,7 @@ export async function tracked<T>(
   input: StartRunInput,
   body: (run: TrackedRun) => Promise<T>,
 ): Promise<T> {
-  const run = registry.startRun(input);
+  const run = await registry.startRun(input);
   const cpu0 = process.cpuUsage();
   active.set(run.id, registry);
   const usage = () => {
@@ -42,7 +42,7 @@ export async function tracked<T>(
   try {
     result = await body({ id: run.id });
   } catch (err) {
-    failQuietly(registry, run.id, {
+    await failQuietly(registry, run.id, {
       status: 'FAILED',
       error: err instanceof Error ? err.message : String(err),
       ...usage(),
@@ -51,15 +51,15 @@ export async function tracked<T>(
   } finally {
     active.delete(run.id);
   }
-  registry.finishRun(run.id, { status: 'FINISHED', ...usage() });
+  await registry.finishRun(run.id, { status: 'FINISHED', ...usage() });
   return result;
 }
 
 /** Marks every run of this process still open as FAILED (on SIGINT/SIGTERM). */
-export function failActiveRuns(reason: string): number {
+export async function failActiveRuns(reason: string): Promise<number> {
   let n = 0;
   for (const [id, registry] of active) {
-    if (failQuietly(registry, id, { status: 'FAILED', error: reason })) n++;
+    if (await failQuietly(registry, id, { status: 'FAILED', error: reason })) n++;
     active.delete(id);
   }
   return n;

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
@@ -9,10 +10,10 @@ function label(version: number | null): string {
   return version === null ? 'unset' : `v${version}`;
 }
 
-export function getAlias(ctx: RegistryContext, model: string, alias: string): number | null {
-  const row = ctx
-    .stmt<{ version: number }>('SELECT version FROM aliases WHERE model = ? AND alias = ?')
-    .get(model, alias);
+export async function getAlias(ctx: RegistryContext, model: string, alias: string): Promise<number | null> {
+  const row = await ctx.one(
+    sql<{ version: number }>`SELECT version FROM aliases WHERE model = ${model} AND alias = ${alias}`,
+  );
   return row ? row.version : null;
 }
 
@@ -37,54 +38,54 @@ function checkMove(input: { model: string; alias: string; expected?: number | nu
   if (input.expected !== undefined && input.expected !== null) checkVersion(input.expected);
 }
 
-function record(
-  ctx: RegistryContext,
+async function record(
+  tx: RegistryContext,
   input: { model: string; alias: string; actor: string; reason: string },
   from: number | null,
   to: number | null,
-): void {
-  ctx
-    .stmt(
-      `INSERT INTO alias_history (model, alias, from_version, to_version, actor, reason, time)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(input.model, input.alias, from, to, input.actor, input.reason, isoNow(ctx));
+): Promise<void> {
+  await tx.run(
+    sql`INSERT INTO alias_history (model, alias, from_version, to_version, actor, reason, time)
+      VALUES (${input.model}, ${input.alias}, ${from}, ${to}, ${input.actor}, ${input.reason}, ${isoNow(tx)})`,
+  );
 }
 
-/** Compare-and-set: with `expected` given, the move happens only if the alias still points where the caller saw it. */
-export function setAlias(ctx: RegistryContext, input: SetAliasInput): AliasChange {
+/**
+ * Compare-and-set: with `expected` given, the move happens only if the alias still points where the caller saw it.
+ * The read, the move and its history row are one transaction under the registry's write lock, so of two
+ * processes (on any hosts) racing from the same `expected`, the second sees the first's move and fails.
+ */
+export async function setAlias(ctx: RegistryContext, input: SetAliasInput): Promise<AliasChange> {
   checkMove(input);
   checkVersion(input.version);
-  return ctx.write(() => {
-    requireVersion(ctx, input.model, input.version);
-    const current = getAlias(ctx, input.model, input.alias);
+  return ctx.write(async (tx) => {
+    await requireVersion(tx, input.model, input.version);
+    const current = await getAlias(tx, input.model, input.alias);
     checkExpected(input.model, input.alias, input.expected, current, 'nothing was promoted');
     const base = { model: input.model, alias: input.alias, fromVersion: current, toVersion: input.version };
     if (current === input.version) return { ...base, changed: false };
-    ctx
-      .stmt(
-        `INSERT INTO aliases (model, alias, version) VALUES (?, ?, ?)
-         ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version`,
-      )
-      .run(input.model, input.alias, input.version);
-    record(ctx, input, current, input.version);
+    await tx.run(
+      sql`INSERT INTO aliases (model, alias, version) VALUES (${input.model}, ${input.alias}, ${input.version})
+        ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version`,
+    );
+    await record(tx, input, current, input.version);
     return { ...base, changed: true };
   });
 }
 
-export function deleteAlias(ctx: RegistryContext, input: DeleteAliasInput): AliasChange {
+export async function deleteAlias(ctx: RegistryContext, input: DeleteAliasInput): Promise<AliasChange> {
   checkMove(input);
-  return ctx.write(() => {
-    requireModel(ctx, input.model);
-    const current = getAlias(ctx, input.model, input.alias);
+  return ctx.write(async (tx) => {
+    await requireModel(tx, input.model);
+    const current = await getAlias(tx, input.model, input.alias);
     checkExpected(input.model, input.alias, input.expected, current, 'nothing was removed');
     if (current === null) {
       throw new NotFoundError(
         `model ${input.model} has no alias ${input.alias}; see its aliases with 'rainops models show ${input.model}'`,
       );
     }
-    ctx.stmt('DELETE FROM aliases WHERE model = ? AND alias = ?').run(input.model, input.alias);
-    record(ctx, input, current, null);
+    await tx.run(sql`DELETE FROM aliases WHERE model = ${input.model} AND alias = ${input.alias}`);
+    await record(tx, input, current, null);
     return { model: input.model, alias: input.alias, fromVersion: current, toVersion: null, changed: true };
   });
 }
@@ -100,14 +101,15 @@ interface HistoryRow {
   time: string;
 }
 
-const HISTORY_SELECT = 'SELECT id, model, alias, from_version, to_version, actor, reason, time FROM alias_history';
+const HISTORY_SELECT = sql`SELECT id, model, alias, from_version, to_version, actor, reason, time FROM alias_history`;
 
 /** Every move of one alias (or of all the model's aliases), oldest first. */
-export function aliasHistory(ctx: RegistryContext, model: string, alias?: string): AliasHistoryEntry[] {
-  const rows =
+export async function aliasHistory(ctx: RegistryContext, model: string, alias?: string): Promise<AliasHistoryEntry[]> {
+  const rows = await ctx.all(
     alias === undefined
-      ? ctx.stmt<HistoryRow>(`${HISTORY_SELECT} WHERE model = ? ORDER BY id`).all(model)
-      : ctx.stmt<HistoryRow>(`${HISTORY_SELECT} WHERE model = ? AND alias = ? ORDER BY id`).all(model, alias);
+      ? sql<HistoryRow>`${HISTORY_SELECT} WHERE model = ${model} ORDER BY id`
+      : sql<HistoryRow>`${HISTORY_SELECT} WHERE model = ${model} AND alias = ${alias} ORDER BY id`,
+  );
   return rows.map((r) => ({
     id: r.id,
     model: r.model,
@@ -121,12 +123,11 @@ export function aliasHistory(ctx: RegistryContext, model: string, alias?: string
 }
 
 /** Where the alias pointed before its latest move (what a rollback returns to); null when there is none. */
-export function previousAliasTarget(ctx: RegistryContext, model: string, alias: string): number | null {
+export async function previousAliasTarget(ctx: RegistryContext, model: string, alias: string): Promise<number | null> {
   if (alias.trim() === '') throw new UsageError('give the alias to look up, e.g. prod_best');
-  const row = ctx
-    .stmt<{ from_version: number | null }>(
-      'SELECT from_version FROM alias_history WHERE model = ? AND alias = ? ORDER BY id DESC LIMIT 1',
-    )
-    .get(model, alias);
+  const row = await ctx.one(
+    sql<{ from_version: number | null }>`SELECT from_version FROM alias_history
+      WHERE model = ${model} AND alias = ${alias} ORDER BY id DESC LIMIT 1`,
+  );
   return row ? row.from_version : null;
 }

@@ -1,8 +1,10 @@
-import type Database from 'better-sqlite3';
+import { sql } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 import { RainopsError } from '../errors.js';
-import type { Db } from './db.js';
+import type { Connection } from './connection.js';
 import { LeaseKeeper } from './leases.js';
 import type { HeartbeatMode, LeasePolicy } from './leases.js';
+import type { RegistryTables } from './schema.js';
 
 /** How a read-only registry shows a RUNNING run whose holder is gone, without writing it down. */
 export interface StaleRun {
@@ -12,7 +14,9 @@ export interface StaleRun {
 
 /** What every registry module works with: the connection plus this process's identity and clock. */
 export interface RegistryContext {
-  readonly db: Db;
+  readonly conn: Connection;
+  /** The database, or inside `write`/`read` the transaction's own connection. */
+  readonly db: Kysely<RegistryTables>;
   readonly now: () => Date;
   readonly pid: number;
   readonly hostname: string;
@@ -23,10 +27,20 @@ export interface RegistryContext {
   readonly leases: LeaseKeeper;
   /** In a read-only registry: RUNNING runs whose holder is gone, shown as FAILED (a writer records it). */
   readonly staleRuns: Map<string, StaleRun>;
-  /** A prepared statement, compiled once per connection. */
-  stmt<R = unknown>(sql: string): Database.Statement<unknown[], R>;
-  /** Runs `fn` in a BEGIN IMMEDIATE transaction, so read-then-write sequences never race other processes. */
-  write<T>(fn: () => T): T;
+  /** Every row of a query. */
+  all<R>(query: RawBuilder<R>): Promise<R[]>;
+  /** The first row, or undefined. */
+  one<R>(query: RawBuilder<R>): Promise<R | undefined>;
+  /** Runs a statement; returns how many rows it changed. */
+  run(query: RawBuilder<unknown>): Promise<number>;
+  /**
+   * Runs `fn` in a write transaction that holds the registry's write lock from its first statement (SQLite's
+   * BEGIN IMMEDIATE, a transaction advisory lock on PostgreSQL), so read-then-write sequences never race another
+   * process on any host. Inside a transaction it just runs `fn`.
+   */
+  write<T>(fn: (tx: RegistryContext) => Promise<T>): Promise<T>;
+  /** Runs `fn` in a read transaction: every query in it sees the same state. */
+  read<T>(fn: (tx: RegistryContext) => Promise<T>): Promise<T>;
 }
 
 export interface ContextOptions {
@@ -39,32 +53,63 @@ export interface ContextOptions {
   readOnly?: boolean;
 }
 
-export function createContext(db: Db, opts: ContextOptions): RegistryContext {
-  const cache = new Map<string, Database.Statement<unknown[], unknown>>();
-  const readOnly = opts.readOnly ?? false;
-  const ctx: Omit<RegistryContext, 'leases'> & { leases?: LeaseKeeper } = {
+type Base = Omit<RegistryContext, 'db' | 'all' | 'one' | 'run' | 'write' | 'read'>;
+
+function bind(base: Base, db: Kysely<RegistryTables>, inTransaction: boolean): RegistryContext {
+  const ctx: RegistryContext = {
+    ...base,
     db,
+    all: async (q) => (await q.execute(db)).rows,
+    one: async (q) => (await q.execute(db)).rows[0],
+    run: async (q) => Number((await q.execute(db)).numAffectedRows ?? 0n),
+    write: (fn) => {
+      if (base.readOnly) {
+        throw new RainopsError(`registry ${base.conn.name} was opened read-only; this command cannot change it`);
+      }
+      return inTransaction ? fn(ctx) : transact(base, db, 'write', fn);
+    },
+    read: (fn) => (inTransaction ? fn(ctx) : transact(base, db, 'read', fn)),
+  };
+  return ctx;
+}
+
+async function transact<T>(
+  base: Base,
+  db: Kysely<RegistryTables>,
+  kind: 'write' | 'read',
+  fn: (tx: RegistryContext) => Promise<T>,
+): Promise<T> {
+  const { conn } = base;
+  return db.connection().execute(async (c) => {
+    await sql.raw(kind === 'write' ? conn.beginWrite : conn.beginRead).execute(c);
+    try {
+      if (kind === 'write' && conn.writeLock) await conn.writeLock.execute(c);
+      const result = await fn(bind(base, c, true));
+      await sql`COMMIT`.execute(c);
+      return result;
+    } catch (err) {
+      await sql`ROLLBACK`.execute(c).catch(() => {});
+      throw err;
+    }
+  });
+}
+
+export function createContext(conn: Connection, opts: ContextOptions): RegistryContext {
+  // the keeper needs the context and the context carries the keeper: it is filled in right below
+  const base = {
+    conn,
     now: opts.now,
     pid: opts.pid,
     hostname: opts.hostname,
     isPidAlive: opts.isPidAlive,
-    readOnly,
-    staleRuns: new Map(),
-    stmt<R>(sql: string) {
-      let s = cache.get(sql);
-      if (!s) {
-        s = db.prepare(sql);
-        cache.set(sql, s);
-      }
-      return s as Database.Statement<unknown[], R>;
-    },
-    write<T>(fn: () => T): T {
-      if (readOnly) throw new RainopsError(`registry ${db.name} was opened read-only; this command cannot change it`);
-      return db.transaction(fn).immediate();
-    },
-  };
-  ctx.leases = new LeaseKeeper(ctx as RegistryContext, opts.lease, opts.heartbeat);
-  return ctx as RegistryContext;
+    readOnly: opts.readOnly ?? false,
+    staleRuns: new Map<string, StaleRun>(),
+  } as Base;
+  const ctx = bind(base, conn.db, false);
+  const leases = new LeaseKeeper(ctx, opts.lease, opts.heartbeat);
+  (base as { leases: LeaseKeeper }).leases = leases;
+  (ctx as { leases: LeaseKeeper }).leases = leases;
+  return ctx;
 }
 
 export function isoNow(ctx: RegistryContext): string {

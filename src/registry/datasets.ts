@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { UsageError } from '../errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
@@ -17,81 +18,81 @@ function checkDatasetInput(input: DatasetInput): void {
   for (const [name, value] of Object.entries(input.rows)) checkCount(`data set ${input.id} rows.${name}`, value);
 }
 
-function loadDataset(ctx: RegistryContext, id: string): Dataset | null {
-  const row = ctx.stmt<DatasetRow>(`${DATASET_SELECT} WHERE d.id = ?`).get(id);
+async function loadDataset(ctx: RegistryContext, id: string): Promise<Dataset | null> {
+  const row = await ctx.one(sql<DatasetRow>`${DATASET_SELECT} WHERE d.id = ${id}`);
   return row ? toDataset(row) : null;
 }
 
 /** Data set versions are immutable: registering an id that exists returns the stored record unchanged. */
-export function registerDataset(ctx: RegistryContext, input: DatasetInput): Dataset {
+export async function registerDataset(ctx: RegistryContext, input: DatasetInput): Promise<Dataset> {
   checkDatasetInput(input);
-  return ctx.write(() => {
-    const existing = loadDataset(ctx, input.id);
+  return ctx.write(async (tx) => {
+    const existing = await loadDataset(tx, input.id);
     if (existing) return existing;
-    ctx
-      .stmt(
-        `INSERT INTO datasets (id, source, source_sha256, created_at, rows_raw, rows_rejected, rows_dropped,
-           rows_train, rows_test, split_json, manifest_sha256, uri)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        input.id,
-        input.source,
-        input.sourceSha256,
-        isoNow(ctx),
-        input.rows.raw,
-        input.rows.rejected,
-        input.rows.dropped,
-        input.rows.train,
-        input.rows.test,
-        JSON.stringify(input.split),
-        input.manifestSha256,
-        input.uri,
-      );
-    const created = loadDataset(ctx, input.id);
+    await tx.run(
+      sql`INSERT INTO datasets (id, source, source_sha256, created_at, rows_raw, rows_rejected, rows_dropped,
+          rows_train, rows_test, split_json, manifest_sha256, uri)
+        VALUES (${input.id}, ${input.source}, ${input.sourceSha256}, ${isoNow(tx)}, ${input.rows.raw},
+          ${input.rows.rejected}, ${input.rows.dropped}, ${input.rows.train}, ${input.rows.test},
+          ${JSON.stringify(input.split)}, ${input.manifestSha256}, ${input.uri})`,
+    );
+    const created = await loadDataset(tx, input.id);
     if (!created) throw new Error(`data set ${input.id} vanished right after it was registered`);
     return created;
   });
 }
 
-export function getDataset(ctx: RegistryContext, idOrPrefix: string): Dataset {
-  const id = resolveId(ctx, DATASET_LOOKUP, idOrPrefix);
-  const found = loadDataset(ctx, id);
+export async function getDataset(ctx: RegistryContext, idOrPrefix: string): Promise<Dataset> {
+  const id = await resolveId(ctx, DATASET_LOOKUP, idOrPrefix);
+  const found = await loadDataset(ctx, id);
   if (!found) throw new Error(`data set ${id} vanished while it was read`);
   return found;
 }
 
-/** Newest first; rowid breaks ties between data sets registered in the same millisecond. */
-export function listDatasets(ctx: RegistryContext): Dataset[] {
-  return ctx.stmt<DatasetRow>(`${DATASET_SELECT} ORDER BY d.created_at DESC, d.rowid DESC`).all().map(toDataset);
+/** Newest first; the insertion order breaks ties between data sets registered in the same millisecond. */
+function newestFirst(ctx: RegistryContext) {
+  return sql`ORDER BY d.created_at DESC, ${sql.ref(`d.${ctx.conn.insertOrder}`)} DESC`;
 }
 
-export function newestDataset(ctx: RegistryContext): Dataset | null {
-  const row = ctx.stmt<DatasetRow>(`${DATASET_SELECT} ORDER BY d.created_at DESC, d.rowid DESC LIMIT 1`).get();
+export async function listDatasets(ctx: RegistryContext): Promise<Dataset[]> {
+  return (await ctx.all(sql<DatasetRow>`${DATASET_SELECT} ${newestFirst(ctx)}`)).map(toDataset);
+}
+
+export async function newestDataset(ctx: RegistryContext): Promise<Dataset | null> {
+  const row = await ctx.one(sql<DatasetRow>`${DATASET_SELECT} ${newestFirst(ctx)} LIMIT 1`);
   return row ? toDataset(row) : null;
 }
 
-export function linkRunDataset(ctx: RegistryContext, runId: string, datasetId: string, role: DatasetRole): void {
+export async function linkRunDataset(
+  ctx: RegistryContext,
+  runId: string,
+  datasetId: string,
+  role: DatasetRole,
+): Promise<void> {
   if (role !== 'input' && role !== 'output') {
     throw new UsageError(`a run uses a data set as 'input' or 'output', not '${String(role)}'`);
   }
-  ctx.write(() => {
-    requireExactId(ctx, RUN_LOOKUP, runId);
-    requireExactId(ctx, DATASET_LOOKUP, datasetId);
-    ctx
-      .stmt('INSERT OR IGNORE INTO run_datasets (run_id, dataset_id, role) VALUES (?, ?, ?)')
-      .run(runId, datasetId, role);
+  await ctx.write(async (tx) => {
+    await requireExactId(tx, RUN_LOOKUP, runId);
+    await requireExactId(tx, DATASET_LOOKUP, datasetId);
+    await tx.run(
+      sql`INSERT INTO run_datasets (run_id, dataset_id, role) VALUES (${runId}, ${datasetId}, ${role})
+        ON CONFLICT DO NOTHING`,
+    );
   });
 }
 
 /** Runs that read or wrote a data set, newest first. */
-export function runsForDataset(ctx: RegistryContext, idOrPrefix: string): Array<Run & { role: DatasetRole }> {
-  const id = resolveId(ctx, DATASET_LOOKUP, idOrPrefix);
-  return ctx
-    .stmt<RunRow & { role: DatasetRole }>(
-      `SELECT ${RUN_COLUMNS}, rd.role ${RUN_FROM} JOIN run_datasets rd ON rd.run_id = r.id
-       WHERE rd.dataset_id = ? ORDER BY r.start_time DESC, r.id, rd.role`,
-    )
-    .all(id)
-    .map((row) => ({ ...presentRun(ctx, toRun(row)), role: row.role }));
+export async function runsForDataset(
+  ctx: RegistryContext,
+  idOrPrefix: string,
+): Promise<Array<Run & { role: DatasetRole }>> {
+  const id = await resolveId(ctx, DATASET_LOOKUP, idOrPrefix);
+  const rows = await ctx.all(
+    sql<
+      RunRow & { role: DatasetRole }
+    >`SELECT ${RUN_COLUMNS}, rd.role ${RUN_FROM} JOIN run_datasets rd ON rd.run_id = r.id
+      WHERE rd.dataset_id = ${id} ORDER BY r.start_time DESC, r.id, rd.role`,
+  );
+  return rows.map((row) => ({ ...presentRun(ctx, toRun(row)), role: row.role }));
 }

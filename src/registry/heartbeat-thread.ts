@@ -2,8 +2,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Held, LeasePolicy } from './leases.js';
+import type { RegistryLocation } from './url.js';
 
-/** A worker thread renewing leases on its own connection, unaffected by a busy event loop in this thread. */
+/**
+ * A worker thread renewing leases on its own connection (a SQLite handle, or one PostgreSQL connection),
+ * unaffected by a busy event loop in this thread: training holds it for longer than a lease.
+ */
 export interface HeartbeatThread {
   update(held: Held): void;
   stop(): void;
@@ -19,7 +23,8 @@ export interface WorkerMessage {
 export type ThreadMessage = { held: Held } | { stop: true };
 
 export interface HeartbeatWorkerData {
-  file: string;
+  /** The registry; a PostgreSQL URL keeps its credentials here, in memory, to open the thread's own connection. */
+  location: RegistryLocation;
   leaseMs: number;
   heartbeatMs: number;
   /** One Int32 the worker sets to OPEN once its connection is open and to CLOSED once it is closed again. */
@@ -43,7 +48,7 @@ function workerScript(): { code: string | URL; eval: boolean } {
 
 /** Starts the thread, or returns null when it cannot (the caller then renews from its own thread). */
 export function startHeartbeatThread(
-  file: string,
+  location: RegistryLocation,
   policy: LeasePolicy,
   onLost: (runs: string[], tokens: string[]) => void,
   onFailure: () => void,
@@ -52,14 +57,17 @@ export function startHeartbeatThread(
   const state = new SharedArrayBuffer(4);
   try {
     const script = workerScript();
-    const workerData: HeartbeatWorkerData = { file, leaseMs: policy.leaseMs, heartbeatMs: policy.heartbeatMs, state };
+    const workerData: HeartbeatWorkerData = {
+      location,
+      leaseMs: policy.leaseMs,
+      heartbeatMs: policy.heartbeatMs,
+      state,
+    };
     worker = new Worker(script.code, { eval: script.eval, workerData });
   } catch {
     // no worker support or no script: the in-thread timer still renews
     return null;
   }
-  // like the timer it replaces, the thread never keeps a finished command alive
-  worker.unref();
   let ended = false;
   const failed = () => {
     if (ended) return;
@@ -69,6 +77,9 @@ export function startHeartbeatThread(
   worker.on('message', (m: WorkerMessage) => onLost(m.lostRuns, m.lostTokens));
   worker.on('error', failed);
   worker.on('exit', failed);
+  // like the timer it replaces, the thread never keeps a finished command alive (unref after the listeners,
+  // which would otherwise hold the worker's message port)
+  worker.unref();
   const post = (m: ThreadMessage) => worker.postMessage(m);
   return {
     update: (held) => {

@@ -1,7 +1,8 @@
-import fs from 'node:fs';
 import os from 'node:os';
+import { sql } from 'kysely';
 import { aliasHistory, deleteAlias, getAlias, previousAliasTarget, setAlias } from './aliases.js';
 import { createContext } from './context.js';
+import type { RegistryContext } from './context.js';
 import {
   getDataset,
   linkRunDataset,
@@ -10,14 +11,13 @@ import {
   registerDataset,
   runsForDataset,
 } from './datasets.js';
-import { openDatabase, openReadOnlyDatabase } from './db.js';
-import type { Db } from './db.js';
+import { openConnection } from './connection.js';
+import type { Access, Connection } from './connection.js';
 import { getOrCreateExperiment, listExperiments } from './experiments.js';
 import { leasePolicy } from './leases.js';
 import type { HeartbeatMode, RenewResult } from './leases.js';
 import { acquireLock, breakLock, listLocks } from './locks.js';
 import { registryId } from './meta.js';
-import { checkCurrent, migrate, schemaVersion } from './migrate.js';
 import {
   createModelVersion,
   getModelVersion,
@@ -66,10 +66,16 @@ import type {
   StartRunInput,
 } from './types.js';
 
+import { describeLocation, parseRegistryLocation } from './url.js';
+import type { BackendName, RegistryLocation } from './url.js';
+
 export type * from './types.js';
+export type { BackendName, RegistryLocation } from './url.js';
+export { describeLocation, parseRegistryLocation, redactUrl } from './url.js';
 export type { HeartbeatMode, RenewResult } from './leases.js';
 export { DEFAULT_LEASE_MS } from './leases.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
+import { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 
 export interface OpenRegistryOptions {
   /** Clock for every recorded time (tests pin it). */
@@ -90,113 +96,160 @@ export interface OpenRegistryOptions {
   heartbeat?: HeartbeatMode;
   /**
    * Only read: no migrations, no WAL switch, no reaping (runs whose holder is gone are shown as FAILED), never
-   * a wait for another process's write lock. A file that does not exist yet is created as usual.
+   * a wait for another process's write lock. A SQLite file that does not exist yet is created as usual.
    */
   readonly?: boolean;
 }
 
-/** The tracking store and model registry in one SQLite file. Every method but `acquireLock` is synchronous. */
+/** What `rainops registry status` shows. */
+export interface RegistryStatus {
+  backend: BackendName;
+  /** The file, or the database URL without its password. */
+  url: string;
+  schemaVersion: number;
+  latestSchemaVersion: number;
+  counts: {
+    experiments: number;
+    runs: number;
+    datasets: number;
+    models: number;
+    versions: number;
+    aliases: number;
+  };
+}
+
+/**
+ * The tracking store and model registry, in one SQLite file or one PostgreSQL database. Every method
+ * returns a promise, whichever database holds it.
+ */
 export interface Registry {
+  /** The SQLite file, or the PostgreSQL URL without its password: safe to show and to record. */
   readonly file: string;
+  readonly backend: BackendName;
   /** `snapshot`: opened read-only from a private copy (read-only directory, full disk); later changes are not seen. */
-  readonly access: 'read-write' | 'read-only' | 'snapshot';
-  schemaVersion(): number;
+  readonly access: Access;
+  schemaVersion(): Promise<number>;
   /** This registry's persistent random id; a store records the id of the registry that owns it. */
-  registryId(): string;
-  /** Closes the file; runs and locks still held keep their leases until they run out. */
-  /** Copies the write-ahead log into the database file and empties it (best effort: readers may hold part of it). */
-  checkpoint(): void;
-  close(): void;
-  /** Renews the lease of every run and lock this connection holds (a timer does it every heartbeat). */
-  heartbeat(): RenewResult;
+  registryId(): Promise<string>;
+  /** Backend, schema version and how many of each thing it holds. */
+  status(): Promise<RegistryStatus>;
+  /** SQLite: copies the write-ahead log into the database file and empties it (best effort); otherwise nothing. */
+  checkpoint(): Promise<void>;
+  /** Closes the connection; runs and locks still held keep their leases until they run out. */
+  close(): Promise<void>;
+  /** Renews the lease of every run and lock this connection holds (a heartbeat does it on its own). */
+  heartbeat(): Promise<RenewResult>;
 
-  getOrCreateExperiment(name: string): Experiment;
-  listExperiments(): ExperimentSummary[];
+  getOrCreateExperiment(name: string): Promise<Experiment>;
+  listExperiments(): Promise<ExperimentSummary[]>;
 
-  startRun(input: StartRunInput): Run;
-  logParams(runId: string, params: Record<string, ParamValue>): void;
-  logMetric(runId: string, key: string, value: number, step?: number): void;
-  logMetrics(runId: string, metrics: Record<string, number>, step?: number): void;
-  setTags(runId: string, tags: Record<string, string>): void;
-  logArtifact(runId: string, artifact: ArtifactInput): void;
-  finishRun(runId: string, input: FinishRunInput): Run;
-  getRun(idOrPrefix: string): RunDetail;
-  listRuns(opts?: ListRunsOptions): RunSummary[];
-  reapDeadRuns(): number;
+  startRun(input: StartRunInput): Promise<Run>;
+  logParams(runId: string, params: Record<string, ParamValue>): Promise<void>;
+  logMetric(runId: string, key: string, value: number, step?: number): Promise<void>;
+  logMetrics(runId: string, metrics: Record<string, number>, step?: number): Promise<void>;
+  setTags(runId: string, tags: Record<string, string>): Promise<void>;
+  logArtifact(runId: string, artifact: ArtifactInput): Promise<void>;
+  finishRun(runId: string, input: FinishRunInput): Promise<Run>;
+  getRun(idOrPrefix: string): Promise<RunDetail>;
+  listRuns(opts?: ListRunsOptions): Promise<RunSummary[]>;
+  reapDeadRuns(): Promise<number>;
 
-  registerDataset(input: DatasetInput): Dataset;
-  getDataset(idOrPrefix: string): Dataset;
-  listDatasets(): Dataset[];
-  newestDataset(): Dataset | null;
-  linkRunDataset(runId: string, datasetId: string, role: DatasetRole): void;
-  runsForDataset(idOrPrefix: string): Array<Run & { role: DatasetRole }>;
+  registerDataset(input: DatasetInput): Promise<Dataset>;
+  getDataset(idOrPrefix: string): Promise<Dataset>;
+  listDatasets(): Promise<Dataset[]>;
+  newestDataset(): Promise<Dataset | null>;
+  linkRunDataset(runId: string, datasetId: string, role: DatasetRole): Promise<void>;
+  runsForDataset(idOrPrefix: string): Promise<Array<Run & { role: DatasetRole }>>;
 
-  createModelVersion(input: CreateModelVersionInput): { model: string; version: number };
-  getModelVersion(model: string, version: number): ModelVersion;
-  getModelVersionByAlias(model: string, alias: string): ModelVersion | null;
-  listModelVersions(model: string): ModelVersion[];
-  listModels(): ModelSummary[];
-  getAlias(model: string, alias: string): number | null;
-  setAlias(input: SetAliasInput): AliasChange;
-  deleteAlias(input: DeleteAliasInput): AliasChange;
-  aliasHistory(model: string, alias?: string): AliasHistoryEntry[];
-  previousAliasTarget(model: string, alias: string): number | null;
+  createModelVersion(input: CreateModelVersionInput): Promise<{ model: string; version: number }>;
+  getModelVersion(model: string, version: number): Promise<ModelVersion>;
+  getModelVersionByAlias(model: string, alias: string): Promise<ModelVersion | null>;
+  listModelVersions(model: string): Promise<ModelVersion[]>;
+  listModels(): Promise<ModelSummary[]>;
+  getAlias(model: string, alias: string): Promise<number | null>;
+  setAlias(input: SetAliasInput): Promise<AliasChange>;
+  deleteAlias(input: DeleteAliasInput): Promise<AliasChange>;
+  aliasHistory(model: string, alias?: string): Promise<AliasHistoryEntry[]>;
+  previousAliasTarget(model: string, alias: string): Promise<number | null>;
 
   acquireLock(name: string, opts?: AcquireLockOptions): Promise<ReleaseLock>;
-  listLocks(): LockInfo[];
-  breakLock(name: string, opts?: BreakLockOptions): BrokenLock;
+  listLocks(): Promise<LockInfo[]>;
+  breakLock(name: string, opts?: BreakLockOptions): Promise<BrokenLock>;
 }
 
-function openFile(file: string, readonly: boolean): { db: Db; access: Registry['access'] } {
-  // a missing or empty file is no registry yet: the writable open creates it (or says what is wrong)
-  if (readonly && file !== ':memory:' && (fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0) {
-    const { db, snapshot } = openReadOnlyDatabase(file);
-    try {
-      checkCurrent(db, file);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
-    return { db, access: snapshot ? 'snapshot' : 'read-only' };
-  }
-  const db = openDatabase(file);
-  try {
-    migrate(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return { db, access: 'read-write' };
+function locate(target: string | RegistryLocation): RegistryLocation {
+  return typeof target === 'string' ? parseRegistryLocation(target) : target;
 }
 
-/** Opens (creating and migrating if needed) the registry file, then fails the runs whose holder is gone. */
-export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Registry {
+async function counts(ctx: RegistryContext): Promise<RegistryStatus['counts']> {
+  type Table = 'experiments' | 'runs' | 'datasets' | 'registered_models' | 'model_versions' | 'aliases';
+  return ctx.read(async (tx) => {
+    const n = async (table: Table) =>
+      (await tx.one(sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(table)}`))?.n ?? 0;
+    return {
+      experiments: await n('experiments'),
+      runs: await n('runs'),
+      datasets: await n('datasets'),
+      models: await n('registered_models'),
+      versions: await n('model_versions'),
+      aliases: await n('aliases'),
+    };
+  });
+}
+
+/**
+ * Opens (creating and migrating if needed) the registry at `target` (a SQLite path, `sqlite://PATH`,
+ * `postgres://...`), then fails the runs whose holder is gone.
+ */
+export async function openRegistry(
+  target: string | RegistryLocation,
+  opts: OpenRegistryOptions = {},
+): Promise<Registry> {
   const lease = leasePolicy(opts);
-  const { db, access } = openFile(file, opts.readonly ?? false);
-  const ctx = createContext(db, {
+  const location = locate(target);
+  const conn = await openConnection(location, opts.readonly ?? false);
+  const inMemory = location.backend === 'sqlite' && location.file === ':memory:';
+  const ctx = createContext(conn, {
     now: opts.now ?? (() => new Date()),
     pid: opts.pid ?? process.pid,
     hostname: opts.hostname ?? os.hostname(),
     isPidAlive: opts.isPidAlive ?? isPidAlive,
     lease,
-    heartbeat: opts.heartbeat ?? (opts.now !== undefined || file === ':memory:' ? 'timer' : 'thread'),
-    readOnly: access !== 'read-write',
+    heartbeat: opts.heartbeat ?? (opts.now !== undefined || inMemory ? 'timer' : 'thread'),
+    readOnly: conn.access !== 'read-write',
   });
-  const registry: Registry = {
-    file,
-    access,
-    schemaVersion: () => schemaVersion(db),
+  const registry = bindRegistry(conn, ctx);
+  try {
+    await registry.reapDeadRuns();
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+  return registry;
+}
+
+function bindRegistry(conn: Connection, ctx: RegistryContext): Registry {
+  return {
+    file: conn.name,
+    backend: conn.backend,
+    access: conn.access,
+    schemaVersion: () => conn.schemaVersion(),
     registryId: () => registryId(ctx),
-    checkpoint: () => {
-      db.pragma('wal_checkpoint(TRUNCATE)');
-    },
-    close: () => {
+    status: async () => ({
+      backend: conn.backend,
+      url: conn.name,
+      schemaVersion: await conn.schemaVersion(),
+      latestSchemaVersion: LATEST_SCHEMA_VERSION,
+      counts: await counts(ctx),
+    }),
+    checkpoint: () => conn.checkpoint(),
+    close: async () => {
       ctx.leases.close();
-      if (db.open) db.close();
+      await conn.close();
     },
     heartbeat: () => ctx.leases.renew(),
 
-    getOrCreateExperiment: (name) => getOrCreateExperiment(ctx, name),
+    getOrCreateExperiment: (name) => ctx.write((tx) => getOrCreateExperiment(tx, name)),
     listExperiments: () => listExperiments(ctx),
 
     startRun: (input) => startRun(ctx, input),
@@ -232,11 +285,27 @@ export function openRegistry(file: string, opts: OpenRegistryOptions = {}): Regi
     listLocks: () => listLocks(ctx),
     breakLock: (name, breakOpts) => breakLock(ctx, name, breakOpts),
   };
+}
+
+/** What `rainops registry migrate` did. */
+export interface MigrateResult {
+  backend: BackendName;
+  url: string;
+  fromVersion: number;
+  toVersion: number;
+  applied: Array<{ version: number; name: string }>;
+}
+
+/** Applies the pending migrations (several processes may do it at once) and says which. */
+export async function migrateRegistry(target: string | RegistryLocation): Promise<MigrateResult> {
+  const location = locate(target);
+  const conn = await openConnection(location, false);
   try {
-    registry.reapDeadRuns();
-  } catch (err) {
-    db.close();
-    throw err;
+    const toVersion = await conn.schemaVersion();
+    const applied = conn.applied.map((m) => ({ version: m.version, name: m.name }));
+    const fromVersion = applied.length > 0 ? applied[0]!.version - 1 : toVersion;
+    return { backend: conn.backend, url: describeLocation(location), fromVersion, toVersion, applied };
+  } finally {
+    await conn.close();
   }
-  return registry;
 }

@@ -1,7 +1,9 @@
+import { sql } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 import { UsageError } from '../errors.js';
 import type { RegistryContext } from './context.js';
-import type { Db } from './db.js';
 import { startHeartbeatThread } from './heartbeat-thread.js';
+import type { RegistryTables } from './schema.js';
 import type { HeartbeatThread } from './heartbeat-thread.js';
 
 /**
@@ -112,25 +114,47 @@ export interface Renewal {
   lostTokens: string[];
 }
 
-type Prepare = (sql: string) => { run(...params: unknown[]): { changes: number } };
-
-/** One write that pushes every held expiry one lease past `now`; the SQL of both the in-thread and the background heartbeat. */
-export function renewHeld(db: Db, prepare: Prepare, held: Held, now: Date, leaseMs: number): Renewal {
+/**
+ * One transaction that pushes every held expiry one lease past `now`; the SQL of both the in-thread and the
+ * background heartbeat. Single-row updates keyed by id and token: no read-then-write, so no write lock is needed.
+ */
+export async function renewHeld(
+  db: Kysely<RegistryTables>,
+  begin: string,
+  held: Held,
+  now: Date,
+  leaseMs: number,
+): Promise<Renewal> {
   const out: Renewal = { runs: 0, locks: 0, lostRuns: [], lostTokens: [] };
   const beat = now.toISOString();
   const until = new Date(now.getTime() + leaseMs).toISOString();
-  db.transaction(() => {
-    const run = prepare("UPDATE runs SET heartbeat_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'RUNNING'");
-    for (const id of held.runs) {
-      if (run.run(beat, until, id).changes === 1) out.runs++;
-      else out.lostRuns.push(id);
+  const changed = async (c: Kysely<RegistryTables>, q: RawBuilder<unknown>) =>
+    Number((await q.execute(c)).numAffectedRows ?? 0n);
+  await db.connection().execute(async (c) => {
+    await sql.raw(begin).execute(c);
+    try {
+      for (const id of held.runs) {
+        const n = await changed(
+          c,
+          sql`UPDATE runs SET heartbeat_at = ${beat}, lease_expires_at = ${until} WHERE id = ${id} AND status = 'RUNNING'`,
+        );
+        if (n === 1) out.runs++;
+        else out.lostRuns.push(id);
+      }
+      for (const { token, name } of held.locks) {
+        const n = await changed(
+          c,
+          sql`UPDATE locks SET heartbeat_at = ${beat}, lease_expires_at = ${until} WHERE name = ${name} AND token = ${token}`,
+        );
+        if (n === 1) out.locks++;
+        else out.lostTokens.push(token);
+      }
+      await sql`COMMIT`.execute(c);
+    } catch (err) {
+      await sql`ROLLBACK`.execute(c).catch(() => {});
+      throw err;
     }
-    const lock = prepare('UPDATE locks SET heartbeat_at = ?, lease_expires_at = ? WHERE name = ? AND token = ?');
-    for (const { token, name } of held.locks) {
-      if (lock.run(beat, until, name, token).changes === 1) out.locks++;
-      else out.lostTokens.push(token);
-    }
-  }).immediate();
+  });
   return out;
 }
 
@@ -193,10 +217,11 @@ export class LeaseKeeper {
   }
 
   /** Renews everything held now, from this thread; forgets what another process took away. */
-  renew(): RenewResult {
-    if (this.#closed || !this.#ctx.db.open || this.#empty()) return { runs: 0, locks: 0, lost: [] };
+  async renew(): Promise<RenewResult> {
+    if (this.#closed || !this.#ctx.conn.isOpen() || this.#empty()) return { runs: 0, locks: 0, lost: [] };
     const ctx = this.#ctx;
-    const r = renewHeld(ctx.db, (sql) => ctx.stmt(sql), this.#held(), ctx.now(), this.policy.leaseMs);
+    const begin = ctx.conn.backend === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN';
+    const r = await renewHeld(ctx.db, begin, this.#held(), ctx.now(), this.policy.leaseMs);
     const lost = [
       ...r.lostRuns.map((id) => `run ${id}`),
       ...r.lostTokens.map((t) => `lock ${this.#locks.get(t) ?? '?'}`),
@@ -232,7 +257,7 @@ export class LeaseKeeper {
     }
     if (this.#mode === 'thread' && this.#thread === null && this.#timer === null) {
       this.#thread = startHeartbeatThread(
-        this.#ctx.db.name,
+        this.#ctx.conn.location,
         this.policy,
         (runs, tokens) => this.#forget(runs, tokens),
         () => this.#fallBack(),
@@ -262,10 +287,7 @@ export class LeaseKeeper {
   }
 
   #beat(): void {
-    try {
-      this.renew();
-    } catch {
-      // a busy or full database: the next beat tries again, and the lease has room for two missed beats
-    }
+    // a busy, full or unreachable database: the next beat tries again, and the lease has room for two missed beats
+    this.renew().catch(() => {});
   }
 }

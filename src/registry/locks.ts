@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import type { RegistryContext } from './context.js';
 import { describeLapse, lapse } from './leases.js';
-import { reapDeadRuns } from './runs.js';
+import { failRun, reapDeadRuns, upsertTag } from './runs.js';
 import type { AcquireLockOptions, BreakLockOptions, BrokenLock, LockInfo, ReleaseLock } from './types.js';
 import { checkNonEmpty } from './validate.js';
 
@@ -18,8 +19,8 @@ interface LockRow {
   lease_expires_at: string | null;
 }
 
-const LOCK_SELECT =
-  'SELECT name, owner_pid, hostname, run_id, acquired_at, token, heartbeat_at, lease_expires_at FROM locks';
+const LOCK_SELECT = sql`SELECT name, owner_pid, hostname, run_id, acquired_at, token, heartbeat_at, lease_expires_at
+  FROM locks`;
 
 /** Why the row's holder no longer holds it, or null while it does. */
 function staleReason(ctx: RegistryContext, row: LockRow, now: Date): string | null {
@@ -52,20 +53,19 @@ function tryAcquire(
   name: string,
   token: string,
   runId: string | null,
-): { holder: LockInfo | null; reclaimed: boolean } {
-  return ctx.write(() => {
-    const now = ctx.now();
-    const row = ctx.stmt<LockRow>(`${LOCK_SELECT} WHERE name = ?`).get(name);
-    if (row && staleReason(ctx, row, now) === null) return { holder: toLock(ctx, row, now), reclaimed: false };
-    ctx
-      .stmt(
-        `INSERT INTO locks (name, owner_pid, hostname, run_id, acquired_at, token, heartbeat_at, lease_expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET owner_pid = excluded.owner_pid, hostname = excluded.hostname,
-           run_id = excluded.run_id, acquired_at = excluded.acquired_at, token = excluded.token,
-           heartbeat_at = excluded.heartbeat_at, lease_expires_at = excluded.lease_expires_at`,
-      )
-      .run(name, ctx.pid, ctx.hostname, runId, now.toISOString(), token, now.toISOString(), ctx.leases.expiry(now));
+): Promise<{ holder: LockInfo | null; reclaimed: boolean }> {
+  return ctx.write(async (tx) => {
+    const now = tx.now();
+    const row = await tx.one(sql<LockRow>`${LOCK_SELECT} WHERE name = ${name}`);
+    if (row && staleReason(tx, row, now) === null) return { holder: toLock(tx, row, now), reclaimed: false };
+    const at = now.toISOString();
+    await tx.run(
+      sql`INSERT INTO locks (name, owner_pid, hostname, run_id, acquired_at, token, heartbeat_at, lease_expires_at)
+        VALUES (${name}, ${tx.pid}, ${tx.hostname}, ${runId}, ${at}, ${token}, ${at}, ${tx.leases.expiry(now)})
+        ON CONFLICT (name) DO UPDATE SET owner_pid = excluded.owner_pid, hostname = excluded.hostname,
+          run_id = excluded.run_id, acquired_at = excluded.acquired_at, token = excluded.token,
+          heartbeat_at = excluded.heartbeat_at, lease_expires_at = excluded.lease_expires_at`,
+    );
     return { holder: null, reclaimed: row !== undefined };
   });
 }
@@ -96,11 +96,11 @@ export async function acquireLock(
   const token = randomBytes(16).toString('hex');
   const started = Date.now();
   for (;;) {
-    const { holder, reclaimed } = tryAcquire(ctx, name, token, opts.runId ?? null);
+    const { holder, reclaimed } = await tryAcquire(ctx, name, token, opts.runId ?? null);
     if (holder === null) {
       ctx.leases.holdLock(token, name);
       // the holder that lost the lock also lost its run: record that now rather than at the next start
-      if (reclaimed) reapDeadRuns(ctx);
+      if (reclaimed) await reapDeadRuns(ctx);
       break;
     }
     const left = started + waitMs - Date.now();
@@ -108,65 +108,46 @@ export async function acquireLock(
     await sleep(Math.min(pollMs, left));
   }
   let released = false;
-  return () => {
-    if (released || !ctx.db.open) return;
+  return async () => {
+    if (released || !ctx.conn.isOpen()) return;
     released = true;
     ctx.leases.dropLock(token);
     // the token makes this a no-op when another process has since reclaimed the lock
-    ctx.stmt('DELETE FROM locks WHERE name = ? AND token = ?').run(name, token);
+    await ctx.run(sql`DELETE FROM locks WHERE name = ${name} AND token = ${token}`);
   };
 }
 
-export function listLocks(ctx: RegistryContext): LockInfo[] {
+export async function listLocks(ctx: RegistryContext): Promise<LockInfo[]> {
   const now = ctx.now();
-  return ctx
-    .stmt<LockRow>(`${LOCK_SELECT} ORDER BY name`)
-    .all()
-    .map((row) => toLock(ctx, row, now));
+  return (await ctx.all(sql<LockRow>`${LOCK_SELECT} ORDER BY name`)).map((row) => toLock(ctx, row, now));
 }
 
 /**
  * Removes a lock whoever holds it, and records why on its run: a RUNNING run (and its RUNNING children) becomes
  * FAILED (a holder that is still alive finds its run failed when it finishes); the run gets a `lock_broken` tag.
  */
-export function breakLock(ctx: RegistryContext, name: string, opts: BreakLockOptions = {}): BrokenLock {
+export async function breakLock(ctx: RegistryContext, name: string, opts: BreakLockOptions = {}): Promise<BrokenLock> {
   checkNonEmpty('lock name', name);
   const actor = opts.actor ?? `operator on ${ctx.hostname}`;
   const note = `lock ${name} broken by ${actor}${opts.reason ? `: ${opts.reason}` : ''}`;
-  return ctx.write(() => {
-    const now = ctx.now();
-    const row = ctx.stmt<LockRow>(`${LOCK_SELECT} WHERE name = ?`).get(name);
+  return ctx.write(async (tx) => {
+    const now = tx.now();
+    const row = await tx.one(sql<LockRow>`${LOCK_SELECT} WHERE name = ${name}`);
     if (!row) throw new NotFoundError(`no lock named '${name}'; list the locks held now with 'rainops locks list'`);
-    const lock = toLock(ctx, row, now);
-    ctx.stmt('DELETE FROM locks WHERE name = ? AND token = ?').run(name, row.token);
+    const lock = toLock(tx, row, now);
+    await tx.run(sql`DELETE FROM locks WHERE name = ${name} AND token = ${row.token}`);
     const run = row.run_id
-      ? ctx
-          .stmt<{ status: string; start_time: string }>('SELECT status, start_time FROM runs WHERE id = ?')
-          .get(row.run_id)
+      ? await tx.one(sql<{ start_time: string }>`SELECT start_time FROM runs WHERE id = ${row.run_id}`)
       : undefined;
     if (!row.run_id || !run) return { lock, runId: null, runFailed: false, note };
-    const end = now.toISOString();
-    const failed =
-      ctx
-        .stmt(
-          `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = ?, error = ?, lease_expires_at = NULL
-         WHERE id = ? AND status = 'RUNNING'`,
-        )
-        .run(end, Math.max(0, now.getTime() - Date.parse(run.start_time)), note, row.run_id).changes === 1;
+    const failed = (await failRun(tx, row.run_id, run.start_time, now, note)) === 1;
     // its trials end with it, rather than staying RUNNING until their own leases run out
-    ctx
-      .stmt(
-        `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = CAST(max(0, round((julianday(?) - julianday(start_time)) * 86400000)) AS INTEGER),
-           error = ?, lease_expires_at = NULL
-         WHERE parent_run_id = ? AND status = 'RUNNING'`,
-      )
-      .run(end, end, note, row.run_id);
-    ctx
-      .stmt(
-        `INSERT INTO tags (run_id, key, value) VALUES (?, 'lock_broken', ?)
-         ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`,
-      )
-      .run(row.run_id, `${end} ${note}`);
+    const children = await tx.all(
+      sql<{ id: string; start_time: string }>`SELECT id, start_time FROM runs
+        WHERE parent_run_id = ${row.run_id} AND status = 'RUNNING'`,
+    );
+    for (const child of children) await failRun(tx, child.id, child.start_time, now, note);
+    await upsertTag(tx, row.run_id, 'lock_broken', `${now.toISOString()} ${note}`);
     return { lock, runId: row.run_id, runFailed: failed, note };
   });
 }

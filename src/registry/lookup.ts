@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { RegistryContext } from './context.js';
 import { shortList } from './validate.js';
@@ -20,16 +21,22 @@ export const DATASET_LOOKUP: LookupSpec = {
   listHint: "list data sets with 'rainops datasets list'",
 };
 
+function exactId(ctx: RegistryContext, spec: LookupSpec, id: string): Promise<{ id: string } | undefined> {
+  return ctx.one(sql<{ id: string }>`SELECT id FROM ${sql.table(spec.table)} WHERE id = ${id}`);
+}
+
 /** The full id for an exact id or a unique prefix of one. */
-export function resolveId(ctx: RegistryContext, spec: LookupSpec, idOrPrefix: string): string {
+export async function resolveId(ctx: RegistryContext, spec: LookupSpec, idOrPrefix: string): Promise<string> {
   const wanted = spec.table === 'runs' ? idOrPrefix.trim().toLowerCase() : idOrPrefix.trim();
   if (wanted === '') throw new UsageError(`give a ${spec.noun} id or the first characters of one`);
-  const exact = ctx.stmt<{ id: string }>(`SELECT id FROM ${spec.table} WHERE id = ?`).get(wanted);
+  const exact = await exactId(ctx, spec, wanted);
   if (exact) return exact.id;
-  const matches = ctx
-    .stmt<{ id: string }>(`SELECT id FROM ${spec.table} WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6`)
-    .all(wanted.length, wanted)
-    .map((r) => r.id);
+  const matches = (
+    await ctx.all(
+      sql<{ id: string }>`SELECT id FROM ${sql.table(spec.table)}
+        WHERE substr(id, 1, ${wanted.length}) = ${wanted} ORDER BY id LIMIT 6`,
+    )
+  ).map((r) => r.id);
   const [only] = matches;
   if (only !== undefined && matches.length === 1) return only;
   if (matches.length > 1) {
@@ -41,8 +48,8 @@ export function resolveId(ctx: RegistryContext, spec: LookupSpec, idOrPrefix: st
 }
 
 /** The id itself when it exists exactly (writes never guess from a prefix). */
-export function requireExactId(ctx: RegistryContext, spec: LookupSpec, id: string): string {
-  const row = ctx.stmt<{ id: string }>(`SELECT id FROM ${spec.table} WHERE id = ?`).get(id);
+export async function requireExactId(ctx: RegistryContext, spec: LookupSpec, id: string): Promise<string> {
+  const row = await exactId(ctx, spec, id);
   if (!row) throw new NotFoundError(`${spec.noun} ${id} not found; ${spec.listHint}`);
   return row.id;
 }

@@ -1,4 +1,11 @@
+import { sql } from 'kysely';
+import type { RawBuilder } from 'kysely';
 import type { Dataset, Run, RunStatus } from './types.js';
+
+/** Values for `IN (...)`; callers never pass an empty list, which neither database accepts. */
+export function inList(values: readonly (string | number)[]): RawBuilder<unknown> {
+  return sql.join(values.map((v) => sql`${v}`));
+}
 
 export interface RunRow {
   id: string;
@@ -17,12 +24,12 @@ export interface RunRow {
   error: string | null;
 }
 
-export const RUN_COLUMNS = `r.id, r.experiment_id, e.name AS experiment_name, r.name, r.parent_run_id,
+export const RUN_COLUMNS = sql`r.id, r.experiment_id, e.name AS experiment_name, r.name, r.parent_run_id,
   r.status, r.start_time, r.end_time, r.duration_ms, r.peak_rss_bytes, r.cpu_time_ms, r.pid, r.hostname, r.error`;
 
-export const RUN_FROM = 'FROM runs r JOIN experiments e ON e.id = r.experiment_id';
+export const RUN_FROM = sql`FROM runs r JOIN experiments e ON e.id = r.experiment_id`;
 
-export const RUN_SELECT = `SELECT ${RUN_COLUMNS} ${RUN_FROM}`;
+export const RUN_SELECT = sql`SELECT ${RUN_COLUMNS} ${RUN_FROM}`;
 
 export function toRun(row: RunRow): Run {
   return {
@@ -58,10 +65,10 @@ export interface DatasetRow {
   uri: string;
 }
 
-export const DATASET_COLUMNS = `d.id, d.source, d.source_sha256, d.created_at, d.rows_raw, d.rows_rejected,
+export const DATASET_COLUMNS = sql`d.id, d.source, d.source_sha256, d.created_at, d.rows_raw, d.rows_rejected,
   d.rows_dropped, d.rows_train, d.rows_test, d.split_json, d.manifest_sha256, d.uri`;
 
-export const DATASET_SELECT = `SELECT ${DATASET_COLUMNS} FROM datasets d`;
+export const DATASET_SELECT = sql`SELECT ${DATASET_COLUMNS} FROM datasets d`;
 
 export function toDataset(row: DatasetRow): Dataset {
   return {
@@ -82,7 +89,7 @@ export function toDataset(row: DatasetRow): Dataset {
   };
 }
 
-/** SQLite stores NaN as NULL; metric values come back as NaN rather than null. */
+/** NaN is stored as NULL (SQLite cannot store it); metric values come back as NaN rather than null. */
 export function metricValue(value: number | null): number {
   return value === null ? Number.NaN : value;
 }

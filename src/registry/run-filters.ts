@@ -1,3 +1,5 @@
+import { sql } from 'kysely';
+import type { RawBuilder } from 'kysely';
 import { UsageError } from '../errors.js';
 import { camelCase, snakeCase } from '../core/naming.js';
 import { NUMERIC_FN } from './db.js';
@@ -82,67 +84,65 @@ export function parseSort(text: string): RunSort {
   );
 }
 
-/** SQL pieces for one query: LEFT JOINs that expose each referenced value, plus their bound parameters. */
+/** SQL pieces for one query: LEFT JOINs that expose each referenced value, and the conditions on them. */
 export class RunQueryBuilder {
-  readonly joins: string[] = [];
-  readonly joinParams: unknown[] = [];
-  readonly where: string[] = [];
-  readonly whereParams: unknown[] = [];
-  private readonly aliases = new Map<string, string>();
+  readonly joins: RawBuilder<unknown>[] = [];
+  readonly where: RawBuilder<unknown>[] = [];
+  private readonly aliases = new Map<string, RawBuilder<unknown>>();
 
   /** The SQL expression for a param/tag value or a metric's latest value of the run `r`. */
-  valueOf(field: Field, key: string): string {
+  valueOf(field: Field, key: string): RawBuilder<unknown> {
     const id = `${field}.${key}`;
     const known = this.aliases.get(id);
     if (known) return known;
-    const alias = `v${this.aliases.size}`;
+    const alias = sql.table(`v${this.aliases.size}`);
     if (field === 'metrics') {
       this.joins.push(
-        `LEFT JOIN metrics ${alias} ON ${alias}.id = (SELECT m.id FROM metrics m WHERE m.run_id = r.id AND m.key = ? ORDER BY m.step DESC, m.id DESC LIMIT 1)`,
+        sql`LEFT JOIN metrics ${alias} ON ${alias}.id = (SELECT m.id FROM metrics m WHERE m.run_id = r.id AND m.key = ${key} ORDER BY m.step DESC, m.id DESC LIMIT 1)`,
       );
     } else if (field === 'params') {
       // Hyperparameters are max_depth now and were maxDepth in earlier versions: either spelling finds both.
       const spellings = [...new Set([key, snakeCase(key), camelCase(key)])];
       this.joins.push(
-        `LEFT JOIN params ${alias} ON ${alias}.run_id = r.id AND ${alias}.key = (SELECT p.key FROM params p WHERE p.run_id = r.id AND p.key IN (${spellings.map(() => '?').join(', ')}) ORDER BY p.key = ? DESC LIMIT 1)`,
+        sql`LEFT JOIN params ${alias} ON ${alias}.run_id = r.id AND ${alias}.key = (SELECT p.key FROM params p WHERE p.run_id = r.id AND p.key IN (${sql.join(spellings)}) ORDER BY p.key = ${key} DESC LIMIT 1)`,
       );
-      this.joinParams.push(...spellings);
     } else {
-      this.joins.push(`LEFT JOIN ${field} ${alias} ON ${alias}.run_id = r.id AND ${alias}.key = ?`);
+      this.joins.push(sql`LEFT JOIN ${sql.table(field)} ${alias} ON ${alias}.run_id = r.id AND ${alias}.key = ${key}`);
     }
-    this.joinParams.push(key);
-    const expr = `${alias}.value`;
+    const expr = sql`${alias}.value`;
     this.aliases.set(id, expr);
     return expr;
   }
 
   addFilter(filter: RunFilter): void {
     const expr = this.valueOf(filter.field, filter.key);
+    const op = sql.raw(filter.op);
     if (filter.field === 'metrics' || typeof filter.value === 'string') {
       // a run without the value never matches, as in MLflow's search
-      this.where.push(`${expr} ${filter.op} ?`);
-      this.whereParams.push(filter.value);
+      this.where.push(sql`${expr} ${op} ${filter.value}`);
       return;
     }
+    const num = sql`${sql.raw(NUMERIC_FN)}(${expr})`;
     // text values that read as numbers compare as numbers ('6' = 6.0); others only as text, for = and !=
     if (filter.op === '=' || filter.op === '!=') {
       this.where.push(
-        `(CASE WHEN ${NUMERIC_FN}(${expr}) IS NOT NULL THEN ${NUMERIC_FN}(${expr}) ${filter.op} ? ELSE ${expr} ${filter.op} ? END)`,
+        sql`(CASE WHEN ${num} IS NOT NULL THEN ${num} ${op} ${filter.value} ELSE ${expr} ${op} ${String(filter.value)} END)`,
       );
-      this.whereParams.push(filter.value, String(filter.value));
     } else {
-      this.where.push(`${NUMERIC_FN}(${expr}) ${filter.op} ?`);
-      this.whereParams.push(filter.value);
+      this.where.push(sql`${num} ${op} ${filter.value}`);
     }
   }
 
-  orderBy(sort: RunSort): string {
-    const dir = sort.descending ? 'DESC' : 'ASC';
-    if (sort.field === 'column') return `r.${sort.key} IS NULL, r.${sort.key} ${dir}, r.id`;
+  orderBy(sort: RunSort): RawBuilder<unknown> {
+    const dir = sql.raw(sort.descending ? 'DESC' : 'ASC');
+    if (sort.field === 'column') {
+      const col = sql.ref(`r.${sort.key}`);
+      return sql`${col} IS NULL, ${col} ${dir}, r.id`;
+    }
     const expr = this.valueOf(sort.field, sort.key);
-    const tail = 'r.start_time DESC, r.id';
+    const tail = sql`r.start_time DESC, r.id`;
     // runs without the value go last whichever the direction
-    if (sort.field === 'metrics') return `${expr} IS NULL, ${expr} ${dir}, ${tail}`;
-    return `${expr} IS NULL, ${NUMERIC_FN}(${expr}) ${dir} NULLS LAST, ${expr} ${dir}, ${tail}`;
+    if (sort.field === 'metrics') return sql`${expr} IS NULL, ${expr} ${dir}, ${tail}`;
+    return sql`${expr} IS NULL, ${sql.raw(NUMERIC_FN)}(${expr}) ${dir} NULLS LAST, ${expr} ${dir}, ${tail}`;
   }
 }

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { ConflictError, UsageError } from '../errors.js';
 import { isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
 import { getOrCreateExperiment } from './experiments.js';
 import { describeLapse, lapse } from './leases.js';
 import { RUN_LOOKUP, requireExactId, resolveId } from './lookup.js';
-import { DATASET_COLUMNS, RUN_SELECT, metricValue, toDataset, toRun } from './rows.js';
+import { DATASET_COLUMNS, RUN_SELECT, inList, metricValue, toDataset, toRun } from './rows.js';
 import type { DatasetRow, RunRow } from './rows.js';
 import type {
   Artifact,
@@ -25,8 +26,9 @@ function newRunId(): string {
   return randomBytes(16).toString('hex');
 }
 
-export function loadRun(ctx: RegistryContext, id: string): Run {
-  const row = ctx.stmt<RunRow>(`${RUN_SELECT} WHERE r.id = ?`).get(requireExactId(ctx, RUN_LOOKUP, id));
+export async function loadRun(ctx: RegistryContext, id: string): Promise<Run> {
+  const exact = await requireExactId(ctx, RUN_LOOKUP, id);
+  const row = await ctx.one(sql<RunRow>`${RUN_SELECT} WHERE r.id = ${exact}`);
   if (!row) throw new Error(`run ${id} vanished while it was read`);
   return presentRun(ctx, toRun(row));
 }
@@ -44,40 +46,29 @@ export function presentRun<R extends Run>(ctx: RegistryContext, run: R): R {
   };
 }
 
-export function startRun(ctx: RegistryContext, input: StartRunInput): Run {
+export async function startRun(ctx: RegistryContext, input: StartRunInput): Promise<Run> {
   checkNonEmpty('run name', input.name);
   const tags = Object.entries(input.tags ?? {});
   for (const [key] of tags) checkKey('tag', key);
-  const run = ctx.write(() => {
-    const experiment = getOrCreateExperiment(ctx, input.experiment);
-    const parent = input.parentRunId ? requireExactId(ctx, RUN_LOOKUP, input.parentRunId) : null;
+  const run = await ctx.write(async (tx) => {
+    const experiment = await getOrCreateExperiment(tx, input.experiment);
+    const parent = input.parentRunId ? await requireExactId(tx, RUN_LOOKUP, input.parentRunId) : null;
     const id = newRunId();
-    const now = ctx.now();
-    ctx
-      .stmt(
-        `INSERT INTO runs (id, experiment_id, name, parent_run_id, status, start_time, pid, hostname, heartbeat_at, lease_expires_at)
-         VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        id,
-        experiment.id,
-        input.name,
-        parent,
-        now.toISOString(),
-        ctx.pid,
-        ctx.hostname,
-        now.toISOString(),
-        ctx.leases.expiry(now),
-      );
-    const insertTag = ctx.stmt('INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)');
-    for (const [key, value] of tags) insertTag.run(id, key, value);
-    // a lock taken before its run started names the first top-level run, so an operator sees whose it is
-    if (parent === null) {
-      ctx
-        .stmt('UPDATE locks SET run_id = ? WHERE run_id IS NULL AND token IN (SELECT value FROM json_each(?))')
-        .run(id, JSON.stringify(ctx.leases.lockTokens()));
+    const now = tx.now();
+    await tx.run(
+      sql`INSERT INTO runs (id, experiment_id, name, parent_run_id, status, start_time, pid, hostname, heartbeat_at, lease_expires_at)
+        VALUES (${id}, ${experiment.id}, ${input.name}, ${parent}, 'RUNNING', ${now.toISOString()}, ${tx.pid},
+          ${tx.hostname}, ${now.toISOString()}, ${tx.leases.expiry(now)})`,
+    );
+    for (const [key, value] of tags) {
+      await tx.run(sql`INSERT INTO tags (run_id, key, value) VALUES (${id}, ${key}, ${value})`);
     }
-    return loadRun(ctx, id);
+    // a lock taken before its run started names the first top-level run, so an operator sees whose it is
+    const tokens = tx.leases.lockTokens();
+    if (parent === null && tokens.length > 0) {
+      await tx.run(sql`UPDATE locks SET run_id = ${id} WHERE run_id IS NULL AND token IN (${inList(tokens)})`);
+    }
+    return loadRun(tx, id);
   });
   ctx.leases.holdRun(run.id);
   return run;
@@ -88,17 +79,22 @@ function paramText(value: ParamValue): string {
 }
 
 /** Params are set once per run, like MLflow's: logging the same value again is fine, a different one is an error. */
-export function logParams(ctx: RegistryContext, runId: string, params: Record<string, ParamValue>): void {
+export async function logParams(
+  ctx: RegistryContext,
+  runId: string,
+  params: Record<string, ParamValue>,
+): Promise<void> {
   const entries = Object.entries(params);
   for (const [key] of entries) checkKey('param', key);
-  ctx.write(() => {
-    requireExactId(ctx, RUN_LOOKUP, runId);
-    const existing = ctx.stmt<{ value: string }>('SELECT value FROM params WHERE run_id = ? AND key = ?');
-    const insert = ctx.stmt('INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)');
+  await ctx.write(async (tx) => {
+    await requireExactId(tx, RUN_LOOKUP, runId);
     for (const [key, raw] of entries) {
       const value = paramText(raw);
-      const old = existing.get(runId, key);
-      if (old === undefined) insert.run(runId, key, value);
+      const old = await tx.one(
+        sql<{ value: string }>`SELECT value FROM params WHERE run_id = ${runId} AND key = ${key}`,
+      );
+      if (old === undefined)
+        await tx.run(sql`INSERT INTO params (run_id, key, value) VALUES (${runId}, ${key}, ${value})`);
       else if (old.value !== value) {
         throw new ConflictError(
           `param ${key} of run ${runId} is already '${old.value}' and cannot become '${value}'; params never change once logged, so start a new run instead`,
@@ -114,65 +110,73 @@ function checkMetric(key: string, value: number, step: number): void {
   if (!Number.isSafeInteger(step)) throw new UsageError(`metric ${key} step must be a whole number, not ${step}`);
 }
 
-function insertMetric(
+async function insertMetrics(
+  tx: RegistryContext,
+  runId: string,
+  entries: ReadonlyArray<[string, number]>,
+  step: number,
+): Promise<void> {
+  await requireExactId(tx, RUN_LOOKUP, runId);
+  if (entries.length === 0) return;
+  const time = isoNow(tx);
+  const rows = entries.map(
+    ([key, value]) => sql`(${runId}, ${key}, ${Number.isNaN(value) ? null : value}, ${step}, ${time})`,
+  );
+  await tx.run(sql`INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES ${sql.join(rows)}`);
+}
+
+export async function logMetric(
   ctx: RegistryContext,
   runId: string,
   key: string,
   value: number,
-  step: number,
-  time: string,
-): void {
-  ctx
-    .stmt('INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)')
-    .run(runId, key, Number.isNaN(value) ? null : value, step, time);
-}
-
-export function logMetric(ctx: RegistryContext, runId: string, key: string, value: number, step = 0): void {
+  step = 0,
+): Promise<void> {
   checkMetric(key, value, step);
-  ctx.write(() => {
-    requireExactId(ctx, RUN_LOOKUP, runId);
-    insertMetric(ctx, runId, key, value, step, isoNow(ctx));
-  });
+  await ctx.write((tx) => insertMetrics(tx, runId, [[key, value]], step));
 }
 
-export function logMetrics(ctx: RegistryContext, runId: string, metrics: Record<string, number>, step = 0): void {
+export async function logMetrics(
+  ctx: RegistryContext,
+  runId: string,
+  metrics: Record<string, number>,
+  step = 0,
+): Promise<void> {
   const entries = Object.entries(metrics);
   for (const [key, value] of entries) checkMetric(key, value, step);
-  ctx.write(() => {
-    requireExactId(ctx, RUN_LOOKUP, runId);
-    const time = isoNow(ctx);
-    for (const [key, value] of entries) insertMetric(ctx, runId, key, value, step, time);
+  await ctx.write((tx) => insertMetrics(tx, runId, entries, step));
+}
+
+export async function setTags(ctx: RegistryContext, runId: string, tags: Record<string, string>): Promise<void> {
+  const entries = Object.entries(tags);
+  for (const [key] of entries) checkKey('tag', key);
+  await ctx.write(async (tx) => {
+    await requireExactId(tx, RUN_LOOKUP, runId);
+    for (const [key, value] of entries) await upsertTag(tx, runId, key, String(value));
   });
 }
 
-export function setTags(ctx: RegistryContext, runId: string, tags: Record<string, string>): void {
-  const entries = Object.entries(tags);
-  for (const [key] of entries) checkKey('tag', key);
-  ctx.write(() => {
-    requireExactId(ctx, RUN_LOOKUP, runId);
-    const upsert = ctx.stmt(
-      `INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)
-       ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`,
-    );
-    for (const [key, value] of entries) upsert.run(runId, key, String(value));
-  });
+export function upsertTag(tx: RegistryContext, runId: string, key: string, value: string): Promise<number> {
+  return tx.run(
+    sql`INSERT INTO tags (run_id, key, value) VALUES (${runId}, ${key}, ${value})
+      ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`,
+  );
 }
 
 /** Logging the same path again replaces its record (a re-uploaded report). */
-export function logArtifact(ctx: RegistryContext, runId: string, artifact: ArtifactInput): void {
+export async function logArtifact(ctx: RegistryContext, runId: string, artifact: ArtifactInput): Promise<void> {
   checkNonEmpty('artifact path', artifact.path);
   checkNonEmpty('artifact uri', artifact.uri);
   checkCount('artifact size', artifact.size);
   checkSha256(`sha256 of artifact ${artifact.path}`, artifact.sha256);
-  ctx.write(() => {
-    requireExactId(ctx, RUN_LOOKUP, runId);
-    ctx
-      .stmt(
-        `INSERT INTO artifacts (run_id, path, size, sha256, uri, created_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,
-           uri = excluded.uri, created_at = excluded.created_at`,
-      )
-      .run(runId, artifact.path, artifact.size, artifact.sha256, artifact.uri, isoNow(ctx));
+  await ctx.write(async (tx) => {
+    await requireExactId(tx, RUN_LOOKUP, runId);
+    await tx.run(
+      sql`INSERT INTO artifacts (run_id, path, size, sha256, uri, created_at)
+        VALUES (${runId}, ${artifact.path}, ${artifact.size}, ${artifact.sha256}, ${artifact.uri}, ${isoNow(tx)})
+        ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,
+          uri = excluded.uri, created_at = excluded.created_at`,
+    );
   });
 }
 
@@ -183,41 +187,31 @@ function optionalCount(what: string, value: number | null | undefined): number |
   return rounded;
 }
 
-function elapsedMs(startIso: string, end: Date): number {
+export function elapsedMs(startIso: string, end: Date): number {
   return Math.max(0, end.getTime() - Date.parse(startIso));
 }
 
-export function finishRun(ctx: RegistryContext, runId: string, input: FinishRunInput): Run {
+export async function finishRun(ctx: RegistryContext, runId: string, input: FinishRunInput): Promise<Run> {
   if (input.status !== 'FINISHED' && input.status !== 'FAILED') {
     throw new UsageError(`a run finishes as FINISHED or FAILED, not ${String(input.status)}`);
   }
   const peak = optionalCount('peak RSS bytes', input.peakRssBytes);
   const cpu = optionalCount('CPU time (ms)', input.cpuTimeMs);
   ctx.leases.dropRun(runId);
-  return ctx.write(() => {
-    const run = loadRun(ctx, runId);
+  return ctx.write(async (tx) => {
+    const run = await loadRun(tx, runId);
     if (run.status !== 'RUNNING') {
       const why = run.error ? ` (${run.error})` : '';
       throw new ConflictError(`run ${runId} is already ${run.status}${why}; only a RUNNING run can be finished`);
     }
-    const end = ctx.now();
-    ctx
-      .stmt(
-        `UPDATE runs SET status = ?, end_time = ?, duration_ms = ?, peak_rss_bytes = ?, cpu_time_ms = ?, error = ?,
-           heartbeat_at = ?, lease_expires_at = NULL
-         WHERE id = ?`,
-      )
-      .run(
-        input.status,
-        end.toISOString(),
-        elapsedMs(run.startTime, end),
-        peak,
-        cpu,
-        input.error ?? null,
-        end.toISOString(),
-        runId,
-      );
-    return loadRun(ctx, runId);
+    const end = tx.now().toISOString();
+    await tx.run(
+      sql`UPDATE runs SET status = ${input.status}, end_time = ${end}, duration_ms = ${elapsedMs(run.startTime, new Date(end))},
+          peak_rss_bytes = ${peak}, cpu_time_ms = ${cpu}, error = ${input.error ?? null},
+          heartbeat_at = ${end}, lease_expires_at = NULL
+        WHERE id = ${runId}`,
+    );
+    return loadRun(tx, runId);
   });
 }
 
@@ -231,12 +225,12 @@ interface LeaseRow {
 }
 
 /** RUNNING runs, other than this connection's own, whose lease ran out or whose process died on this host. */
-export function findStaleRuns(ctx: RegistryContext): Array<{ id: string; startTime: string; error: string }> {
-  const running = ctx
-    .stmt<LeaseRow>(
-      "SELECT id, pid, hostname, start_time, heartbeat_at, lease_expires_at FROM runs WHERE status = 'RUNNING'",
-    )
-    .all();
+export async function findStaleRuns(
+  ctx: RegistryContext,
+): Promise<Array<{ id: string; startTime: string; error: string }>> {
+  const running = await ctx.all(
+    sql<LeaseRow>`SELECT id, pid, hostname, start_time, heartbeat_at, lease_expires_at FROM runs WHERE status = 'RUNNING'`,
+  );
   const now = ctx.now();
   const stale: Array<{ id: string; startTime: string; error: string }> = [];
   for (const r of running) {
@@ -251,13 +245,22 @@ export function findStaleRuns(ctx: RegistryContext): Array<{ id: string; startTi
   return stale;
 }
 
+/** Marks one RUNNING run FAILED; 1 when it was still RUNNING, 0 when someone finished or failed it first. */
+export function failRun(tx: RegistryContext, id: string, startTime: string, end: Date, error: string): Promise<number> {
+  return tx.run(
+    sql`UPDATE runs SET status = 'FAILED', end_time = ${end.toISOString()}, duration_ms = ${elapsedMs(startTime, end)},
+        error = ${error}, lease_expires_at = NULL
+      WHERE id = ${id} AND status = 'RUNNING'`,
+  );
+}
+
 /**
  * RUNNING runs whose holder is gone (lease run out on any host, or process dead on this one) become FAILED;
  * returns how many. A read-only registry only shows them as FAILED.
  */
-export function reapDeadRuns(ctx: RegistryContext): number {
+export async function reapDeadRuns(ctx: RegistryContext): Promise<number> {
   // found outside the transaction so no write lock is held across system calls
-  const stale = findStaleRuns(ctx);
+  const stale = await findStaleRuns(ctx);
   if (ctx.readOnly) {
     const endTime = isoNow(ctx);
     ctx.staleRuns.clear();
@@ -265,88 +268,78 @@ export function reapDeadRuns(ctx: RegistryContext): number {
     return 0;
   }
   if (stale.length === 0) return 0;
-  return ctx.write(() => {
-    const end = ctx.now();
-    const update = ctx.stmt(
-      `UPDATE runs SET status = 'FAILED', end_time = ?, duration_ms = ?, error = ?, lease_expires_at = NULL
-       WHERE id = ? AND status = 'RUNNING'`,
-    );
+  return ctx.write(async (tx) => {
+    const end = tx.now();
     let count = 0;
-    for (const r of stale) count += update.run(end.toISOString(), elapsedMs(r.startTime, end), r.error, r.id).changes;
+    for (const r of stale) count += await failRun(tx, r.id, r.startTime, end, r.error);
     return count;
   });
 }
 
-function idsJson(ids: readonly string[]): string {
-  return JSON.stringify(ids);
-}
+/** Runs per query when values are read for many runs: well under either database's limit on bound values. */
+const CHUNK = 500;
 
-/** Params, tags and latest metrics for many runs in three queries. */
-export function loadRunValues(ctx: RegistryContext, runs: readonly Run[]): RunSummary[] {
+/** Params, tags and latest metrics for many runs in three queries per few hundred runs. */
+export async function loadRunValues(ctx: RegistryContext, runs: readonly Run[]): Promise<RunSummary[]> {
   const byId = new Map<string, RunSummary>();
   for (const run of runs) byId.set(run.id, { ...run, params: {}, metrics: {}, tags: {} });
-  const ids = idsJson(runs.map((r) => r.id));
-  const kv = (table: 'params' | 'tags') =>
-    ctx
-      .stmt<{ run_id: string; key: string; value: string }>(
-        `SELECT run_id, key, value FROM ${table} WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY key`,
-      )
-      .all(ids);
-  for (const row of kv('params')) {
-    const summary = byId.get(row.run_id);
-    if (summary) summary.params[row.key] = row.value;
-  }
-  for (const row of kv('tags')) {
-    const summary = byId.get(row.run_id);
-    if (summary) summary.tags[row.key] = row.value;
-  }
-  const latest = ctx
-    .stmt<{ run_id: string; key: string; value: number | null }>(
-      `SELECT run_id, key, value FROM (
+  for (let i = 0; i < runs.length; i += CHUNK) {
+    const ids = inList(runs.slice(i, i + CHUNK).map((r) => r.id));
+    const kv = (table: 'params' | 'tags') =>
+      ctx.all(
+        sql<{ run_id: string; key: string; value: string }>`SELECT run_id, key, value FROM ${sql.table(table)}
+          WHERE run_id IN (${ids}) ORDER BY key`,
+      );
+    for (const row of await kv('params')) {
+      const summary = byId.get(row.run_id);
+      if (summary) summary.params[row.key] = row.value;
+    }
+    for (const row of await kv('tags')) {
+      const summary = byId.get(row.run_id);
+      if (summary) summary.tags[row.key] = row.value;
+    }
+    const latest = await ctx.all(
+      sql<{ run_id: string; key: string; value: number | null }>`SELECT run_id, key, value FROM (
          SELECT run_id, key, value,
            row_number() OVER (PARTITION BY run_id, key ORDER BY step DESC, id DESC) AS rn
-         FROM metrics WHERE run_id IN (SELECT value FROM json_each(?))
-       ) WHERE rn = 1 ORDER BY key`,
-    )
-    .all(ids);
-  for (const row of latest) {
-    const summary = byId.get(row.run_id);
-    if (summary) summary.metrics[row.key] = metricValue(row.value);
+         FROM metrics WHERE run_id IN (${ids})
+       ) latest WHERE rn = 1 ORDER BY key`,
+    );
+    for (const row of latest) {
+      const summary = byId.get(row.run_id);
+      if (summary) summary.metrics[row.key] = metricValue(row.value);
+    }
   }
   return runs.map((r) => byId.get(r.id) as RunSummary);
 }
 
-export function getRun(ctx: RegistryContext, idOrPrefix: string): RunDetail {
-  const id = resolveId(ctx, RUN_LOOKUP, idOrPrefix);
-  return ctx.db
-    .transaction(() => {
-      const [summary] = loadRunValues(ctx, [loadRun(ctx, id)]);
-      if (!summary) throw new Error(`run ${id} vanished while it was read`);
-      const metricHistory: Record<string, MetricPoint[]> = {};
-      const points = ctx
-        .stmt<{ key: string; value: number | null; step: number; timestamp: string }>(
-          'SELECT key, value, step, timestamp FROM metrics WHERE run_id = ? ORDER BY key, step, id',
-        )
-        .all(id);
-      for (const p of points) {
-        metricHistory[p.key] ??= [];
-        metricHistory[p.key]!.push({ value: metricValue(p.value), step: p.step, timestamp: p.timestamp });
-      }
-      const artifacts: Artifact[] = ctx
-        .stmt<{ path: string; size: number; sha256: string; uri: string; created_at: string }>(
-          'SELECT path, size, sha256, uri, created_at FROM artifacts WHERE run_id = ? ORDER BY path',
-        )
-        .all(id)
-        .map((a) => ({ path: a.path, size: a.size, sha256: a.sha256, uri: a.uri, createdAt: a.created_at }));
-      const datasets = ctx
-        .stmt<DatasetRow & { role: DatasetRole }>(
-          `SELECT ${DATASET_COLUMNS}, rd.role FROM datasets d JOIN run_datasets rd ON rd.dataset_id = d.id
-           WHERE rd.run_id = ? ORDER BY rd.role, d.created_at`,
-        )
-        .all(id)
-        .map((row) => ({ ...toDataset(row), role: row.role }));
-      const children = ctx.stmt<{ n: number }>('SELECT count(*) AS n FROM runs WHERE parent_run_id = ?').get(id);
-      return { ...summary, metricHistory, artifacts, datasets, childrenCount: children?.n ?? 0 };
-    })
-    .deferred();
+export async function getRun(ctx: RegistryContext, idOrPrefix: string): Promise<RunDetail> {
+  const id = await resolveId(ctx, RUN_LOOKUP, idOrPrefix);
+  return ctx.read(async (tx) => {
+    const [summary] = await loadRunValues(tx, [await loadRun(tx, id)]);
+    if (!summary) throw new Error(`run ${id} vanished while it was read`);
+    const metricHistory: Record<string, MetricPoint[]> = {};
+    const points = await tx.all(
+      sql<{ key: string; value: number | null; step: number; timestamp: string }>`SELECT key, value, step, timestamp
+        FROM metrics WHERE run_id = ${id} ORDER BY key, step, id`,
+    );
+    for (const p of points) {
+      metricHistory[p.key] ??= [];
+      metricHistory[p.key]!.push({ value: metricValue(p.value), step: p.step, timestamp: p.timestamp });
+    }
+    const artifacts: Artifact[] = (
+      await tx.all(
+        sql<{ path: string; size: number; sha256: string; uri: string; created_at: string }>`SELECT path, size, sha256,
+          uri, created_at FROM artifacts WHERE run_id = ${id} ORDER BY path`,
+      )
+    ).map((a) => ({ path: a.path, size: a.size, sha256: a.sha256, uri: a.uri, createdAt: a.created_at }));
+    const datasets = (
+      await tx.all(
+        sql<DatasetRow & { role: DatasetRole }>`SELECT ${DATASET_COLUMNS}, rd.role FROM datasets d
+          JOIN run_datasets rd ON rd.dataset_id = d.id WHERE rd.run_id = ${id} ORDER BY rd.role, d.created_at`,
+      )
+    ).map((row) => ({ ...toDataset(row), role: row.role }));
+    const children = await tx.one(sql<{ n: number }>`SELECT count(*) AS n FROM runs WHERE parent_run_id = ${id}`);
+    return { ...summary, metricHistory, artifacts, datasets, childrenCount: children?.n ?? 0 };
+  });
 }

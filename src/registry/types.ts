@@ -222,4 +222,4 @@ export interface BrokenLock {
 }
 
 /** Frees the lock; calling it again, or after another process reclaimed the lock, does nothing. */
-export type ReleaseLock = () => void;
+export type ReleaseLock = () => Promise<void>;

@@ -8,12 +8,12 @@ const HOSTILE = 'moved\nby hand\r\t\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe \x7f\x9
 const SHOWN = 'moved\\nby hand\\r\\t\\x1b[2J\\x1b]0;pwned\\x07 \\u202egnp.exe \\x7f\\x9b done';
 
 describe('printable', () => {
-  it('escapes control characters and bidi overrides, and leaves other text alone', () => {
+  it('escapes control characters and bidi overrides, and leaves other text alone', async () => {
     expect(printable(HOSTILE)).toBe(SHOWN);
     expect(printable('Sydnéy 東京 ✓ C:\\path')).toBe('Sydnéy 東京 ✓ C:\\path');
   });
 
-  it('keeps tables one line per row', () => {
+  it('keeps tables one line per row', async () => {
     expect(table(['why'], [['a\nb'], ['c']])).toBe('why\na\\nb\nc\n');
   });
 });
@@ -21,12 +21,12 @@ describe('printable', () => {
 describe('user text in human output', () => {
   it('is stored as given and printed escaped by models show, runs list and runs show', async () => {
     const cwd = tempDir();
-    const registry = open(join(cwd, '.rainops', 'registry.db'));
-    const ids = seedRunAndDataset(registry);
-    registry.setTags(ids.runId, { note: HOSTILE });
-    const named = registry.startRun({ experiment: 'Rain Dataset', name: `evil\x1b[31m\nname` }).id;
-    registry.finishRun(named, { status: 'FAILED', error: 'boom\n\x1b[0m' });
-    registry.createModelVersion({
+    const registry = await open(join(cwd, '.rainops', 'registry.db'));
+    const ids = await seedRunAndDataset(registry);
+    await registry.setTags(ids.runId, { note: HOSTILE });
+    const named = (await registry.startRun({ experiment: 'Rain Dataset', name: `evil\x1b[31m\nname` })).id;
+    await registry.finishRun(named, { status: 'FAILED', error: 'boom\n\x1b[0m' });
+    await registry.createModelVersion({
       model: 'M',
       runId: ids.runId,
       datasetId: ids.datasetId,
@@ -36,11 +36,11 @@ describe('user text in human output', () => {
       params: {},
       metrics: { test_f1: 0.7 },
     });
-    registry.close();
+    await registry.close();
 
     const promote = await cli(['promote', 'M', '1', '--reason', HOSTILE, '--json'], {}, cwd);
     expect(promote.code, promote.stderr).toBe(0);
-    const stored = open(join(cwd, '.rainops', 'registry.db')).aliasHistory('M');
+    const stored = await (await open(join(cwd, '.rainops', 'registry.db'))).aliasHistory('M');
     expect(stored.at(-1)!.reason).toBe(HOSTILE);
 
     const show = await cli(['models', 'show', 'M'], {}, cwd);

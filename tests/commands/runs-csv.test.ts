@@ -7,15 +7,16 @@ import { cli, tempDir } from '../helpers/cli.js';
 describe('runs compare --csv', () => {
   it('quotes values holding commas, quotes, carriage returns and newlines, so that they read back as written', async () => {
     const cwd = tempDir();
-    const registry = openRegistry(join(cwd, '.rainops/registry.db'));
+    const registry = await openRegistry(join(cwd, '.rainops/registry.db'));
     const odd = ['a,b', 'say "hi"', 'line\rbreak', 'two\nlines'];
-    const ids = odd.slice(0, 2).map((_, i) => {
-      const run = registry.startRun({ experiment: 'csv', name: `run ${i}` });
-      registry.logParams(run.id, { note: odd[i * 2]!, other: odd[i * 2 + 1]! });
-      registry.finishRun(run.id, { status: 'FINISHED' });
-      return run.id;
-    });
-    registry.close();
+    const ids: string[] = [];
+    for (const i of [0, 1]) {
+      const run = await registry.startRun({ experiment: 'csv', name: `run ${i}` });
+      await registry.logParams(run.id, { note: odd[i * 2]!, other: odd[i * 2 + 1]! });
+      await registry.finishRun(run.id, { status: 'FINISHED' });
+      ids.push(run.id);
+    }
+    await registry.close();
     const r = await cli(['runs', 'compare', ...ids, '--csv'], {}, cwd);
     expect(r.code).toBe(0);
     const rows = parse(r.stdout) as string[][];

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
 import { failActiveRuns, tracked } from '../../src/core/tracking.js';
 import { fakeClock, open, tempDbPath } from '../registry/helpers.js';
@@ -9,34 +9,34 @@ describe('tracked', () => {
   it('holds the run on a lease while the body works, and finishes it', async () => {
     const clock = fakeClock();
     const file = tempDbPath();
-    const registry = open(file, { now: clock.now, leaseMs: 10_000 });
-    const other = open(file, { now: clock.now, hostname: 'elsewhere' });
+    const registry = await open(file, { now: clock.now, leaseMs: 10_000 });
+    const other = await open(file, { now: clock.now, hostname: 'elsewhere' });
     let id = '';
     const out = await tracked(registry, INPUT, async (run) => {
       id = run.id;
       for (let i = 0; i < 3; i++) {
         clock.advance(9_000);
-        expect(registry.heartbeat()).toMatchObject({ runs: 1, lost: [] });
-        expect(other.reapDeadRuns()).toBe(0);
+        expect(await registry.heartbeat()).toMatchObject({ runs: 1, lost: [] });
+        expect(await other.reapDeadRuns()).toBe(0);
       }
       return 42;
     });
     expect(out).toBe(42);
-    expect(registry.getRun(id)).toMatchObject({
+    expect(await registry.getRun(id)).toMatchObject({
       status: 'FINISHED',
       durationMs: 27_000,
       cpuTimeMs: expect.any(Number),
     });
-    expect(registry.heartbeat()).toEqual({ runs: 0, locks: 0, lost: [] });
+    expect(await registry.heartbeat()).toEqual({ runs: 0, locks: 0, lost: [] });
   });
 
   it('says so when another process failed the run while the body worked', async () => {
     const file = tempDbPath();
-    const registry = open(file);
-    const operator = open(file, { hostname: 'ops' });
+    const registry = await open(file);
+    const operator = await open(file, { hostname: 'ops' });
     await registry.acquireLock('model:m');
     const run = tracked(registry, INPUT, async () => {
-      operator.breakLock('model:m', { reason: 'stuck' });
+      await operator.breakLock('model:m', { reason: 'stuck' });
       return 'done';
     });
     await expect(run).rejects.toThrow(ConflictError);
@@ -47,13 +47,13 @@ describe('tracked', () => {
 
   it("rethrows the body's own error when the run had already been failed", async () => {
     const file = tempDbPath();
-    const registry = open(file);
-    const operator = open(file, { hostname: 'ops' });
+    const registry = await open(file);
+    const operator = await open(file, { hostname: 'ops' });
     await registry.acquireLock('model:m');
     const boom = new Error('disk full');
     await expect(
       tracked(registry, INPUT, async () => {
-        operator.breakLock('model:m');
+        await operator.breakLock('model:m');
         throw boom;
       }),
     ).rejects.toBe(boom);
@@ -61,8 +61,8 @@ describe('tracked', () => {
 
   it('on a signal, fails what is still open and skips what another process already failed', async () => {
     const file = tempDbPath();
-    const registry = open(file);
-    const operator = open(file, { hostname: 'ops' });
+    const registry = await open(file);
+    const operator = await open(file, { hostname: 'ops' });
     await registry.acquireLock('model:m');
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -74,12 +74,12 @@ describe('tracked', () => {
         await gate;
       });
     });
-    await new Promise((r) => setImmediate(r));
-    expect(ids).toHaveLength(2);
+    // both runs started: waited on, since each start is a few registry round trips
+    await vi.waitFor(() => expect(ids).toHaveLength(2));
     // the operator fails the top run (and with it the trial); a signal then finds nothing left to fail
-    operator.breakLock('model:m');
-    expect(failActiveRuns('interrupted by SIGTERM')).toBe(0);
-    expect(registry.getRun(ids[1]!)).toMatchObject({
+    await operator.breakLock('model:m');
+    expect(await failActiveRuns('interrupted by SIGTERM')).toBe(0);
+    expect(await registry.getRun(ids[1]!)).toMatchObject({
       status: 'FAILED',
       error: expect.stringMatching(/^lock model:m broken by operator on ops$/),
     });

@@ -16,14 +16,14 @@ import { ONE_LEAF } from '../helpers/trees.js';
 const M = 'M';
 
 /** A registry holding versions 1 (the champion, prod_best) and 2 (the challenger) of M, each from its own run. */
-function twoVersions(): { registry: Registry; challengerRun: string } {
-  const registry = open(tempDbPath());
-  const { runId, datasetId } = seedRunAndDataset(registry);
-  const challengerRun = registry.startRun({ experiment: 'Rain Dataset', name: 'retrain' }).id;
+async function twoVersions(): Promise<{ registry: Registry; challengerRun: string }> {
+  const registry = await open(tempDbPath());
+  const { runId, datasetId } = await seedRunAndDataset(registry);
+  const challengerRun = (await registry.startRun({ experiment: 'Rain Dataset', name: 'retrain' })).id;
   const version = { model: M, datasetId, bundleUri: 'memory:///models/M', bundleSha256: SHA_A, engine: 'wasm' };
-  registry.createModelVersion({ ...version, runId, params: {}, metrics: {} });
-  registry.createModelVersion({ ...version, runId: challengerRun, params: {}, metrics: {} });
-  registry.setAlias({ model: M, alias: 'prod_best', version: 1, expected: null, actor: 'test', reason: 'first' });
+  await registry.createModelVersion({ ...version, runId, params: {}, metrics: {} });
+  await registry.createModelVersion({ ...version, runId: challengerRun, params: {}, metrics: {} });
+  await registry.setAlias({ model: M, alias: 'prod_best', version: 1, expected: null, actor: 'test', reason: 'first' });
   return { registry, challengerRun };
 }
 
@@ -31,15 +31,15 @@ const round = { model: M, champion: 1, challenger: 2, minDelta: 0, actor: 'retra
 
 describe('the champion/challenger policy', () => {
   it('promotes a challenger whose F1 is strictly above the champion, recording who and why', async () => {
-    const { registry } = twoVersions();
+    const { registry } = await twoVersions();
     const verdict = await settleChallenger(registry, { ...round, championF1: 0.6, challengerF1: 0.61 });
     expect(verdict).toEqual({
       winner: 'challenger',
       promoted: true,
       message: 'challenger v2 wins (F1 0.6100 vs 0.6000); prod_best -> v2',
     });
-    expect(registry.getAlias(M, 'prod_best')).toBe(2);
-    expect(registry.aliasHistory(M, 'prod_best').at(-1)).toMatchObject({
+    expect(await registry.getAlias(M, 'prod_best')).toBe(2);
+    expect((await registry.aliasHistory(M, 'prod_best')).at(-1)).toMatchObject({
       fromVersion: 1,
       toVersion: 2,
       actor: 'retrain run r',
@@ -48,7 +48,7 @@ describe('the champion/challenger policy', () => {
   });
 
   it('keeps the champion on a tie, and when the challenger is not above it by min-delta', async () => {
-    const { registry } = twoVersions();
+    const { registry } = await twoVersions();
     expect(await settleChallenger(registry, { ...round, championF1: 0.6, challengerF1: 0.6 })).toEqual({
       winner: 'champion',
       promoted: false,
@@ -61,40 +61,47 @@ describe('the champion/challenger policy', () => {
         message: 'champion v1 stays (challenger v2 F1 0.6100 is not above 0.6000 + 0.02)',
       },
     );
-    expect(registry.getAlias(M, 'prod_best')).toBe(1);
-    expect(registry.aliasHistory(M, 'prod_best')).toHaveLength(1);
+    expect(await registry.getAlias(M, 'prod_best')).toBe(1);
+    expect(await registry.aliasHistory(M, 'prod_best')).toHaveLength(1);
   });
 
   it("never promotes a failed run's version, however much better it scores", async () => {
-    const { registry, challengerRun } = twoVersions();
-    registry.finishRun(challengerRun, { status: 'FAILED', error: 'killed after registering' });
+    const { registry, challengerRun } = await twoVersions();
+    await registry.finishRun(challengerRun, { status: 'FAILED', error: 'killed after registering' });
     const verdict = await settleChallenger(registry, { ...round, championF1: 0.5, challengerF1: 0.9 });
     expect(verdict).toEqual({
       winner: 'challenger',
       promoted: false,
       message: `challenger v2 won (F1 0.9000 vs 0.5000) but v2's run ${challengerRun} FAILED, and a version of a failed run is never promoted implicitly; check it, then promote it by hand with 'rainops promote M 2' if it is sound`,
     });
-    expect(registry.getAlias(M, 'prod_best')).toBe(1);
+    expect(await registry.getAlias(M, 'prod_best')).toBe(1);
   });
 
   it('leaves the alias where another process moved it since the round began', async () => {
-    const { registry } = twoVersions();
-    const { runId, datasetId } = seedRunAndDataset(registry, 'ds-2');
+    const { registry } = await twoVersions();
+    const { runId, datasetId } = await seedRunAndDataset(registry, 'ds-2');
     const v3 = { model: M, runId, datasetId, bundleUri: 'memory:///models/M/3', bundleSha256: SHA_A, engine: 'wasm' };
-    registry.createModelVersion({ ...v3, params: {}, metrics: {} });
-    registry.setAlias({ model: M, alias: 'prod_best', version: 3, expected: 1, actor: 'other', reason: 'theirs' });
+    await registry.createModelVersion({ ...v3, params: {}, metrics: {} });
+    await registry.setAlias({
+      model: M,
+      alias: 'prod_best',
+      version: 3,
+      expected: 1,
+      actor: 'other',
+      reason: 'theirs',
+    });
     const verdict = await settleChallenger(registry, { ...round, championF1: 0.5, challengerF1: 0.9 });
     expect(verdict.promoted).toBe(false);
     expect(verdict.message).toMatch(/^challenger v2 won \(F1 0\.9000 vs 0\.5000\) but .*nothing was promoted/);
-    expect(registry.getAlias(M, 'prod_best')).toBe(3);
+    expect(await registry.getAlias(M, 'prod_best')).toBe(3);
   });
 });
 
 describe('moveAlias', () => {
   it('moves only a READY version, and only from the version the mover saw', async () => {
-    const { registry } = twoVersions();
-    const { runId, datasetId } = seedRunAndDataset(registry, 'ds-2');
-    registry.createModelVersion({
+    const { registry } = await twoVersions();
+    const { runId, datasetId } = await seedRunAndDataset(registry, 'ds-2');
+    await registry.createModelVersion({
       model: M,
       runId,
       datasetId,
@@ -110,7 +117,7 @@ describe('moveAlias', () => {
       'M v3 is PENDING, not READY; only a complete version can take an alias',
     );
     await expect(moveAlias(registry, { ...move, version: 2, expected: null })).rejects.toThrow(RainopsError);
-    expect(registry.getAlias(M, 'prod_best')).toBe(1);
+    expect(await registry.getAlias(M, 'prod_best')).toBe(1);
     expect(await moveAlias(registry, { ...move, version: 2, expected: 1 })).toMatchObject({
       fromVersion: 1,
       toVersion: 2,
@@ -185,23 +192,23 @@ describe('foldJobs', () => {
 
 describe('withModelRun', () => {
   it('runs the body as a run reading the data set, marks it FAILED when it throws, and releases the lock', async () => {
-    const registry = open(tempDbPath());
-    seedRunAndDataset(registry);
-    const dataset = registry.getDataset('ds-1');
+    const registry = await open(tempDbPath());
+    await seedRunAndDataset(registry);
+    const dataset = await registry.getDataset('ds-1');
     const deps: CoreDeps = { registry, store: createMemoryStore(), logger: silentLogger, home: '' };
     const args = { model: M, waitSec: 0, dataset, name: 'retrain' };
     let failedRun = '';
     await expect(
       withModelRun(deps, args, async (run) => {
         failedRun = run.id;
-        expect(registry.listLocks().map((l) => l.name)).toEqual([`model:${M}`]);
+        expect((await registry.listLocks()).map((l) => l.name)).toEqual([`model:${M}`]);
         throw new Error('training broke');
       }),
     ).rejects.toThrow('training broke');
-    expect(registry.getRun(failedRun)).toMatchObject({ status: 'FAILED', error: 'training broke' });
-    expect(registry.getRun(failedRun).datasets.map((d) => [d.id, d.role])).toEqual([['ds-1', 'input']]);
+    expect(await registry.getRun(failedRun)).toMatchObject({ status: 'FAILED', error: 'training broke' });
+    expect((await registry.getRun(failedRun)).datasets.map((d) => [d.id, d.role])).toEqual([['ds-1', 'input']]);
     // Released: a second run takes the lock at once, without waiting.
-    expect(await withModelRun(deps, args, async (run) => registry.getRun(run.id).status)).toBe('RUNNING');
-    expect(registry.listLocks()).toEqual([]);
+    expect(await withModelRun(deps, args, async (run) => (await registry.getRun(run.id)).status)).toBe('RUNNING');
+    expect(await registry.listLocks()).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { tempDir, weatherCsvText } from '../helpers/cli.js';
 
 describe("etl's count of rows left out by --until", () => {
   const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterEach(async () => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
   it('counts the rows dated after --until, 0 without it, also for a data set whose manifest called it afterUntil', async () => {
     const dir = tempDir();
@@ -17,7 +17,7 @@ describe("etl's count of rows left out by --until", () => {
     const csv = join(dir, 'head.csv');
     // Albury's first 300 days: 2008-12-01 .. 2009-09-26.
     writeFileSync(csv, `${weatherCsvText().split('\n').slice(0, 301).join('\n')}\n`);
-    const registry = openRegistry(join(dir, 'registry.db'));
+    const registry = await openRegistry(join(dir, 'registry.db'));
     const store = createMemoryStore();
     const deps = { registry, store, logger: silentLogger, home: dir };
     const opts = { source: csv, testSize: 0.2, seed: 42, split: 'stratified' as const, strict: false };
@@ -37,7 +37,7 @@ describe("etl's count of rows left out by --until", () => {
       expect(reused.reused).toBe(true);
       expect(reused.rows).toEqual(early.rows);
     } finally {
-      registry.close();
+      await registry.close();
     }
   });
 });

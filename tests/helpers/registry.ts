@@ -13,20 +13,20 @@ export function integrity(home: string): string {
 }
 
 /** Polls until check() holds, or fails after ms. */
-export async function waitFor(check: () => boolean, ms: number): Promise<void> {
+export async function waitFor(check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** How many runs of a test home whose name starts with `prefix` are RUNNING now. */
-export function runningRuns(home: string, prefix: string): number {
-  const r = openRegistry(join(home, '.rainops/registry.db'));
+export async function runningRuns(home: string, prefix: string): Promise<number> {
+  const r = await openRegistry(join(home, '.rainops/registry.db'));
   try {
-    return r.listRuns({ status: 'RUNNING' }).filter((x) => x.name.startsWith(prefix)).length;
+    return (await r.listRuns({ status: 'RUNNING' })).filter((x) => x.name.startsWith(prefix)).length;
   } finally {
-    r.close();
+    await r.close();
   }
 }

@@ -8,12 +8,12 @@ import { spawnCli } from '../helpers/spawn.js';
 
 const MODEL = 'Rain_dataset_model_prod';
 
-const versions = (home: string) => {
-  const r = openRegistry(join(home, '.rainops/registry.db'));
+const versions = async (home: string) => {
+  const r = await openRegistry(join(home, '.rainops/registry.db'));
   try {
-    return r.listModelVersions(MODEL).map((v) => v.version);
+    return (await r.listModelVersions(MODEL)).map((v) => v.version);
   } finally {
-    r.close();
+    await r.close();
   }
 };
 
@@ -41,7 +41,7 @@ describe('champion / challenger through the CLI', () => {
     expect(out.message).toBe(
       `no newer data set than the champion's ${early}; nothing to retrain (use --force to retrain anyway)`,
     );
-    expect(versions(home)).toEqual([1]);
+    expect(await versions(home)).toEqual([1]);
   });
 
   it('retrain on a newer data set trains a challenger and decides on the same test rows', async () => {
@@ -94,10 +94,10 @@ describe('champion / challenger through the CLI', () => {
   });
 
   it('two concurrent retrains never interleave: the second names the holder, or waits its turn', async () => {
-    const before = versions(home).length;
+    const before = (await versions(home)).length;
     const a = spawnCli(['retrain', '--force', '--cv', '2', '--json'], home);
     // Its run starts once it holds the model's lock.
-    await waitFor(() => runningRuns(home, 'retrain') > 0, 60_000);
+    await waitFor(async () => (await runningRuns(home, 'retrain')) > 0, 60_000);
     const b = spawnCli(['retrain', '--force', '--cv', '2'], home);
     const rb = await b.done;
     expect(rb.code).toBe(1);
@@ -122,15 +122,15 @@ describe('champion / challenger through the CLI', () => {
         ]);
     }
     expect([oc.promoted, od.promoted]).toEqual([false, false]);
-    expect(versions(home).length).toBe(before + 3);
+    expect((await versions(home)).length).toBe(before + 3);
     expect(integrity(home)).toBe('ok');
   }, 300_000);
 
   it('after kill -9 in the middle of a retrain the registry is consistent and the next run succeeds', async () => {
-    const before = versions(home);
+    const before = await versions(home);
     const aliasBefore = JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases;
     const victim = spawnCli(['retrain', '--force', '--cv', '2'], home);
-    await waitFor(() => runningRuns(home, 'trial-') > 0, 60_000);
+    await waitFor(async () => (await runningRuns(home, 'trial-')) > 0, 60_000);
     victim.child.kill('SIGKILL');
     const killed = await victim.done;
     expect(killed.signal).toBe('SIGKILL');
@@ -145,7 +145,7 @@ describe('champion / challenger through the CLI', () => {
       status: 'FAILED',
       error: expect.stringMatching(/exited without finishing/),
     });
-    expect(versions(home)).toEqual(before);
+    expect(await versions(home)).toEqual(before);
     expect(JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases).toEqual(aliasBefore);
     const next = await cli(['retrain', '--force', '--cv', '2', '--json'], {}, home);
     expect(next.code).toBe(0);
@@ -156,7 +156,7 @@ describe('champion / challenger through the CLI', () => {
     const aliasBefore = JSON.parse((await cli(['models', 'list', '--json'], {}, home)).stdout)[0].aliases;
     const victim = spawnCli(['retrain', '--force', '--cv', '2'], home);
     // Signalled while it trains (a fixed delay raced the whole retrain once scoring got faster).
-    await waitFor(() => runningRuns(home, 'trial-') > 0, 60_000);
+    await waitFor(async () => (await runningRuns(home, 'trial-')) > 0, 60_000);
     victim.child.kill('SIGTERM');
     const r = await victim.done;
     expect(r.code).toBe(143);

@@ -21,7 +21,7 @@ function camel(value: unknown): unknown {
 const parse = (text: string) => camel(JSON.parse(text)) as any; // eslint-disable-line @typescript-eslint/no-explicit-any -- shapes checked by the assertions
 const homes: string[] = [];
 
-afterEach(() => {
+afterEach(async () => {
   for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
 });
 
@@ -30,15 +30,15 @@ async function heldElsewhere(agoMs: number): Promise<{ home: string; runId: stri
   const home = tempDir();
   homes.push(home);
   const beat = new Date(Date.now() - agoMs);
-  const registry = openRegistry(join(home, '.rainops/registry.db'), {
+  const registry = await openRegistry(join(home, '.rainops/registry.db'), {
     hostname: 'container-1',
     pid: 4242,
     now: () => beat,
     leaseMs: 60_000,
   });
   await registry.acquireLock(MODEL_LOCK);
-  const runId = registry.startRun({ experiment: 'Rain Dataset', name: 'retrain' }).id;
-  registry.close();
+  const runId = (await registry.startRun({ experiment: 'Rain Dataset', name: 'retrain' })).id;
+  await registry.close();
   return { home, runId, beat: beat.toISOString() };
 }
 

@@ -29,7 +29,7 @@ describe('rainops optimize on the real data set (small budget)', () => {
     first = JSON.parse(r.stdout);
   }, 180_000);
 
-  it('prints the documented JSON and registers v1 under prod_best', () => {
+  it('prints the documented JSON and registers v1 under prod_best', async () => {
     expect(first).toMatchObject({
       model: MODEL,
       version: 1,
@@ -84,7 +84,7 @@ describe('rainops optimize on the real data set (small budget)', () => {
   });
 
   it('the bundle scores like the run reported, and a changed file is refused', async () => {
-    const registry = openRegistry(join(home, '.rainops/registry.db'));
+    const registry = await openRegistry(join(home, '.rainops/registry.db'));
     const store = createFileStore(join(home, '.rainops/store'));
     try {
       const predictor = await loadPredictor(registry, store, MODEL, 'prod_best');
@@ -101,7 +101,7 @@ describe('rainops optimize on the real data set (small budget)', () => {
       );
       writeFileSync(trees, original);
     } finally {
-      registry.close();
+      await registry.close();
     }
   });
 

@@ -77,9 +77,9 @@ describe('rainops monitor', () => {
     }
     expect(out.current).toMatchObject({ kind: 'file', labelled: out.current.rows });
     // The run holds every figure and the report.
-    const registry = openRegistry(join(home.dir, '.rainops/registry.db'));
+    const registry = await openRegistry(join(home.dir, '.rainops/registry.db'));
     try {
-      const run = registry.getRun(out.run_id);
+      const run = await registry.getRun(out.run_id);
       expect(run.name).toBe('monitor');
       expect(run.status).toBe('FINISHED');
       expect(run.metrics['psi.Humidity3pm']).toBeCloseTo(
@@ -93,7 +93,7 @@ describe('rainops monitor', () => {
         expect.arrayContaining(['monitor/report.html', 'monitor/psi.svg', 'monitor/features/Humidity3pm.svg']),
       );
     } finally {
-      registry.close();
+      await registry.close();
     }
   });
 
@@ -158,12 +158,12 @@ describe('rainops monitor on a time split', () => {
 describe('pipeline --retrain-when drift', () => {
   it('does not train on unchanged data; trains on shifted data and records why', async () => {
     const home = await trainedHome([]);
-    const versions = () => {
-      const registry = openRegistry(join(home.dir, '.rainops/registry.db'));
+    const versions = async () => {
+      const registry = await openRegistry(join(home.dir, '.rainops/registry.db'));
       try {
-        return registry.listModelVersions('Rain_dataset_model_prod').map((v) => v.version);
+        return (await registry.listModelVersions('Rain_dataset_model_prod')).map((v) => v.version);
       } finally {
-        registry.close();
+        await registry.close();
       }
     };
     const small = join(home.dir, 'small.csv');
@@ -205,15 +205,15 @@ describe('pipeline --retrain-when drift', () => {
     expect(out.decision.drifted_features.sort()).toEqual([...SHIFTED].sort());
     expect(out.result.trained).toBe(true);
     expect(versions()).toEqual([2, 1]);
-    const registry = openRegistry(join(home.dir, '.rainops/registry.db'));
+    const registry = await openRegistry(join(home.dir, '.rainops/registry.db'));
     try {
-      expect(registry.getRun(out.decision.monitor_run_id).tags).toMatchObject({ pipeline_decision: 'retrain' });
-      expect(registry.getRun(out.result.run_id).tags).toMatchObject({
+      expect((await registry.getRun(out.decision.monitor_run_id)).tags).toMatchObject({ pipeline_decision: 'retrain' });
+      expect((await registry.getRun(out.result.run_id)).tags).toMatchObject({
         retrain_when: 'drift',
         monitor_run_id: out.decision.monitor_run_id,
       });
     } finally {
-      registry.close();
+      await registry.close();
     }
   }, 240_000);
 });

@@ -55,9 +55,9 @@ describe('rainops predict with a registered model', () => {
       expect(Object.keys(body)).toEqual(['prediction_bool', 'prediction_str', 'probability', 'model']);
       expect(body.model).toEqual({ name: MODEL, version });
       expect(body.prediction_str).toBe(body.prediction_bool ? ANSWER_RAIN : ANSWER_DRY);
-      const registry = openRegistry(join(home, '.rainops', 'registry.db'));
-      const threshold = registry.getModelVersion(MODEL, version).params.threshold as number;
-      registry.close();
+      const registry = await openRegistry(join(home, '.rainops', 'registry.db'));
+      const threshold = (await registry.getModelVersion(MODEL, version)).params.threshold as number;
+      await registry.close();
       expect(body.prediction_bool).toBe(body.probability >= threshold ? 1 : 0);
 
       let stdout = '';
@@ -127,9 +127,9 @@ describe('rainops predict with a registered model', () => {
         else if (y[i] === 1) fn++;
       });
       const f1 = (2 * tp) / (2 * tp + fp + fn);
-      const registry = openRegistry(join(home, '.rainops', 'registry.db'));
-      const recorded = registry.getModelVersion(MODEL, version).metrics.test_f1!;
-      registry.close();
+      const registry = await openRegistry(join(home, '.rainops', 'registry.db'));
+      const recorded = (await registry.getModelVersion(MODEL, version)).metrics.test_f1!;
+      await registry.close();
       expect(Math.abs(f1 - recorded)).toBeLessThan(0.001);
     });
 
@@ -248,7 +248,7 @@ describe('rainops predict --url', () => {
   beforeAll(async () => {
     server = await fakeServer();
   });
-  afterAll(() => server.close());
+  afterAll(async () => server.close());
 
   it('asks a running server for one row and for a file', async () => {
     const one = await cli([

@@ -24,8 +24,8 @@ export function tempDbPath(): string {
 }
 
 /** Opens a registry that is closed when the current test ends. */
-export function open(file: string, opts: OpenRegistryOptions = {}): Registry {
-  const registry = openRegistry(file, opts);
+export async function open(file: string, opts: OpenRegistryOptions = {}): Promise<Registry> {
+  const registry = await openRegistry(file, opts);
   onTestFinished(() => registry.close());
   return registry;
 }
@@ -46,9 +46,12 @@ export function fakeClock(start = '2024-03-01T00:00:00.000Z'): FakeClock {
 }
 
 /** A run plus a data set, enough to register model versions. */
-export function seedRunAndDataset(registry: Registry, datasetId = 'ds-1'): { runId: string; datasetId: string } {
-  const run = registry.startRun({ experiment: 'Rain Dataset', name: 'train' });
-  registry.registerDataset({
+export async function seedRunAndDataset(
+  registry: Registry,
+  datasetId = 'ds-1',
+): Promise<{ runId: string; datasetId: string }> {
+  const run = await registry.startRun({ experiment: 'Rain Dataset', name: 'train' });
+  await registry.registerDataset({
     id: datasetId,
     source: 'weatherAUS.csv',
     sourceSha256: SHA_A,
@@ -83,12 +86,12 @@ const WAIT_UNTIL = `function waitUntil(t) {
 }`;
 
 /**
- * Runs `body` (ESM TypeScript, with `openRegistry`, `waitUntil(epochMs)` and `argv`, the extra arguments, in scope) in `count`
+ * Runs `body` (ESM TypeScript with top-level await, with `openRegistry`, `waitUntil(epochMs)` and `argv`, the extra arguments, in scope) in `count`
  * separate node processes at once; resolves with each process's stdout.
  */
 export async function runInProcesses(body: string, argsFor: (i: number) => string[], count: number): Promise<string[]> {
   const dir = tempDir();
-  const script = path.join(dir, 'worker.ts');
+  const script = path.join(dir, 'worker.mts');
   fs.writeFileSync(
     script,
     `import { openRegistry } from ${JSON.stringify(REGISTRY_ENTRY)};\nconst argv = process.argv.slice(2);\n${WAIT_UNTIL}\n${body}\n`,

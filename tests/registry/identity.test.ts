@@ -9,29 +9,29 @@ import { MIGRATIONS } from '../../src/registry/migrations/index.js';
 import { open, tempDbPath } from './helpers.js';
 
 describe('registry identity', () => {
-  it('is a random id that stays with the file and differs between files', () => {
+  it('is a random id that stays with the file and differs between files', async () => {
     const file = tempDbPath();
-    const id = open(file).registryId();
+    const id = await (await open(file)).registryId();
     expect(id).toMatch(/^[0-9a-f]{32}$/);
-    expect(open(file).registryId()).toBe(id);
-    expect(open(tempDbPath()).registryId()).not.toBe(id);
+    expect(await (await open(file)).registryId()).toBe(id);
+    expect(await (await open(tempDbPath())).registryId()).not.toBe(id);
   });
 
-  it('is given to a registry created before it existed, when it is upgraded', () => {
+  it('is given to a registry created before it existed, when it is upgraded', async () => {
     const file = tempDbPath();
     const db = openDatabase(file);
     migrate(db, MIGRATIONS.slice(0, 1));
     db.close();
-    expect(open(file).registryId()).toMatch(/^[0-9a-f]{32}$/);
+    expect(await (await open(file)).registryId()).toMatch(/^[0-9a-f]{32}$/);
   });
 
-  it('refuses a zero-byte registry.db instead of starting a new registry in it', () => {
+  it('refuses a zero-byte registry.db instead of starting a new registry in it', async () => {
     const file = tempDbPath();
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, '');
     let error: unknown;
     try {
-      openRegistry(file);
+      await openRegistry(file);
     } catch (err) {
       error = err;
     }
@@ -42,9 +42,9 @@ describe('registry identity', () => {
     expect(fs.statSync(file).size).toBe(0);
   });
 
-  it('creates a new file whole, leaving nothing else beside it', () => {
+  it('creates a new file whole, leaving nothing else beside it', async () => {
     const file = tempDbPath();
-    open(file).close();
+    await (await open(file)).close();
     expect(fs.statSync(file).size).toBeGreaterThan(0);
     expect(fs.readdirSync(path.dirname(file)).filter((f) => f.includes('.new-'))).toEqual([]);
   });

@@ -36,17 +36,17 @@ function tablesOf(file: string): string[] {
 }
 
 describe('migrations', () => {
-  it('are numbered 1, 2, 3... without gaps', () => {
+  it('are numbered 1, 2, 3... without gaps', async () => {
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
     expect(LATEST_SCHEMA_VERSION).toBe(MIGRATIONS.length);
   });
 
-  it('bring a file that does not exist yet to the latest version with every table', () => {
+  it('bring a file that does not exist yet to the latest version with every table', async () => {
     const file = tempDbPath();
     expect(fs.existsSync(file)).toBe(false);
-    const registry = open(file);
-    expect(registry.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
-    registry.close();
+    const registry = await open(file);
+    expect(await registry.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
+    await registry.close();
     expect(tablesOf(file)).toEqual(expect.arrayContaining(TABLES));
     const db = new Database(file, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(LATEST_SCHEMA_VERSION);
@@ -54,22 +54,22 @@ describe('migrations', () => {
     db.close();
   });
 
-  it('are not run again when the file is reopened, and data survives', () => {
+  it('are not run again when the file is reopened, and data survives', async () => {
     const file = tempDbPath();
-    const first = open(file);
-    first.getOrCreateExperiment('kept');
-    first.close();
+    const first = await open(file);
+    await first.getOrCreateExperiment('kept');
+    await first.close();
 
     const db = openDatabase(file);
     expect(migrate(db)).toEqual([]);
     expect(schemaVersion(db)).toBe(LATEST_SCHEMA_VERSION);
     db.close();
 
-    const again = open(file);
-    expect(again.listExperiments().map((e) => e.name)).toEqual(['kept']);
+    const again = await open(file);
+    expect((await again.listExperiments()).map((e) => e.name)).toEqual(['kept']);
   });
 
-  it('set up each connection with WAL, a 10 s busy timeout and foreign keys', () => {
+  it('set up each connection with WAL, a 10 s busy timeout and foreign keys', async () => {
     const db = openDatabase(tempDbPath());
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -80,11 +80,16 @@ describe('migrations', () => {
     }
   });
 
-  it('apply only the pending steps, in order', () => {
+  it('apply only the pending steps, in order', async () => {
     const db = openDatabase(tempDbPath());
     try {
       expect(migrate(db).map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
-      const next = { version: LATEST_SCHEMA_VERSION + 1, name: 'extra', sql: 'CREATE TABLE extra (a INTEGER);' };
+      const next = {
+        version: LATEST_SCHEMA_VERSION + 1,
+        name: 'extra',
+        sql: 'CREATE TABLE extra (a INTEGER);',
+        postgres: '',
+      };
       expect(migrate(db, [...MIGRATIONS, next]).map((m) => m.name)).toEqual(['extra']);
       expect(schemaVersion(db)).toBe(LATEST_SCHEMA_VERSION + 1);
     } finally {
@@ -92,7 +97,7 @@ describe('migrations', () => {
     }
   });
 
-  it('roll a failing step back entirely, leaving the version where it was', () => {
+  it('roll a failing step back entirely, leaving the version where it was', async () => {
     const db = openDatabase(tempDbPath());
     try {
       migrate(db);
@@ -100,6 +105,7 @@ describe('migrations', () => {
         version: LATEST_SCHEMA_VERSION + 1,
         name: 'broken',
         sql: 'CREATE TABLE half (a INTEGER); INSERT INTO no_such_table VALUES (1);',
+        postgres: '',
       };
       expect(() => migrate(db, [...MIGRATIONS, broken])).toThrow(/no_such_table/);
       expect(schemaVersion(db)).toBe(LATEST_SCHEMA_VERSION);
@@ -109,15 +115,15 @@ describe('migrations', () => {
     }
   });
 
-  it('refuse a database written by a newer rainops', () => {
+  it('refuse a database written by a newer rainops', async () => {
     const file = tempDbPath();
-    open(file).close();
+    await (await open(file)).close();
     const db = new Database(file);
     db.pragma(`user_version = ${LATEST_SCHEMA_VERSION + 5}`);
     db.close();
     let error: unknown;
     try {
-      openRegistry(file);
+      await openRegistry(file);
     } catch (err) {
       error = err;
     }
@@ -134,18 +140,14 @@ describe('migrations', () => {
     const body = `
       const [file, startAt, name] = argv;
       waitUntil(Number(startAt));
-      const registry = openRegistry(file);
-      registry.getOrCreateExperiment('shared');
-      registry.getOrCreateExperiment(name);
-      process.stdout.write(String(registry.schemaVersion()));
-      registry.close();`;
+      const registry = await openRegistry(file);
+      await registry.getOrCreateExperiment('shared');
+      await registry.getOrCreateExperiment(name);
+      process.stdout.write(String(await registry.schemaVersion()));
+      await registry.close();`;
     const startAt = String(Date.now() + 3000);
     const versions = await runInProcesses(body, (i) => [file, startAt, `p${i}`], 4);
     expect(versions).toEqual(Array(4).fill(String(LATEST_SCHEMA_VERSION)));
-    expect(
-      open(file)
-        .listExperiments()
-        .map((e) => e.name),
-    ).toEqual(['p0', 'p1', 'p2', 'p3', 'shared']);
+    expect((await (await open(file)).listExperiments()).map((e) => e.name)).toEqual(['p0', 'p1', 'p2', 'p3', 'shared']);
   });
 });

@@ -11,7 +11,7 @@ describe('kill -9 leaves a consistent registry and the next run succeeds', () =>
   it('during etl: no data set registered, the run FAILED, a second etl succeeds', async () => {
     const home = tempDir();
     const victim = spawnCli(['etl', '--source', WEATHER_CSV], home);
-    await waitFor(() => runningRuns(home, 'etl') > 0, 30_000);
+    await waitFor(async () => (await runningRuns(home, 'etl')) > 0, 30_000);
     await new Promise((r) => setTimeout(r, 400));
     victim.child.kill('SIGKILL');
     await victim.done;
@@ -30,7 +30,7 @@ describe('kill -9 leaves a consistent registry and the next run succeeds', () =>
     writeFileSync(grid, JSON.stringify({ learningRate: [0.3], maxDepth: [2, 3, 4], nEstimators: [30] }));
     expect((await cli(['etl', '--source', WEATHER_CSV], {}, home)).code).toBe(0);
     const victim = spawnCli(['optimize', '--grid', grid, '--cv', '2', '--engine', 'wasm', '--jobs', '1'], home);
-    await waitFor(() => runningRuns(home, 'trial-') > 0, 60_000);
+    await waitFor(async () => (await runningRuns(home, 'trial-')) > 0, 60_000);
     victim.child.kill('SIGKILL');
     await victim.done;
     expect(integrity(home)).toBe('ok');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRegistry } from '../../src/registry/index.js';
-import type { LockInfo } from '../../src/registry/index.js';
+import type { LockInfo, Registry } from '../../src/registry/index.js';
 import { cli, tempDir, WEATHER_CSV } from '../helpers/cli.js';
 import { integrity, waitFor } from '../helpers/registry.js';
 import { BIN } from '../helpers/spawn.js';
@@ -41,12 +41,12 @@ function spawnIn(unshare: string[], script: string, args: string[], env: Record<
 }
 
 /** Reads the registry the way an operator would, without ever writing (so polling never fails anyone's run). */
-function look<T>(home: string, fn: (r: ReturnType<typeof openRegistry>) => T): T {
-  const r = openRegistry(join(home, '.rainops/registry.db'), { readonly: true });
+async function look<T>(home: string, fn: (r: Registry) => Promise<T>): Promise<T> {
+  const r = await openRegistry(join(home, '.rainops/registry.db'), { readonly: true });
   try {
-    return fn(r);
+    return await fn(r);
   } finally {
-    r.close();
+    await r.close();
   }
 }
 
@@ -71,18 +71,20 @@ describe.skipIf(!canUnshare)('locks and leases across hosts', () => {
     // killed while its trials train, as soon as the registry says so
     await waitFor(
       () =>
-        look(home, (r) =>
-          r.listRuns({ status: 'RUNNING' }).some((x) => x.name.startsWith('trial-') && x.hostname === 'other-host'),
+        look(home, async (r) =>
+          (await r.listRuns({ status: 'RUNNING' })).some(
+            (x) => x.name.startsWith('trial-') && x.hostname === 'other-host',
+          ),
         ),
       120_000,
     );
     victim.child.kill('SIGKILL');
     expect((await victim.done).signal).toBe('SIGKILL');
 
-    const [held] = look(home, (r) => r.listLocks());
+    const [held] = await look(home, (r) => r.listLocks());
     expect(held).toMatchObject({ name: LOCK, hostname: 'other-host', stale: false });
     const runId = (held as LockInfo).runId!;
-    expect(look(home, (r) => r.getRun(runId))).toMatchObject({
+    expect(await look(home, (r) => r.getRun(runId))).toMatchObject({
       name: 'retrain',
       status: 'RUNNING',
       hostname: 'other-host',
@@ -99,16 +101,16 @@ describe.skipIf(!canUnshare)('locks and leases across hosts', () => {
     const out = JSON.parse(next.stdout);
     expect(out).toMatchObject({ trained: true });
     // it took the lock once the lease had run out, not before and not never
-    const nextStart = look(home, (r) => r.getRun(out.run_id).startTime);
+    const nextStart = await look(home, async (r) => (await r.getRun(out.run_id)).startTime);
     expect(Date.parse(nextStart)).toBeGreaterThanOrEqual(Date.parse((held as LockInfo).leaseExpiresAt!));
 
-    const killed = look(home, (r) => r.getRun(runId));
+    const killed = await look(home, (r) => r.getRun(runId));
     expect(killed).toMatchObject({
       status: 'FAILED',
       error: expect.stringMatching(/^heartbeat stopped at \S+ on host other-host \(pid \d+\); the lease ran out at /),
     });
-    expect(look(home, (r) => r.listRuns({ status: 'RUNNING' }))).toEqual([]);
-    expect(look(home, (r) => r.listLocks())).toEqual([]);
+    expect(await look(home, (r) => r.listRuns({ status: 'RUNNING' }))).toEqual([]);
+    expect(await look(home, (r) => r.listLocks())).toEqual([]);
     expect(integrity(home)).toBe('ok');
   }, 300_000);
 
@@ -118,18 +120,18 @@ describe.skipIf(!canUnshare)('locks and leases across hosts', () => {
       RAINOPS_LEASE_SECONDS: '600',
     });
     await waitFor(
-      () => look(home, (r) => r.listLocks().some((l) => l.hostname === 'other-host' && l.runId !== null)),
+      () => look(home, async (r) => (await r.listLocks()).some((l) => l.hostname === 'other-host' && l.runId !== null)),
       120_000,
     );
     victim.child.kill('SIGKILL');
     await victim.done;
-    const runId = look(home, (r) => r.listLocks()[0]!.runId!);
+    const runId = await look(home, async (r) => (await r.listLocks())[0]!.runId!);
     const broken = await cli(['locks', 'break', LOCK, '--reason', 'container killed', '--json'], {}, home);
     expect(broken.code).toBe(0);
     const out = JSON.parse(broken.stdout) as Record<string, unknown>;
     // either key style of --json
     expect([out.runId ?? out.run_id, out.runFailed ?? out.run_failed]).toEqual([runId, true]);
-    expect(look(home, (r) => r.getRun(runId))).toMatchObject({
+    expect(await look(home, (r) => r.getRun(runId))).toMatchObject({
       status: 'FAILED',
       error: expect.stringMatching(/^lock model:\S+ broken by operator on \S+: container killed$/),
     });
@@ -201,7 +203,7 @@ describe.skipIf(!canUnshare)('locks and leases across hosts', () => {
         }
       } finally {
         writer.exec('ROLLBACK');
-        writer.close();
+        await writer.close();
       }
     });
   });

@@ -70,8 +70,8 @@ describe('writes never destroy what another run owns', () => {
         return fileStore.put(key, body);
       },
     };
-    const registryA = openRegistry(join(home, 'registry.db'));
-    const registryB = openRegistry(join(home, 'registry.db'));
+    const registryA = await openRegistry(join(home, 'registry.db'));
+    const registryB = await openRegistry(join(home, 'registry.db'));
     try {
       first = etl(opts, { registry: registryA, store: storeA, logger: silentLogger, home });
       const second = etl(opts, { registry: registryB, store: storeB, logger: silentLogger, home });
@@ -83,7 +83,7 @@ describe('writes never destroy what another run owns', () => {
       expect(reused).toBe(false);
 
       // Registered, whole, and the manifest on disk is the one registered.
-      const registered = registryA.getDataset(datasetId);
+      const registered = await registryA.getDataset(datasetId);
       expect(sha256(readFileSync(join(home, 'store/datasets', datasetId, 'manifest.json')))).toBe(
         registered.manifestSha256,
       );
@@ -92,8 +92,8 @@ describe('writes never destroy what another run owns', () => {
       // The failed run removed its own staging and nothing else.
       expect(filesUnder(join(home, 'store/staging'))).toBe(0);
     } finally {
-      registryA.close();
-      registryB.close();
+      await registryA.close();
+      await registryB.close();
     }
 
     const again = await cli(['etl', '--source', source, '--json'], {}, dir);
@@ -117,15 +117,15 @@ describe('writes never destroy what another run owns', () => {
     const done = await Promise.all(runs.map((r) => r.done));
     expect(done.map((d) => d.code)).toEqual([0, 0]);
     expect(done.map((d) => (JSON.parse(d.stdout) as { reused: boolean }).reused).sort()).toEqual([false, true]);
-    const registry = openRegistry(join(dir, '.rainops/registry.db'));
+    const registry = await openRegistry(join(dir, '.rainops/registry.db'));
     try {
-      const list = registry.listDatasets();
+      const list = await registry.listDatasets();
       expect(list).toHaveLength(1);
       expect(sha256(readFileSync(join(dir, '.rainops/store/datasets', list[0]!.id, 'manifest.json')))).toBe(
         list[0]!.manifestSha256,
       );
     } finally {
-      registry.close();
+      await registry.close();
     }
     expect(filesUnder(join(dir, '.rainops/store/staging'))).toBe(0);
   });
@@ -180,14 +180,14 @@ describe('a store knows its registry', () => {
     }
     expect(fingerprint(storeDir)).toEqual(before);
 
-    const registry = openRegistry(join(one, '.rainops/registry.db'));
+    const registry = await openRegistry(join(one, '.rainops/registry.db'));
     try {
       const predictor = await loadPredictor(registry, createFileStore(storeDir), MODEL, 'prod_best');
       expect(predictor.version).toBe(1);
-      const { rows } = await loadRawTest(createFileStore(storeDir), registry.listDatasets()[0]!.id);
+      const { rows } = await loadRawTest(createFileStore(storeDir), (await registry.listDatasets())[0]!.id);
       expect([...predictor.probabilities(rows)].every((p) => p >= 0 && p <= 1)).toBe(true);
     } finally {
-      registry.close();
+      await registry.close();
     }
     // The way forward the message names works: the owner's home writes as before.
     const owner = await cli(optimizeArgs(two), { ...shared, RAINOPS_HOME: join(one, '.rainops') }, two);

@@ -21,7 +21,7 @@ let home: ModelHome;
 beforeAll(async () => {
   home = await modelHome(3);
 }, 180_000);
-afterAll(() => home?.close());
+afterAll(async () => home?.close());
 
 const promote = (version: number) =>
   home.registry.setAlias({ model: MODEL, alias: 'prod_best', version, actor: 'test', reason: 'serve test' });
@@ -36,7 +36,7 @@ describe('following the alias', () => {
   afterAll(async () => s?.close());
 
   it('swaps in the version the alias moves to, while a request in flight finishes on the old one', async () => {
-    promote(1);
+    await promote(1);
     s = await startServer(
       {
         host: '127.0.0.1',
@@ -63,7 +63,7 @@ describe('following the alias', () => {
     );
     await new Promise((r) => setTimeout(r, 50));
 
-    promote(2);
+    await promote(2);
     await waitFor(async () => (await version(s.url)) === 2, 3000);
     socket.write(body.slice(20));
     await new Promise((r) => socket.on('close', r));
@@ -84,7 +84,7 @@ describe('following the alias', () => {
     tampered[tampered.length - 3] = tampered[tampered.length - 3]! ^ 1;
     writeFileSync(trees, tampered);
     try {
-      promote(3);
+      await promote(3);
       await waitFor(async () => (await metric(s.url, 'rainops_model_reload_failures_total')) === 1, 3000);
       expect(await version(s.url)).toBe(2);
       // Serving, but not what the alias points at: not ready, and why.
@@ -119,7 +119,7 @@ describe('following the alias', () => {
   });
 
   it('keeps serving when the alias is removed, and says so once', async () => {
-    home.registry.deleteAlias({ model: MODEL, alias: 'prod_best', actor: 'test', reason: 'serve test' });
+    await home.registry.deleteAlias({ model: MODEL, alias: 'prod_best', actor: 'test', reason: 'serve test' });
     try {
       await waitFor(
         () =>
@@ -135,7 +135,7 @@ describe('following the alias', () => {
       expect(await version(s.url)).toBe(3);
       expect((await fetch(`${s.url}/ready`)).status).toBe(503);
     } finally {
-      promote(3);
+      await promote(3);
     }
     await waitFor(async () => (await fetch(`${s.url}/ready`)).status === 200, 3000);
   });
@@ -163,15 +163,15 @@ describe('following the registry file', () => {
   async function registryPointingAt(to: number, from = clone.file): Promise<string> {
     const next = join(clone.dir, `next-${to}.db`);
     await backup(from, next);
-    const r = openRegistry(next);
-    r.setAlias({ model: MODEL, alias: 'prod_best', version: to, actor: 'test', reason: 'replaced file' });
-    r.close();
+    const r = await openRegistry(next);
+    await r.setAlias({ model: MODEL, alias: 'prod_best', version: to, actor: 'test', reason: 'replaced file' });
+    await r.close();
     return next;
   }
 
   it('follows a registry file replaced by rename, and reports one that is removed while it keeps serving', async () => {
-    const own = openRegistry(clone.file);
-    own.setAlias({ model: MODEL, alias: 'prod_best', version: 1, actor: 'test', reason: 'start' });
+    const own = await openRegistry(clone.file);
+    await own.setAlias({ model: MODEL, alias: 'prod_best', version: 1, actor: 'test', reason: 'start' });
     s = await startServer(
       { host: '127.0.0.1', port: 0, model: MODEL, alias: 'prod_best', pollSec: 0.1, requestTimeoutSec: 10 },
       { registry: own, store: createFileStore(join(clone.dir, 'store')), logger },
@@ -229,7 +229,7 @@ describe('the model holder', () => {
     await expect(createModelHolder({ model: MODEL, alias: 'staging', pollMs: 0 }, deps).init()).rejects.toThrow(
       /has no alias staging/,
     );
-    promote(1);
+    await promote(1);
     const trees = join(home.rainopsHome, 'store/models', MODEL, '1/trees.json');
     const original = readFileSync(trees);
     writeFileSync(trees, Buffer.concat([original, Buffer.from(' ')]));
@@ -243,7 +243,7 @@ describe('the model holder', () => {
   });
 
   it('loads one version at a time however many polls ask, and swaps atomically', async () => {
-    promote(1);
+    await promote(1);
     let loads = 0;
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
@@ -264,11 +264,11 @@ describe('the model holder', () => {
       },
     );
     const first = await holder.init();
-    promote(2);
+    await promote(2);
     const a = holder.refresh();
     const b = holder.refresh();
     expect(holder.current()).toBe(first);
-    release();
+    await release();
     expect(await a).toEqual({ status: 'loaded', version: 2, previous: 1 });
     expect(await b).toEqual(await a);
     expect(loads).toBe(2);
@@ -277,6 +277,6 @@ describe('the model holder', () => {
     expect(first.predictor.version).toBe(1);
     expect(seriesValue(await metrics.render(), 'rainops_model_reloads_total')).toBe(1);
     await holder.stop();
-    promote(1);
+    await promote(1);
   });
 });

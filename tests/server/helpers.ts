@@ -62,7 +62,7 @@ export async function modelHome(versions = 1): Promise<ModelHome> {
     expect(r.code).toBe(0);
   }
   const rainopsHome = join(dir, '.rainops');
-  const registry = openRegistry(join(rainopsHome, 'registry.db'));
+  const registry = await openRegistry(join(rainopsHome, 'registry.db'));
   const store = createFileStore(join(rainopsHome, 'store'));
   return { dir, rainopsHome, registry, store, close: () => registry.close() };
 }

@@ -12,9 +12,9 @@ const HOUR = 3_600_000;
 async function scene() {
   let t = Date.parse('2026-03-01T00:00:00Z');
   const store = createMemoryStore({ now: () => new Date(t) });
-  const registry: Registry = open(tempDbPath());
-  const ids = seedRunAndDataset(registry, 'registered-ds');
-  registry.createModelVersion({
+  const registry: Registry = await open(tempDbPath());
+  const ids = await seedRunAndDataset(registry, 'registered-ds');
+  await registry.createModelVersion({
     model: 'M',
     runId: ids.runId,
     datasetId: ids.datasetId,
@@ -24,9 +24,9 @@ async function scene() {
     params: {},
     metrics: {},
   });
-  registry.finishRun(ids.runId, { status: 'FINISHED' });
-  const failed = registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
-  registry.finishRun(failed.id, { status: 'FAILED', error: 'killed' });
+  await registry.finishRun(ids.runId, { status: 'FINISHED' });
+  const failed = await registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
+  await registry.finishRun(failed.id, { status: 'FAILED', error: 'killed' });
 
   // Three days old: registered things, and garbage of every kind.
   await store.put('datasets/registered-ds/manifest.json', '{}');
@@ -85,7 +85,7 @@ describe('gc', () => {
 
   it('keeps what a running run may still publish or register, whatever the grace', async () => {
     const { store, registry, deps, failed } = await scene();
-    const etl = registry.startRun({ experiment: 'Rain Dataset', name: 'etl' });
+    const etl = await registry.startRun({ experiment: 'Rain Dataset', name: 'etl' });
     await store.put(`staging/${etl.id}/datasets/y/raw.csv`, 'in progress');
     const r = await gc({ dryRun: false, graceHours: 0 }, deps);
     // While an etl runs, any unregistered data set may be the one it is publishing or registering.
@@ -103,7 +103,7 @@ describe('gc', () => {
 
   it('keeps unpublished bundle files while an optimize runs (on S3 they land before their metadata)', async () => {
     const { registry, deps } = await scene();
-    registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
+    await registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
     const r = await gc({ dryRun: true, graceHours: 0 }, deps);
     expect(r.kept.map((i) => i.prefix)).toEqual(['models/M/3']);
     expect(r.removed.map((i) => i.prefix)).toContain('models/M/2');

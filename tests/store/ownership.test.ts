@@ -40,12 +40,12 @@ function newVersion(ids: { runId: string; datasetId: string }, model = 'M'): New
 describe('store ownership', () => {
   it('is claimed by the first registry that writes, and a second registry is stopped with a way forward', async () => {
     const store = createMemoryStore();
-    const first = open(tempDbPath());
-    const second = open(tempDbPath());
+    const first = await open(tempDbPath());
+    const second = await open(tempDbPath());
     await ensureOwner(store, claimant(first));
     expect(await readOwner(store)).toEqual({
       format: 1,
-      registry_id: first.registryId(),
+      registry_id: await first.registryId(),
       registry: first.file,
       hostname: 'test-host',
       claimed_at: '2026-01-02T03:04:05.000Z',
@@ -57,7 +57,7 @@ describe('store ownership', () => {
     );
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as Error).message).toBe(
-      `store memory:// belongs to registry ${first.registryId()} (${first.file} on test-host), not to this registry (${second.file}, id ${second.registryId()}), ` +
+      `store memory:// belongs to registry ${await first.registryId()} (${first.file} on test-host), not to this registry (${second.file}, id ${await second.registryId()}), ` +
         "so writing to it could overwrite that registry's data sets and model bundles; point --home or RAINOPS_HOME at the registry that owns the store, " +
         "or give this registry a store of its own with --store or RAINOPS_STORE; if that registry is gone for good, make this one the owner with 'rainops store adopt'",
     );
@@ -69,7 +69,7 @@ describe('store ownership', () => {
     await store.put('models/M/1/metadata.json', JSON.stringify({ runId: 'f'.repeat(32) }));
     // Half-written sets are not anyone's data: gc removes them, and they do not block a claim.
     await store.put('datasets/half/raw.csv', 'x');
-    const registry = open(tempDbPath());
+    const registry = await open(tempDbPath());
     await expect(ensureOwner(store, claimant(registry))).rejects.toThrow(
       /records no owner but holds 2 data set\(s\) or model bundle\(s\) that this registry .* does not know \(datasets\/abc, models\/M\/1\): another registry wrote them; point --home/,
     );
@@ -78,25 +78,25 @@ describe('store ownership', () => {
 
   it('is claimed, on upgrade, by the registry that knows everything the store holds', async () => {
     const store = createMemoryStore();
-    const registry = open(tempDbPath());
-    const ids = seedRunAndDataset(registry, 'known-ds');
+    const registry = await open(tempDbPath());
+    const ids = await seedRunAndDataset(registry, 'known-ds');
     await store.put('datasets/known-ds/manifest.json', '{}');
     // An unregistered bundle written by one of this registry's runs is its own leftover, not another registry's.
     await store.put('models/M/9/metadata.json', JSON.stringify({ runId: ids.runId }));
     await ensureOwner(store, claimant(registry));
-    expect((await readOwner(store))?.registry_id).toBe(registry.registryId());
+    expect((await readOwner(store))?.registry_id).toBe(await registry.registryId());
   });
 
   it('moves to another registry with adopt, which records the previous owner', async () => {
     const store = createMemoryStore();
-    const first = open(tempDbPath());
-    const second = open(tempDbPath());
-    const ids = seedRunAndDataset(first);
+    const first = await open(tempDbPath());
+    const second = await open(tempDbPath());
+    const ids = await seedRunAndDataset(first);
     await store.put(`datasets/${ids.datasetId}/manifest.json`, '{}');
     await ensureOwner(store, claimant(first));
     const r = await adoptStore(store, claimant(second));
-    expect(r.previous?.registry_id).toBe(first.registryId());
-    expect(r.owner).toMatchObject({ registry_id: second.registryId(), adopted_from: first.registryId() });
+    expect(r.previous?.registry_id).toBe(await first.registryId());
+    expect(r.owner).toMatchObject({ registry_id: await second.registryId(), adopted_from: await first.registryId() });
     expect(r.foreign).toEqual([`datasets/${ids.datasetId}`]);
     await ensureOwner(store, claimant(second));
     await expect(ensureOwner(store, claimant(first))).rejects.toBeInstanceOf(ConflictError);
@@ -130,8 +130,8 @@ describe('registering a model version', () => {
     store: ArtifactStore;
     ids: { runId: string; datasetId: string };
   }> {
-    const registry = open(tempDbPath());
-    return { registry, store: createMemoryStore(), ids: seedRunAndDataset(registry) };
+    const registry = await open(tempDbPath());
+    return { registry, store: createMemoryStore(), ids: await seedRunAndDataset(registry) };
   }
 
   it('publishes the bundle at models/<model>/<version>/ and leaves no staging', async () => {
@@ -160,15 +160,15 @@ describe('registering a model version', () => {
     expect((await store.get('models/M/1/metadata.json')).toString()).toBe(foreign);
     expect((await store.get('models/M/1/trees.json')).toString()).toBe('their trees');
     expect(await store.list('staging/')).toEqual([]);
-    expect(registry.listModels()).toEqual([]);
+    expect(await registry.listModels()).toEqual([]);
   });
 
   it('replaces its own leftovers: an unpublished bundle, or one of a run of this registry that failed before registering it', async () => {
     const { registry, store, ids } = await setup();
     await store.put('models/M/1/trees.json', 'never published');
     expect((await registerVersion(registry, store, newVersion(ids))).version).toBe(1);
-    const dead = registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
-    registry.finishRun(dead.id, { status: 'FAILED', error: 'killed' });
+    const dead = await registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
+    await registry.finishRun(dead.id, { status: 'FAILED', error: 'killed' });
     await store.put('models/M/2/metadata.json', JSON.stringify({ runId: dead.id }));
     expect((await registerVersion(registry, store, newVersion(ids))).version).toBe(2);
     expect((await loadVersion(registry, store, 'M', 2)).metadata.runId).toBe(ids.runId);
@@ -185,11 +185,11 @@ describe('registering a model version', () => {
 
 describe('a version whose run failed after registering it', () => {
   it('is never promoted implicitly, whatever the policy', async () => {
-    const registry = open(tempDbPath());
+    const registry = await open(tempDbPath());
     const store = createMemoryStore();
-    const ids = seedRunAndDataset(registry);
+    const ids = await seedRunAndDataset(registry);
     await registerVersion(registry, store, newVersion(ids));
-    registry.finishRun(ids.runId, { status: 'FAILED', error: 'killed after registering' });
+    await registry.finishRun(ids.runId, { status: 'FAILED', error: 'killed after registering' });
     for (const policy of ['always', 'if-better'] as const) {
       const d = await promote(registry, store, {
         model: 'M',
@@ -204,14 +204,14 @@ describe('a version whose run failed after registering it', () => {
         `v1's run ${ids.runId} FAILED, and a version of a failed run is never promoted implicitly; check it, then promote it by hand with 'rainops promote M 1' if it is sound`,
       );
     }
-    expect(registry.getAlias('M', 'prod_best')).toBeNull();
+    expect(await registry.getAlias('M', 'prod_best')).toBeNull();
   });
 
   it("shows as 'run failed' in models show", async () => {
     const dir = tempDir();
-    const registry = openRegistry(join(dir, '.rainops/registry.db'));
-    const ids = seedRunAndDataset(registry);
-    const ok = registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
+    const registry = await openRegistry(join(dir, '.rainops/registry.db'));
+    const ids = await seedRunAndDataset(registry);
+    const ok = await registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' });
     const version = {
       model: 'M',
       datasetId: ids.datasetId,
@@ -221,11 +221,11 @@ describe('a version whose run failed after registering it', () => {
       params: {},
       metrics: {},
     };
-    registry.createModelVersion({ ...version, runId: ids.runId });
-    registry.createModelVersion({ ...version, runId: ok.id });
-    registry.finishRun(ids.runId, { status: 'FAILED', error: 'died' });
-    registry.finishRun(ok.id, { status: 'FINISHED' });
-    registry.close();
+    await registry.createModelVersion({ ...version, runId: ids.runId });
+    await registry.createModelVersion({ ...version, runId: ok.id });
+    await registry.finishRun(ids.runId, { status: 'FAILED', error: 'died' });
+    await registry.finishRun(ok.id, { status: 'FINISHED' });
+    await registry.close();
     const text = await cli(['models', 'show', 'M'], {}, dir);
     expect(
       text.stdout
@@ -241,12 +241,12 @@ describe('a version whose run failed after registering it', () => {
       ['2', 'ready'],
       ['1', 'run failed'],
     ]);
-    const again = openRegistry(join(dir, '.rainops/registry.db'));
-    expect(again.listModelVersions('M').map((v) => [v.version, v.runStatus])).toEqual([
+    const again = await openRegistry(join(dir, '.rainops/registry.db'));
+    expect((await again.listModelVersions('M')).map((v) => [v.version, v.runStatus])).toEqual([
       [2, 'FINISHED'],
       [1, 'FAILED'],
     ]);
-    again.close();
+    await again.close();
   });
 });
 

@@ -62,7 +62,7 @@ describe('the CLI against an s3:// store', () => {
     expect(existsSync(join(cwd, '.rainops', 'store'))).toBe(false);
 
     // What `serve` does at start: load the promoted bundle from the store and score rows.
-    const registry = openRegistry(join(cwd, '.rainops', 'registry.db'));
+    const registry = await openRegistry(join(cwd, '.rainops', 'registry.db'));
     try {
       const store = openStore(env().RAINOPS_STORE, { cwd, env: env() });
       const predictor = await loadPredictor(registry, store, MODEL, 'prod_best');
@@ -71,7 +71,7 @@ describe('the CLI against an s3:// store', () => {
       expect(p).toHaveLength(20);
       expect([...p].every((x) => x >= 0 && x <= 1)).toBe(true);
     } finally {
-      registry.close();
+      await registry.close();
     }
   }, 180_000);
 

@@ -152,13 +152,13 @@ describe('runHalving', () => {
   let dir: string;
   let registry: Registry;
   let parentRunId: string;
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rainops-halving-'));
-    registry = openRegistry(join(dir, 'registry.db'));
-    parentRunId = registry.startRun({ experiment: EXPERIMENT, name: 'optimize' }).id;
+    registry = await openRegistry(join(dir, 'registry.db'));
+    parentRunId = (await registry.startRun({ experiment: EXPERIMENT, name: 'optimize' })).id;
   });
-  afterEach(() => {
-    registry.close();
+  afterEach(async () => {
+    await registry.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -221,7 +221,7 @@ describe('runHalving', () => {
     expect([...pool.calls[9]!.train].some((r) => fold[r] === 0)).toBe(false);
     expect(pool.calls[9]!.valid).toEqual(foldIndices(fold, 0).valid);
 
-    const runs = registry.listRuns({ parentRunId });
+    const runs = await registry.listRuns({ parentRunId });
     const byRung = (rung: string) =>
       runs
         .filter((r) => r.tags.rung === rung)
@@ -265,7 +265,7 @@ describe('runHalving', () => {
       seed: 1,
     });
     expect(trials.map((t) => t.index)).toEqual([2]);
-    const failed = registry.listRuns({ parentRunId }).filter((r) => r.status === 'FAILED');
+    const failed = (await registry.listRuns({ parentRunId })).filter((r) => r.status === 'FAILED');
     expect(failed.map((r) => r.name)).toEqual(['trial-1-rung-0']);
   });
 });

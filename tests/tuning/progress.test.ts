@@ -36,7 +36,7 @@ const y = new Float32Array(40).map((_, i) => (i % 3 === 0 ? 1 : 0));
 
 describe('search progress tells the truth', () => {
   const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterEach(async () => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
   it('one job fits one fold at a time, however many are queued', async () => {
     const { engine, state } = countingEngine();
@@ -56,11 +56,11 @@ describe('search progress tells the truth', () => {
   it('with one job, trials run one after another and their times add up to no more than the search took', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const registry = openRegistry(join(dir, 'registry.db'));
+    const registry = await openRegistry(join(dir, 'registry.db'));
     try {
       const { engine, state } = countingEngine();
       const pool = await createFoldPool(X, y, engine, 1);
-      const parent = registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' }).id;
+      const parent = (await registry.startRun({ experiment: 'Rain Dataset', name: 'optimize' })).id;
       const events: SearchProgress[] = [];
       const t0 = performance.now();
       const trials = await runSearch({
@@ -86,17 +86,17 @@ describe('search progress tells the truth', () => {
       expect(times).toHaveLength(3);
       expect(times.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(Math.ceil(elapsed) + 3);
       // The trial runs themselves do not overlap: each starts once the one before has ended.
-      const runs = registry.listRuns({ parentRunId: parent, sort: 'start_time' });
+      const runs = await registry.listRuns({ parentRunId: parent, sort: 'start_time' });
       for (let i = 1; i < runs.length; i++) expect(runs[i]!.startTime >= runs[i - 1]!.endTime!).toBe(true);
       // Trials are recorded under XGBoost's names, as given in any spelling.
       expect(runs.map((r) => r.params.max_depth)).toEqual(['2', '3', '4']);
       expect(runs.every((r) => r.params.maxDepth === undefined && r.params.n_estimators === '5')).toBe(true);
     } finally {
-      registry.close();
+      await registry.close();
     }
   });
 
-  it('keeps several trials in flight only when there are workers to fill', () => {
+  it('keeps several trials in flight only when there are workers to fill', async () => {
     expect(trialsInFlight(1, 5)).toBe(1);
     expect(trialsInFlight(2, 5)).toBe(2);
     expect(trialsInFlight(8, 3)).toBe(4);

@@ -22,19 +22,20 @@ const fold = stratifiedFolds(y, K, 5);
 let dir: string;
 let registry: Registry;
 let parentRunId: string;
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rainops-search-'));
-  registry = openRegistry(join(dir, 'registry.db'));
-  parentRunId = registry.startRun({ experiment: EXPERIMENT, name: 'optimize' }).id;
+  registry = await openRegistry(join(dir, 'registry.db'));
+  parentRunId = (await registry.startRun({ experiment: EXPERIMENT, name: 'optimize' })).id;
 });
-afterEach(() => {
-  registry.close();
+afterEach(async () => {
+  await registry.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 const search = (pool: FoldPool, candidates: XgbParamsInput[], more: Partial<SearchInput> = {}) =>
   runSearch({ registry, parentRunId, candidates, y, fold, k: K, metric: 'f1', earlyStoppingRounds: 10, pool, ...more });
-const trialRuns = () => registry.listRuns({ parentRunId }).sort((a, b) => Number(a.tags.trial) - Number(b.tags.trial));
+const trialRuns = async () =>
+  (await registry.listRuns({ parentRunId })).sort((a, b) => Number(a.tags.trial) - Number(b.tags.trial));
 
 /** A pool that fits nothing: each held-out row gets its label blurred by the candidate's learning rate. */
 function fakePool(): FoldPool & { calls: FoldTask[] } {
@@ -69,7 +70,7 @@ describe('runSearch', () => {
     expect(trials[1]!.oof[0]).toBeCloseTo(y[0] === 1 ? 0.9 : 0.1, 1);
     expect(trials[1]!.score).toBeGreaterThan(trials[0]!.score);
     expect(trials[1]!.foldTrees).toEqual([5, 5, 5]);
-    expect(trialRuns().map((r) => [r.name, r.status, r.metrics.cv_score])).toEqual([
+    expect((await trialRuns()).map((r) => [r.name, r.status, r.metrics.cv_score])).toEqual([
       ['trial-0', 'FINISHED', trials[0]!.score],
       ['trial-1', 'FINISHED', trials[1]!.score],
     ]);
@@ -113,7 +114,7 @@ describe('runSearch on workers that crash', () => {
       worker: new URL('./crashing-fold-worker.ts', import.meta.url),
     });
   });
-  afterAll(() => pool.close());
+  afterAll(async () => pool.close());
 
   const ok = (seed: number): XgbParamsInput => ({ maxDepth: 2, nEstimators: 5, seed });
 
@@ -122,12 +123,12 @@ describe('runSearch on workers that crash', () => {
     const candidates = [ok(1), ok(EXIT_3), ok(2), ok(UNCAUGHT), { ...ok(3), maxDepth: -1 }, ok(4)];
     const trials = await search(pool, candidates, { onProgress: (p) => progress.push(p) });
     expect(trials.map((t) => t.index)).toEqual([0, 2, 5]);
-    const runs = trialRuns();
+    const runs = await trialRuns();
     expect(runs.map((r) => r.status)).toEqual(['FINISHED', 'FAILED', 'FINISHED', 'FAILED', 'FAILED', 'FINISHED']);
     expect(runs[1]!.error).toMatch(/a training worker crashed during a fold fit \(worker exited with code: 3\)/);
     expect(runs[3]!.error).toMatch(/a training worker crashed during a fold fit \(the engine blew up\)/);
     expect(runs[4]!.error).toMatch(/a fold failed to train: .*max_depth/);
-    expect(registry.getRun(parentRunId).metrics.trials_failed).toBe(3);
+    expect((await registry.getRun(parentRunId)).metrics.trials_failed).toBe(3);
     expect(progress.at(-1)).toMatchObject({ done: 6, total: 6, failed: 3 });
     expect(
       progress

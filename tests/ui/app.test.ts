@@ -20,14 +20,19 @@ const ids: Record<string, string> = {};
 
 async function logArtifact(runId: string, path: string, body: string) {
   const r = await store.put(`runs/${runId}/${path}`, body);
-  registry.logArtifact(runId, { path, size: r.size, sha256: r.sha256, uri: `${store.url}/runs/${runId}/${path}` });
+  await registry.logArtifact(runId, {
+    path,
+    size: r.size,
+    sha256: r.sha256,
+    uri: `${store.url}/runs/${runId}/${path}`,
+  });
 }
 
 beforeAll(async () => {
-  registry = openRegistry(join(tempDir(), 'registry.db'));
+  registry = await openRegistry(join(tempDir(), 'registry.db'));
   const exp = 'Rain Dataset';
-  const etl = registry.startRun({ experiment: exp, name: 'etl', tags: { dataset_id: 'ds0123456789abcd' } });
-  registry.registerDataset({
+  const etl = await registry.startRun({ experiment: exp, name: 'etl', tags: { dataset_id: 'ds0123456789abcd' } });
+  await registry.registerDataset({
     id: 'ds0123456789abcd',
     source: 'weatherAUS.csv',
     sourceSha256: 'a'.repeat(64),
@@ -59,25 +64,25 @@ beforeAll(async () => {
       clip: { MinTemp: { lo: 1.5, hi: 4.5 } },
     }),
   );
-  registry.linkRunDataset(etl.id, 'ds0123456789abcd', 'output');
-  registry.finishRun(etl.id, { status: 'FINISHED' });
+  await registry.linkRunDataset(etl.id, 'ds0123456789abcd', 'output');
+  await registry.finishRun(etl.id, { status: 'FINISHED' });
 
-  const opt = registry.startRun({ experiment: exp, name: 'optimize', tags: { note: EVIL } });
-  registry.logParams(opt.id, { search: 'random', dataset_id: 'ds0123456789abcd' });
-  registry.linkRunDataset(opt.id, 'ds0123456789abcd', 'input');
+  const opt = await registry.startRun({ experiment: exp, name: 'optimize', tags: { note: EVIL } });
+  await registry.logParams(opt.id, { search: 'random', dataset_id: 'ds0123456789abcd' });
+  await registry.linkRunDataset(opt.id, 'ds0123456789abcd', 'input');
   for (const [i, depth, score] of [
     [0, 3, 0.61],
     [1, 6, 0.66],
     [2, 4, 0.64],
   ] as const) {
-    const t = registry.startRun({ experiment: exp, name: `trial-${i}`, parentRunId: opt.id });
-    registry.logParams(t.id, { max_depth: depth, learning_rate: 0.1 + i / 100, trial: i });
-    registry.logMetrics(t.id, { cv_score: score });
-    for (let step = 0; step < 5; step++) registry.logMetric(t.id, 'fold_roc_auc', 0.8 + step / 100, step);
-    registry.finishRun(t.id, { status: 'FINISHED' });
+    const t = await registry.startRun({ experiment: exp, name: `trial-${i}`, parentRunId: opt.id });
+    await registry.logParams(t.id, { max_depth: depth, learning_rate: 0.1 + i / 100, trial: i });
+    await registry.logMetrics(t.id, { cv_score: score });
+    for (let step = 0; step < 5; step++) await registry.logMetric(t.id, 'fold_roc_auc', 0.8 + step / 100, step);
+    await registry.finishRun(t.id, { status: 'FINISHED' });
     ids[`trial${i}`] = t.id;
   }
-  registry.logMetrics(opt.id, { test_f1: 0.71, cv_score: 0.66 });
+  await registry.logMetrics(opt.id, { test_f1: 0.71, cv_score: 0.66 });
   await logArtifact(opt.id, 'plots/roc.svg', '<svg xmlns="http://www.w3.org/2000/svg"><title>ROC curve</title></svg>');
   await logArtifact(
     opt.id,
@@ -97,17 +102,17 @@ beforeAll(async () => {
   );
   await logArtifact(opt.id, 'feature_importance.json', '[{"feature":"Humidity3pm","gain":218}]');
   await logArtifact(opt.id, `odd name ${EVIL}.csv`, 'a,b\n1,2\n');
-  registry.finishRun(opt.id, { status: 'FINISHED' });
+  await registry.finishRun(opt.id, { status: 'FINISHED' });
   ids.opt = opt.id;
 
-  const failed = registry.startRun({ experiment: exp, name: 'retrain' });
-  registry.logMetrics(failed.id, { test_f1: 0.5 });
-  registry.finishRun(failed.id, { status: 'FAILED', error: 'out of memory while fitting' });
+  const failed = await registry.startRun({ experiment: exp, name: 'retrain' });
+  await registry.logMetrics(failed.id, { test_f1: 0.5 });
+  await registry.finishRun(failed.id, { status: 'FAILED', error: 'out of memory while fitting' });
   ids.failed = failed.id;
-  ids.running = registry.startRun({ experiment: exp, name: 'still-going' }).id;
+  ids.running = (await registry.startRun({ experiment: exp, name: 'still-going' })).id;
 
   for (const v of [1, 2]) {
-    registry.createModelVersion({
+    await registry.createModelVersion({
       model: MODEL,
       runId: opt.id,
       datasetId: 'ds0123456789abcd',
@@ -118,7 +123,7 @@ beforeAll(async () => {
       metrics: { test_f1: 0.7 + v / 100 },
     });
   }
-  registry.setAlias({
+  await registry.setAlias({
     model: MODEL,
     alias: 'prod_best',
     version: 1,
@@ -128,9 +133,9 @@ beforeAll(async () => {
   });
 
   for (let i = 0; i < 55; i++) {
-    const r = registry.startRun({ experiment: 'Many', name: `bulk-${String(i).padStart(2, '0')}` });
-    registry.logMetrics(r.id, { score: i });
-    registry.finishRun(r.id, { status: 'FINISHED' });
+    const r = await registry.startRun({ experiment: 'Many', name: `bulk-${String(i).padStart(2, '0')}` });
+    await registry.logMetrics(r.id, { score: i });
+    await registry.finishRun(r.id, { status: 'FINISHED' });
   }
   app = createUiApp({ registry, store, logger: silentLogger });
   admin = createUiApp({ registry, store, logger: silentLogger, adminToken: TOKEN, actor: 'ui tester' });
@@ -139,7 +144,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app.close();
   await admin.close();
-  registry.close();
+  await registry.close();
 });
 
 const text = async (res: Response) => res.text();
@@ -307,15 +312,15 @@ describe('models', () => {
     expect(
       (await post(`/models/${MODEL}/promote`, { csrf, version: '2', alias: 'prod_best', expected: '1' })).status,
     ).toBe(403);
-    expect(registry.getAlias(MODEL, 'prod_best')).toBe(1);
+    expect(await registry.getAlias(MODEL, 'prod_best')).toBe(1);
     const done = await post(
       `/models/${MODEL}/promote`,
       { csrf, version: '2', alias: 'prod_best', expected: '1', reason: 'looks better' },
       cookie,
     );
     expect(done.status).toBe(303);
-    expect(registry.getAlias(MODEL, 'prod_best')).toBe(2);
-    const last = registry.aliasHistory(MODEL, 'prod_best').at(-1)!;
+    expect(await registry.getAlias(MODEL, 'prod_best')).toBe(2);
+    const last = (await registry.aliasHistory(MODEL, 'prod_best')).at(-1)!;
     expect(last).toMatchObject({ fromVersion: 1, toVersion: 2, actor: 'ui tester', reason: 'looks better' });
     // A stale confirmation (the alias moved since) is refused.
     const stale = await post(
@@ -326,7 +331,7 @@ describe('models', () => {
     expect(stale.status).toBe(409);
     const back = await post(`/models/${MODEL}/rollback`, { csrf, alias: 'prod_best', expected: '2' }, cookie);
     expect(back.status).toBe(303);
-    expect(registry.getAlias(MODEL, 'prod_best')).toBe(1);
+    expect(await registry.getAlias(MODEL, 'prod_best')).toBe(1);
   });
 });
 

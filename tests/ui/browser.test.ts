@@ -65,10 +65,10 @@ describe.runIf(haveBrowser)('rainops ui in Chromium', () => {
     optimizeRun = opt.run_id;
     await run(['retrain', '--force', '--cv', '2']);
 
-    registry = openRegistry(join(cwd, '.rainops/registry.db'));
+    registry = await openRegistry(join(cwd, '.rainops/registry.db'));
     const store = openStore(`file://${join(cwd, '.rainops/store')}`, { cwd, env: {} });
-    trials = registry.listRuns({ parentRunId: optimizeRun }).map((r) => r.id);
-    registry.setTags(optimizeRun, { note: EVIL });
+    trials = (await registry.listRuns({ parentRunId: optimizeRun })).map((r) => r.id);
+    await registry.setTags(optimizeRun, { note: EVIL });
 
     ui = createUiApp({ registry, store, logger: silentLogger, adminToken: TOKEN, actor: 'e2e' });
     server = createServer(getRequestListener(ui.fetch));
@@ -164,7 +164,7 @@ describe.runIf(haveBrowser)('rainops ui in Chromium', () => {
     expect(await page.locator('#trials svg').count()).toBeGreaterThan(0);
     await shot('compare');
     // The search and the retrain stored their curves as points: one chart holds both ROC curves.
-    const retrain = registry.listRuns({ topLevelOnly: true }).find((r) => r.name === 'retrain')!;
+    const retrain = (await registry.listRuns({ topLevelOnly: true })).find((r) => r.name === 'retrain')!;
     await page.goto(`${base}/compare?runs=${optimizeRun},${retrain.id}`);
     expect(await page.locator('#roc-overlay polyline').count()).toBe(2);
     expect(await page.locator('#pr-overlay polyline').count()).toBe(2);
@@ -172,7 +172,7 @@ describe.runIf(haveBrowser)('rainops ui in Chromium', () => {
   });
 
   test('the data set page shows its row counts', async () => {
-    const ds = registry.listDatasets()[0]!;
+    const ds = (await registry.listDatasets())[0]!;
     await page.goto(`${base}/datasets/${ds.id.slice(0, 6)}`);
     expect(await page.locator('#rows').textContent()).toContain(String(ds.rows.train));
     expect(await page.locator('#feature-summary tbody tr').count()).toBe(16);
@@ -197,7 +197,7 @@ describe.runIf(haveBrowser)('rainops ui in Chromium', () => {
   });
 
   test('promote with the token, then rainops models show sees the alias moved', async () => {
-    const before = registry.getAlias(MODEL, 'prod_best');
+    const before = await registry.getAlias(MODEL, 'prod_best');
     const target = before === 1 ? 2 : 1;
     await page.goto(`${base}/models/${MODEL}`);
     expect(await page.locator('#alias-history').textContent()).toContain('prod_best');

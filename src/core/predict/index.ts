@@ -24,10 +24,10 @@ export type ScorerSource =
 /** Opens the scorer for a source; the registry and store are needed only for a local model. */
 export async function openScorer(
   source: ScorerSource,
-  deps: () => { registry: Registry; store: ArtifactStore },
+  deps: () => Promise<{ registry: Registry; store: ArtifactStore }>,
 ): Promise<RowScorer> {
   if ('url' in source) return remoteScorer(source.url, source.remote);
-  const { registry, store } = deps();
+  const { registry, store } = await deps();
   const predictor = await loadPredictor(
     registry,
     store,

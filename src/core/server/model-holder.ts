@@ -79,17 +79,17 @@ export interface ModelHolderDeps {
    * Opens the registry file again when another file took its place (defaults to openRegistry); the
    * registry given above is closed then.
    */
-  openRegistry?: (file: string) => Registry;
+  openRegistry?: (file: string) => Promise<Registry>;
 }
 
 /** Fails with a sentence when the registry cannot serve MODEL@ALIAS. */
-export function checkServable(registry: Registry, model: string, alias: string): number {
-  if (!registry.listModels().some((m) => m.name === model)) {
+export async function checkServable(registry: Registry, model: string, alias: string): Promise<number> {
+  if (!(await registry.listModels()).some((m) => m.name === model)) {
     throw new NotFoundError(
       `no model named ${model} in the registry ${registry.file}; train one with 'rainops optimize' (or pick another with --model)`,
     );
   }
-  const version = registry.getAlias(model, alias);
+  const version = await registry.getAlias(model, alias);
   if (version === null) {
     throw new NotFoundError(
       `model ${model} has no alias ${alias}; point it with 'rainops promote ${model} VERSION --alias ${alias}' (or pick another with --alias)`,
@@ -160,14 +160,14 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
   const check = async (force: boolean): Promise<RefreshOutcome> => {
     const previous = current?.version ?? null;
     const serving = `still serving v${String(previous)}`;
-    const fileProblem = follower.check();
+    const fileProblem = await follower.check();
     if (fileProblem !== null) {
       problem = `${fileProblem}; ${serving}`;
       return { status: 'skipped', version: null, previous, reason: fileProblem };
     }
     let version: number | null;
     try {
-      version = registry().getAlias(model, alias);
+      version = await registry().getAlias(model, alias);
     } catch (err) {
       const reason = `could not read alias ${alias} of ${model}: ${err instanceof Error ? err.message : String(err)}`;
       problem = `${reason}; ${serving}`;
@@ -234,7 +234,7 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
     current: () => current,
     problem: () => problem,
     async init() {
-      const version = checkServable(registry(), model, alias);
+      const version = await checkServable(registry(), model, alias);
       return swapIn(await load(version), false);
     },
     refresh,
@@ -246,7 +246,7 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
       if (timer) clearTimeout(timer);
       timer = null;
       if (inFlight) await inFlight;
-      follower.close();
+      await follower.close();
     },
   };
 }

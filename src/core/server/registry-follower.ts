@@ -9,9 +9,9 @@ export interface RegistryFollower {
    * Looks at the registry's path: when another file took its place (a rename, a restored backup), closes
    * the old one and opens the new one. Returns why the registry cannot be followed now, or null.
    */
-  check(): string | null;
+  check(): Promise<string | null>;
   /** Closes the registry this follower opened, if any (the first one is its caller's, who closes it). */
-  close(): void;
+  close(): Promise<void>;
 }
 
 type Identity = { dev: number; ino: number };
@@ -33,11 +33,13 @@ function identityOf(file: string): Identity | null {
  */
 export function followRegistryFile(
   first: Registry,
-  deps: { open(file: string): Registry; logger: Logger },
+  deps: { open(file: string): Promise<Registry>; logger: Logger },
 ): RegistryFollower {
   const file = first.file;
-  // An in-memory registry (tests) has no file to follow.
-  if (file === ':memory:' || file === '') return { current: () => first, check: () => null, close: () => {} };
+  // An in-memory registry (tests) has no file to follow, and a database server is not a file.
+  if (first.backend !== 'sqlite' || file === ':memory:' || file === '') {
+    return { current: () => first, check: async () => null, close: async () => {} };
+  }
   let registry: Registry | null = first;
   let identity = identityOf(file);
   let reported = '';
@@ -50,7 +52,7 @@ export function followRegistryFile(
 
   return {
     current: () => registry,
-    check() {
+    async check() {
       let now: Identity | null;
       try {
         now = identityOf(file);
@@ -67,14 +69,14 @@ export function followRegistryFile(
       // The old file's write-ahead log keeps its name, and SQLite would read it as the new file's: empty it
       // (through the connection to the old file) and close that connection, even the caller's, first.
       try {
-        registry?.checkpoint();
+        await registry?.checkpoint();
       } catch {
         // Busy or read-only: the new file may then read stale pages until the next writer checkpoints.
       }
-      registry?.close();
+      await registry?.close();
       registry = null;
       try {
-        registry = deps.open(file);
+        registry = await deps.open(file);
         identity = now;
       } catch (err) {
         return report(
@@ -85,8 +87,8 @@ export function followRegistryFile(
       deps.logger.info(`the registry file ${file} was replaced; following the new one`);
       return null;
     },
-    close() {
-      if (registry !== first) registry?.close();
+    async close() {
+      if (registry !== first) await registry?.close();
     },
   };
 }

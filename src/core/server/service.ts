@@ -27,7 +27,7 @@ export interface RunningService {
 export async function startService(opts: ServiceOptions, deps: ServiceDeps): Promise<RunningService> {
   if (opts.workers > 1 && !opts.isWorker) {
     // Fail here, once, rather than in every worker.
-    checkServable(deps.registry, opts.model, opts.alias);
+    await checkServable(deps.registry, opts.model, opts.alias);
     // A worker drains for at most drainTimeoutSec; past that and a margin, the primary kills it.
     return startCluster(
       { workers: opts.workers, graceMs: (opts.drainTimeoutSec ?? 10) * 1000 + 5000, host: opts.host, port: opts.port },

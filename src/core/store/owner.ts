@@ -48,10 +48,11 @@ export async function readOwner(store: ArtifactStore): Promise<StoreOwner | null
  * and whose run is not one of this registry's. Half-written sets are not counted (gc removes them).
  */
 export async function foreignContents(store: ArtifactStore, registry: Registry): Promise<string[]> {
-  const datasets = new Set(registry.listDatasets().map((d) => d.id));
-  const versions = new Set(
-    registry.listModels().flatMap((m) => registry.listModelVersions(m.name).map((v) => `${m.name}/${v.version}`)),
-  );
+  const datasets = new Set((await registry.listDatasets()).map((d) => d.id));
+  const versions = new Set<string>();
+  for (const m of await registry.listModels()) {
+    for (const v of await registry.listModelVersions(m.name)) versions.add(`${m.name}/${v.version}`);
+  }
   const foreign: string[] = [];
   for (const key of await store.list('datasets/')) {
     const m = /^datasets\/([^/]+)\/manifest\.json$/.exec(key);
@@ -66,9 +67,9 @@ export async function foreignContents(store: ArtifactStore, registry: Registry):
 }
 
 /** The run of this registry with exactly this id (getRun also takes a unique prefix), or null. */
-export function exactRun(registry: Registry, runId: string): { id: string; status: string } | null {
+export async function exactRun(registry: Registry, runId: string): Promise<{ id: string; status: string } | null> {
   try {
-    const run = registry.getRun(runId);
+    const run = await registry.getRun(runId);
     return run.id === runId ? run : null;
   } catch (err) {
     if (err instanceof NotFoundError || err instanceof UsageError) return null;
@@ -79,7 +80,7 @@ export function exactRun(registry: Registry, runId: string): { id: string; statu
 async function writtenByThisRegistry(store: ArtifactStore, metadataKey: string, registry: Registry): Promise<boolean> {
   try {
     const { runId } = JSON.parse((await store.get(metadataKey)).toString('utf8')) as { runId?: unknown };
-    return typeof runId === 'string' && exactRun(registry, runId) !== null;
+    return typeof runId === 'string' && (await exactRun(registry, runId)) !== null;
   } catch {
     return false;
   }
@@ -92,10 +93,10 @@ function describeOwner(o: StoreOwner): string {
   return `registry ${o.registry_id}${o.registry ? ` (${o.registry}${o.hostname ? ` on ${o.hostname}` : ''})` : ''}`;
 }
 
-function record(c: Claimant, previous: StoreOwner | null): StoreOwner {
+async function record(c: Claimant, previous: StoreOwner | null): Promise<StoreOwner> {
   return {
     format: 1,
-    registry_id: c.registry.registryId(),
+    registry_id: await c.registry.registryId(),
     registry: c.registry.file,
     hostname: c.hostname,
     claimed_at: c.now().toISOString(),
@@ -108,7 +109,7 @@ function record(c: Claimant, previous: StoreOwner | null): StoreOwner {
  * claimed (write-if-absent) unless it holds data sets or bundles this registry does not know.
  */
 export async function ensureOwner(store: ArtifactStore, c: Claimant): Promise<void> {
-  const me = c.registry.registryId();
+  const me = await c.registry.registryId();
   const mine = `this registry (${c.registry.file}, id ${me})`;
   const owner = await readOwner(store);
   if (owner?.registry_id === me) return;
@@ -124,7 +125,7 @@ export async function ensureOwner(store: ArtifactStore, c: Claimant): Promise<vo
       `store ${store.url} records no owner but holds ${foreign.length} data set(s) or model bundle(s) that ${mine} does not know (${foreign.slice(0, 3).join(', ')}${more}): another registry wrote them; ${WAY_FORWARD}`,
     );
   }
-  if ((await store.putIfAbsent(OWNER_KEY, `${JSON.stringify(record(c, null), null, 1)}\n`)) === null) {
+  if ((await store.putIfAbsent(OWNER_KEY, `${JSON.stringify(await record(c, null), null, 1)}\n`)) === null) {
     // Another registry claimed it between our read and our write.
     const winner = await readOwner(store);
     if (winner?.registry_id !== me) return ensureOwner(store, c);
@@ -141,7 +142,7 @@ export async function adoptStore(
     throw err;
   });
   const foreign = await foreignContents(store, c.registry);
-  const owner = record(c, previous);
+  const owner = await record(c, previous);
   await store.put(OWNER_KEY, `${JSON.stringify(owner, null, 1)}\n`);
   return { previous, owner, foreign };
 }

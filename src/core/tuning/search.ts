@@ -120,7 +120,7 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
         tags: { ...input.trialTags, trial: String(index) },
       },
       async (run) => {
-        registry.logParams(run.id, { ...(xgbParamRecord(params) as Record<string, number>), trial: index });
+        await registry.logParams(run.id, { ...(xgbParamRecord(params) as Record<string, number>), trial: index });
         const oof = new Float32Array(y.length);
         // Every fold settles before the trial fails, so nothing writes to its run after it is closed.
         const settled = await Promise.allSettled(
@@ -131,7 +131,7 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
             valid.forEach((row, j) => {
               oof[row] = r.predictions[j]!;
             });
-            registry.logMetrics(
+            await registry.logMetrics(
               run.id,
               { fold_roc_auc: rocAuc(yv, r.predictions), fold_trees: r.bestIteration + 1, fold_seconds: r.ms / 1000 },
               f,
@@ -154,7 +154,7 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
         const score = input.metric === 'f1' ? cv.f1 : scoreMetric(input.metric, y, oof, 0.5);
         const foldTrees = fits.map((r) => r.bestIteration + 1);
         await input.saveOof?.(run.id, oof);
-        registry.logMetrics(run.id, {
+        await registry.logMetrics(run.id, {
           cv_f1: cv.f1,
           cv_threshold: cv.threshold,
           cv_roc_auc: cv.roc_auc,
@@ -180,7 +180,7 @@ export async function runSearch(input: SearchInput): Promise<TrialResult[]> {
     }),
   );
   if (failures.length > 0) {
-    registry.logMetrics(input.parentRunId, { trials_failed: failures.length });
+    await registry.logMetrics(input.parentRunId, { trials_failed: failures.length });
     if (results.length === 0) {
       const first = failures.sort((a, b) => a.index - b.index)[0]!;
       throw new RainopsError(
