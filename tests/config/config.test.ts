@@ -7,10 +7,16 @@ import { cli, tempDir } from '../helpers/cli.js';
 
 describe('loadConfig', () => {
   it('defaults the home under the working folder and the store inside the home, as a file URL', () => {
-    expect(loadConfig({}, '/work')).toEqual({ home: '/work/.rainops', store: 'file:///work/.rainops/store' });
+    expect(loadConfig({}, '/work')).toEqual({
+      home: '/work/.rainops',
+      store: 'file:///work/.rainops/store',
+      registry: { backend: 'sqlite', file: '/work/.rainops/registry.db' },
+      source: undefined,
+      leaseSeconds: undefined,
+    });
     // a folder name with URL characters stays one path
     expect(loadConfig({}, '/w/a #1?%').store).toBe('file:///w/a%20%231%3F%25/.rainops/store');
-    expect(loadConfig({ RAINOPS_HOME: 'h', RAINOPS_STORE: 's3://b/p' }, '/w')).toEqual({
+    expect(loadConfig({ RAINOPS_HOME: 'h', RAINOPS_STORE: 's3://b/p' }, '/w')).toMatchObject({
       home: '/w/h',
       store: 's3://b/p',
     });
@@ -18,10 +24,15 @@ describe('loadConfig', () => {
   });
 
   it('counts an empty variable as unset', () => {
-    expect(loadConfig({ RAINOPS_HOME: '', RAINOPS_STORE: '', RAINOPS_SOURCE: '' }, '/w')).toEqual({
-      home: '/w/.rainops',
-      store: 'file:///w/.rainops/store',
-    });
+    expect(loadConfig({ RAINOPS_HOME: '', RAINOPS_STORE: '', RAINOPS_SOURCE: '', RAINOPS_REGISTRY: '' }, '/w')).toEqual(
+      {
+        home: '/w/.rainops',
+        store: 'file:///w/.rainops/store',
+        registry: { backend: 'sqlite', file: '/w/.rainops/registry.db' },
+        source: undefined,
+        leaseSeconds: undefined,
+      },
+    );
   });
 
   it('refuses an empty --home and a file store URL that is not an absolute path', () => {

@@ -178,7 +178,7 @@ describe('pipeline --retrain-when drift', () => {
       action: 'skip',
       decision: { retrain_when: 'drift', retrain: false, drifted: false },
     });
-    expect(versions()).toEqual([1]);
+    expect(await versions()).toEqual([1]);
 
     // The same rows with three inputs moved: a new data set whose test rows drifted.
     const lines = readFileSync(small, 'utf8').trim().split('\n');
@@ -204,7 +204,7 @@ describe('pipeline --retrain-when drift', () => {
     expect(out.decision).toMatchObject({ retrain: true, drifted: true });
     expect(out.decision.drifted_features.sort()).toEqual([...SHIFTED].sort());
     expect(out.result.trained).toBe(true);
-    expect(versions()).toEqual([2, 1]);
+    expect(await versions()).toEqual([2, 1]);
     const registry = await openRegistry(join(home.dir, '.rainops/registry.db'));
     try {
       expect((await registry.getRun(out.decision.monitor_run_id)).tags).toMatchObject({ pipeline_decision: 'retrain' });
