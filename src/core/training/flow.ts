@@ -39,7 +39,7 @@ export async function withModelRun<T>(
       return await body(run);
     });
   } finally {
-    release();
+    await release();
   }
 }
 
