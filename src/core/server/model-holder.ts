@@ -54,9 +54,9 @@ export interface ModelHolder {
   refresh(opts?: { force?: boolean }): Promise<RefreshOutcome>;
   /**
    * Starts following the alias: polling every pollMs (none when 0) and, where the registry announces moves
-   * (PostgreSQL), a refresh as soon as one is announced.
+   * (PostgreSQL), a refresh as soon as one is announced. Resolves once it listens (or could not, and polls).
    */
-  start(): void;
+  start(): Promise<void>;
   /** Stops following; waits for a load in progress. */
   stop(): Promise<void>;
 }
@@ -256,7 +256,10 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
 
   const watch = async (): Promise<StopWatching | null> => {
     try {
-      return (await registry().watchAliases?.({ change: onMove, reachable: onReachable })) ?? null;
+      const unwatch = (await registry().watchAliases?.({ change: onMove, reachable: onReachable })) ?? null;
+      // A move between the first load and the LISTEN was announced to nobody.
+      if (unwatch) onMove(null);
+      return unwatch;
     } catch (err) {
       deps.logger.warn(
         `cannot listen for alias moves (${err instanceof Error ? err.message : String(err)}); polling only`,
@@ -286,9 +289,10 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
       return swapIn(await load(version), false);
     },
     refresh,
-    start() {
+    async start() {
       if (timer === null) schedule();
       watching ??= watch();
+      await watching;
     },
     async stop() {
       stopped = true;
