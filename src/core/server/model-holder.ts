@@ -53,7 +53,7 @@ export interface ModelHolder {
   /** Looks at the alias once and swaps in its version when it moved; never throws. `force` retries a failed version at once. */
   refresh(opts?: { force?: boolean }): Promise<RefreshOutcome>;
   /**
-   * Starts following the alias: polling every pollMs (none when 0) and, where the registry announces moves
+   * Starts following the alias (a no-op when pollMs is 0): polling every pollMs and, where the registry announces moves
    * (PostgreSQL), a refresh as soon as one is announced. Resolves once it listens (or could not, and polls).
    */
   start(): Promise<void>;
@@ -291,7 +291,8 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
     refresh,
     async start() {
       if (timer === null) schedule();
-      watching ??= watch();
+      // pollMs 0 (serve --poll 0) follows nothing, announced moves included.
+      if (pollMs > 0) watching ??= watch();
       await watching;
     },
     async stop() {
