@@ -48,6 +48,9 @@ async function record(
     sql`INSERT INTO alias_history (model, alias, from_version, to_version, actor, reason, time)
       VALUES (${input.model}, ${input.alias}, ${from}, ${to}, ${input.actor}, ${input.reason}, ${isoNow(tx)})`,
   );
+  // In the same transaction: listeners hear of the move only if it commits, and only once it has.
+  const notify = tx.conn.notifyAlias;
+  if (notify) await tx.run(notify(JSON.stringify({ model: input.model, alias: input.alias, version: to })));
 }
 
 /**

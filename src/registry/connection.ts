@@ -33,6 +33,8 @@ export interface Connection {
   readonly writeLock: RawBuilder<unknown> | null;
   /** The column that orders data sets registered in the same millisecond. */
   readonly insertOrder: 'rowid' | 'seq';
+  /** On PostgreSQL, tells listeners (LISTEN rainops_alias) that an alias moved; sent when its transaction commits. */
+  readonly notifyAlias: ((payload: string) => RawBuilder<unknown>) | null;
   /** The steps applied when it was opened. */
   readonly applied: readonly Migration[];
   schemaVersion(): Promise<number>;
@@ -40,6 +42,9 @@ export interface Connection {
   isOpen(): boolean;
   close(): Promise<void>;
 }
+
+/** The channel alias moves are announced on. */
+export const ALIAS_CHANNEL = 'rainops_alias';
 
 /** Key of the transaction-level advisory lock every PostgreSQL write transaction takes. */
 const WRITE_LOCK = 7_406_119_002;
@@ -58,6 +63,7 @@ function sqliteConnection(location: { backend: 'sqlite'; file: string }, readonl
     beginRead: 'BEGIN',
     writeLock: null,
     insertOrder: 'rowid',
+    notifyAlias: null,
     applied,
     schemaVersion: async () => schemaVersion(db),
     checkpoint: async () => {
@@ -95,14 +101,25 @@ function openSqliteFile(file: string, readonly: boolean): { db: Db; access: Acce
 /** bigint (count(*), durations, sizes) as a JS number: every such value rainops stores is below 2^53. */
 const parseInt8 = (text: string) => Number(text);
 
+const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
+  oid === pg.types.builtins.INT8 ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser;
+
 /** A pool of connections to one PostgreSQL database; the PG* variables fill in what the URL leaves out. */
 export function createPgPool(url: string, max = 4): pg.Pool {
-  const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8 ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser;
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'rainops', types: { getTypeParser } });
   // an idle connection the server dropped must not crash the process; the next query opens a new one
   pool.on('error', () => {});
   return pool;
+}
+
+/** One connection of its own (LISTEN holds it); keep-alive so that a vanished server is noticed. */
+export function createPgClient(url: string): pg.Client {
+  return new pg.Client({
+    connectionString: url,
+    application_name: 'rainops',
+    keepAlive: true,
+    types: { getTypeParser },
+  });
 }
 
 /** A driver error with the password taken out, in a sentence that says what to check. */
@@ -156,6 +173,7 @@ async function pgConnection(location: { backend: 'postgresql'; url: string }, re
     beginRead: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     writeLock: sql`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`,
     insertOrder: 'seq',
+    notifyAlias: (payload) => sql`SELECT pg_notify(${ALIAS_CHANNEL}, ${payload})`,
     applied,
     schemaVersion: () => pgSchemaVersion(db),
     checkpoint: async () => {},

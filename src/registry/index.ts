@@ -1,5 +1,7 @@
 import os from 'node:os';
 import { sql } from 'kysely';
+import { watchAliases } from './alias-watch.js';
+import type { AliasWatchEvents, AliasWatchOptions, StopWatching } from './alias-watch.js';
 import { aliasHistory, deleteAlias, getAlias, previousAliasTarget, setAlias } from './aliases.js';
 import { createContext } from './context.js';
 import type { RegistryContext } from './context.js';
@@ -73,6 +75,7 @@ export type * from './types.js';
 export type { BackendName, RegistryLocation } from './url.js';
 export { describeLocation, parseRegistryLocation, redactUrl } from './url.js';
 export type { HeartbeatMode, RenewResult } from './leases.js';
+export type { AliasMove, AliasWatchEvents, AliasWatchOptions, StopWatching } from './alias-watch.js';
 export { DEFAULT_LEASE_MS } from './leases.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 import { LATEST_SCHEMA_VERSION } from './migrations/index.js';
@@ -171,6 +174,11 @@ export interface Registry {
   deleteAlias(input: DeleteAliasInput): Promise<AliasChange>;
   aliasHistory(model: string, alias?: string): Promise<AliasHistoryEntry[]>;
   previousAliasTarget(model: string, alias: string): Promise<number | null>;
+  /**
+   * Hears of alias moves as they commit, on a connection of its own that reconnects when it drops (PostgreSQL
+   * LISTEN/NOTIFY); on SQLite it hears nothing and callers keep polling. Optional: a stand-in registry may lack it.
+   */
+  watchAliases?(events: AliasWatchEvents, opts?: AliasWatchOptions): Promise<StopWatching>;
 
   acquireLock(name: string, opts?: AcquireLockOptions): Promise<ReleaseLock>;
   listLocks(): Promise<LockInfo[]>;
@@ -280,6 +288,7 @@ function bindRegistry(conn: Connection, ctx: RegistryContext): Registry {
     deleteAlias: (input) => deleteAlias(ctx, input),
     aliasHistory: (model, alias) => aliasHistory(ctx, model, alias),
     previousAliasTarget: (model, alias) => previousAliasTarget(ctx, model, alias),
+    watchAliases: (events, watchOpts) => watchAliases(conn, events, watchOpts),
 
     acquireLock: (name, lockOpts) => acquireLock(ctx, name, lockOpts),
     listLocks: () => listLocks(ctx),

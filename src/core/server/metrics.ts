@@ -12,6 +12,8 @@ export interface ServerMetrics {
   predicted(rain: number, dry: number): void;
   modelLoaded(m: { model: string; alias: string; version: number; engine: string }, isReload: boolean): void;
   reloadFailed(): void;
+  /** Whether the registry answered the last time it was asked (or its alias watch is connected). */
+  registryReachable(up: boolean): void;
   snapshot(): Promise<MetricsSnapshot>;
   /** The prediction log's counters, which the log increments itself; null until one is attached. */
   predictionLog: PredictionLogCounts | null;
@@ -96,6 +98,13 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
     help: 'Model versions that failed to load or verify (the previous one kept serving).',
     registers: [registry],
   });
+  const registryUp = new Gauge({
+    name: 'rainops_registry_up',
+    help: 'Whether the registry database can be reached (1) or not (0); the model held keeps serving either way.',
+    aggregator: 'min',
+    registers: [registry],
+  });
+  registryUp.set(1);
   new Gauge({
     name: 'rainops_processes',
     help: 'Server processes whose figures are added up here.',
@@ -175,6 +184,9 @@ export function createMetrics(opts: MetricsOptions = {}): ServerMetrics {
     },
     reloadFailed() {
       reloadFailures.inc();
+    },
+    registryReachable(up) {
+      registryUp.set(up ? 1 : 0);
     },
     snapshot: () => registry.getMetricsAsJSON() as Promise<MetricsSnapshot>,
     render: () => registry.metrics(),

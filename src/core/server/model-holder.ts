@@ -5,7 +5,7 @@ import { NotFoundError } from '../errors.js';
 import { loadPredictor } from '../registration.js';
 import type { ArtifactStore } from '../store/types.js';
 import { openRegistry } from '../../registry/index.js';
-import type { Registry } from '../../registry/index.js';
+import type { AliasMove, Registry, StopWatching } from '../../registry/index.js';
 import type { ServerMetrics } from './metrics.js';
 import { followRegistryFile } from './registry-follower.js';
 
@@ -52,8 +52,11 @@ export interface ModelHolder {
   init(): Promise<LoadedModel>;
   /** Looks at the alias once and swaps in its version when it moved; never throws. `force` retries a failed version at once. */
   refresh(opts?: { force?: boolean }): Promise<RefreshOutcome>;
-  /** Starts following the alias (a no-op when pollMs is 0). */
-  start(): void;
+  /**
+   * Starts following the alias (a no-op when pollMs is 0): polling every pollMs and, where the registry announces moves
+   * (PostgreSQL), a refresh as soon as one is announced. Resolves once it listens (or could not, and polls).
+   */
+  start(): Promise<void>;
   /** Stops following; waits for a load in progress. */
   stop(): Promise<void>;
 }
@@ -116,6 +119,14 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
   // A version that failed: not retried on every poll (that would log and count every 2 s), but with a growing wait.
   let failed: { version: number; attempts: number; retryAt: number } | null = null;
   let lastWarning = '';
+  // Set while the alias watch's connection is down: the registry cannot be reached.
+  let watchProblem: string | null = null;
+  let pollFailed = false;
+  let watching: Promise<StopWatching | null> | null = null;
+  // A move announced while a look was already under way (it may have read the alias before the move): look again.
+  let again = false;
+
+  const reportReachable = () => deps.metrics?.registryReachable(watchProblem === null && !pollFailed);
 
   const warnOnce = (message: string) => {
     if (message !== lastWarning) deps.logger.warn(message);
@@ -168,9 +179,13 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
     let version: number | null;
     try {
       version = await registry().getAlias(model, alias);
+      pollFailed = false;
+      reportReachable();
     } catch (err) {
       const reason = `could not read alias ${alias} of ${model}: ${err instanceof Error ? err.message : String(err)}`;
       problem = `${reason}; ${serving}`;
+      pollFailed = true;
+      reportReachable();
       warnOnce(problem);
       return { status: 'skipped', version: null, previous, reason };
     }
@@ -216,8 +231,41 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
 
   const refresh = (opts: { force?: boolean } = {}): Promise<RefreshOutcome> => {
     // One load at a time: a poll that finds one running waits for it instead of starting another.
-    inFlight ??= check(opts.force ?? false).finally(() => (inFlight = null));
+    inFlight ??= check(opts.force ?? false).finally(() => {
+      inFlight = null;
+      if (again && !stopped) {
+        again = false;
+        void refresh();
+      }
+    });
     return inFlight;
+  };
+
+  const onMove = (move: AliasMove | null) => {
+    if (stopped || (move && (move.model !== model || move.alias !== alias))) return;
+    if (inFlight) again = true;
+    else void refresh();
+  };
+
+  const onReachable = (why: string | null) => {
+    watchProblem = why;
+    reportReachable();
+    if (why) deps.logger.warn(`the registry is unreachable (${why}); still serving v${String(current?.version)}`);
+    else deps.logger.info('the registry is reachable again');
+  };
+
+  const watch = async (): Promise<StopWatching | null> => {
+    try {
+      const unwatch = (await registry().watchAliases?.({ change: onMove, reachable: onReachable })) ?? null;
+      // A move between the first load and the LISTEN was announced to nobody.
+      if (unwatch) onMove(null);
+      return unwatch;
+    } catch (err) {
+      deps.logger.warn(
+        `cannot listen for alias moves (${err instanceof Error ? err.message : String(err)}); polling only`,
+      );
+      return null;
+    }
   };
 
   const schedule = () => {
@@ -232,19 +280,27 @@ export function createModelHolder(opts: ModelHolderOptions, deps: ModelHolderDep
     model,
     alias,
     current: () => current,
-    problem: () => problem,
+    problem: () =>
+      watchProblem === null
+        ? problem
+        : `the registry is unreachable (${watchProblem}); still serving v${String(current?.version)}`,
     async init() {
       const version = await checkServable(registry(), model, alias);
       return swapIn(await load(version), false);
     },
     refresh,
-    start() {
+    async start() {
       if (timer === null) schedule();
+      // pollMs 0 (serve --poll 0) follows nothing, announced moves included.
+      if (pollMs > 0) watching ??= watch();
+      await watching;
     },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = null;
+      const unwatch = await watching;
+      await unwatch?.();
       if (inFlight) await inFlight;
       await follower.close();
     },

@@ -171,7 +171,7 @@ export async function startServer(opts: ServeOptions, deps: ServeDeps): Promise<
     throw err;
   }
   deps.connections?.accept((socket) => server.emit('connection', socket));
-  holder.start();
+  await holder.start();
 
   const drainMs = Math.max(0, Math.round((opts.drainTimeoutSec ?? DEFAULT_DRAIN_SEC) * 1000));
   let closed: Promise<void> | null = null;
