@@ -84,6 +84,11 @@ describeBackends('registry copy from a SQLite home', (backend) => {
     expect(second.copied).toBe(0);
     expect(byKind(second, 'target')).toEqual(EXPECTED);
 
+    // and back: the copy reads from either database
+    const back = await copyRegistry(target, join(tempDir(), 'back.db'));
+    expect(back.verified).toBe(true);
+    expect(byKind(back, 'target')).toEqual(EXPECTED);
+
     const copy = await open(target);
     const run = await copy.getRun(home.runId);
     expect(run).toMatchObject({ status: 'FINISHED', experiment: 'Rain Dataset', params: { search: 'grid', cv: '5' } });
@@ -140,6 +145,10 @@ describeBackends('registry copy from a SQLite home', (backend) => {
     );
     const rows = await backend.exec(target, 'SELECT count(*) AS n FROM tags');
     expect(Number(rows[0]!.n)).toBe(0);
+    const viaCli = await cli(['registry', 'copy', '--from', home.file, '--to', target]);
+    expect(viaCli.code).toBe(1);
+    expect(viaCli.stdout).toBe('');
+    expect(viaCli.stderr).toContain(`run ${home.runId} (name differ); nothing was copied`);
   });
 
   it('rainops registry copy prints the counts (text and --json) and never the password', async () => {
