@@ -77,6 +77,8 @@ export { describeLocation, parseRegistryLocation, redactUrl } from './url.js';
 export type { HeartbeatMode, RenewResult } from './leases.js';
 export type { AliasMove, AliasWatchEvents, AliasWatchOptions, StopWatching } from './alias-watch.js';
 export { DEFAULT_LEASE_MS } from './leases.js';
+export { copyRegistry } from './copy.js';
+export type { CopyCount, CopyKind, CopyResult } from './copy.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 import { LATEST_SCHEMA_VERSION } from './migrations/index.js';
 
