@@ -16,6 +16,7 @@ import { datasetPage, datasetsListPage } from './datasets-page.js';
 import { featureSummaryCache } from './feature-summary.js';
 import type { UiDeps } from './deps.js';
 import { ErrorPage, FAVICON } from './layout.js';
+import { monitorPage } from './monitor-page.js';
 import { confirmPage, findModel, loginPage, modelPage, modelsListPage } from './models-page.js';
 import type { Admin, Confirmation } from './models-page.js';
 import { createPredictService, formToFeatures, predictError, predictPage } from './predict-page.js';
@@ -124,6 +125,8 @@ export function createUiApp(deps: UiDeps): UiApp {
 
   app.get('/datasets', async (c) => c.html(await datasetsListPage(deps)));
   app.get('/datasets/:id', async (c) => c.html(await datasetPage(deps, c.req.param('id'), summaries)));
+
+  app.get('/monitor', async (c) => c.html(await monitorPage(deps, c.req.query('run') || undefined)));
 
   app.get('/predict', (c) => c.html(predictPage({ model: predictor.model })));
   app.post('/predict', async (c) => {

@@ -59,6 +59,12 @@ pre.preview { background: #fff; border: 1px solid var(--line); padding: .6rem; m
 tr.same { display: table-row; }
 body.only-changed tr.same { display: none; }
 .kv th { width: 14rem; }
+.verdict { font-weight: 600; }
+.verdict.drifted { color: var(--bad); }
+.verdict.ok { color: var(--ok); }
+tr.drifted td { background: #fdecea; }
+tr.watch td { background: #fff6e0; }
+tr.selected td { background: #e7eefb; }
 .chips span { display: inline-block; background: #e7eefb; border-radius: .7rem; padding: 0 .5rem; margin-right: .3rem; }
 `;
 

@@ -24,6 +24,7 @@ export function Layout(props: { title: string; children?: Child; bodyClass?: str
               <a href="/">Runs</a>
               <a href="/models">Models</a>
               <a href="/datasets">Data sets</a>
+              <a href="/monitor">Monitor</a>
               <a href="/predict">Predict</a>
             </nav>
           </header>
