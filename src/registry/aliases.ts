@@ -5,6 +5,7 @@ import type { RegistryContext } from './context.js';
 import { requireModel, requireVersion } from './models.js';
 import type { AliasChange, AliasHistoryEntry, DeleteAliasInput, SetAliasInput } from './types.js';
 import { checkName, checkNonEmpty, checkVersion } from './validate.js';
+import type { RegistryTables } from './schema.js';
 
 function label(version: number | null): string {
   return version === null ? 'unset' : `v${version}`;
@@ -93,16 +94,7 @@ export async function deleteAlias(ctx: RegistryContext, input: DeleteAliasInput)
   });
 }
 
-interface HistoryRow {
-  id: number;
-  model: string;
-  alias: string;
-  from_version: number | null;
-  to_version: number | null;
-  actor: string;
-  reason: string;
-  time: string;
-}
+type HistoryRow = Omit<RegistryTables['alias_history'], 'id'> & { id: number };
 
 const HISTORY_SELECT = sql`SELECT id, model, alias, from_version, to_version, actor, reason, time FROM alias_history`;
 

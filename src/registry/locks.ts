@@ -7,17 +7,9 @@ import { describeLapse, lapse } from './leases.js';
 import { failRun, reapDeadRuns, upsertTag } from './runs.js';
 import type { AcquireLockOptions, BreakLockOptions, BrokenLock, LockInfo, ReleaseLock } from './types.js';
 import { checkNonEmpty } from './validate.js';
+import type { RegistryTables } from './schema.js';
 
-interface LockRow {
-  name: string;
-  owner_pid: number;
-  hostname: string;
-  run_id: string | null;
-  acquired_at: string;
-  token: string;
-  heartbeat_at: string | null;
-  lease_expires_at: string | null;
-}
+type LockRow = RegistryTables['locks'];
 
 const LOCK_SELECT = sql`SELECT name, owner_pid, hostname, run_id, acquired_at, token, heartbeat_at, lease_expires_at
   FROM locks`;

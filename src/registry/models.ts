@@ -5,18 +5,9 @@ import type { RegistryContext } from './context.js';
 import { DATASET_LOOKUP, RUN_LOOKUP, requireExactId } from './lookup.js';
 import type { CreateModelVersionInput, ModelSummary, ModelVersion, ModelVersionStatus, RunStatus } from './types.js';
 import { checkName, checkNonEmpty, checkSha256, checkVersion } from './validate.js';
+import type { RegistryTables } from './schema.js';
 
-interface VersionRow {
-  model: string;
-  version: number;
-  run_id: string;
-  dataset_id: string;
-  bundle_uri: string;
-  bundle_sha256: string;
-  engine: string;
-  params_json: string;
-  metrics_json: string;
-  created_at: string;
+interface VersionRow extends Omit<RegistryTables['model_versions'], 'status'> {
   status: ModelVersionStatus;
   run_status: RunStatus;
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
 import type { Dataset, Run, RunStatus } from './types.js';
+import type { RegistryTables } from './schema.js';
 
 /** Values for `IN (...)`; callers never pass an empty list, which neither database accepts. */
 export function inList(values: readonly (string | number)[]): RawBuilder<unknown> {
@@ -50,20 +51,7 @@ export function toRun(row: RunRow): Run {
   };
 }
 
-export interface DatasetRow {
-  id: string;
-  source: string;
-  source_sha256: string;
-  created_at: string;
-  rows_raw: number;
-  rows_rejected: number;
-  rows_dropped: number;
-  rows_train: number;
-  rows_test: number;
-  split_json: string;
-  manifest_sha256: string;
-  uri: string;
-}
+export type DatasetRow = RegistryTables['datasets'];
 
 export const DATASET_COLUMNS = sql`d.id, d.source, d.source_sha256, d.created_at, d.rows_raw, d.rows_rejected,
   d.rows_dropped, d.rows_train, d.rows_test, d.split_json, d.manifest_sha256, d.uri`;
