@@ -80,6 +80,33 @@ async function transact<T>(
   fn: (tx: RegistryContext) => Promise<T>,
 ): Promise<T> {
   const { conn } = base;
+  if (kind === 'write' && conn.backend === 'sqlite') return inProcessTurn(conn.name, () => begin(base, db, kind, fn));
+  return begin(base, db, kind, fn);
+}
+
+// Writers of one SQLite file in one process take turns here: SQLite's busy wait is synchronous, so a second
+// connection waiting for the write lock would block the very event loop the holder needs to commit.
+const writeTurns = new Map<string, Promise<unknown>>();
+
+async function inProcessTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const before = writeTurns.get(key) ?? Promise.resolve();
+  const mine = before.then(fn, fn);
+  const tail = mine.catch(() => undefined);
+  writeTurns.set(key, tail);
+  try {
+    return await mine;
+  } finally {
+    if (writeTurns.get(key) === tail) writeTurns.delete(key);
+  }
+}
+
+async function begin<T>(
+  base: Base,
+  db: Kysely<RegistryTables>,
+  kind: 'write' | 'read',
+  fn: (tx: RegistryContext) => Promise<T>,
+): Promise<T> {
+  const { conn } = base;
   return db.connection().execute(async (c) => {
     await sql.raw(kind === 'write' ? conn.beginWrite : conn.beginRead).execute(c);
     try {

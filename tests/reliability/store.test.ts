@@ -58,17 +58,19 @@ describe('writes never destroy what another run owns', () => {
     const bStarted = new Promise<void>((r) => (bWriting = r));
     let first!: Promise<EtlResult>;
     const storeA: ArtifactStore = { ...fileStore, publish: async (...a) => (await bStarted, fileStore.publish(...a)) };
+    // Every write of B counts, whether a body (put) or a file written beside the store first (putFile).
     let puts = 0;
+    const write = async (key: string) => {
+      if (++puts === 1) bWriting();
+      if (puts === 3) {
+        await first;
+        throw Object.assign(new Error(`ENOSPC: no space left on device, write '${key}'`), { code: 'ENOSPC' });
+      }
+    };
     const storeB: ArtifactStore = {
       ...fileStore,
-      put: async (key, body) => {
-        if (++puts === 1) bWriting();
-        if (puts === 3) {
-          await first;
-          throw Object.assign(new Error(`ENOSPC: no space left on device, write '${key}'`), { code: 'ENOSPC' });
-        }
-        return fileStore.put(key, body);
-      },
+      put: async (key, body) => (await write(key), fileStore.put(key, body)),
+      putFile: async (key, path) => (await write(key), fileStore.putFile(key, path)),
     };
     const registryA = await openRegistry(join(home, 'registry.db'));
     const registryB = await openRegistry(join(home, 'registry.db'));
