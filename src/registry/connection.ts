@@ -31,6 +31,8 @@ export interface Connection {
   readonly beginRead: string;
   /** Run first in a write transaction; on PostgreSQL it serializes writers as SQLite's write lock does. */
   readonly writeLock: RawBuilder<unknown> | null;
+  /** Appended to a claim's SELECT: on PostgreSQL the row is locked, and rows another claim holds are passed over. */
+  readonly claimRows: string;
   /** The column that orders data sets registered in the same millisecond. */
   readonly insertOrder: 'rowid' | 'seq';
   /** On PostgreSQL, tells listeners (LISTEN rainops_alias) that an alias moved; sent when its transaction commits. */
@@ -62,6 +64,7 @@ function sqliteConnection(location: { backend: 'sqlite'; file: string }, readonl
     beginWrite: 'BEGIN IMMEDIATE',
     beginRead: 'BEGIN',
     writeLock: null,
+    claimRows: '',
     insertOrder: 'rowid',
     notifyAlias: null,
     applied,
@@ -172,6 +175,7 @@ async function pgConnection(location: { backend: 'postgresql'; url: string }, re
     beginWrite: 'BEGIN',
     beginRead: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     writeLock: sql`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`,
+    claimRows: ' FOR UPDATE SKIP LOCKED',
     insertOrder: 'seq',
     notifyAlias: (payload) => sql`SELECT pg_notify(${ALIAS_CHANNEL}, ${payload})`,
     applied,

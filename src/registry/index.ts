@@ -29,6 +29,7 @@ import {
 } from './models.js';
 import { isPidAlive } from './process.js';
 import { listRuns } from './run-list.js';
+import { claimStudyFinish, claimTrial, finishStudy, getStudy, listStudyTrials, openStudy, settleTrial } from './studies.js';
 import {
   finishRun,
   getRun,
@@ -47,6 +48,12 @@ import type {
   ArtifactInput,
   BreakLockOptions,
   BrokenLock,
+  ClaimedTrial,
+  FinishClaim,
+  OpenStudyInput,
+  Study,
+  StudyTrial,
+  TrialOutcome,
   CreateModelVersionInput,
   Dataset,
   DatasetInput,
@@ -182,6 +189,18 @@ export interface Registry {
    */
   watchAliases?(events: AliasWatchEvents, opts?: AliasWatchOptions): Promise<StopWatching>;
 
+  /** Creates the study with its trials, or returns the existing one of that name (`created` false). */
+  openStudy(input: OpenStudyInput): Promise<{ study: Study; created: boolean }>;
+  getStudy(name: string): Promise<Study | null>;
+  listStudyTrials(name: string): Promise<StudyTrial[]>;
+  /** Claims a trial nobody holds for the worker run `workerRunId` (held while that run is RUNNING), or null. */
+  claimTrial(name: string, workerRunId: string): Promise<ClaimedTrial | null>;
+  /** Records how a claimed trial ended; false when the claim was lost meanwhile. */
+  settleTrial(name: string, index: number, workerRunId: string, outcome: TrialOutcome): Promise<boolean>;
+  /** Once every trial ended, exactly one live worker gets to finish the study. */
+  claimStudyFinish(name: string, workerRunId: string): Promise<FinishClaim>;
+  finishStudy(name: string, workerRunId: string, result: string): Promise<boolean>;
+
   acquireLock(name: string, opts?: AcquireLockOptions): Promise<ReleaseLock>;
   listLocks(): Promise<LockInfo[]>;
   breakLock(name: string, opts?: BreakLockOptions): Promise<BrokenLock>;
@@ -291,6 +310,14 @@ function bindRegistry(conn: Connection, ctx: RegistryContext): Registry {
     aliasHistory: (model, alias) => aliasHistory(ctx, model, alias),
     previousAliasTarget: (model, alias) => previousAliasTarget(ctx, model, alias),
     watchAliases: (events, watchOpts) => watchAliases(conn, events, watchOpts),
+
+    openStudy: (input) => openStudy(ctx, input),
+    getStudy: (name) => getStudy(ctx, name),
+    listStudyTrials: (name) => listStudyTrials(ctx, name),
+    claimTrial: (name, workerRunId) => claimTrial(ctx, name, workerRunId),
+    settleTrial: (name, index, workerRunId, outcome) => settleTrial(ctx, name, index, workerRunId, outcome),
+    claimStudyFinish: (name, workerRunId) => claimStudyFinish(ctx, name, workerRunId),
+    finishStudy: (name, workerRunId, result) => finishStudy(ctx, name, workerRunId, result),
 
     acquireLock: (name, lockOpts) => acquireLock(ctx, name, lockOpts),
     listLocks: () => listLocks(ctx),

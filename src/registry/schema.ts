@@ -83,4 +83,29 @@ export interface RegistryTables {
     lease_expires_at: string | null;
   };
   registry_meta: { key: string; value: string };
+  studies: {
+    name: string;
+    settings_json: string;
+    trials: number;
+    state: string;
+    created_at: string;
+    created_by_run_id: string;
+    finisher_run_id: string | null;
+    result_json: string | null;
+    finished_at: string | null;
+  };
+  study_trials: {
+    study: string;
+    idx: number;
+    payload_json: string;
+    state: string;
+    attempts: number;
+    worker_run_id: string | null;
+    hostname: string | null;
+    claimed_at: string | null;
+    run_id: string | null;
+    score: number | null;
+    error: string | null;
+    ended_at: string | null;
+  };
 }

@@ -223,3 +223,70 @@ export interface BrokenLock {
 
 /** Frees the lock; calling it again, or after another process reclaimed the lock, does nothing. */
 export type ReleaseLock = () => Promise<void>;
+
+export type StudyState = 'OPEN' | 'FINISHING' | 'DONE';
+export type TrialState = 'PENDING' | 'RUNNING' | 'DONE' | 'FAILED';
+
+/** One search shared by many workers: its settings, how far its trials are, and its outcome once DONE. */
+export interface Study {
+  name: string;
+  /** What every worker must agree on; opaque to the registry. */
+  settings: Record<string, string>;
+  trials: number;
+  state: StudyState;
+  createdAt: Timestamp;
+  createdByRunId: string;
+  /** The worker run that finishes (or finished) the study. */
+  finisherRunId: string | null;
+  /** What the finisher recorded (JSON text), once DONE. */
+  result: string | null;
+  finishedAt: Timestamp | null;
+  counts: Record<TrialState, number>;
+}
+
+export interface StudyTrial {
+  study: string;
+  index: number;
+  /** What the trial is to do (JSON text); opaque to the registry. */
+  payload: string;
+  state: TrialState;
+  /** How many times the trial was claimed: above 1 when a worker died holding it. */
+  attempts: number;
+  workerRunId: string | null;
+  hostname: string | null;
+  claimedAt: Timestamp | null;
+  /** The trial's own run, once it ended. */
+  runId: string | null;
+  score: number | null;
+  error: string | null;
+  endedAt: Timestamp | null;
+}
+
+export interface OpenStudyInput {
+  name: string;
+  settings: Record<string, string>;
+  /** One payload (JSON text) per trial, in trial order. */
+  payloads: string[];
+  /** The run of the worker opening it, recorded as its creator when it is new. */
+  runId: string;
+}
+
+export interface ClaimedTrial {
+  index: number;
+  payload: string;
+  attempt: number;
+}
+
+export interface TrialOutcome {
+  state: 'DONE' | 'FAILED';
+  runId: string | null;
+  score?: number | null;
+  error?: string | null;
+}
+
+/** What a worker may do next about finishing a study. */
+export type FinishClaim =
+  | { kind: 'mine' }
+  | { kind: 'done'; result: string | null }
+  /** Trials still outstanding, or another live worker finishing. */
+  | { kind: 'wait'; reason: string };

@@ -4,6 +4,8 @@ import { postgres as leasesPg } from './002_leases.pg.js';
 import { present as leasesPresent, sql as leases } from './002_leases.js';
 import { postgres as registryIdPg } from './003_registry_id.pg.js';
 import { sql as registryId } from './003_registry_id.js';
+import { postgres as studiesPg } from './004_studies.pg.js';
+import { sql as studies } from './004_studies.js';
 import type { Db } from '../db.js';
 
 /**
@@ -29,6 +31,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'init', sql: init, postgres: initPg },
   { version: 2, name: 'leases', sql: leases, postgres: leasesPg, present: leasesPresent },
   { version: 3, name: 'registry_id', sql: registryId, postgres: registryIdPg },
+  { version: 4, name: 'studies', sql: studies, postgres: studiesPg },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.length;
