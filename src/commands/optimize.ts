@@ -1,6 +1,9 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { optimize } from '../core/optimize.js';
+import { optimizeStudy } from '../core/study.js';
+import type { StudyOption } from '../core/study.js';
+import type { SearchProgress } from '../core/tuning/search.js';
 import { HALVING_DEFAULTS, HALVING_MIN_ROWS } from '../core/tuning/halving.js';
 import type { OptimizeOptions, OptimizeResult } from '../core/optimize.js';
 import type { CliIO } from './io.js';
@@ -38,6 +41,7 @@ export const OptimizeFlags = z.object({
   earlyStopping: int(1),
   wait: int(0),
   resume: z.string().optional(),
+  study: registryName('model').optional(),
 });
 
 /** OptimizeFlags' `model` is the registered name (--name) and `kind` the model kind (--model). */
@@ -78,17 +82,27 @@ export function optimizeCommand(io: CliIO): Command {
     .option('--seed <n>', 'seed of the folds and of random search', '42')
     .option('--early-stopping <rounds>', 'stop a fold after this many rounds without improvement', '50')
     .option('--resume <run>', 'continue an interrupted search (its id or a unique prefix), reusing its finished trials')
+    .option(
+      '--study <name>',
+      'one search shared by every optimize given this name, on any host using the same registry and store: the first creates it, the others join and take trials until none is left; one of them registers the best',
+    )
     .addHelpText(
       'after',
       '\nA grid file names XGBoost hyperparameters: {"max_depth": [4, 6], "learning_rate": [0.05, 0.1]}.\n' +
-        '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json\n  rainops optimize --search halving --trials 27 --eta 3',
+        '\nExamples:\n  rainops optimize\n  rainops optimize --grid seed --engine native\n  rainops optimize --search random --trials 20 --timeout 600 --json\n  rainops optimize --search halving --trials 27 --eta 3\n' +
+        '  rainops optimize --study nightly --search random --trials 40   # on several hosts at once: one search\n' +
+        "\nWith --study, a worker that joins takes the study's settings; a search flag it gives must agree with them.",
     );
   withCommon(withTraining(cmd, { wait: '0' })).action(async (raw: Record<string, unknown> & CommonOptions) => {
     const f = parseOptions(OptimizeFlags, { ...raw, kind: raw.model, model: raw.name }, 'optimize', OPTIMIZE_FLAG_OF);
     const deps = await openDeps(io, raw, 'optimize');
     const progress = searchProgress(io, 'optimize');
     try {
-      const result = await optimize(toOptimizeOptions(f), { ...deps, onProgress: (p) => progress.update(p) });
+      const opts = toOptimizeOptions(f);
+      const withProgress = { ...deps, onProgress: (p: SearchProgress) => progress.update(p) };
+      const result = f.study
+        ? await optimizeStudy(opts, { study: f.study, given: givenStudyOptions(cmd) }, withProgress)
+        : await optimize(opts, withProgress);
       progress.end();
       printResult(io, raw.json, result, () => describeOptimize(result));
     } finally {
@@ -97,6 +111,29 @@ export function optimizeCommand(io: CliIO): Command {
     }
   });
   return cmd;
+}
+
+/** The commander name of each option a study fixes. */
+const STUDY_OPTION_OF: Record<string, StudyOption> = {
+  name: 'model',
+  dataset: 'dataset',
+  search: 'search',
+  grid: 'grid',
+  trials: 'trials',
+  cv: 'cv',
+  metric: 'metric',
+  seed: 'seed',
+  earlyStopping: 'earlyStoppingRounds',
+  promote: 'promote',
+};
+
+/** The options a study fixes that this command line set (not left at their defaults). */
+function givenStudyOptions(cmd: Command): Set<StudyOption> {
+  return new Set(
+    Object.entries(STUDY_OPTION_OF)
+      .filter(([name]) => cmd.getOptionValueSource(name) === 'cli')
+      .map(([, option]) => option),
+  );
 }
 
 export function toOptimizeOptions(f: z.infer<typeof OptimizeFlags>): OptimizeOptions {
@@ -128,6 +165,9 @@ export function describeOptimize(r: OptimizeResult): string {
   return (
     (r.resumed
       ? `resumed run ${r.resumed.from_run_id}: ${r.resumed.trials_reused} of ${r.resumed.trials_total} trials reused${r.resumed.trials_reused < r.resumed.trials_total ? `, ${r.resumed.trials_total - r.resumed.trials_reused} trained now` : ''}\n`
+      : '') +
+    (r.study
+      ? `study ${r.study.name}: ${r.study.trials} trials${r.study.trials_failed ? ` (${r.study.trials_failed} failed)` : ''}, ${r.study.trials_here} run by this worker (run ${r.study.worker_run_id})${r.study.finished_here ? ', which registered the best' : ''}\n`
       : '') +
     `${r.model} v${r.version} from run ${r.run_id} (${r.engine}, data set ${r.dataset_id})\n` +
     (r.cv

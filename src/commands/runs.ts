@@ -19,6 +19,7 @@ Examples:
   rainops runs list --sort -metrics.test_f1
   rainops runs list --filter "metrics.test_f1>0.6" --filter "params.search=grid"
   rainops runs list --all --sort -metrics.cv_score --limit 5
+  rainops runs list --study nightly          # every worker and trial of a shared search, with its host
 A key no listed run has is an error that names the keys there are; 'rainops runs show RUN' shows one run's keys.`;
 
 const ListFlags = z.object({
@@ -28,6 +29,7 @@ const ListFlags = z.object({
   filter: z.array(z.string()).optional(),
   limit: z.coerce.number({ error: 'expected a whole number' }).int().positive().optional(),
   parent: z.string().optional(),
+  study: z.string().optional(),
   all: z.boolean().optional(),
 });
 
@@ -49,7 +51,8 @@ export function runsCommand(io: CliIO): Command {
         collect,
       )
       .option('--limit <n>', 'at most this many runs')
-      .option('--parent <run>', 'only the trials of this run')
+      .option('--parent <run>', 'only the trials of this run, with the host that ran each')
+      .option('--study <name>', 'the workers and trials of a shared search (optimize --study), with their hosts')
       .option('--all', 'include trial runs')
       .addHelpText('after', RUNS_LIST_EXAMPLES),
   ).action(async (raw: Record<string, unknown> & CommonOptions) => {
@@ -59,9 +62,9 @@ export function runsCommand(io: CliIO): Command {
         experiment: f.experiment,
         status: f.status as RunStatus | undefined,
         sort: f.sort,
-        filters: f.filter,
+        filters: [...(f.filter ?? []), ...(f.study ? [`tags.study=${f.study}`] : [])],
         limit: f.limit,
-        ...(f.parent ? { parentRunId: f.parent } : f.all ? {} : { topLevelOnly: true }),
+        ...(f.parent ? { parentRunId: f.parent } : f.all || f.study ? {} : { topLevelOnly: true }),
       });
       if (raw.json) return printJson(io, runs);
       if (runs.length === 0) return void io.stderr.write('no runs match\n');
@@ -69,15 +72,18 @@ export function runsCommand(io: CliIO): Command {
         runs.map((r) => r.metrics),
         ['test_f1', 'test_roc_auc', 'cv_score', 'rows_train', 'rows_test'],
       );
+      // which host ran what matters for trials and once runs come from more than one host
+      const hosts = f.parent !== undefined || f.study !== undefined || new Set(runs.map((r) => r.hostname)).size > 1;
       io.stdout.write(
         table(
-          ['run', 'name', 'status', 'started', 'duration', ...metricKeys],
+          ['run', 'name', 'status', 'started', 'duration', ...(hosts ? ['host'] : []), ...metricKeys],
           runs.map((r) => [
             r.id.slice(0, 12),
             r.name,
             r.status,
             r.startTime.slice(0, 19).replace('T', ' '),
             formatDuration(r.durationMs),
+            ...(hosts ? [printable(r.hostname)] : []),
             ...metricKeys.map((k) => r.metrics[k]),
           ]),
         ),

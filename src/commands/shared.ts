@@ -75,7 +75,11 @@ export async function openDeps(
 ): Promise<CoreDeps & { close(): Promise<void> }> {
   const config = loadConfig(io.env, io.cwd, opts);
   const leaseMs = config.leaseSeconds === undefined ? undefined : config.leaseSeconds * 1000;
-  const registry = await openRegistry(config.registry, { leaseMs, readonly: open.readonly ?? false });
+  const registry = await openRegistry(config.registry, {
+    leaseMs,
+    readonly: open.readonly ?? false,
+    ...(config.host ? { hostname: config.host } : {}),
+  });
   const logger = stderrLogger(io, scope, opts.verbose);
   if (registry.access === 'snapshot')
     logger.warn(
@@ -85,7 +89,9 @@ export async function openDeps(
     logger.warn(`s3: ${r.action} failed (${r.reason}); retrying in ${r.delayMs} ms`);
   const raw = openStore(config.store, { cwd: io.cwd, env: io.env, s3: { onRetry } });
   // No write reaches a store that another registry owns (see core/store/owner.ts).
-  const claimStore = once(() => ensureOwner(raw, { registry, hostname: hostname(), now: () => new Date() }));
+  const claimStore = once(() =>
+    ensureOwner(raw, { registry, hostname: config.host ?? hostname(), now: () => new Date() }),
+  );
   const store = guardWrites(raw, claimStore);
   return {
     registry,

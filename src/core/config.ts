@@ -14,6 +14,8 @@ const ConfigSchema = z.object({
     .number({ error: 'expected a number of seconds' })
     .positive({ error: 'expected a number of seconds above 0' })
     .optional(),
+  /** The host name recorded on runs, locks and study trials (RAINOPS_HOST; default the machine's). */
+  host: z.string().trim().min(1, { error: 'expected a host name' }).max(255).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema> & {
   /** --registry / RAINOPS_REGISTRY: a SQLite file (default HOME/registry.db) or a PostgreSQL database. */
@@ -39,10 +41,15 @@ export function loadConfig(
     store: flags.store ?? (env.RAINOPS_STORE || pathToFileURL(join(home, 'store')).href),
     source: env.RAINOPS_SOURCE || undefined,
     leaseSeconds: env.RAINOPS_LEASE_SECONDS || undefined,
+    host: env.RAINOPS_HOST || undefined,
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const names: Record<string, string> = { store: 'RAINOPS_STORE / --store', leaseSeconds: 'RAINOPS_LEASE_SECONDS' };
+    const names: Record<string, string> = {
+      store: 'RAINOPS_STORE / --store',
+      leaseSeconds: 'RAINOPS_LEASE_SECONDS',
+      host: 'RAINOPS_HOST',
+    };
     throw new UsageError(`config: ${names[issue.path.join('.')] ?? issue.path.join('.')}: ${issue.message}`);
   }
   if (parsed.data.store.startsWith('file:')) fileUrlPath(parsed.data.store);

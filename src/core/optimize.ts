@@ -6,6 +6,7 @@ import { resolveDataset } from './dataset/resolve.js';
 import { NotFoundError, UsageError } from './errors.js';
 import { bestF1Threshold } from './evaluation/metrics.js';
 import type { ClassificationMetrics, MetricName } from './evaluation/metrics.js';
+import type { Dataset, RunDetail } from '../registry/index.js';
 import { FEATURE_NAMES } from './features/pipeline.js';
 import { stratifiedSample, trainCart } from './models/cart.js';
 import { loadEngine } from './models/engine.js';
@@ -86,6 +87,19 @@ export interface OptimizeResult {
   plots: string[];
   /** The interrupted search this run continued (its full id), and how many of its trials were reused. */
   resumed: { from_run_id: string; trials_reused: number; trials_total: number } | null;
+  /** A shared search (--study): its trials, and what this worker did of them. */
+  study: StudyReport | null;
+}
+
+export interface StudyReport {
+  name: string;
+  /** This worker's run; `run_id` is the run that finished the study and registered the version. */
+  worker_run_id: string;
+  trials: number;
+  trials_failed: number;
+  /** Trials this worker ran (a trial a dead worker held counts for the worker that ran it again). */
+  trials_here: number;
+  finished_here: boolean;
 }
 
 export interface OptimizeDeps extends CoreDeps {
@@ -213,70 +227,102 @@ export async function optimize(input: OptimizeOptions, deps: OptimizeDeps): Prom
       const fitted = engine
         ? await searchAndRefit(opts, deps, run.id, data, engine, resumed?.finishedRuns ?? [])
         : fitCart(opts, data);
-      const {
-        version,
-        test: m,
-        plots,
-      } = await registerFit(deps, run.id, {
-        model: opts.model,
-        dataset,
-        data,
-        kind: opts.kind,
-        fit: fitted,
-        metrics: fitted.cv ? { cv_score: fitted.cv.score } : {},
-      });
-      await registry.logMetrics(run.id, {
-        test_f1: m.f1,
-        test_accuracy: m.accuracy,
-        test_precision: m.precision,
-        test_recall: m.recall,
-        test_roc_auc: m.roc_auc,
-        test_log_loss: m.log_loss,
-        threshold: m.threshold,
-      });
-      logger.info(
-        `registered ${opts.model} v${version} (test F1 ${m.f1.toFixed(4)}, ROC AUC ${m.roc_auc.toFixed(4)}, threshold ${m.threshold.toFixed(3)})`,
-      );
-      const decision = await promote(registry, store, {
-        model: opts.model,
-        version,
-        datasetId: dataset.id,
-        policy: opts.promote,
-        expected: champion,
-        actor: `optimize run ${run.id}`,
-      });
-      logger.info(
-        decision.alias
-          ? `${CHAMPION_ALIAS} -> v${version}: ${decision.reason}`
-          : `${CHAMPION_ALIAS} not moved: ${decision.reason}`,
-      );
-      await registry.setTags(run.id, { model_version: String(version), promoted: String(decision.alias !== null) });
+      const settled = await registerAndPromote(opts, deps, { runId: run.id, dataset, data, fitted, champion });
       return {
-        run_id: run.id,
-        model: opts.model,
-        version,
-        alias: decision.alias,
-        promotion: decision.reason,
-        champion_test_f1: decision.championF1,
-        dataset_id: dataset.id,
-        engine: fitted.engine,
-        best_params: fitted.params,
-        cv: fitted.cv,
-        test: testMetrics(m),
-        plots,
+        ...settled,
         resumed: resumed
           ? { from_run_id: resumed.from, trials_reused: fitted.reused, trials_total: fitted.candidates }
           : null,
+        study: null,
       };
     },
   );
 }
 
-interface Fitted extends Fit {
+/** Scores the fitted model on the test rows, registers it and applies the promotion policy against `champion`. */
+export async function registerAndPromote(
+  opts: Pick<OptimizeOptions, 'model' | 'kind' | 'promote'>,
+  deps: CoreDeps,
+  a: { runId: string; dataset: Dataset; data: DatasetMatrices; fitted: Fitted; champion: number | null },
+): Promise<Omit<OptimizeResult, 'resumed' | 'study'>> {
+  const { registry, store, logger } = deps;
+  const { runId, dataset, data, fitted, champion } = a;
+  const {
+    version,
+    test: m,
+    plots,
+  } = await registerFit(deps, runId, {
+    model: opts.model,
+    dataset,
+    data,
+    kind: opts.kind,
+    fit: fitted,
+    metrics: fitted.cv ? { cv_score: fitted.cv.score } : {},
+  });
+  await registry.logMetrics(runId, {
+    test_f1: m.f1,
+    test_accuracy: m.accuracy,
+    test_precision: m.precision,
+    test_recall: m.recall,
+    test_roc_auc: m.roc_auc,
+    test_log_loss: m.log_loss,
+    threshold: m.threshold,
+  });
+  logger.info(
+    `registered ${opts.model} v${version} (test F1 ${m.f1.toFixed(4)}, ROC AUC ${m.roc_auc.toFixed(4)}, threshold ${m.threshold.toFixed(3)})`,
+  );
+  const decision = await promote(registry, store, {
+    model: opts.model,
+    version,
+    datasetId: dataset.id,
+    policy: opts.promote,
+    expected: champion,
+    actor: `optimize run ${runId}`,
+  });
+  logger.info(
+    decision.alias
+      ? `${CHAMPION_ALIAS} -> v${version}: ${decision.reason}`
+      : `${CHAMPION_ALIAS} not moved: ${decision.reason}`,
+  );
+  await registry.setTags(runId, { model_version: String(version), promoted: String(decision.alias !== null) });
+  return {
+    run_id: runId,
+    model: opts.model,
+    version,
+    alias: decision.alias,
+    promotion: decision.reason,
+    champion_test_f1: decision.championF1,
+    dataset_id: dataset.id,
+    engine: fitted.engine,
+    best_params: fitted.params,
+    cv: fitted.cv,
+    test: testMetrics(m),
+    plots,
+  };
+}
+
+export interface Fitted extends Fit {
   cv: OptimizeResult['cv'];
   /** Trials of the resumed search taken over without training them again, of this many candidates. */
   reused: number;
   candidates: number;
+}
+
+/** A finished trial as its run recorded it. */
+export function trialOfRun(r: RunDetail, index: number, params: XgbParamsInput): Omit<TrialResult, 'runId' | 'oof'> {
+  return {
+    index,
+    params,
+    score: r.metrics.cv_score!,
+    cv: {
+      f1: r.metrics.cv_f1!,
+      threshold: r.metrics.cv_threshold!,
+      roc_auc: r.metrics.cv_roc_auc!,
+      accuracy: r.metrics.cv_accuracy!,
+      log_loss: r.metrics.cv_log_loss!,
+    },
+    foldTrees: (r.metricHistory.fold_trees ?? []).map((pt) => pt.value),
+  };
 }
 
 /** The trials a resumed search finished before, with the out-of-fold predictions they kept. */
@@ -291,19 +337,9 @@ async function finishedTrials(
     const oof = await deps.store.get(`runs/${f.id}/oof.f32`).catch(() => null);
     if (!oof || r.metrics.cv_score === undefined) continue;
     finished.set(f.index, {
-      index: f.index,
+      ...trialOfRun(r, f.index, candidates[f.index]!),
       runId: f.id,
-      params: candidates[f.index]!,
-      score: r.metrics.cv_score,
-      cv: {
-        f1: r.metrics.cv_f1!,
-        threshold: r.metrics.cv_threshold!,
-        roc_auc: r.metrics.cv_roc_auc!,
-        accuracy: r.metrics.cv_accuracy!,
-        log_loss: r.metrics.cv_log_loss!,
-      },
       oof: new Float32Array(oof.buffer.slice(oof.byteOffset, oof.byteOffset + oof.byteLength)),
-      foldTrees: (r.metricHistory.fold_trees ?? []).map((pt) => pt.value),
     });
   }
   return finished;
@@ -317,7 +353,7 @@ async function searchAndRefit(
   engine: XgbEngine,
   finishedRuns: Array<{ id: string; index: number }>,
 ): Promise<Fitted> {
-  const { registry, store, logger } = deps;
+  const { store, logger } = deps;
   const candidates: XgbParamsInput[] =
     opts.search === 'grid' ? await gridCandidates(opts.grid) : randomCandidates(opts.trials!, opts.seed);
   const finished = await finishedTrials(deps, candidates, finishedRuns);
@@ -351,18 +387,37 @@ async function searchAndRefit(
   if (trials.length === 0)
     throw new NotFoundError('optimize: no trial finished before --timeout; allow more time or fewer candidates');
   const best = trials.reduce((a, b) => (b.score > a.score ? b : a));
-  const nEstimators = Math.max(1, Math.round(best.foldTrees.reduce((a, b) => a + b, 0) / best.foldTrees.length));
-  logger.info(
+  return {
+    ...(await refitBest(opts, deps, { runId, data, engine, best, finished: trials.length })),
+    reused: finished.size,
+    candidates: candidates.length,
+  };
+}
+
+/** The search's outcome as the refit needs it: the best trial's recipe, score, threshold and trees per fold. */
+export type BestTrial = Pick<TrialResult, 'index' | 'params' | 'score' | 'foldTrees'> & {
+  cv: Pick<TrialResult['cv'], 'f1' | 'roc_auc' | 'threshold'>;
+};
+
+/** Records the best trial on the search's run and refits its recipe on every training row, with the trees its folds kept. */
+export async function refitBest(
+  opts: Pick<OptimizeOptions, 'metric' | 'cv'>,
+  deps: CoreDeps,
+  a: { runId: string; data: DatasetMatrices; engine: XgbEngine; best: BestTrial; finished: number },
+): Promise<Omit<Fitted, 'reused' | 'candidates'>> {
+  const { best, data } = a;
+  const nEstimators = Math.max(1, Math.round(best.foldTrees.reduce((x, y) => x + y, 0) / best.foldTrees.length));
+  deps.logger.info(
     `best trial ${best.index}: ${opts.metric} ${best.score.toFixed(4)}; refitting on all ${data.Xtrain.rows} training rows with ${nEstimators} trees`,
   );
-  await registry.logMetrics(runId, {
+  await deps.registry.logMetrics(a.runId, {
     cv_score: best.score,
     cv_f1: best.cv.f1,
     cv_roc_auc: best.cv.roc_auc,
     best_trial: best.index,
-    trials_finished: trials.length,
+    trials_finished: a.finished,
   });
-  const fit = await refit(engine, data, { ...parseXgbParams(best.params), nEstimators }, best.cv.threshold);
+  const fit = await refit(a.engine, data, { ...parseXgbParams(best.params), nEstimators }, best.cv.threshold);
   return {
     ...fit,
     cv: {
@@ -371,11 +426,9 @@ async function searchAndRefit(
       f1: best.cv.f1,
       roc_auc: best.cv.roc_auc,
       threshold: best.cv.threshold,
-      trials: trials.length,
+      trials: a.finished,
       folds: opts.cv,
     },
-    reused: finished.size,
-    candidates: candidates.length,
   };
 }
 

@@ -29,7 +29,15 @@ import {
 } from './models.js';
 import { isPidAlive } from './process.js';
 import { listRuns } from './run-list.js';
-import { claimStudyFinish, claimTrial, finishStudy, getStudy, listStudyTrials, openStudy, settleTrial } from './studies.js';
+import {
+  claimStudyFinish,
+  claimTrial,
+  finishStudy,
+  getStudy,
+  listStudyTrials,
+  openStudy,
+  settleTrial,
+} from './studies.js';
 import {
   finishRun,
   getRun,

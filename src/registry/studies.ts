@@ -93,10 +93,10 @@ export async function openStudy(
   input: OpenStudyInput,
 ): Promise<{ study: Study; created: boolean }> {
   checkNonEmpty('study name', input.name);
-  if (input.payloads.length === 0) throw new UsageError(`study ${input.name} needs at least one trial`);
   return ctx.write(async (tx) => {
     const old = await tx.one(sql<StudyRow>`${STUDY_SELECT} WHERE name = ${input.name}`);
     if (old) return { study: await toStudy(tx, old), created: false };
+    if (input.payloads.length === 0) throw new UsageError(`study ${input.name} needs at least one trial`);
     await tx.run(
       sql`INSERT INTO studies (name, settings_json, trials, created_at, created_by_run_id)
         VALUES (${input.name}, ${JSON.stringify(input.settings)}, ${input.payloads.length}, ${isoNow(tx)}, ${input.runId})`,
@@ -175,9 +175,7 @@ export async function claimStudyFinish(ctx: RegistryContext, name: string, worke
       );
       if (live) return { kind: 'wait', reason: `run ${row.finisher_run_id} is finishing the study` };
     }
-    await tx.run(
-      sql`UPDATE studies SET state = 'FINISHING', finisher_run_id = ${workerRunId} WHERE name = ${name}`,
-    );
+    await tx.run(sql`UPDATE studies SET state = 'FINISHING', finisher_run_id = ${workerRunId} WHERE name = ${name}`);
     return { kind: 'mine' };
   });
 }

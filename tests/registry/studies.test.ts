@@ -57,17 +57,19 @@ describeBackends('studies', (backend) => {
       expect(t).toMatchObject({ state: 'RUNNING', attempts: 1, workerRunId: run.id });
       const trialRun = await who.startRun({ experiment: 'e', name: `trial-${t.index}`, parentRunId: run.id });
       await who.finishRun(trialRun.id, { status: 'FINISHED' });
-      expect(await who.settleTrial('s', t.index, run.id, { state: 'DONE', runId: trialRun.id, score: t.index / 10 })).toBe(
-        true,
-      );
+      expect(
+        await who.settleTrial('s', t.index, run.id, { state: 'DONE', runId: trialRun.id, score: t.index / 10 }),
+      ).toBe(true);
     }
     // a settled trial cannot be settled again
     expect(await a.settleTrial('s', 0, ra.id, { state: 'FAILED', runId: null, error: 'x' })).toBe(false);
     const finish = await Promise.all([a.claimStudyFinish('s', ra.id), b.claimStudyFinish('s', rb.id)]);
     expect(finish.filter((f) => f.kind === 'mine')).toHaveLength(1);
-    expect(finish.filter((f) => f.kind === 'wait')[0]).toMatchObject({ reason: expect.stringMatching(/finishing the study/) });
-    const finisher = finish[0]!.kind === 'mine' ? [a, ra] as const : [b, rb] as const;
-    const loser = finisher[0] === a ? [b, rb] as const : [a, ra] as const;
+    expect(finish.filter((f) => f.kind === 'wait')[0]).toMatchObject({
+      reason: expect.stringMatching(/finishing the study/),
+    });
+    const finisher = finish[0]!.kind === 'mine' ? ([a, ra] as const) : ([b, rb] as const);
+    const loser = finisher[0] === a ? ([b, rb] as const) : ([a, ra] as const);
     expect(await loser[0].finishStudy('s', loser[1].id, '{}')).toBe(false);
     expect(await finisher[0].finishStudy('s', finisher[1].id, '{"version":1}')).toBe(true);
     expect(await loser[0].claimStudyFinish('s', loser[1].id)).toEqual({ kind: 'done', result: '{"version":1}' });

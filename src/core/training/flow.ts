@@ -18,6 +18,7 @@ import { tracked } from '../tracking.js';
 import type { TrackedRun } from '../tracking.js';
 import { stratifiedFolds } from '../tuning/folds.js';
 import { createFoldPool } from '../tuning/pool.js';
+import type { FoldPool } from '../tuning/pool.js';
 import { runHalving } from '../tuning/halving.js';
 import { runSearch } from '../tuning/search.js';
 import type { SearchInput, TrialResult } from '../tuning/search.js';
@@ -61,17 +62,35 @@ export interface FoldSearch
   halving?: { eta: number; minBudget: number; onRung: (line: string) => void } | undefined;
 }
 
+/** The folds of a search and a pool of fold workers over its training rows. */
+export interface FoldSetup {
+  pool: FoldPool;
+  /** Each training row's fold: the same for every worker given the same labels, k and seed. */
+  fold: Uint8Array;
+}
+
+/** Runs `fn` with the search's folds and a pool of fold workers, closed whatever happens. */
+export async function withFoldPool<T>(
+  s: Pick<FoldSearch, 'data' | 'engine' | 'jobs' | 'cv' | 'seed'>,
+  fn: (setup: FoldSetup) => Promise<T>,
+): Promise<T> {
+  const fold = stratifiedFolds(s.data.yTrain, s.cv, s.seed);
+  const pool = await createFoldPool(s.data.Xtrain, s.data.yTrain, s.engine, s.jobs);
+  try {
+    return await fn({ pool, fold });
+  } finally {
+    await pool.close();
+  }
+}
+
 /** Cross-validates the candidates as trials of run `runId` on a pool of fold workers, closed whatever happens. */
 export async function searchFolds(deps: CoreDeps, s: FoldSearch): Promise<TrialResult[]> {
-  const { data } = s;
-  const fold = stratifiedFolds(data.yTrain, s.cv, s.seed);
-  const pool = await createFoldPool(data.Xtrain, data.yTrain, s.engine, s.jobs);
-  try {
+  return withFoldPool(s, async ({ pool, fold }) => {
     const search = {
       registry: deps.registry,
       parentRunId: s.runId,
       candidates: s.candidates,
-      y: data.yTrain,
+      y: s.data.yTrain,
       fold,
       k: s.cv,
       metric: s.metric,
@@ -83,9 +102,7 @@ export async function searchFolds(deps: CoreDeps, s: FoldSearch): Promise<TrialR
       ...(s.onProgress ? { onProgress: s.onProgress } : {}),
     };
     return s.halving ? await runHalving({ ...search, ...s.halving, seed: s.seed }) : await runSearch(search);
-  } finally {
-    await pool.close();
-  }
+  });
 }
 
 /** A fitted model as it is registered. */
