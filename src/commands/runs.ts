@@ -19,7 +19,6 @@ Examples:
   rainops runs list --sort -metrics.test_f1
   rainops runs list --filter "metrics.test_f1>0.6" --filter "params.search=grid"
   rainops runs list --all --sort -metrics.cv_score --limit 5
-  rainops runs list --study nightly          # every worker and trial of a shared search, with its host
 A key no listed run has is an error that names the keys there are; 'rainops runs show RUN' shows one run's keys.`;
 
 const ListFlags = z.object({

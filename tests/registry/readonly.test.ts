@@ -168,7 +168,7 @@ describe('a registry that ran a placeholder for step 2', () => {
   it('gets the leases step late, on its next writing open', async () => {
     const file = tempDbPath();
     const db = openDatabase(file);
-    migrate(db, [MIGRATIONS[0]!, { version: 2, name: 'reserved', sql: '', postgres: '' }, MIGRATIONS[2]!]);
+    migrate(db, [MIGRATIONS[0]!, { version: 2, name: 'reserved', sql: '', postgres: '' }, ...MIGRATIONS.slice(2)]);
     db.exec(`INSERT INTO experiments (id, name, created_at) VALUES (1, 'e', '2020-01-01T00:00:00.000Z');
       INSERT INTO runs (id, experiment_id, name, status, start_time, pid, hostname)
         VALUES ('${'b'.repeat(32)}', 1, 'old', 'RUNNING', '2020-01-01T00:00:00.000Z', 4, 'elsewhere');`);
