@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { cli, tempDir } from '../helpers/cli.js';
-import { EXAMPLE, spawnServe } from '../server/helpers.js';
+import { EXAMPLE, seriesValue, spawnServe } from '../server/helpers.js';
 import type { ServeProcess } from '../server/helpers.js';
 
 export const PG_URL = process.env.RAINOPS_TEST_PG_URL;
@@ -29,7 +29,7 @@ export interface PgHome {
   /** Working directory of the commands the test runs itself (etl, optimize, promote). */
   dir: string;
   /** `rainops serve --port 0 ...args` from the built binary, in a home of its own: only the registry and store are shared. */
-  serve(args: string[]): ServeProcess;
+  serve(args: string[], env?: Record<string, string>): ServeProcess;
   /** `rainops promote MODEL v` in-process; resolves when the alias has moved. */
   promote(version: number): Promise<void>;
   close(): Promise<void>;
@@ -69,10 +69,10 @@ export async function pgHome(): Promise<PgHome> {
     registry: url.href,
     env,
     dir,
-    serve(args) {
+    serve(args, extra = {}) {
       const home = join(root, `replica${++replicas}`);
       mkdirSync(home);
-      const p = spawnServe(['--port', '0', ...args], home, env, { built: true });
+      const p = spawnServe(['--port', '0', ...args], home, { ...env, ...extra }, { built: true });
       running.push(p);
       return p;
     },
@@ -159,3 +159,41 @@ export function settledOn(load: PredictLoad, version: number): number {
   expect(after, `answers from v${version} after the last from another version`).toBeGreaterThanOrEqual(10);
   return load.answers[lastOther + 1]!.doneAt;
 }
+
+/** /ready and rainops_registry_up as a monitor saw them at one moment. */
+export interface Observed {
+  at: number;
+  /** /ready's status (0: no answer). */
+  ready: number;
+  reason: string;
+  up: number;
+}
+
+/** Looks at /ready and /metrics every 50 ms until stopped. */
+export function observe(url: string): { seen: Observed[]; stop(): Promise<void> } {
+  const seen: Observed[] = [];
+  let watching = true;
+  const done = (async () => {
+    while (watching) {
+      try {
+        const ready = await fetch(`${url}/ready`);
+        const reason = ((await ready.json()) as { reason?: string }).reason ?? '';
+        const up = seriesValue(await (await fetch(`${url}/metrics`)).text(), 'rainops_registry_up');
+        seen.push({ at: Date.now(), ready: ready.status, reason, up });
+      } catch (err) {
+        seen.push({ at: Date.now(), ready: 0, reason: String(err), up: Number.NaN });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    seen,
+    stop: () => {
+      watching = false;
+      return done;
+    },
+  };
+}
+
+/** The values in order with repeats dropped: [1, 1, 0, 0, 1] is [1, 0, 1]. */
+export const changes = <T>(values: T[]): T[] => values.filter((v, k) => k === 0 || v !== values[k - 1]);
