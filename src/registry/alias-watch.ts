@@ -20,6 +20,10 @@ export interface AliasWatchOptions {
   /** First wait before reconnecting; doubled after each failure up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** How often the connection is asked whether the database still answers: a stalled network closes nothing. */
+  pingMs?: number;
+  /** How long connecting, LISTEN and each ping may take before the database counts as unreachable. */
+  timeoutMs?: number;
 }
 
 /** Stops watching and closes the watch's connection. */
@@ -37,6 +41,19 @@ function parseMove(payload: string | undefined): AliasMove | null {
   return null;
 }
 
+/** `work`, or a rejection once `ms` have passed without an answer. */
+async function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the database did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Listens for alias moves on a connection of its own (PostgreSQL LISTEN/NOTIFY); when it drops, reconnects
  * with a growing wait and says so through `reachable`. A SQLite registry announces nothing: a no-op.
@@ -51,7 +68,10 @@ export async function watchAliases(
   const url = location.url;
   const minMs = opts.minBackoffMs ?? 250;
   const maxMs = opts.maxBackoffMs ?? 5000;
+  const pingMs = opts.pingMs ?? 5000;
+  const timeoutMs = opts.timeoutMs ?? 5000;
   let client: pg.Client | null = null;
+  let ping: NodeJS.Timeout | null = null;
   let stopped = false;
   let failures = 0;
   let down = false;
@@ -60,7 +80,10 @@ export async function watchAliases(
   const lost = (c: pg.Client, err: unknown) => {
     if (client !== c) return; // already handled (both 'error' and 'end' come)
     client = null;
-    void c.end().catch(() => {});
+    if (ping) clearInterval(ping);
+    ping = null;
+    // Not end(): on a stalled connection its goodbye would wait as long as the network does.
+    c.connection.stream.destroy();
     if (stopped) return;
     if (!down) {
       down = true;
@@ -83,8 +106,8 @@ export async function watchAliases(
       if (n.channel === ALIAS_CHANNEL) events.change(parseMove(n.payload));
     });
     try {
-      await c.connect();
-      await c.query(`LISTEN ${ALIAS_CHANNEL}`);
+      await within(c.connect(), timeoutMs);
+      await within(c.query(`LISTEN ${ALIAS_CHANNEL}`), timeoutMs);
     } catch (err) {
       lost(c, err);
       return;
@@ -94,6 +117,15 @@ export async function watchAliases(
       return;
     }
     failures = 0;
+    let pinging = false;
+    ping = setInterval(() => {
+      if (pinging) return;
+      pinging = true;
+      within(c.query('SELECT 1'), timeoutMs)
+        .catch((err: unknown) => lost(c, err))
+        .finally(() => (pinging = false));
+    }, pingMs);
+    ping.unref();
     if (down) {
       down = false;
       events.reachable?.(null);
@@ -106,6 +138,7 @@ export async function watchAliases(
   return async () => {
     stopped = true;
     if (timer) clearTimeout(timer);
+    if (ping) clearInterval(ping);
     const c = client;
     client = null;
     await c?.end().catch(() => {});

@@ -1,6 +1,7 @@
-import { expect, it } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
 import type { AliasMove, Registry } from '../../src/registry/index.js';
+import { stallProxy } from '../helpers/stall-proxy.js';
 import { describeBackends } from './backends.js';
 import { SHA_A, open, seedRunAndDataset } from './helpers.js';
 
@@ -95,6 +96,39 @@ describeBackends('alias watch', (backend) => {
         expect(moves).toEqual([null]);
         const [after] = await listeners();
         expect(after?.pid).not.toBe(before!.pid);
+        await writer.setAlias({ model: M, alias: 'prod_best', version: 2, ...who });
+        await until(() => moves.length >= 2);
+        expect(moves[1]).toEqual({ model: M, alias: 'prod_best', version: 2 });
+      } finally {
+        await stop();
+      }
+    });
+
+  if (backend.name === 'postgresql')
+    it('counts a database that stops answering as unreachable though no connection closed, and hears moves once it answers', async () => {
+      const target = await backend.fresh();
+      const writer = await open(target);
+      await withVersions(writer, 2);
+      const proxy = await stallProxy(target);
+      onTestFinished(() => proxy.close());
+      const watcher = await open(proxy.url);
+      const moves: Array<AliasMove | null> = [];
+      const states: Array<string | null> = [];
+      const stop = await watcher.watchAliases!(
+        { change: (m) => moves.push(m), reachable: (p) => states.push(p) },
+        { minBackoffMs: 20, maxBackoffMs: 100, pingMs: 50, timeoutMs: 200 },
+      );
+      try {
+        proxy.stall();
+        await until(() => states.length >= 1);
+        expect(states[0]).toMatch(/^cannot use the registry database .*: the database did not answer within 200 ms;/);
+        // Reconnecting meanwhile: a connection that gets no answer is given up too, and another tried.
+        await until(() => proxy.held() >= 2);
+        expect(states).toHaveLength(1);
+        proxy.resume();
+        await until(() => states.length >= 2);
+        expect(states[1]).toBeNull();
+        expect(moves).toEqual([null]);
         await writer.setAlias({ model: M, alias: 'prod_best', version: 2, ...who });
         await until(() => moves.length >= 2);
         expect(moves[1]).toEqual({ model: M, alias: 'prod_best', version: 2 });
