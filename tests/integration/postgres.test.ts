@@ -1,29 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cli, tempDir } from '../helpers/cli.js';
+import { PG_URL, pgTestDatabase, requirePg } from '../helpers/pg.js';
 
-const PG_URL = process.env.RAINOPS_TEST_PG_URL;
-if (!PG_URL && process.env.CI === 'true') {
-  throw new Error('RAINOPS_TEST_PG_URL is not set: in CI the end-to-end run against PostgreSQL must not be skipped');
-}
-if (!PG_URL) console.warn('RAINOPS_TEST_PG_URL is not set: the end-to-end run against PostgreSQL is skipped');
+requirePg('the end-to-end run against PostgreSQL');
 
 describe.skipIf(!PG_URL)('etl, optimize and models show with the registry on PostgreSQL', () => {
-  const database = `rainops_e2e_${randomBytes(6).toString('hex')}`;
-  const admin = async (text: string) => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    try {
-      await c.query(text);
-    } finally {
-      await c.end();
-    }
-  };
-  const url = new URL(PG_URL ?? 'postgres://localhost/none');
-  url.pathname = `/${database}`;
-  beforeAll(() => admin(`CREATE DATABASE ${database}`));
-  afterAll(() => admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+  const { url } = pgTestDatabase('rainops_e2e');
 
   it('registers and promotes a version that models show lists, and registry status names PostgreSQL', async () => {
     const env = { RAINOPS_REGISTRY: url.href };

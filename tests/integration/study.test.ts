@@ -1,17 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openRegistry } from '../../src/registry/index.js';
 import type { Registry } from '../../src/registry/index.js';
 import { cli, tempDir } from '../helpers/cli.js';
+import { PG_URL, pgTestDatabase, requirePg } from '../helpers/pg.js';
 import { waitFor } from '../helpers/registry.js';
 import { spawnCli } from '../helpers/spawn.js';
 
-const PG_URL = process.env.RAINOPS_TEST_PG_URL;
-if (!PG_URL && process.env.CI === 'true') {
-  throw new Error('RAINOPS_TEST_PG_URL is not set: in CI the shared search on PostgreSQL must not be skipped');
-}
+requirePg('the shared search on PostgreSQL');
 
 const STUDY = ['optimize', '--study', 'nightly', '--search', 'random', '--trials', '4', '--cv', '2', '--jobs', '1'];
 
@@ -89,20 +85,7 @@ describe('optimize --study: one search shared by two workers', () => {
   }, 180_000);
 
   describe.skipIf(!PG_URL)('on PostgreSQL', () => {
-    const database = `rainops_study_${randomBytes(6).toString('hex')}`;
-    const admin = async (text: string) => {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
-        await c.query(text);
-      } finally {
-        await c.end();
-      }
-    };
-    const url = new URL(PG_URL ?? 'postgres://localhost/none');
-    url.pathname = `/${database}`;
-    beforeAll(() => admin(`CREATE DATABASE ${database}`));
-    afterAll(() => admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    const { url } = pgTestDatabase('rainops_study');
 
     it('a worker killed with SIGKILL mid-trial loses the trial to the other; the study completes with one version', async () => {
       const home = tempDir();

@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../server/helpers.js';
 import { PG_URL, pgHome, predictLoad, settledOn, trailing } from './pg-serve.js';
+import { requirePg } from '../helpers/pg.js';
 import type { PgHome } from './pg-serve.js';
 
 // The built binary: `npm run build` first (npm run test:reliability does).
-if (!PG_URL && process.env.CI === 'true') {
-  throw new Error('RAINOPS_TEST_PG_URL is not set: in CI the serve replicas on PostgreSQL must not be skipped');
-}
-if (!PG_URL) console.warn('RAINOPS_TEST_PG_URL is not set: the serve replicas on PostgreSQL are skipped');
+requirePg('the serve replicas on PostgreSQL');
 
 describe.skipIf(!PG_URL)('two rainops serve replicas on one PostgreSQL registry', () => {
   let home: PgHome;

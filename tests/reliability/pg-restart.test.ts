@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../server/helpers.js';
-import { PG_URL, changes, observe, pgHome, predictLoad, settledOn, trailing } from './pg-serve.js';
+import { PG_URL, changes, observe, pgHome, predictLoad, promoteAfterOutage } from './pg-serve.js';
 import type { PgHome } from './pg-serve.js';
 
 // Stops the PostgreSQL server for real, which drops every other connection to it: this suite runs files one at a time.
@@ -113,16 +113,11 @@ describe.skipIf(why !== null)('rainops serve on PostgreSQL while the database re
       if (stoppedAt && !startedAt) await ensureRunning();
     }
 
-    const promoteStart = Date.now();
-    await home.promote(2);
-    const promoted = Date.now();
-    await waitFor(() => loads.every((l) => trailing(l, 2) >= 20), 10_000);
-    await Promise.all([...loads.map((l) => l.stop()), ...monitors.map((m) => m.stop())]);
-    const swaps = loads.map((l) => settledOn(l, 2) - promoteStart);
-    const during = loads.map((l) => l.answers.filter((a) => a.sentAt >= stoppedAt && a.doneAt <= startedAt).length);
-    console.log(
-      `after the restart: promote took ${promoted - promoteStart} ms, answering v2 only from ${swaps.join(' and ')} ms after it started; predictions sent ${loads.map((l) => l.sent()).join(' + ')} (${during.join(' + ')} while PostgreSQL was down), failed ${loads.map((l) => l.failures.length).join(' + ')}`,
-    );
+    const { swaps, during } = await promoteAfterOutage(home, loads, monitors, {
+      from: stoppedAt,
+      to: startedAt,
+      what: 'restart',
+    });
     for (const [i, { p }] of replicas.entries()) {
       expect(loads[i]!.failures).toEqual([]);
       expect(during[i]).toBeGreaterThan(0);

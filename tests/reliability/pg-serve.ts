@@ -2,24 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { expect } from 'vitest';
 import { cli, tempDir } from '../helpers/cli.js';
-import { EXAMPLE, seriesValue, spawnServe } from '../server/helpers.js';
+import { PG_URL, pgAdmin } from '../helpers/pg.js';
+import { EXAMPLE, seriesValue, spawnServe, waitFor } from '../server/helpers.js';
 import type { ServeProcess } from '../server/helpers.js';
 
-export const PG_URL = process.env.RAINOPS_TEST_PG_URL;
-
-/** Admin SQL on the server's maintenance database (creating and dropping the test database). */
-export async function admin(text: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
+export { PG_URL };
 
 export interface PgHome {
   /** The registry database's URL (RAINOPS_REGISTRY). */
@@ -41,7 +30,7 @@ export interface PgHome {
  */
 export async function pgHome(): Promise<PgHome> {
   const database = `rainops_rel_${randomBytes(6).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
+  await pgAdmin(`CREATE DATABASE ${database}`);
   const url = new URL(PG_URL!);
   url.pathname = `/${database}`;
   const root = tempDir('rainops-pg-serve-');
@@ -80,7 +69,7 @@ export async function pgHome(): Promise<PgHome> {
     async close() {
       for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
       await Promise.all(running.map((p) => p.exited));
-      await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     },
   };
 }
@@ -197,3 +186,26 @@ export function observe(url: string): { seen: Observed[]; stop(): Promise<void> 
 
 /** The values in order with repeats dropped: [1, 1, 0, 0, 1] is [1, 0, 1]. */
 export const changes = <T>(values: T[]): T[] => values.filter((v, k) => k === 0 || v !== values[k - 1]);
+
+/**
+ * Moves prod_best to v2 under load after an outage from `from` to `to`, waits until every load has settled on v2,
+ * stops the loads and monitors, and logs: how long the swaps took and how many predictions were answered during it.
+ */
+export async function promoteAfterOutage(
+  home: PgHome,
+  loads: PredictLoad[],
+  monitors: Array<{ stop(): Promise<void> }>,
+  outage: { from: number; to: number; what: string },
+): Promise<{ swaps: number[]; during: number[] }> {
+  const promoteStart = Date.now();
+  await home.promote(2);
+  const promoted = Date.now();
+  await waitFor(() => loads.every((l) => trailing(l, 2) >= 20), 10_000);
+  await Promise.all([...loads.map((l) => l.stop()), ...monitors.map((m) => m.stop())]);
+  const swaps = loads.map((l) => settledOn(l, 2) - promoteStart);
+  const during = loads.map((l) => l.answers.filter((a) => a.sentAt >= outage.from && a.doneAt <= outage.to).length);
+  console.log(
+    `after the ${outage.what}: promote took ${promoted - promoteStart} ms, answering v2 only from ${swaps.join(' and ')} ms after it started; predictions sent ${loads.map((l) => l.sent()).join(' + ')} (${during.join(' + ')} during the ${outage.what}), failed ${loads.map((l) => l.failures.length).join(' + ')}`,
+  );
+  return { swaps, during };
+}

@@ -2,14 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../server/helpers.js';
 import { stallProxy } from '../helpers/stall-proxy.js';
 import type { StallProxy } from '../helpers/stall-proxy.js';
-import { PG_URL, changes, observe, pgHome, predictLoad, settledOn, trailing } from './pg-serve.js';
+import { PG_URL, changes, observe, pgHome, predictLoad, promoteAfterOutage } from './pg-serve.js';
+import { requirePg } from '../helpers/pg.js';
 import type { PgHome } from './pg-serve.js';
 
 // The built binary: `npm run build` first (npm run test:reliability does).
-if (!PG_URL && process.env.CI === 'true') {
-  throw new Error('RAINOPS_TEST_PG_URL is not set: in CI the stalled PostgreSQL under serve load must not be skipped');
-}
-if (!PG_URL) console.warn('RAINOPS_TEST_PG_URL is not set: the stalled PostgreSQL under serve load is skipped');
+requirePg('the stalled PostgreSQL under serve load');
 
 describe.skipIf(!PG_URL)('rainops serve on PostgreSQL while the network to it stalls', () => {
   let home: PgHome;
@@ -55,15 +53,11 @@ describe.skipIf(!PG_URL)('rainops serve on PostgreSQL while the network to it st
       `stalled for ${resumedAt - stalledAt} ms; /ready said unreachable ${noticed.map((s) => s.at - stalledAt).join(' and ')} ms after the stall began, ready again ${back.map((s) => s.at - resumedAt).join(' and ')} ms after it ended (--poll 30 and 2)`,
     );
 
-    const promoteStart = Date.now();
-    await home.promote(2);
-    await waitFor(() => loads.every((l) => trailing(l, 2) >= 20), 10_000);
-    await Promise.all([...loads.map((l) => l.stop()), ...monitors.map((m) => m.stop())]);
-    const swaps = loads.map((l) => settledOn(l, 2) - promoteStart);
-    const during = loads.map((l) => l.answers.filter((a) => a.sentAt >= stalledAt && a.doneAt <= resumedAt).length);
-    console.log(
-      `after the stall: answering v2 only from ${swaps.join(' and ')} ms after promote started; predictions sent ${loads.map((l) => l.sent()).join(' + ')} (${during.join(' + ')} while stalled), failed ${loads.map((l) => l.failures.length).join(' + ')}`,
-    );
+    const { swaps, during } = await promoteAfterOutage(home, loads, monitors, {
+      from: stalledAt,
+      to: resumedAt,
+      what: 'stall',
+    });
     for (const [i, { p }] of replicas.entries()) {
       expect(loads[i]!.failures).toEqual([]);
       expect(during[i]).toBeGreaterThan(0);

@@ -8,13 +8,11 @@ import { openRegistry } from '../../src/registry/index.js';
 import type { Registry } from '../../src/registry/index.js';
 import { EXAMPLE, MODEL, memoryLogger, modelHome, post, seriesValue, waitFor } from './helpers.js';
 import type { ModelHome } from './helpers.js';
+import { PG_URL, pgAdmin, requirePg } from '../helpers/pg.js';
 
 type Json = Record<string, any>;
 
-const PG_URL = process.env.RAINOPS_TEST_PG_URL;
-if (!PG_URL && process.env.CI === 'true') {
-  throw new Error('RAINOPS_TEST_PG_URL is not set: in CI the serve tests on PostgreSQL must not be skipped');
-}
+requirePg('the serve tests on PostgreSQL');
 
 const who = { actor: 'test', reason: 'notify test' };
 const version = async (url: string) =>
@@ -49,17 +47,6 @@ describe('on SQLite', () => {
   });
 });
 
-/** Admin SQL on the server's maintenance database (creating and dropping the test database). */
-async function admin(text: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
-
 /** The SQLite home's versions registered again in `target` (same bundles in the same store), v1 under prod_best. */
 async function copyVersions(from: Registry, target: Registry): Promise<void> {
   const run = await target.startRun({ experiment: 'Rain Dataset', name: 'copy' });
@@ -93,7 +80,7 @@ describe.skipIf(!PG_URL)('on PostgreSQL', () => {
   const logger = memoryLogger();
 
   beforeAll(async () => {
-    await admin(`CREATE DATABASE ${database}`);
+    await pgAdmin(`CREATE DATABASE ${database}`);
     served = await openRegistry(url.href);
     other = await openRegistry(url.href);
     await copyVersions(home.registry, other);
@@ -107,8 +94,8 @@ describe.skipIf(!PG_URL)('on PostgreSQL', () => {
     await s?.close();
     await served?.close();
     await other?.close();
-    await admin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`).catch(() => {});
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await pgAdmin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`).catch(() => {});
+    await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   });
 
   it('answers with the new version within 2 s of a move made on another connection', async () => {
@@ -138,8 +125,8 @@ describe.skipIf(!PG_URL)('on PostgreSQL', () => {
     const pid = await listener();
     expect(pid).not.toBeNull();
     // No new connection gets in: the watch's reconnects fail until this is undone.
-    await admin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
-    await admin(`SELECT pg_terminate_backend(${pid})`);
+    await pgAdmin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+    await pgAdmin(`SELECT pg_terminate_backend(${pid})`);
     await waitFor(async () => (await metric(s.url, 'rainops_registry_up')) === 0);
     const ready = await fetch(`${s.url}/ready`);
     expect(ready.status).toBe(503);
@@ -153,7 +140,7 @@ describe.skipIf(!PG_URL)('on PostgreSQL', () => {
     });
     expect(await version(s.url)).toBe(2);
 
-    await admin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+    await pgAdmin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
     await waitFor(async () => (await metric(s.url, 'rainops_registry_up')) === 1, 10_000);
     expect((await fetch(`${s.url}/ready`)).status).toBe(200);
     expect(logger.lines.join('\n')).toContain('the registry is reachable again');
