@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { UsageError } from '../errors.js';
+import { ConflictError, UsageError } from '../errors.js';
 import type { RegistryContext } from './context.js';
 import { isoNow } from './context.js';
 import { reapDeadRuns } from './runs.js';
@@ -121,6 +121,7 @@ export async function claimTrial(
   // a dead worker's run is failed first, which frees its claims
   await reapDeadRuns(ctx);
   return ctx.write(async (tx) => {
+    await requireLiveWorker(tx, workerRunId);
     const row = await tx.one(
       sql<{ idx: number; payload_json: string; attempts: number }>`SELECT idx, payload_json, attempts
         FROM study_trials t
@@ -136,6 +137,17 @@ export async function claimTrial(
     );
     return { index: Number(row.idx), payload: row.payload_json, attempt: Number(row.attempts) + 1 };
   });
+}
+
+/** A claim names a RUNNING run: one that already ended would hand the claim to the next worker at once. */
+async function requireLiveWorker(tx: RegistryContext, workerRunId: string): Promise<void> {
+  const run = await tx.one(
+    sql<{ status: string; error: string | null }>`SELECT status, error FROM runs WHERE id = ${workerRunId}`,
+  );
+  if (run?.status === 'RUNNING') return;
+  throw new ConflictError(
+    `worker run ${workerRunId} is ${run ? `${run.status}${run.error ? ` (${run.error})` : ''}` : 'not in the registry'}, so it can no longer claim work in a study; start the worker again to rejoin`,
+  );
 }
 
 /** Records how a claimed trial ended; false when the claim was lost meanwhile (the worker was presumed dead). */
@@ -169,6 +181,7 @@ export async function claimStudyFinish(ctx: RegistryContext, name: string, worke
     const counts = await trialCounts(tx, name);
     const open = counts.PENDING + counts.RUNNING;
     if (open > 0) return { kind: 'wait', reason: `${open} of ${row.trials} trials have not ended` };
+    await requireLiveWorker(tx, workerRunId);
     if (row.state === 'FINISHING' && row.finisher_run_id !== workerRunId) {
       const live = await tx.one(
         sql<{ id: string }>`SELECT id FROM runs WHERE id = ${row.finisher_run_id} AND status = 'RUNNING'`,

@@ -96,6 +96,10 @@ describeBackends('studies', (backend) => {
     await live.heartbeat();
     expect(await live.claimTrial('s', rl.id)).toMatchObject({ index: 0, attempt: 2 });
     expect((await live.getRun(rd.id)).status).toBe('FAILED');
+    // a worker whose run was failed cannot claim anything more
+    await expect(live.claimTrial('s', rd.id)).rejects.toThrow(
+      new RegExp(`worker run ${rd.id} is FAILED \\(heartbeat stopped .*\\), so it can no longer claim work in a study`),
+    );
     // the dead worker's late report is refused
     const late = await open(file, { hostname: 'host-a', now: clock.now });
     expect(await late.settleTrial('s', 0, rd.id, { state: 'DONE', runId: null, score: 1 })).toBe(false);
