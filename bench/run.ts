@@ -1,7 +1,9 @@
 /**
- * npm run bench [-- --json] [-- --quick] [-- --skip-python] [-- --only etl,fit,grid,model,serve]: SPEC section 7
+ * npm run bench [-- --json] [-- --quick] [-- --skip-python] [-- --only etl,fit,grid,model,serve,registry]: SPEC section 7
  * (-- --scale N: etl, optimize and batch predict on N copies of the data set against 1x, see scale.ts)
- * side by side in one run (--only runs some sections, plus the ETL and optimize they need, into partial.*).
+ * side by side in one run (--only runs some sections, plus the ETL and optimize they need, into partial.*), and the
+ * registry's own speed on SQLite and PostgreSQL (bench/registry.ts; PostgreSQL when RAINOPS_BENCH_PG_URL or
+ * RAINOPS_TEST_PG_URL is set).
  * rainops is measured as a user runs it (the built binary); peers are the Python original's stack
  * (Debian's python3-pandas/sklearn/xgboost/fastapi/uvicorn) and a bare Node HTTP server.
  */
@@ -15,6 +17,8 @@ import { loadDatasetMatrices } from '../src/core/dataset/load.js';
 import { EXAMPLE_FEATURES } from '../src/core/dataset/example.js';
 import { loadEngine } from '../src/core/models/engine.js';
 import { createFileStore } from '../src/core/store/file-store.js';
+import { benchRegistry } from './registry.js';
+import type { RegistryBench, RegistryFigures } from './registry.js';
 import { runScale } from './scale.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -25,7 +29,9 @@ const argv = new Set(args);
 const quick = argv.has('--quick');
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? '').split(',')) : null;
-const wants = (section: 'etl' | 'fit' | 'grid' | 'model' | 'serve') => only === null || only.has(section);
+const wants = (section: 'etl' | 'fit' | 'grid' | 'model' | 'serve' | 'registry') => only === null || only.has(section);
+// every section but the registry's works on the data set the ETL writes
+const needsEtl = (['etl', 'fit', 'grid', 'model', 'serve'] as const).some(wants);
 const RESULTS = only ? 'partial' : 'latest';
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
 
@@ -146,6 +152,19 @@ async function main() {
     writeFileSync(join(ROOT, `bench/results/${RESULTS}.json`), `${JSON.stringify(out, null, 2)}\n`);
   };
 
+  if (needsEtl) await modelSections(out, runs, save);
+  if (wants('registry')) {
+    log('registry: log a metric, start and finish a run, list 10,000 runs; SQLite and PostgreSQL');
+    out.registry = await benchRegistry();
+  }
+  save();
+  const md = markdown(out);
+  writeFileSync(join(ROOT, `bench/results/${RESULTS}.md`), md);
+  if (argv.has('--json')) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  else process.stdout.write(md);
+}
+
+async function modelSections(out: Record<string, unknown>, runs: number, save: () => void) {
   log('etl: rainops, whole process, fresh home each time');
   const etlMs: number[] = [];
   let home = '';
@@ -191,10 +210,6 @@ async function main() {
   save();
   if (wants('serve')) await serveSection(out, home);
   save();
-  const md = markdown(out);
-  writeFileSync(join(ROOT, `bench/results/${RESULTS}.md`), md);
-  if (argv.has('--json')) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-  else process.stdout.write(md);
 }
 
 async function fitSection(out: Record<string, unknown>, home: string, datasetId: string, runs: number) {
@@ -368,6 +383,16 @@ function markdown(o: Record<string, unknown>): string {
   const r = (s.rainops ?? {}) as Record<string, number>;
   const b = (s.bare_node ?? {}) as Record<string, number>;
   const p = s.python_fastapi as Record<string, number> | undefined;
+  const reg = o.registry as RegistryBench | undefined;
+  const pgFigures = reg && 'log_metric_per_s' in reg.postgresql ? reg.postgresql : undefined;
+  // registry rows: SQLite in the rainops column, PostgreSQL beside it
+  const registryRow = (what: string, field: keyof RegistryFigures) => [
+    `registry ${what}: SQLite / PostgreSQL`,
+    reg ? `${n(reg.sqlite[field], 0)} / ${pgFigures ? n(pgFigures[field], 0) : 'skipped'}` : '-',
+    '-',
+    '-',
+    '-',
+  ];
   const rows = [
     ['ETL, whole process (s)', n(e.rainops_s), n(e.python_s), n(e.ratio), '<= 0.5x'],
     ['one fit, native (s)', n(f.native_s), n(f.python_s), n(f.native_ratio), '<= 1.2x'],
@@ -403,6 +428,9 @@ function markdown(o: Record<string, unknown>): string {
       '-',
       '-',
     ],
+    registryRow('metrics logged/s', 'log_metric_per_s'),
+    registryRow('runs started + finished/s', 'start_finish_run_per_s'),
+    registryRow('list 10,000 runs (ms)', 'list_ms'),
   ];
   return `${['| what | rainops | Python original | ratio | goal |', '|---|---|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n')}\n`;
 }

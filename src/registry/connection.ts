@@ -35,6 +35,8 @@ export interface Connection {
   readonly claimRows: string;
   /** The column that orders data sets registered in the same millisecond. */
   readonly insertOrder: 'rowid' | 'seq';
+  /** Whether a statement failed because a row it wrote refers to one that does not exist (a foreign key). */
+  isMissingReference(err: unknown): boolean;
   /** On PostgreSQL, tells listeners (LISTEN rainops_alias) that an alias moved; sent when its transaction commits. */
   readonly notifyAlias: ((payload: string) => RawBuilder<unknown>) | null;
   /** The steps applied when it was opened. */
@@ -47,6 +49,8 @@ export interface Connection {
 
 /** The channel alias moves are announced on. */
 export const ALIAS_CHANNEL = 'rainops_alias';
+
+const errorCode = (err: unknown): unknown => (err as { code?: unknown } | null)?.code;
 
 /** Key of the transaction-level advisory lock every PostgreSQL write transaction takes. */
 const WRITE_LOCK = 7_406_119_002;
@@ -66,6 +70,7 @@ function sqliteConnection(location: { backend: 'sqlite'; file: string }, readonl
     writeLock: null,
     claimRows: '',
     insertOrder: 'rowid',
+    isMissingReference: (err) => errorCode(err) === 'SQLITE_CONSTRAINT_FOREIGNKEY',
     notifyAlias: null,
     applied,
     schemaVersion: async () => schemaVersion(db),
@@ -177,6 +182,8 @@ async function pgConnection(location: { backend: 'postgresql'; url: string }, re
     writeLock: sql`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`,
     claimRows: ' FOR UPDATE SKIP LOCKED',
     insertOrder: 'seq',
+    // foreign_key_violation
+    isMissingReference: (err) => errorCode(err) === '23503',
     notifyAlias: (payload) => sql`SELECT pg_notify(${ALIAS_CHANNEL}, ${payload})`,
     applied,
     schemaVersion: () => pgSchemaVersion(db),

@@ -47,9 +47,14 @@ export async function resolveId(ctx: RegistryContext, spec: LookupSpec, idOrPref
   throw new NotFoundError(`${spec.noun} ${idOrPrefix} not found; ${spec.listHint}`);
 }
 
+/** What a write says when the exact id it was given does not exist. */
+export function notFound(spec: LookupSpec, id: string): NotFoundError {
+  return new NotFoundError(`${spec.noun} ${id} not found; ${spec.listHint}`);
+}
+
 /** The id itself when it exists exactly (writes never guess from a prefix). */
 export async function requireExactId(ctx: RegistryContext, spec: LookupSpec, id: string): Promise<string> {
   const row = await exactId(ctx, spec, id);
-  if (!row) throw new NotFoundError(`${spec.noun} ${id} not found; ${spec.listHint}`);
+  if (!row) throw notFound(spec, id);
   return row.id;
 }

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { ConflictError, UsageError } from '../errors.js';
-import { isoNow } from './context.js';
+import { checkWritable, isoNow } from './context.js';
 import type { RegistryContext } from './context.js';
-import { getOrCreateExperiment } from './experiments.js';
 import { describeLapse, lapse } from './leases.js';
-import { RUN_LOOKUP, requireExactId, resolveId } from './lookup.js';
+import { RUN_LOOKUP, notFound, requireExactId, resolveId } from './lookup.js';
 import { DATASET_COLUMNS, RUN_SELECT, inList, metricValue, toDataset, toRun } from './rows.js';
 import type { DatasetRow, RunRow } from './rows.js';
 import type {
@@ -27,9 +26,8 @@ function newRunId(): string {
 }
 
 export async function loadRun(ctx: RegistryContext, id: string): Promise<Run> {
-  const exact = await requireExactId(ctx, RUN_LOOKUP, id);
-  const row = await ctx.one(sql<RunRow>`${RUN_SELECT} WHERE r.id = ${exact}`);
-  if (!row) throw new Error(`run ${id} vanished while it was read`);
+  const row = await ctx.one(sql<RunRow>`${RUN_SELECT} WHERE r.id = ${id}`);
+  if (!row) throw notFound(RUN_LOOKUP, id);
   return presentRun(ctx, toRun(row));
 }
 
@@ -48,30 +46,72 @@ export function presentRun<R extends Run>(ctx: RegistryContext, run: R): R {
 
 export async function startRun(ctx: RegistryContext, input: StartRunInput): Promise<Run> {
   checkNonEmpty('run name', input.name);
+  checkNonEmpty('experiment name', input.experiment);
   const tags = Object.entries(input.tags ?? {});
   for (const [key] of tags) checkKey('tag', key);
-  const run = await ctx.write(async (tx) => {
-    const experiment = await getOrCreateExperiment(tx, input.experiment);
-    const parent = input.parentRunId ? await requireExactId(tx, RUN_LOOKUP, input.parentRunId) : null;
-    const id = newRunId();
-    const now = tx.now();
-    await tx.run(
-      sql`INSERT INTO runs (id, experiment_id, name, parent_run_id, status, start_time, pid, hostname, heartbeat_at, lease_expires_at)
-        VALUES (${id}, ${experiment.id}, ${input.name}, ${parent}, 'RUNNING', ${now.toISOString()}, ${tx.pid},
-          ${tx.hostname}, ${now.toISOString()}, ${tx.leases.expiry(now)})`,
-    );
-    for (const [key, value] of tags) {
-      await tx.run(sql`INSERT INTO tags (run_id, key, value) VALUES (${id}, ${key}, ${value})`);
+  checkWritable(ctx);
+  // runs are never deleted, so a parent found here is still there when the run is inserted
+  const parent = input.parentRunId ? await requireExactId(ctx, RUN_LOOKUP, input.parentRunId) : null;
+  const id = newRunId();
+  const now = ctx.now();
+  const start = now.toISOString();
+  const insertRun = sql<{ experiment_id: number }>`INSERT INTO runs (id, experiment_id, name, parent_run_id, status,
+      start_time, pid, hostname, heartbeat_at, lease_expires_at)
+    SELECT ${id}, e.id, ${input.name}, ${parent}, 'RUNNING', ${start}, ${ctx.pid}, ${ctx.hostname}, ${start},
+      ${ctx.leases.expiry(now)}
+    FROM experiments e WHERE e.name = ${input.experiment} RETURNING experiment_id`;
+  // a lock taken before its run started names the first top-level run, so an operator sees whose it is
+  const tokens = parent === null ? ctx.leases.lockTokens() : [];
+  const insert = async (tx: RegistryContext): Promise<number> => {
+    let row = (await tx.writeOne(insertRun)).rows[0];
+    if (!row) {
+      // ON CONFLICT DO NOTHING: of two processes creating the experiment at once, the second uses the first's
+      await tx.writeOne(
+        sql`INSERT INTO experiments (name, created_at) VALUES (${input.experiment}, ${start}) ON CONFLICT (name) DO NOTHING`,
+      );
+      row = (await tx.writeOne(insertRun)).rows[0];
+      if (!row) throw new Error(`experiment ${input.experiment} vanished right after it was created`);
     }
-    // a lock taken before its run started names the first top-level run, so an operator sees whose it is
-    const tokens = tx.leases.lockTokens();
-    if (parent === null && tokens.length > 0) {
+    if (tags.length > 0) {
+      const rows = tags.map(([key, value]) => sql`(${id}, ${key}, ${value})`);
+      await tx.run(sql`INSERT INTO tags (run_id, key, value) VALUES ${sql.join(rows)}`);
+    }
+    if (tokens.length > 0) {
       await tx.run(sql`UPDATE locks SET run_id = ${id} WHERE run_id IS NULL AND token IN (${inList(tokens)})`);
     }
-    return loadRun(tx, id);
-  });
-  ctx.leases.holdRun(run.id);
+    return row.experiment_id;
+  };
+  // no global lock: a new random id, its own tags and this process's own lock tokens leave nothing to race for
+  const experimentId = tags.length === 0 && tokens.length === 0 ? await insert(ctx) : await ctx.writeUnlocked(insert);
+  ctx.leases.holdRun(id);
+  const run: Run = {
+    id,
+    experimentId,
+    experiment: input.experiment,
+    name: input.name,
+    parentRunId: parent,
+    status: 'RUNNING',
+    startTime: start,
+    endTime: null,
+    durationMs: null,
+    peakRssBytes: null,
+    cpuTimeMs: null,
+    pid: ctx.pid,
+    hostname: ctx.hostname,
+    error: null,
+  };
+  ctx.startedRuns.set(id, run);
   return run;
+}
+
+/** Runs a write of rows that belong to run `runId`: a run that does not exist fails the foreign key, said as such. */
+async function ofRun<T>(ctx: RegistryContext, runId: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (ctx.conn.isMissingReference(err)) throw notFound(RUN_LOOKUP, runId);
+    throw err;
+  }
 }
 
 function paramText(value: ParamValue): string {
@@ -84,24 +124,45 @@ export async function logParams(
   runId: string,
   params: Record<string, ParamValue>,
 ): Promise<void> {
-  const entries = Object.entries(params);
+  const entries = byKey(Object.entries(params).map(([key, raw]) => [key, paramText(raw)]));
   for (const [key] of entries) checkKey('param', key);
-  await ctx.write(async (tx) => {
-    await requireExactId(tx, RUN_LOOKUP, runId);
-    for (const [key, raw] of entries) {
-      const value = paramText(raw);
-      const old = await tx.one(
-        sql<{ value: string }>`SELECT value FROM params WHERE run_id = ${runId} AND key = ${key}`,
-      );
-      if (old === undefined)
-        await tx.run(sql`INSERT INTO params (run_id, key, value) VALUES (${runId}, ${key}, ${value})`);
-      else if (old.value !== value) {
+  checkWritable(ctx);
+  if (entries.length === 0) {
+    await requireExactId(ctx, RUN_LOOKUP, runId);
+    return;
+  }
+  // no global lock: a param is only inserted, never changed, so the first value stays and reading it back after
+  // the insert (which waits for a concurrent one of the same key) tells a conflict; keys go in one order, so no deadlock
+  await ctx.writeUnlocked(async (tx) => {
+    await ofRun(tx, runId, () =>
+      tx.run(
+        sql`INSERT INTO params (run_id, key, value) VALUES ${rowsOf(runId, entries)} ON CONFLICT (run_id, key) DO NOTHING`,
+      ),
+    );
+    const stored = await tx.all(
+      sql<{ key: string; value: string }>`SELECT key, value FROM params
+        WHERE run_id = ${runId} AND key IN (${inList(entries.map(([key]) => key))})`,
+    );
+    const old = new Map(stored.map((row) => [row.key, row.value]));
+    for (const [key, value] of entries) {
+      const was = old.get(key);
+      if (was !== value) {
         throw new ConflictError(
-          `param ${key} of run ${runId} is already '${old.value}' and cannot become '${value}'; params never change once logged, so start a new run instead`,
+          `param ${key} of run ${runId} is already '${was}' and cannot become '${value}'; params never change once logged, so start a new run instead`,
         );
       }
     }
   });
+}
+
+/** Entries sorted by key: writers that upsert several keys of one run take their row locks in one order. */
+function byKey(entries: Array<[string, string]>): Array<[string, string]> {
+  return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** `(run_id, key, value), ...` for an INSERT. */
+function rowsOf(runId: string, entries: ReadonlyArray<readonly [string, string]>) {
+  return sql.join(entries.map(([key, value]) => sql`(${runId}, ${key}, ${value})`));
 }
 
 function checkMetric(key: string, value: number, step: number): void {
@@ -111,18 +172,24 @@ function checkMetric(key: string, value: number, step: number): void {
 }
 
 async function insertMetrics(
-  tx: RegistryContext,
+  ctx: RegistryContext,
   runId: string,
   entries: ReadonlyArray<[string, number]>,
   step: number,
 ): Promise<void> {
-  await requireExactId(tx, RUN_LOOKUP, runId);
-  if (entries.length === 0) return;
-  const time = isoNow(tx);
+  checkWritable(ctx);
+  if (entries.length === 0) {
+    await requireExactId(ctx, RUN_LOOKUP, runId);
+    return;
+  }
+  const time = isoNow(ctx);
   const rows = entries.map(
     ([key, value]) => sql`(${runId}, ${key}, ${Number.isNaN(value) ? null : value}, ${step}, ${time})`,
   );
-  await tx.run(sql`INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES ${sql.join(rows)}`);
+  // no global lock: metrics are append-only rows of a run, and runs are never deleted
+  await ofRun(ctx, runId, () =>
+    ctx.writeOne(sql`INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES ${sql.join(rows)}`),
+  );
 }
 
 export async function logMetric(
@@ -133,7 +200,7 @@ export async function logMetric(
   step = 0,
 ): Promise<void> {
   checkMetric(key, value, step);
-  await ctx.write((tx) => insertMetrics(tx, runId, [[key, value]], step));
+  await insertMetrics(ctx, runId, [[key, value]], step);
 }
 
 export async function logMetrics(
@@ -144,16 +211,24 @@ export async function logMetrics(
 ): Promise<void> {
   const entries = Object.entries(metrics);
   for (const [key, value] of entries) checkMetric(key, value, step);
-  await ctx.write((tx) => insertMetrics(tx, runId, entries, step));
+  await insertMetrics(ctx, runId, entries, step);
 }
 
 export async function setTags(ctx: RegistryContext, runId: string, tags: Record<string, string>): Promise<void> {
-  const entries = Object.entries(tags);
+  const entries = byKey(Object.entries(tags).map(([key, value]) => [key, String(value)]));
   for (const [key] of entries) checkKey('tag', key);
-  await ctx.write(async (tx) => {
-    await requireExactId(tx, RUN_LOOKUP, runId);
-    for (const [key, value] of entries) await upsertTag(tx, runId, key, String(value));
-  });
+  checkWritable(ctx);
+  if (entries.length === 0) {
+    await requireExactId(ctx, RUN_LOOKUP, runId);
+    return;
+  }
+  // no global lock: one upsert statement, keys in one order, so concurrent writers never deadlock and the last wins
+  await ofRun(ctx, runId, () =>
+    ctx.writeOne(
+      sql`INSERT INTO tags (run_id, key, value) VALUES ${rowsOf(runId, entries)}
+        ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`,
+    ),
+  );
 }
 
 export function upsertTag(tx: RegistryContext, runId: string, key: string, value: string): Promise<number> {
@@ -169,15 +244,16 @@ export async function logArtifact(ctx: RegistryContext, runId: string, artifact:
   checkNonEmpty('artifact uri', artifact.uri);
   checkCount('artifact size', artifact.size);
   checkSha256(`sha256 of artifact ${artifact.path}`, artifact.sha256);
-  await ctx.write(async (tx) => {
-    await requireExactId(tx, RUN_LOOKUP, runId);
-    await tx.run(
+  checkWritable(ctx);
+  // no global lock: one upsert keyed by run and path, so the last record of a path wins, as it would in turn
+  await ofRun(ctx, runId, () =>
+    ctx.writeOne(
       sql`INSERT INTO artifacts (run_id, path, size, sha256, uri, created_at)
-        VALUES (${runId}, ${artifact.path}, ${artifact.size}, ${artifact.sha256}, ${artifact.uri}, ${isoNow(tx)})
+        VALUES (${runId}, ${artifact.path}, ${artifact.size}, ${artifact.sha256}, ${artifact.uri}, ${isoNow(ctx)})
         ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,
           uri = excluded.uri, created_at = excluded.created_at`,
-    );
-  });
+    ),
+  );
 }
 
 function optionalCount(what: string, value: number | null | undefined): number | null {
@@ -197,22 +273,38 @@ export async function finishRun(ctx: RegistryContext, runId: string, input: Fini
   }
   const peak = optionalCount('peak RSS bytes', input.peakRssBytes);
   const cpu = optionalCount('CPU time (ms)', input.cpuTimeMs);
+  checkWritable(ctx);
   ctx.leases.dropRun(runId);
-  return ctx.write(async (tx) => {
-    const run = await loadRun(tx, runId);
-    if (run.status !== 'RUNNING') {
-      const why = run.error ? ` (${run.error})` : '';
-      throw new ConflictError(`run ${runId} is already ${run.status}${why}; only a RUNNING run can be finished`);
-    }
-    const end = tx.now().toISOString();
-    await tx.run(
-      sql`UPDATE runs SET status = ${input.status}, end_time = ${end}, duration_ms = ${elapsedMs(run.startTime, new Date(end))},
-          peak_rss_bytes = ${peak}, cpu_time_ms = ${cpu}, error = ${input.error ?? null},
-          heartbeat_at = ${end}, lease_expires_at = NULL
-        WHERE id = ${runId}`,
-    );
-    return loadRun(tx, runId);
-  });
+  const started = ctx.startedRuns.get(runId);
+  ctx.startedRuns.delete(runId);
+  // a run this connection started needs no read: if anyone changed its status since, the update below says so
+  const run = started ?? (await loadRun(ctx, runId));
+  if (run.status !== 'RUNNING') throw notRunning(run);
+  const end = ctx.now();
+  const finished: Run = {
+    ...run,
+    status: input.status,
+    endTime: end.toISOString(),
+    // a run's start never changes, so it may be read before the update
+    durationMs: elapsedMs(run.startTime, end),
+    peakRssBytes: peak,
+    cpuTimeMs: cpu,
+    error: input.error ?? null,
+  };
+  // no global lock: a compare-and-set on the status, so a run another process finished or failed meanwhile stays as is
+  const changed = await ctx.writeOne(
+    sql`UPDATE runs SET status = ${finished.status}, end_time = ${finished.endTime}, duration_ms = ${finished.durationMs},
+        peak_rss_bytes = ${peak}, cpu_time_ms = ${cpu}, error = ${finished.error},
+        heartbeat_at = ${finished.endTime}, lease_expires_at = NULL
+      WHERE id = ${runId} AND status = 'RUNNING'`,
+  );
+  if (Number(changed.numAffectedRows ?? 0n) === 0) throw notRunning(await loadRun(ctx, runId));
+  return finished;
+}
+
+function notRunning(run: Run): ConflictError {
+  const why = run.error ? ` (${run.error})` : '';
+  return new ConflictError(`run ${run.id} is already ${run.status}${why}; only a RUNNING run can be finished`);
 }
 
 interface LeaseRow {

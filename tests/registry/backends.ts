@@ -58,7 +58,7 @@ function postgres(adminUrl: string): Backend {
     }
   };
   beforeAll(() => withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${database}`)));
-  afterAll(() => withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)));
+  afterAll(() => withClient(adminUrl, (c) => dropDatabase(c, database)));
   return {
     name: 'postgresql',
     fresh: async () => {
@@ -70,6 +70,23 @@ function postgres(adminUrl: string): Backend {
     },
     exec: (target, text, params = []) => withClient(target, async (c) => (await c.query(numbered(text), params)).rows),
   };
+}
+
+/**
+ * DROP DATABASE ... WITH (FORCE) cannot end an autovacuum worker for a role without pg_signal_backend (42501);
+ * the worker leaves soon, so the drop is tried again until it is gone, for up to 30 s.
+ */
+async function dropDatabase(c: pg.Client, database: string): Promise<void> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42501' || Date.now() > until) throw err;
+      await c.query('SELECT pg_sleep(0.1)');
+    }
+  }
 }
 
 /** Declares `fn`'s tests once per backend. */
