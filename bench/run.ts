@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --json] [-- --quick] [-- --skip-python] [-- --only etl,fit,grid,model,serve,registry]: SPEC section 7
+ * npm run bench [-- --json] [-- --quick] [-- --skip-python] [-- --only etl,fit,grid,model,serve,registry,study]: SPEC section 7
  * (-- --scale N: etl, optimize and batch predict on N copies of the data set against 1x, see scale.ts)
  * side by side in one run (--only runs some sections, plus the ETL and optimize they need, into partial.*), and the
  * registry's own speed on SQLite and PostgreSQL (bench/registry.ts; PostgreSQL when RAINOPS_BENCH_PG_URL or
@@ -20,6 +20,8 @@ import { createFileStore } from '../src/core/store/file-store.js';
 import { benchRegistry } from './registry.js';
 import type { RegistryBench, RegistryFigures } from './registry.js';
 import { runScale } from './scale.js';
+import { benchStudy } from './study.js';
+import type { StudyBench } from './study.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/rainops.js');
@@ -29,8 +31,9 @@ const argv = new Set(args);
 const quick = argv.has('--quick');
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? '').split(',')) : null;
-const wants = (section: 'etl' | 'fit' | 'grid' | 'model' | 'serve' | 'registry') => only === null || only.has(section);
-// every section but the registry's works on the data set the ETL writes
+const wants = (section: 'etl' | 'fit' | 'grid' | 'model' | 'serve' | 'registry' | 'study') =>
+  only === null || only.has(section);
+// every section but the registry's and the study's works on the data set the ETL writes
 const needsEtl = (['etl', 'fit', 'grid', 'model', 'serve'] as const).some(wants);
 const RESULTS = only ? 'partial' : 'latest';
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
@@ -156,6 +159,14 @@ async function main() {
   if (wants('registry')) {
     log('registry: log a metric, start and finish a run, list 10,000 runs; SQLite and PostgreSQL');
     out.registry = await benchRegistry();
+  }
+  if (wants('study')) {
+    // --quick: the rows up to 2009 instead of the whole data set
+    log(
+      'study: optimize --study of 8 random trials x 3 folds, by 1 worker and by 2 workers (wasm, one fit per worker)',
+    );
+    out.study = await benchStudy({ trials: 8, cv: 3, engine: 'wasm', until: quick ? '2009-12-31' : undefined });
+    save();
   }
   save();
   const md = markdown(out);
@@ -393,6 +404,7 @@ function markdown(o: Record<string, unknown>): string {
     '-',
     '-',
   ];
+  const st = o.study as StudyBench | undefined;
   const rows = [
     ['ETL, whole process (s)', n(e.rainops_s), n(e.python_s), n(e.ratio), '<= 0.5x'],
     ['one fit, native (s)', n(f.native_s), n(f.python_s), n(f.native_ratio), '<= 1.2x'],
@@ -431,6 +443,13 @@ function markdown(o: Record<string, unknown>): string {
     registryRow('metrics logged/s', 'log_metric_per_s'),
     registryRow('runs started + finished/s', 'start_finish_run_per_s'),
     registryRow('list 10,000 runs (ms)', 'list_ms'),
+    [
+      'study of 8 trials x 3 folds: 1 / 2 workers (s)',
+      st ? `${n(st.one.seconds, 1)} / ${n(st.two.seconds, 1)}` : '-',
+      '-',
+      st ? `${n(st.speedup)}x faster with 2` : '-',
+      '-',
+    ],
   ];
   return `${['| what | rainops | Python original | ratio | goal |', '|---|---|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n')}\n`;
 }

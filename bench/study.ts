@@ -7,18 +7,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({
-  options: {
-    trials: { type: 'string', default: '8' },
-    cv: { type: 'string', default: '3' },
-    until: { type: 'string' },
-    engine: { type: 'string', default: 'wasm' },
-    registry: { type: 'string' },
-    json: { type: 'boolean', default: false },
-  },
-});
 const BIN = resolve(import.meta.dirname, '../bin/rainops.js');
 const log = (m: string) => process.stderr.write(`bench study: ${m}\n`);
 
@@ -39,12 +30,44 @@ function rainops(
   });
 }
 
-async function study(name: string, workers: number, env: Record<string, string>) {
-  const args = ['optimize', '--study', name, '--search', 'random', '--trials', values.trials!, '--cv', values.cv!];
+export interface StudyBenchOptions {
+  trials: number;
+  cv: number;
+  /** Only rows up to this date (default: the whole bundled data set). */
+  until?: string | undefined;
+  engine: string;
+  /** The registry URL (default: a SQLite file in the bench's home). */
+  registry?: string | undefined;
+}
+
+export interface StudyRun {
+  workers: number;
+  seconds: number;
+  trials_per_worker: number[];
+  versions: number;
+}
+
+export interface StudyBench {
+  trials: number;
+  cv: number;
+  until: string | null;
+  engine: string;
+  one: StudyRun;
+  two: StudyRun;
+  speedup: number;
+}
+
+async function study(
+  name: string,
+  workers: number,
+  o: StudyBenchOptions,
+  env: Record<string, string>,
+): Promise<StudyRun> {
+  const args = ['optimize', '--study', name, '--search', 'random', '--trials', String(o.trials), '--cv', String(o.cv)];
   const t0 = performance.now();
   const outs = await Promise.all(
     Array.from({ length: workers }, (_, w) =>
-      rainops([...args, '--jobs', '1', '--engine', values.engine!, '--promote', 'never', '--json'], {
+      rainops([...args, '--jobs', '1', '--engine', o.engine, '--promote', 'never', '--json'], {
         ...env,
         RAINOPS_HOST: `bench-worker-${w + 1}`,
       }),
@@ -61,31 +84,49 @@ async function study(name: string, workers: number, env: Record<string, string>)
   };
 }
 
-const home = mkdtempSync(join(tmpdir(), 'rainops-bench-study-'));
-const env: Record<string, string> = {
-  RAINOPS_HOME: join(home, '.rainops'),
-  ...(values.registry ? { RAINOPS_REGISTRY: values.registry } : {}),
-};
-try {
-  const etl = await rainops(['etl', ...(values.until ? ['--until', values.until] : [])], env);
-  if (etl.code !== 0) throw new Error(`etl failed: ${etl.stderr}`);
-  log(`${values.trials} trials x ${values.cv} folds, engine ${values.engine}, one fold fit at a time per worker`);
-  const one = await study('bench-1', 1, env);
-  log(`1 worker: ${one.seconds} s`);
-  const two = await study('bench-2', 2, env);
-  log(`2 workers: ${two.seconds} s (trials per worker ${two.trials_per_worker.join(' + ')})`);
-  const result = {
+/** One study of `trials` run by 1 worker, then another by 2 workers at once, in a fresh home. */
+export async function benchStudy(o: StudyBenchOptions): Promise<StudyBench> {
+  const home = mkdtempSync(join(tmpdir(), 'rainops-bench-study-'));
+  const env: Record<string, string> = {
+    RAINOPS_HOME: join(home, '.rainops'),
+    ...(o.registry ? { RAINOPS_REGISTRY: o.registry } : {}),
+  };
+  try {
+    const etl = await rainops(['etl', ...(o.until ? ['--until', o.until] : [])], env);
+    if (etl.code !== 0) throw new Error(`etl failed: ${etl.stderr}`);
+    log(`${o.trials} trials x ${o.cv} folds, engine ${o.engine}, one fold fit at a time per worker`);
+    const one = await study('bench-1', 1, o, env);
+    log(`1 worker: ${one.seconds} s`);
+    const two = await study('bench-2', 2, o, env);
+    log(`2 workers: ${two.seconds} s (trials per worker ${two.trials_per_worker.join(' + ')})`);
+    const speedup = Math.round((one.seconds / two.seconds) * 100) / 100;
+    return { trials: o.trials, cv: o.cv, until: o.until ?? null, engine: o.engine, one, two, speedup };
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      trials: { type: 'string', default: '8' },
+      cv: { type: 'string', default: '3' },
+      until: { type: 'string' },
+      engine: { type: 'string', default: 'wasm' },
+      registry: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const r = await benchStudy({
     trials: Number(values.trials),
     cv: Number(values.cv),
-    one,
-    two,
-    speedup: Math.round((one.seconds / two.seconds) * 100) / 100,
-  };
-  if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else
-    process.stdout.write(
-      `study of ${result.trials} trials x ${result.cv} folds: 1 worker ${one.seconds} s, 2 workers ${two.seconds} s (${result.speedup}x; trials ${two.trials_per_worker.join(' + ')})\n`,
-    );
-} finally {
-  rmSync(home, { recursive: true, force: true });
+    until: values.until,
+    engine: values.engine!,
+    registry: values.registry,
+  });
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify(r, null, 2)}\n`
+      : `study of ${r.trials} trials x ${r.cv} folds: 1 worker ${r.one.seconds} s, 2 workers ${r.two.seconds} s (${r.speedup}x; trials ${r.two.trials_per_worker.join(' + ')})\n`,
+  );
 }
