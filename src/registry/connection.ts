@@ -114,7 +114,14 @@ const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
 
 /** A pool of connections to one PostgreSQL database; the PG* variables fill in what the URL leaves out. */
 export function createPgPool(url: string, max = 4): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'rainops', types: { getTypeParser } });
+  // idle connections never keep a finished command alive
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: 'rainops',
+    allowExitOnIdle: true,
+    types: { getTypeParser },
+  });
   // an idle connection the server dropped must not crash the process; the next query opens a new one
   pool.on('error', () => {});
   return pool;

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { run } from '../../src/cli.js';
 import { tempDir } from './temp.js';
 
 /** The data set bundled in the package (gzip); `etl --source` reads it as it is. */
@@ -33,6 +32,8 @@ export async function cli(
   let stderr = '';
   const stdin = new PassThrough();
   stdin.end();
+  // Loaded on first use: files that only need tempDir or the data set text skip importing the whole CLI.
+  const { run } = await import('../../src/cli.js');
   const code = await run(argv, {
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s), isTTY: false },
