@@ -372,8 +372,9 @@ describe('POST /predict/batch', () => {
     });
     setImmediate(tick);
     expect(await pending).toBe(200);
-    // A batch that held the loop from start to end would let the ticker run once or twice.
-    expect(turns).toBeGreaterThan(10);
+    // A batch that held the loop from start to end would let the ticker run once or twice; slices are 10 ms of work,
+    // and this batch is several of them however fast the machine (about 90 ms on a quiet 2-core one).
+    expect(turns).toBeGreaterThan(3);
   });
 
   it('scores 10,000 rows in one request (past the 1 MiB of a single prediction)', async () => {
