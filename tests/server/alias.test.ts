@@ -197,6 +197,7 @@ describe('following the registry file', () => {
       reason: `the registry file ${clone.file} was removed; not following the alias until it is back; still serving v2`,
     });
     expect(await version(s.url)).toBe(2);
+    // a negative check: several 100 ms polls go by, and none may say it again
     await new Promise((r) => setTimeout(r, 300));
     expect(logger.lines.filter((l) => l.includes('was removed')).length).toBe(1);
 

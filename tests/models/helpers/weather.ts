@@ -1,26 +1,9 @@
 import { weatherCsvText } from '../../helpers/cli.js';
+import { CONTINUOUS_COLUMNS } from '../../../src/core/dataset/schema.js';
 import type { Matrix } from '../../../src/core/models/matrix.js';
 
 /** The numeric weather columns plus RainToday as 0/1: raw values, NA left missing (NaN). */
-export const WEATHER_FEATURES = [
-  'RainToday',
-  'MinTemp',
-  'MaxTemp',
-  'Rainfall',
-  'Evaporation',
-  'Sunshine',
-  'WindGustSpeed',
-  'WindSpeed9am',
-  'WindSpeed3pm',
-  'Humidity9am',
-  'Humidity3pm',
-  'Pressure9am',
-  'Pressure3pm',
-  'Cloud9am',
-  'Cloud3pm',
-  'Temp9am',
-  'Temp3pm',
-];
+export const WEATHER_FEATURES: string[] = ['RainToday', ...CONTINUOUS_COLUMNS];
 
 export interface Labelled {
   X: Matrix;
