@@ -21,7 +21,9 @@ export type CopyKind =
   | 'models'
   | 'versions'
   | 'aliases'
-  | 'alias_history';
+  | 'alias_history'
+  | 'studies'
+  | 'study_trials';
 
 export interface CopyCount {
   kind: CopyKind;
@@ -104,6 +106,32 @@ const VERSION_COLUMNS = [
   'status',
 ];
 
+const STUDY_COLUMNS = [
+  'name',
+  'settings_json',
+  'trials',
+  'state',
+  'created_at',
+  'created_by_run_id',
+  'finisher_run_id',
+  'result_json',
+  'finished_at',
+];
+const TRIAL_COLUMNS = [
+  'study',
+  'idx',
+  'payload_json',
+  'state',
+  'attempts',
+  'worker_run_id',
+  'hostname',
+  'claimed_at',
+  'run_id',
+  'score',
+  'error',
+  'ended_at',
+];
+
 /** In insertion order: experiments, runs and data sets before what refers to them. */
 const SPECS: Spec[] = [
   { kind: 'experiments', table: 'experiments', columns: ['id', 'name', 'created_at'], order: 'id', key: ['name'] },
@@ -180,6 +208,15 @@ const SPECS: Spec[] = [
     columns: ['model', 'alias', 'from_version', 'to_version', 'actor', 'reason', 'time'],
     order: 'id',
   },
+  { kind: 'studies', table: 'studies', columns: STUDY_COLUMNS, order: 'name', key: ['name'], compare: STUDY_COLUMNS },
+  {
+    kind: 'study_trials',
+    table: 'study_trials',
+    columns: TRIAL_COLUMNS,
+    order: 'study, idx',
+    key: ['study', 'idx'],
+    compare: TRIAL_COLUMNS,
+  },
 ];
 
 type Snapshot = Map<CopyKind, Row[]>;
@@ -222,6 +259,8 @@ function describeKey(spec: Spec, row: Row): string {
     artifacts: 'artifact',
     versions: 'model version',
     aliases: 'alias',
+    studies: 'study',
+    study_trials: 'study trial',
   };
   return `${label[spec.kind] ?? spec.kind} ${(spec.key ?? []).map((k) => String(row[k])).join('/')}`;
 }

@@ -40,6 +40,15 @@ async function sqliteHome(): Promise<Home> {
       metrics: { test_f1: 0.6 },
     });
   }
+  // a study whose one trial ran (score 0.5) and whose other is still open
+  await registry.openStudy({
+    name: 'nightly',
+    settings: { search: 'random' },
+    payloads: ['{"a":1}', '{"a":2}'],
+    runId,
+  });
+  await registry.claimTrial('nightly', runId);
+  await registry.settleTrial('nightly', 0, runId, { state: 'DONE', runId: trial.id, score: 0.5 });
   await registry.finishRun(runId, { status: 'FINISHED' });
   await registry.setAlias({ model: 'rain', alias: 'prod_best', version: 1, actor: 'ann', reason: 'first' });
   await registry.setAlias({ model: 'rain', alias: 'prod_best', version: 2, actor: 'ann', reason: 'better' });
@@ -62,6 +71,8 @@ const EXPECTED: Record<string, number> = {
   versions: 2,
   aliases: 1,
   alias_history: 4,
+  studies: 1,
+  study_trials: 2,
 };
 
 function byKind(result: CopyResult, field: 'source' | 'target' | 'copied' | 'missing'): Record<string, number> {
@@ -77,7 +88,7 @@ describeBackends('registry copy from a SQLite home', (backend) => {
     expect(byKind(first, 'source')).toEqual(EXPECTED);
     expect(byKind(first, 'target')).toEqual(EXPECTED);
     expect(byKind(first, 'copied')).toEqual(EXPECTED);
-    expect(first.copied).toBe(22);
+    expect(first.copied).toBe(25);
 
     const second = await copyRegistry(home.file, target);
     expect(second.verified).toBe(true);
@@ -95,6 +106,11 @@ describeBackends('registry copy from a SQLite home', (backend) => {
     expect((await copy.getRun(home.trialId)).parentRunId).toBe(home.runId);
     expect(await copy.getAlias('rain', 'prod_best')).toBe(2);
     expect(await copy.getAlias('rain', 'challenger')).toBeNull();
+    expect(await copy.getStudy('nightly')).toMatchObject({ settings: { search: 'random' }, trials: 2, state: 'OPEN' });
+    expect((await copy.listStudyTrials('nightly')).map((t) => [t.state, t.score, t.runId])).toEqual([
+      ['DONE', 0.5, home.trialId],
+      ['PENDING', null, null],
+    ]);
     const history = await copy.aliasHistory('rain');
     expect(history.map((h) => [h.alias, h.fromVersion, h.toVersion, h.actor])).toEqual(
       expect.arrayContaining([
@@ -160,7 +176,7 @@ describeBackends('registry copy from a SQLite home', (backend) => {
     expect(text.stdout).toMatch(/^runs\s+2\s+2\s+2\s+0$/m);
     expect(text.stdout).toMatch(/^versions\s+2\s+2\s+2\s+0$/m);
     expect(text.stdout).toMatch(/^alias_history\s+4\s+4\s+4\s+0$/m);
-    expect(text.stdout).toMatch(/copied 22 rows from sqlite .* to /);
+    expect(text.stdout).toMatch(/copied 25 rows from sqlite .* to /);
     expect(text.stdout).toContain('verified: the target holds every row of the source');
     const json = await cli(['registry', 'copy', '--from', home.file, '--to', target, '--json'], {}, cwd);
     expect(json.code, json.stderr).toBe(0);
